@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Build (or reuse) the binaries of the test control plane: kube-apiserver,
+# kube-controller-manager, kube-scheduler, etcd, kwok, kwokctl and helm.
+#
+# Everything is compiled from the Go module proxy and cached outside the
+# checkout under a directory keyed by the pinned versions, so a second run is a
+# no-op. The last line printed is the directory holding the binaries.
+#
+#   KFB_TESTBED_BIN=/dir   use ready binaries from /dir instead (nothing built)
+#   KFB_TESTBED_CACHE=/dir where the versioned caches live
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+binaries=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok kwokctl helm)
+
+all_present() {
+  local dir="$1" b
+  for b in "${binaries[@]}"; do [ -x "$dir/$b" ] || return 1; done
+}
+
+if [ -n "${KFB_TESTBED_BIN:-}" ]; then
+  all_present "$KFB_TESTBED_BIN" || { echo "error: KFB_TESTBED_BIN=$KFB_TESTBED_BIN lacks one of: ${binaries[*]}" >&2; exit 1; }
+  echo "$KFB_TESTBED_BIN"; exit 0
+fi
+
+cache_root="${KFB_TESTBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kfbootstrap-testbed}"
+key="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_helm-${HELM_VERSION}"
+bin="$cache_root/$key/bin"
+if all_present "$bin"; then echo "$bin"; exit 0; fi
+
+command -v go >/dev/null || { echo "error: Go is needed to build the testbed (or set KFB_TESTBED_BIN to ready binaries)" >&2; exit 1; }
+mkdir -p "$bin"
+staging="$(mktemp -d "$cache_root/$key/build.XXXXXX")"
+trap 'rm -rf "$staging"' EXIT
+log() { echo "testbed: $*" >&2; }
+
+# Each binary is built into the staging dir and moved into place only when
+# complete, so an interrupted build never leaves a half-written binary cached.
+install_into_cache() { local b; for b in "$@"; do mv -f "$staging/$b" "$bin/$b"; done; }
+
+k8s_minor="$(echo "$K8S_VERSION" | cut -d. -f2)"
+k8s_ldflags="-s -w -X k8s.io/component-base/version.gitVersion=${K8S_VERSION} \
+-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${k8s_minor} \
+-X k8s.io/component-base/version.gitTreeState=clean"
+
+need_kube=0
+for b in kube-apiserver kube-controller-manager kube-scheduler; do [ -x "$bin/$b" ] || need_kube=1; done
+if [ "$need_kube" = 1 ]; then
+  log "building kube-apiserver, kube-controller-manager, kube-scheduler ${K8S_VERSION} (slow the first time)"
+  (cd "$here/kube" && go build -trimpath -ldflags "$k8s_ldflags" -o "$staging/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler)
+  install_into_cache kube-apiserver kube-controller-manager kube-scheduler
+fi
+if [ ! -x "$bin/etcd" ]; then
+  log "building etcd ${ETCD_VERSION}"
+  (cd "$here/etcd" && go build -trimpath -ldflags "-s -w" -o "$staging/etcd" .)
+  install_into_cache etcd
+fi
+if [ ! -x "$bin/kwok" ] || [ ! -x "$bin/kwokctl" ]; then
+  log "building kwok and kwokctl ${KWOK_VERSION}"
+  kwok_ldflags="-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION} -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${K8S_VERSION}"
+  GOBIN="$staging" go install -trimpath -ldflags "$kwok_ldflags" "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}" "sigs.k8s.io/kwok/cmd/kwokctl@${KWOK_VERSION}"
+  install_into_cache kwok kwokctl
+fi
+if [ ! -x "$bin/helm" ]; then
+  log "building helm ${HELM_VERSION}"
+  helm_ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
+  GOBIN="$staging" go install -trimpath -ldflags "$helm_ldflags" "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
+  install_into_cache helm
+fi
+all_present "$bin"
+echo "$bin"
