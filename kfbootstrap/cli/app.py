@@ -1,0 +1,98 @@
+"""The typer application and its single error boundary.
+
+Known errors (KfbError) print `error: …` and `hint: …` and exit with their code;
+usage errors exit 2; Ctrl-C exits 130; anything else is a bug: exit 3, the traceback
+goes to the log file and is shown only with -v.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from kfbootstrap import __version__
+from kfbootstrap.cli import config_cmd, creds, diagnose, doctor, down, expose, render, smoke, status, up
+
+app = typer.Typer(
+    name="kfbootstrap",
+    help="Stand up a complete local Kubeflow platform on Kind, and reach it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_verbose = False
+
+
+@app.callback()
+def _global(verbose: bool = typer.Option(False, "--verbose", "-v", help="Show debug output and tracebacks.")) -> None:
+    global _verbose
+    _verbose = verbose
+    from kfbootstrap.logsetup import setup_logging
+
+    setup_logging(verbose)
+
+
+for module in (up, down, status, expose, creds, doctor, render, smoke, diagnose, config_cmd):
+    module.register(app)
+
+
+@app.command("version")
+def version() -> None:
+    """Print the kfbootstrap version."""
+    typer.echo(f"kfbootstrap {__version__}")
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Entry point: run the app inside the error boundary and exit with the documented code."""
+    sys.exit(invoke(argv))
+
+
+def invoke(argv: list[str] | None = None) -> int:
+    from typer.exceptions import TyperException
+
+    from kfbootstrap import errors
+
+    try:
+        # Not standalone: typer hands us usage errors, exits and Ctrl-C (as Abort) to decide on here.
+        result = app(args=argv, prog_name="kfbootstrap", standalone_mode=False)
+        return result if isinstance(result, int) else errors.OK
+    except typer.Exit as exc:
+        return exc.exit_code
+    except TyperException as exc:  # bad flags or arguments
+        exc.show()
+        return getattr(exc, "exit_code", errors.USAGE) or errors.USAGE
+    except (KeyboardInterrupt, typer.Abort):
+        _print_error("interrupted", "re-run the same command: finished steps are skipped and the rest resumes")
+        return errors.INTERRUPTED
+    except errors.KfbError as exc:
+        _log_exception(exc)
+        _print_error(exc.message, exc.hint)
+        return exc.exit_code
+    except Exception as exc:  # the one place a bug is caught: keep the traceback for the report
+        log_path = _log_exception(exc)
+        if _verbose:
+            import traceback
+
+            traceback.print_exc()
+        _print_error(f"unexpected {type(exc).__name__}: {exc}",
+                     f"this is a bug in kfbootstrap; details in {log_path}" + ("" if _verbose else " (or re-run with -v)"))
+        return errors.UNEXPECTED
+
+
+def _print_error(message: str, hint: str | None) -> None:
+    typer.echo(f"error: {message}", err=True)
+    if hint:
+        typer.echo(f"hint: {hint}", err=True)
+
+
+def _log_exception(exc: BaseException) -> str:
+    import logging
+
+    from kfbootstrap.logsetup import setup_logging
+
+    path = setup_logging(_verbose)
+    logging.getLogger("kfbootstrap").error("%s", exc, exc_info=exc)
+    return str(path)

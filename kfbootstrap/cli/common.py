@@ -1,0 +1,51 @@
+"""Options every command shares, and the bridge from flags to the validated config.
+
+Only typer is imported at module level: `kfbootstrap --help` must stay as fast as
+a bare typer app, so config (pydantic), kubernetes and sh load inside commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import typer
+from typing_extensions import Annotated
+
+if TYPE_CHECKING:
+    from kfbootstrap.config import LoadedConfig
+    from kfbootstrap.context import RunContext
+
+ConfigOption = Annotated[
+    Optional[Path],
+    typer.Option("--config", "-c", help="Config file (default: ./kfbootstrap.yaml if present).", show_default=False),
+]
+ProfileOption = Annotated[
+    Optional[str], typer.Option("--profile", help="full, minimal or ci (see README, 'Profiles').", show_default=False)
+]
+NameOption = Annotated[Optional[str], typer.Option("--name", help="Kind cluster name.", show_default=False)]
+ContextOption = Annotated[
+    Optional[str],
+    typer.Option("--context", help="Install onto the existing cluster of this kube context.", show_default=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+
+
+def load(config_file: Path | None, **flags: Any) -> "LoadedConfig":
+    """Validate the config from every layer; flags are given as dotted config keys (cluster__name -> cluster.name)."""
+    from kfbootstrap.config import load_config
+
+    return load_config(config_file, {key.replace("__", "."): value for key, value in flags.items()})
+
+
+def run_context(loaded: "LoadedConfig") -> "RunContext":
+    from kfbootstrap.context import RunContext
+    from kfbootstrap.tools.runner import ShRunner
+
+    return RunContext(config=loaded.config, runner=ShRunner())
+
+
+def not_available(what: str) -> None:
+    from kfbootstrap.errors import NotAvailableYet
+
+    raise NotAvailableYet(what)

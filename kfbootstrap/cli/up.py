@@ -1,0 +1,37 @@
+"""`kfbootstrap up`: preflight, cluster, Kubeflow and add-ons, readiness, forwards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from typing_extensions import Annotated
+
+from kfbootstrap.cli.common import ConfigOption, ContextOption, NameOption, ProfileOption, load, run_context
+
+
+def up(
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
+    name: NameOption = None,
+    context: ContextOption = None,
+    kubeflow_version: Annotated[Optional[str], typer.Option("--kubeflow-version", help="kubeflow/manifests release, e.g. 26.03.", show_default=False)] = None,
+    manifests: Annotated[Optional[Path], typer.Option("--manifests", help="Local manifests checkout or pre-rendered YAML.", show_default=False)] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Number of Kind worker nodes.", show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and change nothing.")] = False,
+) -> None:
+    """Create the cluster and install the platform. Safe to re-run: finished steps are skipped."""
+    loaded = load(config, profile=profile, cluster__name=name, cluster__context=context,
+                  kubeflow__version=kubeflow_version, kubeflow__path=manifests, cluster__workers=workers)
+    from kfbootstrap.pipeline import build_steps, print_plan, run_steps
+
+    steps = build_steps(loaded.config)
+    if dry_run:
+        print_plan(steps)
+        return
+    run_steps(steps, run_context(loaded))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)

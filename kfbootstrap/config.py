@@ -1,0 +1,391 @@
+"""Typed, validated configuration: defaults < profile < kfbootstrap.yaml < KFBOOTSTRAP_* env < flags.
+
+Everything is merged into one raw mapping, validated once by pydantic before any side
+effect, and every error names the key and where it came from (file line, environment
+variable or flag) so the user can fix it in one go.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from kfbootstrap.errors import ConfigError
+from kfbootstrap.releases import DEFAULT_RELEASE, RELEASES, known_tags
+
+CONFIG_FILE_NAME = "kfbootstrap.yaml"
+ENV_PREFIX = "KFBOOTSTRAP_"
+# Environment variables with our prefix that are not configuration keys.
+ENV_NOT_CONFIG = {"KFBOOTSTRAP_CONFIG", "KFBOOTSTRAP_STATE_DIR", "KFBOOTSTRAP_CACHE_DIR"}
+
+# kind v0.30's node image for Kubernetes 1.34, pinned by digest as kind's release notes ask.
+DEFAULT_NODE_IMAGE = (
+    "kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a"
+)
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+Profile = Literal["full", "minimal", "ci"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClusterConfig(_Section):
+    """The Kind cluster we create, or the existing cluster we install onto."""
+
+    name: str = Field("kubeflow", description="Kind cluster name (kube context kind-<name>)")
+    existing: bool = Field(False, description="install onto an existing cluster instead of creating one")
+    context: str | None = Field(None, description="kube context of an existing cluster (implies existing)")
+    node_image: str = Field(DEFAULT_NODE_IMAGE, description="kindest/node image, pinned by digest")
+    workers: int = Field(2, ge=0, le=10, description="number of Kind worker nodes")
+    kind_config: Path | None = Field(None, description="base Kind config (default: the packaged kind-config.yaml)")
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_dns_label(cls, value: str) -> str:
+        if len(value) > 40 or not _DNS_LABEL.match(value):
+            raise ValueError("must be lower-case letters, digits and '-', at most 40 characters")
+        return value
+
+    @field_validator("kind_config")
+    @classmethod
+    def _kind_config_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"file {value} does not exist")
+        return value
+
+    @model_validator(mode="after")
+    def _context_implies_existing(self) -> "ClusterConfig":
+        if self.context:
+            self.existing = True
+        return self
+
+
+class KubeflowConfig(_Section):
+    """Which Kubeflow manifests to install."""
+
+    version: str = Field(DEFAULT_RELEASE, description="kubeflow/manifests release")
+    path: Path | None = Field(None, description="local manifests checkout, or pre-rendered YAML file/dir")
+
+    @field_validator("version")
+    @classmethod
+    def _known_release(cls, value: str) -> str:
+        if value not in RELEASES:
+            raise ValueError(f"unknown release {value!r}; known: {known_tags()}")
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.exists():
+            raise ValueError(f"path {value} does not exist")
+        return value
+
+
+class ComponentsConfig(_Section):
+    """Switch components on or off."""
+
+    kubeflow: bool = True
+    kserve: bool = True
+    metallb: bool = True
+    prometheus: bool = True
+    grafana: bool = True
+    model_registry: bool = True
+    object_store: bool = True
+
+    def enabled(self) -> list[str]:
+        return [name for name, on in self.model_dump().items() if on]
+
+
+class PortsConfig(_Section):
+    """Local ports of the forwards `up` and `expose` start."""
+
+    kubeflow: int = Field(8080, ge=1, le=65535)
+    grafana: int = Field(3000, ge=1, le=65535)
+    prometheus: int = Field(9090, ge=1, le=65535)
+    model_registry: int = Field(8081, ge=1, le=65535)
+    minio: int = Field(9000, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "PortsConfig":
+        seen: dict[int, str] = {}
+        for name, port in self.model_dump().items():
+            if port in seen:
+                raise ValueError(f"port {port} is used by both {seen[port]} and {name}")
+            seen[port] = name
+        return self
+
+
+class ForwardsConfig(_Section):
+    auto: bool = Field(True, description="start background port-forwards at the end of `up`")
+    address: str = Field("127.0.0.1", description="address forwards bind to; anything else is exposed to your network")
+    ports: PortsConfig = Field(default_factory=PortsConfig)
+
+    @field_validator("address")
+    @classmethod
+    def _is_ip(cls, value: str) -> str:
+        if value != "localhost":
+            ipaddress.ip_address(value)  # raises ValueError with a clear message
+        return value
+
+
+class TimeoutsConfig(_Section):
+    """Deadlines in seconds; every wait reports what it last saw when one passes."""
+
+    cluster: int = Field(600, gt=0, description="create the Kind cluster")
+    apply: int = Field(1200, gt=0, description="apply manifests until they converge")
+    ready: int = Field(1800, gt=0, description="wait for every workload to be ready")
+
+
+class Config(_Section):
+    """The effective kfbootstrap configuration."""
+
+    profile: Profile = "full"
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    kubeflow: KubeflowConfig = Field(default_factory=KubeflowConfig)
+    components: ComponentsConfig = Field(default_factory=ComponentsConfig)
+    forwards: ForwardsConfig = Field(default_factory=ForwardsConfig)
+    timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
+
+    @property
+    def kube_context(self) -> str | None:
+        """The kube context we talk to: the one given, Kind's for our cluster, or None for the current one."""
+        if self.cluster.context:
+            return self.cluster.context
+        return None if self.cluster.existing else f"kind-{self.cluster.name}"
+
+
+# What each profile changes from the defaults (the user's own settings still win).
+PROFILE_PRESETS: dict[str, dict[str, Any]] = {
+    "full": {},
+    "minimal": {
+        "cluster": {"workers": 1},
+        "components": {"prometheus": False, "grafana": False, "metallb": False},
+        "timeouts": {"ready": 1200},
+    },
+    "ci": {"forwards": {"auto": False}, "timeouts": {"ready": 2700}},
+}
+
+
+@dataclass(frozen=True)
+class ProfileNeeds:
+    """Resources a profile needs: below min is a blocker, below recommended a warning."""
+
+    min_memory_gib: float
+    min_cpus: int
+    recommended_memory_gib: float
+    recommended_cpus: int
+
+
+PROFILE_NEEDS = {
+    "full": ProfileNeeds(12, 4, 16, 8),
+    "minimal": ProfileNeeds(8, 4, 12, 6),
+    "ci": ProfileNeeds(12, 4, 16, 8),
+}
+
+
+@dataclass
+class LoadedConfig:
+    """The validated config plus where each setting came from (for errors and `config show`)."""
+
+    config: Config
+    file: Path | None
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def load_config(
+    config_file: Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> LoadedConfig:
+    """Merge every layer, validate once, and raise ConfigError naming the key on any problem."""
+    env = os.environ if env is None else env
+    sources: dict[str, str] = {}
+    file = _find_config_file(config_file, env, cwd or Path.cwd())
+    raw: dict[str, Any] = {}
+    if file is not None:
+        _merge_layer(raw, *_read_file(file), sources)
+    _merge_layer(raw, *_read_env(env), sources)
+    _merge_layer(raw, *_read_flags(flags or {}), sources)
+    config = _validate(_with_profile_preset(raw), sources)
+    return LoadedConfig(config=config, file=file, sources=sources)
+
+
+def _find_config_file(explicit: Path | None, env: Mapping[str, str], cwd: Path) -> Path | None:
+    if explicit is None and env.get("KFBOOTSTRAP_CONFIG"):
+        explicit = Path(env["KFBOOTSTRAP_CONFIG"])
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"config file {explicit} not found", hint="check the path given to --config")
+        return explicit
+    default = cwd / CONFIG_FILE_NAME
+    return default if default.is_file() else None
+
+
+def _read_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """Parse the YAML file and remember the line of every key for error messages."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+        node = yaml.compose(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}", hint="check the file's permissions and encoding")
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"config file {path}{where}: {problem}", hint="fix the YAML syntax (indentation, colons, quotes)")
+    if data is None:
+        return {}, {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: top level must be a mapping of keys, not {type(data).__name__}",
+                          hint="start the file with keys such as `cluster:` or `profile:`")
+    lines = {key: f"{path.name} line {line}" for key, line in _key_lines(node).items()}
+    return data, lines
+
+
+def _key_lines(node: yaml.Node | None, prefix: str = "") -> dict[str, int]:
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    found: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        key = f"{prefix}{key_node.value}"
+        found[key] = key_node.start_mark.line + 1
+        found.update(_key_lines(value_node, key + "."))
+    return found
+
+
+def _read_env(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """KFBOOTSTRAP_CLUSTER__NAME=x sets cluster.name; `__` separates nesting levels."""
+    data: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for var, value in env.items():
+        if not var.startswith(ENV_PREFIX) or var in ENV_NOT_CONFIG:
+            continue
+        key = ".".join(part.lower() for part in var[len(ENV_PREFIX):].split("__"))
+        _set_dotted(data, key, value)
+        sources[key] = f"environment {var}"
+    return data, sources
+
+
+def _read_flags(flags: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Flags arrive as {dotted.key: value}; None means 'not given'."""
+    data: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for key, value in flags.items():
+        if value is None:
+            continue
+        _set_dotted(data, key, value)
+        sources[key] = f"flag --{key.split('.')[-1].replace('_', '-')}"
+    return data, sources
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    *parents, leaf = key.split(".")
+    for part in parents:
+        child = data.setdefault(part, {})
+        if not isinstance(child, dict):
+            child = data[part] = {}
+        data = child
+    data[leaf] = value
+
+
+def _merge_layer(into: dict[str, Any], layer: dict[str, Any], layer_sources: dict[str, str],
+                 sources: dict[str, str]) -> None:
+    _deep_merge(into, layer)
+    sources.update(layer_sources)
+
+
+def _deep_merge(into: dict[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
+    for key, value in layer.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _deep_merge(into[key], value)
+        else:
+            into[key] = dict(value) if isinstance(value, Mapping) else value
+    return into
+
+
+def _with_profile_preset(raw: dict[str, Any]) -> dict[str, Any]:
+    """Lay the user's settings over the chosen profile's preset."""
+    profile = raw.get("profile", "full")
+    preset = PROFILE_PRESETS.get(profile, {}) if isinstance(profile, str) else {}
+    return _deep_merge(copy.deepcopy(preset), raw)
+
+
+def _validate(raw: dict[str, Any], sources: dict[str, str]) -> Config:
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise _config_error(exc, sources) from None
+
+
+def _config_error(exc: ValidationError, sources: dict[str, str]) -> ConfigError:
+    """Turn pydantic's report into one line: key, where it was set, what is wrong, and a hint."""
+    errors = exc.errors()
+    first = errors[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    where = _source_of(key, sources)
+    message = f"config key `{key}`{f' ({where})' if where else ''}: {_describe(first)}"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return ConfigError(message, hint=_hint_for(first, key))
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    text = str(error["msg"]).removeprefix("Value error, ")
+    if "input" in error and error["type"] not in ("missing",) and not isinstance(error["input"], (dict, list)):
+        text += f" (got {error['input']!r})"
+    return text
+
+
+def _hint_for(error: Mapping[str, Any], key: str) -> str:
+    if error["type"] == "extra_forbidden":
+        parent = key.rsplit(".", 1)[0] if "." in key else ""
+        valid = _valid_keys(parent)
+        return f"valid keys{f' under {parent}' if parent else ''}: {', '.join(valid)}" if valid else "remove the key"
+    return "see `kfbootstrap config schema` for every key, its type and allowed values"
+
+
+def _valid_keys(parent: str) -> list[str]:
+    model: type[BaseModel] = Config
+    for part in [p for p in parent.split(".") if p]:
+        annotation = model.model_fields.get(part)
+        if annotation is None or not isinstance(annotation.annotation, type) or not issubclass(annotation.annotation, BaseModel):
+            return []
+        model = annotation.annotation
+    return list(model.model_fields)
+
+
+def _source_of(key: str, sources: Mapping[str, str]) -> str:
+    """The longest prefix of `key` that a layer set, e.g. the env var that created a bad section."""
+    parts = key.split(".")
+    for end in range(len(parts), 0, -1):
+        found = sources.get(".".join(parts[:end]))
+        if found:
+            return found
+    return ""
+
+
+def config_schema() -> dict[str, Any]:
+    """JSON schema of kfbootstrap.yaml, for editors."""
+    schema = Config.model_json_schema()
+    schema["title"] = "kfbootstrap.yaml"
+    return schema
+
+
+def config_as_yaml(loaded: LoadedConfig) -> str:
+    data = loaded.config.model_dump(mode="json")
+    header = f"# effective configuration (file: {loaded.file or 'none'})\n"
+    return header + yaml.safe_dump(data, sort_keys=False)

@@ -1,0 +1,32 @@
+"""Where kfbootstrap keeps its state, caches and log (never inside the user's project)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    value = os.environ.get(var)
+    return Path(value) if value else Path.home() / fallback
+
+
+def state_dir() -> Path:
+    """Per-user state: run markers, background forward records, the log file."""
+    override = os.environ.get("KFBOOTSTRAP_STATE_DIR")
+    return Path(override) if override else _xdg("XDG_STATE_HOME", ".local/state") / "kfbootstrap"
+
+
+def cache_dir() -> Path:
+    """Re-creatable downloads and renders (manifest checkouts, chart archives)."""
+    override = os.environ.get("KFBOOTSTRAP_CACHE_DIR")
+    return Path(override) if override else _xdg("XDG_CACHE_HOME", ".cache") / "kfbootstrap"
+
+
+def log_file() -> Path:
+    return state_dir() / "kfbootstrap.log"
+
+
+def ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

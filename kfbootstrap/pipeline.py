@@ -1,0 +1,81 @@
+"""Build the ordered steps of `up` from the config, and run them with one status line each."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from kfbootstrap import ui
+from kfbootstrap.config import Config
+from kfbootstrap.context import RunContext
+from kfbootstrap.errors import KfbError, StepFailed
+from kfbootstrap.steps.base import NotAvailableStep, Step
+
+log = logging.getLogger("kfbootstrap.pipeline")
+
+# Components in install order, with the title their step shows. Steps not built yet
+# are NotAvailableStep so `up` says so instead of skipping them silently.
+_COMPONENT_STEPS = [
+    ("kubeflow", "Install Kubeflow manifests"),
+    ("kserve", "Install KServe (server-side)"),
+    ("metallb", "Install MetalLB"),
+    ("prometheus", "Install Prometheus"),
+    ("grafana", "Install Grafana"),
+    ("model_registry", "Install the model registry"),
+    ("object_store", "Find the pipelines' object store"),
+]
+
+
+def build_steps(config: Config) -> list[Step]:
+    """The plan for `up`: preflight, cluster, then each enabled component."""
+    from kfbootstrap.steps.cluster import ClusterStep, ExistingClusterStep
+    from kfbootstrap.steps.preflight import PreflightStep
+
+    steps: list[Step] = [PreflightStep()]
+    steps.append(ExistingClusterStep(config) if config.cluster.existing else ClusterStep(config))
+    enabled = set(config.components.enabled())
+    steps += [NotAvailableStep(name, title) for name, title in _COMPONENT_STEPS if name in enabled]
+    return steps
+
+
+@dataclass
+class PipelineReport:
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def print_plan(steps: list[Step]) -> None:
+    """`--dry-run`: the plan, touching nothing (not even to ask what is already done)."""
+    ui.out.print("Plan (each step is skipped at run time when already done):")
+    for number, step in enumerate(steps, 1):
+        ui.out.print(f"  {number}. {step.describe()}")
+
+
+def run_steps(steps: list[Step], ctx: RunContext) -> PipelineReport:
+    """Run each step that is not done yet; stop at the first failure with the step named."""
+    report = PipelineReport()
+    for step in steps:
+        if step.is_done(ctx):
+            ui.step_skipped(step.title, "already done")
+            report.skipped.append(step.name)
+            continue
+        _run_one(step, ctx)
+        report.ran.append(step.name)
+    return report
+
+
+def _run_one(step: Step, ctx: RunContext) -> None:
+    log.info("step %s: start", step.name)
+    with ui.step_line(step.title) as line:
+        try:
+            note = step.run(ctx)
+        except KeyboardInterrupt:
+            ui.step_failed(step.title, line.elapsed())
+            raise
+        except KfbError as exc:
+            ui.step_failed(step.title, line.elapsed())
+            if isinstance(exc, StepFailed):
+                raise
+            raise StepFailed(f"{step.title.lower()}: {exc.message}", hint=exc.hint, exit_code=exc.exit_code) from exc
+    ui.step_done(step.title, line.elapsed(), note or "")
+    log.info("step %s: done in %.1fs", step.name, line.elapsed())

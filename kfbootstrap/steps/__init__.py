@@ -1,0 +1,1 @@
+"""The steps of `up`, one module each; pipeline.py puts them in order."""

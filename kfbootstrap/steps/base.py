@@ -1,0 +1,43 @@
+"""The contract every step of `up` follows."""
+
+from __future__ import annotations
+
+from kfbootstrap.context import RunContext
+
+
+class Step:
+    """One small, re-runnable unit of `up`.
+
+    `is_done` looks at the real world (not a log of earlier runs), so a re-run after
+    success skips the step and a re-run after Ctrl-C repairs or finishes it.
+    """
+
+    name: str = ""  # short id for --only/--skip and logs
+    title: str = ""  # what the status line says
+
+    def describe(self) -> str:
+        """One line for `up --dry-run`: what the step would do, without touching anything."""
+        return self.title
+
+    def is_done(self, ctx: RunContext) -> bool:
+        return False
+
+    def run(self, ctx: RunContext) -> str | None:
+        """Do the work; may return a short note for the ✓ line."""
+        raise NotImplementedError
+
+
+class NotAvailableStep(Step):
+    """A component whose installer belongs to a later milestone: fails plainly instead of pretending."""
+
+    def __init__(self, name: str, title: str):
+        self.name = name
+        self.title = title
+
+    def describe(self) -> str:
+        return f"{self.title} (not available yet)"
+
+    def run(self, ctx: RunContext) -> str | None:
+        from kfbootstrap.errors import NotAvailableYet
+
+        raise NotAvailableYet(f"step '{self.title}'")

@@ -1,0 +1,238 @@
+"""Preflight checks, shared by `kfbootstrap doctor` (all findings, as a table) and `up` (blockers stop it).
+
+Each check returns a Finding: what was checked, ok/warn/fail, what was seen and how to
+fix it. Only `doctor --fix` changes anything (the inotify sysctls).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Callable
+
+from kfbootstrap.config import PROFILE_NEEDS, Config
+from kfbootstrap.context import RunContext
+from kfbootstrap.errors import KfbError, ToolMissing
+from kfbootstrap.host import HostProbe
+from kfbootstrap.steps.base import Step
+from kfbootstrap.tools.docker import Docker, DockerInfo
+from kfbootstrap.tools.runner import Runner
+from kfbootstrap.tools.versions import format_version, parse_version
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+
+# Kubeflow's controllers and Kind's nodes each hold many inotify watches; the
+# values are the ones kubeflow/manifests documents for Kind.
+INOTIFY = {"fs.inotify.max_user_instances": 2280, "fs.inotify.max_user_watches": 1255360}
+INOTIFY_FIX = "sudo sysctl -w " + " ".join(f"{k}={v}" for k, v in INOTIFY.items())
+
+MIN_KIND = (0, 27, 0)
+RECOMMENDED_KIND = (0, 30, 0)
+MIN_KUBECTL = (1, 30, 0)
+MIN_KUSTOMIZE = (5, 0, 0)
+MIN_HELM = (3, 12, 0)
+
+# Which forwarded port belongs to which component.
+FORWARD_COMPONENTS = {"kubeflow": "kubeflow", "grafana": "grafana", "prometheus": "prometheus",
+                      "model_registry": "model_registry", "minio": "object_store"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    status: str  # OK, WARN or FAIL
+    detail: str
+    fix: str = ""
+
+    @property
+    def blocker(self) -> bool:
+        return self.status == FAIL
+
+
+def collect_findings(config: Config, runner: Runner, host: HostProbe, fix: bool = False) -> list[Finding]:
+    """Every finding for this config on this machine, in the order a user would fix them."""
+    creating = not config.cluster.existing
+    findings: list[Finding] = []
+    docker_info: DockerInfo | None = None
+    if creating:
+        docker_finding, docker_info = _check_docker(runner)
+        findings += [docker_finding, _check_kind(runner)]
+    findings.append(_check_kubectl(runner))
+    if _needs_kustomize(config):
+        findings.append(_check_kustomize(runner))
+    if config.components.prometheus or config.components.grafana or config.components.metallb:
+        findings.append(_check_helm(runner))
+    if creating:
+        findings += _check_resources(config, host, docker_info)
+        findings += _check_inotify(runner, host, fix)
+    findings += _check_ports(config, host)
+    return findings
+
+
+def _needs_kustomize(config: Config) -> bool:
+    """A pre-rendered YAML file needs no kustomize; a manifests checkout (ours or the user's) does."""
+    path = config.kubeflow.path
+    return config.components.kubeflow and (path is None or path.is_dir())
+
+
+def _tool_output(runner: Runner, argv: list[str]) -> tuple[str | None, str]:
+    """(output, '') when the tool answered; (None, problem) when it is missing or failed."""
+    try:
+        result = runner.run(argv, check=False, timeout=30)
+    except ToolMissing:
+        return None, "not found on PATH"
+    except KfbError as exc:
+        return None, exc.message
+    if not result.ok:
+        text = (result.stderr or result.stdout).strip()
+        return None, f"`{' '.join(argv)}` failed: {text.splitlines()[-1] if text else f'exit {result.exit_code}'}"
+    return result.stdout + result.stderr, ""
+
+
+def _versioned_check(name: str, runner: Runner, argv: list[str], minimum: tuple[int, int, int],
+                     install_hint: str, parse: Callable[[str], tuple[int, int, int] | None] = parse_version,
+                     recommended: tuple[int, int, int] | None = None) -> Finding:
+    output, problem = _tool_output(runner, argv)
+    if output is None:
+        return Finding(name, FAIL, problem, install_hint)
+    version = parse(output)
+    if version is None:
+        return Finding(name, WARN, f"could not read its version from {output.strip()[:60]!r}", install_hint)
+    if version < minimum:
+        return Finding(name, FAIL, f"{format_version(version)} is older than {format_version(minimum)}",
+                       f"upgrade {name}: {install_hint}")
+    if recommended and version < recommended:
+        return Finding(name, WARN, f"{format_version(version)} works; {format_version(recommended)} is what we test",
+                       f"upgrade {name} when you can")
+    return Finding(name, OK, format_version(version))
+
+
+def _check_docker(runner: Runner) -> tuple[Finding, DockerInfo | None]:
+    try:
+        info = Docker(runner).info()
+    except ToolMissing as exc:
+        return Finding("docker", FAIL, "docker CLI not found", exc.hint or ""), None
+    except KfbError as exc:
+        return Finding("docker", FAIL, exc.message, exc.hint or ""), None
+    return Finding("docker", OK, f"daemon {info.server_version} ({info.cpus} CPUs, {info.memory_gib:.1f} GiB)"), info
+
+
+def _check_kind(runner: Runner) -> Finding:
+    return _versioned_check("kind", runner, ["kind", "version"], MIN_KIND,
+                            "install kind v0.30+: https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
+                            recommended=RECOMMENDED_KIND)
+
+
+def _kubectl_client(output: str) -> dict:
+    try:
+        return json.loads(output[output.index("{"):])
+    except ValueError:
+        return {}
+
+
+def _check_kubectl(runner: Runner) -> Finding:
+    def parse(output: str):
+        return parse_version(_kubectl_client(output).get("clientVersion", {}).get("gitVersion", "")) or parse_version(output)
+
+    return _versioned_check("kubectl", runner, ["kubectl", "version", "--client", "-o", "json"], MIN_KUBECTL,
+                            "install kubectl: https://kubernetes.io/docs/tasks/tools/", parse=parse)
+
+
+def _check_kustomize(runner: Runner) -> Finding:
+    """kubectl's built-in kustomize is enough; a standalone kustomize is the fallback."""
+    output, _ = _tool_output(runner, ["kubectl", "version", "--client", "-o", "json"])
+    built_in = parse_version(_kubectl_client(output or "").get("kustomizeVersion", ""))
+    if built_in and built_in >= MIN_KUSTOMIZE:
+        return Finding("kustomize", OK, f"{format_version(built_in)} (built into kubectl)")
+    standalone = _versioned_check("kustomize", runner, ["kustomize", "version"], MIN_KUSTOMIZE,
+                                  "install kustomize v5+ or a kubectl whose built-in kustomize is v5+")
+    return standalone
+
+
+def _check_helm(runner: Runner) -> Finding:
+    finding = _versioned_check("helm", runner, ["helm", "version", "--short"], MIN_HELM,
+                               "install helm 3: https://helm.sh/docs/intro/install/")
+    if finding.status == OK and finding.detail.startswith("v4"):
+        return Finding("helm", WARN, f"{finding.detail}: we test with helm 3", "install helm 3 if releases fail")
+    return finding
+
+
+def _check_resources(config: Config, host: HostProbe, docker: DockerInfo | None) -> list[Finding]:
+    """Compare what Docker (or else the host) offers with what the profile needs."""
+    needs = PROFILE_NEEDS[config.profile]
+    source = "Docker" if docker and docker.memory_gib else "host"
+    memory = docker.memory_gib if docker and docker.memory_gib else host.memory_gib()
+    cpus = docker.cpus if docker and docker.cpus else host.cpus()
+    return [
+        _resource_finding("memory", memory, needs.min_memory_gib, needs.recommended_memory_gib, "GiB", source, config.profile),
+        _resource_finding("cpus", cpus, needs.min_cpus, needs.recommended_cpus, "CPUs", source, config.profile),
+    ]
+
+
+def _resource_finding(name: str, have: float | None, minimum: float, recommended: float,
+                      unit: str, source: str, profile: str) -> Finding:
+    if have is None:
+        return Finding(name, WARN, f"could not read {name} of the {source}", "")
+    seen = f"{have:.1f} {unit}" if unit == "GiB" else f"{int(have)} {unit}"
+    if have < minimum:
+        return Finding(name, FAIL, f"{seen} on the {source}; profile {profile} needs at least {minimum:g}",
+                       f"give Docker more {name}, or use `--profile minimal`")
+    if have < recommended:
+        return Finding(name, WARN, f"{seen} on the {source}; {recommended:g} recommended for profile {profile}",
+                       "expect slow start-up, or use `--profile minimal`")
+    return Finding(name, OK, seen)
+
+
+def _check_inotify(runner: Runner, host: HostProbe, fix: bool) -> list[Finding]:
+    if host.system() != "Linux":
+        return []  # Docker Desktop's VM has its own limits, out of our reach
+    low = {name: value for name, value in ((n, host.sysctl(n)) for n in INOTIFY) if value is None or value < INOTIFY[name]}
+    if low and fix:
+        argv = ["sysctl", "-w", *(f"{k}={v}" for k, v in INOTIFY.items())]
+        runner.run(argv if host.is_root() else ["sudo", *argv])
+        low = {name: host.sysctl(name) for name in low if (host.sysctl(name) or 0) < INOTIFY[name]}
+    findings = []
+    for name, wanted in INOTIFY.items():
+        value = host.sysctl(name) if name not in low else low[name]
+        if name in low:
+            findings.append(Finding(name, FAIL, f"{value} < {wanted}", f"{INOTIFY_FIX}  (or `kfbootstrap doctor --fix`)"))
+        else:
+            findings.append(Finding(name, OK, str(value)))
+    return findings
+
+
+def _check_ports(config: Config, host: HostProbe) -> list[Finding]:
+    """Ports our forwards will want. A busy one is a warning: the cluster does not need it."""
+    enabled = set(config.components.enabled())
+    findings = []
+    for forward, port in config.forwards.ports.model_dump().items():
+        if FORWARD_COMPONENTS[forward] not in enabled:
+            continue
+        check = f"port {port} ({forward})"
+        if host.port_free(config.forwards.address, port):
+            findings.append(Finding(check, OK, f"free on {config.forwards.address}"))
+        else:
+            holder = host.port_holder(port) or "another process"
+            findings.append(Finding(check, WARN, f"in use by {holder}",
+                                    f"stop it, or set forwards.ports.{forward} to a free port"))
+    return findings
+
+
+class PreflightStep(Step):
+    """Stop `up` before any side effect when a blocker is found."""
+
+    name = "preflight"
+    title = "Preflight checks"
+
+    def describe(self) -> str:
+        return "Preflight checks (docker, kind, kubectl, helm, memory, inotify, ports)"
+
+    def run(self, ctx: RunContext) -> str | None:
+        findings = collect_findings(ctx.config, ctx.runner, ctx.host)
+        blockers = [f for f in findings if f.blocker]
+        if blockers:
+            first = blockers[0]
+            more = f" (and {len(blockers) - 1} more; see `kfbootstrap doctor`)" if len(blockers) > 1 else ""
+            raise KfbError(f"{first.check}: {first.detail}{more}", hint=first.fix or "run `kfbootstrap doctor`")
+        warnings = [f for f in findings if f.status == WARN]
+        return f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}, see `kfbootstrap doctor`" if warnings else None

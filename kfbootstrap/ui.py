@@ -1,0 +1,87 @@
+"""The one place that writes to the terminal.
+
+Progress goes to stderr, results (tables, JSON, URLs) to stdout, so `--json` output
+can be piped. On a terminal long steps show a spinner; in CI or a pipe we print
+plain lines instead, one when a step starts and one when it ends.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+from rich.console import Console
+
+OK_MARK = "✓"
+FAIL_MARK = "✗"
+SKIP_MARK = "·"
+
+
+def _interactive() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
+
+def info(message: str) -> None:
+    err.print(message)
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]warning:[/] {message}")
+
+
+def format_elapsed(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s"
+
+
+class StepLine:
+    """One status line for one step: spinner (or a plain 'start' line), then ✓/✗ with elapsed time."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.started = time.monotonic()
+        self._status = None
+
+    def update(self, detail: str) -> None:
+        """Show live progress (e.g. '312/675 objects'); only on a terminal, to keep CI logs short."""
+        if self._status is not None:
+            self._status.update(f"{self.title} [dim]{detail}[/]")
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+@contextmanager
+def step_line(title: str) -> Iterator[StepLine]:
+    line = StepLine(title)
+    if _interactive():
+        with err.status(title) as status:
+            line._status = status
+            try:
+                yield line
+            finally:
+                line._status = None
+    else:
+        err.print(f"  … {title}")
+        yield line
+
+
+def step_done(title: str, elapsed: float, note: str = "") -> None:
+    err.print(f"[green]{OK_MARK}[/] {title} [dim]({format_elapsed(elapsed)}{', ' + note if note else ''})[/]")
+
+
+def step_skipped(title: str, why: str) -> None:
+    err.print(f"[dim]{SKIP_MARK} {title} ({why})[/]")
+
+
+def step_failed(title: str, elapsed: float) -> None:
+    err.print(f"[red]{FAIL_MARK}[/] {title} [dim]({format_elapsed(elapsed)})[/]")
