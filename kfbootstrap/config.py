@@ -207,6 +207,7 @@ def load_config(
     flags: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    flag_names: Mapping[str, str] | None = None,
 ) -> LoadedConfig:
     """Merge every layer, validate once, and raise ConfigError naming the key on any problem."""
     env = os.environ if env is None else env
@@ -216,7 +217,7 @@ def load_config(
     if file is not None:
         _merge_layer(raw, *_read_file(file), sources)
     _merge_layer(raw, *_read_env(env), sources)
-    _merge_layer(raw, *_read_flags(flags or {}), sources)
+    _merge_layer(raw, *_read_flags(flags or {}, flag_names or {}), sources)
     config = _validate(_with_profile_preset(raw), sources)
     return LoadedConfig(config=config, file=file, sources=sources)
 
@@ -278,15 +279,15 @@ def _read_env(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     return data, sources
 
 
-def _read_flags(flags: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Flags arrive as {dotted.key: value}; None means 'not given'."""
+def _read_flags(flags: Mapping[str, Any], flag_names: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Flags arrive as {dotted.key: value}; None means 'not given'. `flag_names` maps keys to flags named otherwise."""
     data: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for key, value in flags.items():
         if value is None:
             continue
         _set_dotted(data, key, value)
-        sources[key] = f"flag --{key.split('.')[-1].replace('_', '-')}"
+        sources[key] = "flag " + flag_names.get(key, f"--{key.split('.')[-1].replace('_', '-')}")
     return data, sources
 
 
@@ -375,7 +376,8 @@ def _source_of(key: str, sources: Mapping[str, str]) -> str:
         found = sources.get(".".join(parts[:end]))
         if found:
             return found
-    return ""
+    # A bad section made only by deeper keys (KFBOOTSTRAP_CLUSTR__NAME makes `clustr`).
+    return next((source for set_key, source in sources.items() if set_key.startswith(key + ".")), "")
 
 
 def config_schema() -> dict[str, Any]:

@@ -58,14 +58,14 @@ def invoke(argv: list[str] | None = None) -> int:
     try:
         # Not standalone: typer hands us usage errors, exits and Ctrl-C (as Abort) to decide on here.
         result = app(args=argv, prog_name="kfbootstrap", standalone_mode=False)
-        return result if isinstance(result, int) else errors.OK
+        code = result if isinstance(result, int) else errors.OK
     except typer.Exit as exc:
-        return exc.exit_code
+        code = exc.exit_code
     except TyperException as exc:  # bad flags or arguments
         exc.show()
         return getattr(exc, "exit_code", errors.USAGE) or errors.USAGE
     except (KeyboardInterrupt, typer.Abort):
-        _print_error("interrupted", "re-run the same command: finished steps are skipped and the rest resumes")
+        _print_interrupted()
         return errors.INTERRUPTED
     except errors.KfbError as exc:
         _log_exception(exc)
@@ -80,6 +80,13 @@ def invoke(argv: list[str] | None = None) -> int:
         _print_error(f"unexpected {type(exc).__name__}: {exc}",
                      f"this is a bug in kfbootstrap; details in {log_path}" + ("" if _verbose else " (or re-run with -v)"))
         return errors.UNEXPECTED
+    if code == errors.INTERRUPTED:  # typer turns Ctrl-C inside a command into exit code 130
+        _print_interrupted()
+    return code
+
+
+def _print_interrupted() -> None:
+    _print_error("interrupted", "re-run the same command: finished steps are skipped and the rest resumes")
 
 
 def _print_error(message: str, hint: str | None) -> None:

@@ -31,18 +31,36 @@ ContextOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 
 
+# Flags whose name is not the last part of the config key they set (for error messages).
+FLAG_NAMES = {"kubeflow.version": "--kubeflow-version", "kubeflow.path": "--manifests"}
+
+
 def load(config_file: Path | None, **flags: Any) -> "LoadedConfig":
     """Validate the config from every layer; flags are given as dotted config keys (cluster__name -> cluster.name)."""
     from kfbootstrap.config import load_config
 
-    return load_config(config_file, {key.replace("__", "."): value for key, value in flags.items()})
+    dotted = {key.replace("__", "."): value for key, value in flags.items()}
+    return load_config(config_file, dotted, flag_names=FLAG_NAMES)
+
+
+def new_runner():
+    """The command runner for this process; tests replace this function with a recording fake."""
+    from kfbootstrap.tools.runner import ShRunner
+
+    return ShRunner()
+
+
+def new_host():
+    """Facts about this machine; tests replace this function with a faked machine."""
+    from kfbootstrap.host import HostProbe
+
+    return HostProbe()
 
 
 def run_context(loaded: "LoadedConfig") -> "RunContext":
     from kfbootstrap.context import RunContext
-    from kfbootstrap.tools.runner import ShRunner
 
-    return RunContext(config=loaded.config, runner=ShRunner())
+    return RunContext(config=loaded.config, runner=new_runner(), host=new_host())
 
 
 def not_available(what: str) -> None:

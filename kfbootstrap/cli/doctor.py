@@ -7,7 +7,7 @@ import json
 import typer
 from typing_extensions import Annotated
 
-from kfbootstrap.cli.common import ConfigOption, ContextOption, JsonOption, ProfileOption, load
+from kfbootstrap.cli.common import ConfigOption, ContextOption, JsonOption, ProfileOption, load, run_context
 
 
 def doctor(
@@ -19,11 +19,9 @@ def doctor(
 ) -> None:
     """Check this machine can run the platform. Exits 1 when a blocker is found."""
     loaded = load(config, profile=profile, cluster__context=context)
-    from kfbootstrap.context import RunContext
     from kfbootstrap.steps.preflight import collect_findings
-    from kfbootstrap.tools.runner import ShRunner
 
-    ctx = RunContext(config=loaded.config, runner=ShRunner())
+    ctx = run_context(loaded)
     findings = collect_findings(ctx.config, ctx.runner, ctx.host, fix=fix)
     if json_output:
         typer.echo(json.dumps([f.__dict__ for f in findings], indent=2))

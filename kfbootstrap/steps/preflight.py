@@ -160,7 +160,7 @@ def _check_helm(runner: Runner) -> Finding:
 def _check_resources(config: Config, host: HostProbe, docker: DockerInfo | None) -> list[Finding]:
     """Compare what Docker (or else the host) offers with what the profile needs."""
     needs = PROFILE_NEEDS[config.profile]
-    source = "Docker" if docker and docker.memory_gib else "host"
+    source = "Docker engine" if docker and docker.memory_gib else "host"
     memory = docker.memory_gib if docker and docker.memory_gib else host.memory_gib()
     cpus = docker.cpus if docker and docker.cpus else host.cpus()
     return [
@@ -180,7 +180,7 @@ def _resource_finding(name: str, have: float | None, minimum: float, recommended
     if have < recommended:
         return Finding(name, WARN, f"{seen} on the {source}; {recommended:g} recommended for profile {profile}",
                        "expect slow start-up, or use `--profile minimal`")
-    return Finding(name, OK, seen)
+    return Finding(name, OK, f"{seen} on the {source}")
 
 
 def _check_inotify(runner: Runner, host: HostProbe, fix: bool) -> list[Finding]:

@@ -1,0 +1,117 @@
+"""CLI wiring through the real error boundary: exit codes, messages, light startup."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from kfbootstrap import errors
+from tests.cli_helpers import run_cli
+
+COMMANDS = ["up", "down", "status", "expose", "creds", "doctor", "render", "smoke", "diagnose", "version", "config"]
+
+
+def test_help_lists_every_command(capsys):
+    result = run_cli(capsys, "--help")
+    assert result.code == 0
+    for command in COMMANDS:
+        assert command in result.out
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c != "config"])
+def test_every_command_has_help_and_accepts_config(command, capsys):
+    result = run_cli(capsys, command, "--help")
+    assert result.code == 0
+    if command != "version":
+        assert "--config" in result.out
+
+
+def test_version(capsys):
+    from kfbootstrap import __version__
+
+    result = run_cli(capsys, "version")
+    assert (result.code, result.out.strip()) == (0, f"kfbootstrap {__version__}")
+
+
+def test_unknown_command_is_a_usage_error(capsys):
+    result = run_cli(capsys, "upp")
+    assert result.code == errors.USAGE
+    assert "No such command" in result.err and "Traceback" not in result.text
+
+
+def test_dry_run_prints_the_plan_and_touches_nothing(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+
+    def no_runner():
+        raise AssertionError("dry run must not run commands")
+
+    monkeypatch.setattr("kfbootstrap.cli.common.new_runner", no_runner)
+    result = run_cli(capsys, "up", "--dry-run", "--profile", "minimal")
+    assert result.code == 0, result.text
+    assert "1. Preflight checks" in result.out and "Create the Kind cluster" in result.out
+    assert "Install Grafana" not in result.out  # minimal profile switches it off
+
+
+def test_unexpected_error_exits_3_with_log_and_no_traceback(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr("kfbootstrap.pipeline.build_steps", boom)
+    result = run_cli(capsys, "up")
+    assert result.code == errors.UNEXPECTED
+    assert "error: unexpected RuntimeError: kaboom" in result.err
+    assert "this is a bug in kfbootstrap; details in" in result.err
+    assert "Traceback" not in result.text
+    from kfbootstrap import paths
+
+    assert "Traceback" in paths.log_file().read_text()
+
+
+def test_verbose_shows_the_traceback(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("kfbootstrap.pipeline.build_steps", lambda config: 1 / 0)
+    result = run_cli(capsys, "-v", "up")
+    assert result.code == errors.UNEXPECTED
+    assert "Traceback" in result.err and "ZeroDivisionError" in result.err
+
+
+def test_ctrl_c_exits_130_with_resume_hint(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+
+    def interrupted(steps, ctx):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("kfbootstrap.pipeline.run_steps", interrupted)
+    monkeypatch.setattr("kfbootstrap.cli.common.new_runner", lambda: None)
+    result = run_cli(capsys, "up")
+    assert result.code == errors.INTERRUPTED
+    assert "error: interrupted" in result.err and "re-run" in result.err
+
+
+def test_known_error_never_logs_to_stdout(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(capsys, "config", "show", "--config", "nope.yaml")
+    assert result.out == "" and result.err.startswith("error: config file nope.yaml not found")
+
+
+def test_startup_imports_nothing_heavy():
+    """`--help` must not import the kubernetes client, pyhelm3 or sh (see bench/startup.py for timings)."""
+    probe = (
+        "import sys\n"
+        "from kfbootstrap.cli.app import invoke\n"
+        "for argv in (['--help'], ['creds', '--help'], ['up', '--help']):\n"
+        "    invoke(argv)\n"
+        "heavy = sorted(m for m in ('kubernetes', 'pyhelm3', 'sh', 'yaml', 'kfbootstrap.config') if m in sys.modules)\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    output = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert output.strip().splitlines()[-1] == "HEAVY="
+
+
+def test_python_dash_m_entry_point():
+    result = subprocess.run([sys.executable, "-m", "kfbootstrap", "version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("kfbootstrap ")

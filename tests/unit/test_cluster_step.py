@@ -1,0 +1,144 @@
+"""The Kind cluster step: exact kind argv, the rendered kind config, reuse and repair."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from kfbootstrap.config import DEFAULT_NODE_IMAGE, Config
+from kfbootstrap.context import RunContext
+from kfbootstrap.errors import ConfigError, StepFailed
+from kfbootstrap.pipeline import run_steps
+from kfbootstrap.steps.cluster import ClusterStep, ExistingClusterStep, base_kind_config, render_kind_config
+from kfbootstrap.tools.runner import Result
+from tests.cli_helpers import run_cli
+from tests.fakes import FakeHost, FakeRunner, healthy_runner
+
+
+def kind_cluster_world(existing: list[str], api_ready: bool = True) -> FakeRunner:
+    """A fake docker/kind/kubectl where `kind create` really adds the cluster to `kind get clusters`."""
+    clusters = list(existing)
+    runner = healthy_runner()
+    runner.on_call("kind", "get", "clusters", handler=lambda argv: Result(tuple(argv), 0, "\n".join(clusters), ""))
+
+    def create(argv):
+        clusters.append(argv[argv.index("--name") + 1])
+        return Result(tuple(argv), 0, "", "")
+
+    def delete(argv):
+        clusters.remove(argv[argv.index("--name") + 1])
+        return Result(tuple(argv), 0, "", "")
+
+    runner.on_call("kind", "create", "cluster", handler=create)
+    runner.on_call("kind", "delete", "cluster", handler=delete)
+    runner.on("kubectl", "--context", exit_code=0 if api_ready else 1)
+    return runner
+
+
+def context(runner, tmp_path, **settings) -> RunContext:
+    return RunContext(config=Config.model_validate(settings), runner=runner, host=FakeHost(), state_dir=tmp_path)
+
+
+def test_create_runs_exact_kind_argv_with_rendered_config(tmp_path):
+    runner = kind_cluster_world([])
+    ctx = context(runner, tmp_path, cluster={"name": "kf", "workers": 3})
+    step = ClusterStep(ctx.config)
+    assert not step.is_done(ctx)
+    step.run(ctx)
+    config_path = tmp_path / "clusters" / "kf" / "kind-config.yaml"
+    assert runner.commands("kind")[-1] == [
+        "kind", "create", "cluster", "--name", "kf", "--config", str(config_path), "--wait", "600s"]
+    rendered = yaml.safe_load(config_path.read_text())
+    assert [n["role"] for n in rendered["nodes"]] == ["control-plane", "worker", "worker", "worker"]
+    assert {n["image"] for n in rendered["nodes"]} == {DEFAULT_NODE_IMAGE}
+    assert "service-account-issuer" in rendered["nodes"][0]["kubeadmConfigPatches"][0]
+
+
+def test_healthy_existing_cluster_is_reused(tmp_path):
+    runner = kind_cluster_world(["kubeflow"])
+    ctx = context(runner, tmp_path)
+    assert ClusterStep(ctx.config).is_done(ctx)
+    assert ["kubectl", "--context", "kind-kubeflow", "get", "--raw", "/readyz", "--request-timeout", "10s"] in runner.calls
+    assert not [argv for argv in runner.calls if argv[:2] == ["kind", "create"]]
+
+
+def test_half_created_cluster_is_deleted_then_recreated(tmp_path, capsys):
+    runner = kind_cluster_world(["kubeflow"], api_ready=False)
+    ctx = context(runner, tmp_path)
+    step = ClusterStep(ctx.config)
+    assert not step.is_done(ctx)
+    step.run(ctx)
+    kind_calls = [argv[:3] for argv in runner.commands("kind") if argv[1] in ("create", "delete")]
+    assert kind_calls == [["kind", "delete", "cluster"], ["kind", "create", "cluster"]]
+    assert "deleting and re-creating" in capsys.readouterr().err
+
+
+def test_kind_failure_is_wrapped_with_the_step_and_command(tmp_path):
+    runner = kind_cluster_world([])
+    runner.on("kind", "create", "cluster", exit_code=1, stderr="ERROR: failed to create cluster: node image not found")
+    ctx = context(runner, tmp_path)
+    with pytest.raises(StepFailed) as raised:
+        run_steps([ClusterStep(ctx.config)], ctx)
+    assert raised.value.message.startswith("create kind cluster kubeflow: `kind create cluster` failed (exit 1)")
+    assert "node image not found" in raised.value.message
+
+
+def test_render_keeps_user_worker_settings_and_sets_images():
+    base = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n  labels: {tier: ml}\n"
+    rendered = yaml.safe_load(render_kind_config(base, 2, "img:1"))
+    assert rendered["nodes"][1:] == [{"role": "worker", "labels": {"tier": "ml"}, "image": "img:1"}] * 2
+    assert render_kind_config(base, 0, "img:1").count("role: worker") == 0
+
+
+@pytest.mark.parametrize("base, message", [
+    ("nodes:\n- role: worker\n", "no control-plane node"),
+    ("nodes: [\n", "not valid YAML"),
+])
+def test_render_rejects_bad_kind_configs(base, message):
+    with pytest.raises(ConfigError, match=message):
+        render_kind_config(base, 1, "img")
+
+
+def test_packaged_kind_config_is_the_top_level_file():
+    from pathlib import Path
+
+    top_level = Path(__file__).resolve().parents[2] / "kind-config.yaml"
+    assert base_kind_config(Config()) == top_level.read_text()
+
+
+def test_existing_cluster_checks_context_and_never_runs_kind(tmp_path):
+    runner = FakeRunner().on("kubectl", "config", "get-contexts", stdout="prod\nstaging\n")
+    ctx = context(runner, tmp_path, cluster={"context": "prod"})
+    assert ExistingClusterStep(ctx.config).run(ctx) == "context prod"
+    assert not runner.commands("kind")
+
+
+def test_existing_cluster_with_unknown_context_lists_known_ones(tmp_path):
+    runner = FakeRunner().on("kubectl", "config", "get-contexts", stdout="prod\n")
+    ctx = context(runner, tmp_path, cluster={"context": "nope"})
+    with pytest.raises(Exception, match="kube context 'nope' not found") as raised:
+        ExistingClusterStep(ctx.config).run(ctx)
+    assert "known contexts: prod" in raised.value.hint
+
+
+def test_down_deletes_our_cluster_with_exact_argv(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    runner = kind_cluster_world(["kubeflow", "other"])
+    monkeypatch.setattr("kfbootstrap.cli.common.new_runner", lambda: runner)
+    result = run_cli(capsys, "down")
+    assert result.code == 0, result.text
+    assert ["kind", "delete", "cluster", "--name", "kubeflow"] in runner.calls
+    again = run_cli(capsys, "down")
+    assert again.code == 0 and "no such cluster" in again.err
+
+
+def test_up_stops_at_preflight_blocker_before_touching_kind(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    runner = kind_cluster_world([])
+    runner.on("docker", "info", exit_code=1)
+    monkeypatch.setattr("kfbootstrap.cli.common.new_runner", lambda: runner)
+    monkeypatch.setattr("kfbootstrap.cli.common.new_host", lambda: FakeHost())
+    result = run_cli(capsys, "up")
+    assert result.code == 1
+    assert "error: preflight checks: docker: the Docker daemon is not reachable" in result.err
+    assert not [argv for argv in runner.calls if argv[:2] == ["kind", "create"]]

@@ -1,0 +1,149 @@
+"""Doctor's findings against faked machines: what is wrong, and the exact fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from kfbootstrap.config import Config
+from kfbootstrap.steps.preflight import FAIL, INOTIFY_FIX, OK, WARN, collect_findings
+from tests.cli_helpers import run_cli
+from tests.fakes import FakeHost, FakeRunner, healthy_runner
+
+
+def findings_by_check(config=None, runner=None, host=None, fix=False):
+    found = collect_findings(config or Config(), runner or healthy_runner(), host or FakeHost(), fix=fix)
+    return {f.check: f for f in found}
+
+
+def test_healthy_machine_has_no_blocker():
+    found = findings_by_check()
+    assert {f.status for f in found.values()} == {OK}
+    assert found["kind"].detail == "v0.30.0" and found["kubectl"].detail == "v1.34.1"
+    assert found["kustomize"].detail == "v5.7.1 (built into kubectl)"
+    assert found["memory"].detail == "32.0 GiB on the Docker engine"  # Docker's view, not the host's
+
+
+@pytest.mark.parametrize("runner, check, status, detail, fix", [
+    (healthy_runner().on("docker", "info", exit_code=1, stderr="Cannot connect to the Docker daemon"),
+     "docker", FAIL, "the Docker daemon is not reachable", "start Docker"),
+    (FakeRunner(missing=["docker"]).on("kind", "version", stdout="kind v0.30.0"),
+     "docker", FAIL, "docker CLI not found", "install Docker"),
+    (healthy_runner().on("kind", "version", stdout="kind v0.20.0 go1.20"),
+     "kind", FAIL, "v0.20.0 is older than v0.27.0", "upgrade kind"),
+    (healthy_runner().on("kind", "version", stdout="kind v0.28.0 go1.24"),
+     "kind", WARN, "v0.28.0 works; v0.30.0 is what we test", "upgrade kind when you can"),
+    (healthy_runner().on("kubectl", "version", stdout='{"clientVersion": {"gitVersion": "v1.27.3"}}'),
+     "kubectl", FAIL, "v1.27.3 is older than v1.30.0", "upgrade kubectl"),
+    (healthy_runner().on("helm", "version", stdout="v3.8.0+gabc"),
+     "helm", FAIL, "v3.8.0 is older than v3.12.0", "upgrade helm"),
+    (healthy_runner().on("helm", "version", exit_code=127, stderr="helm: broken install"),
+     "helm", FAIL, "helm: broken install", "install helm 3"),
+    (healthy_runner().on("kubectl", "version", stdout='{"clientVersion": {"gitVersion": "v1.31.0"}, "kustomizeVersion": "v4.5.7"}')
+     .on("kustomize", "version", exit_code=1, stderr="no kustomize"),
+     "kustomize", FAIL, "failed: no kustomize", "kustomize v5+"),
+])
+def test_tool_problems_are_reported_with_a_fix(runner, check, status, detail, fix):
+    finding = findings_by_check(runner=runner)[check]
+    assert finding.status == status
+    assert detail in finding.detail
+    assert fix in finding.fix
+
+
+def test_missing_kind_is_a_blocker_with_install_hint():
+    runner = healthy_runner()
+    runner.missing.add("kind")
+    finding = findings_by_check(runner=runner)["kind"]
+    assert (finding.status, finding.detail) == (FAIL, "not found on PATH")
+    assert "kind.sigs.k8s.io" in finding.fix
+
+
+@pytest.mark.parametrize("memory_gib, cpus, profile, memory_status, cpu_status", [
+    (8, 8, "full", FAIL, OK),
+    (14, 6, "full", WARN, WARN),
+    (12, 4, "minimal", OK, WARN),
+    (6, 2, "minimal", FAIL, FAIL),
+])
+def test_resources_against_the_profile(memory_gib, cpus, profile, memory_status, cpu_status):
+    runner = healthy_runner().on("docker", "info", stdout='{"ServerVersion": "28", "OperatingSystem": "Ubuntu"}')
+    found = findings_by_check(Config(profile=profile), runner, FakeHost(memory_gib=memory_gib, cpus=cpus))
+    assert (found["memory"].status, found["cpus"].status) == (memory_status, cpu_status)
+    assert "host" in found["memory"].detail  # Docker gave no sizes, so the host's were used
+
+
+def test_low_inotify_is_a_blocker_with_the_exact_command():
+    host = FakeHost(sysctls={"fs.inotify.max_user_instances": 128, "fs.inotify.max_user_watches": 2000000})
+    found = findings_by_check(host=host)
+    assert found["fs.inotify.max_user_instances"].status == FAIL
+    assert found["fs.inotify.max_user_instances"].detail == "128 < 2280"
+    assert INOTIFY_FIX in found["fs.inotify.max_user_instances"].fix
+    assert INOTIFY_FIX == "sudo sysctl -w fs.inotify.max_user_instances=2280 fs.inotify.max_user_watches=1255360"
+    assert found["fs.inotify.max_user_watches"].status == OK
+
+
+def test_inotify_is_changed_only_with_fix():
+    host = FakeHost(sysctls={"fs.inotify.max_user_instances": 128, "fs.inotify.max_user_watches": 100})
+    runner = healthy_runner()
+    findings_by_check(runner=runner, host=host)
+    assert not any("sysctl" in argv for argv in runner.calls for argv in argv)
+
+    def apply(argv):
+        for assignment in argv[3:]:
+            key, value = assignment.split("=")
+            host.sysctls[key] = int(value)
+        from kfbootstrap.tools.runner import Result
+        return Result(tuple(argv), 0, "", "")
+
+    runner.on_call("sudo", "sysctl", handler=apply)
+    found = findings_by_check(runner=runner, host=host, fix=True)
+    assert ["sudo", "sysctl", "-w", "fs.inotify.max_user_instances=2280",
+            "fs.inotify.max_user_watches=1255360"] in runner.calls
+    assert found["fs.inotify.max_user_instances"].status == OK
+
+
+def test_inotify_is_not_checked_off_linux():
+    found = findings_by_check(host=FakeHost(system="Darwin", sysctls={}))
+    assert not any(check.startswith("fs.inotify") for check in found)
+
+
+def test_busy_port_names_its_holder_as_a_warning():
+    found = findings_by_check(host=FakeHost(busy_ports={3000: "pid 42 (node)"}))
+    finding = found["port 3000 (grafana)"]
+    assert (finding.status, finding.detail) == (WARN, "in use by pid 42 (node)")
+    assert "forwards.ports.grafana" in finding.fix
+
+
+def test_existing_cluster_skips_docker_kind_and_host_checks():
+    found = findings_by_check(Config.model_validate({"cluster": {"context": "prod"}}), FakeRunner(missing=["docker", "kind"])
+                              .on("kubectl", "version", stdout='{"clientVersion": {"gitVersion": "v1.33.0"}, "kustomizeVersion": "v5.6.0"}')
+                              .on("helm", "version", stdout="v3.19.0"))
+    assert "docker" not in found and "kind" not in found and "memory" not in found
+    assert all(f.status == OK for f in found.values())
+
+
+def test_disabled_helm_components_skip_the_helm_check():
+    config = Config.model_validate({"components": {"prometheus": False, "grafana": False, "metallb": False}})
+    assert "helm" not in findings_by_check(config)
+
+
+def test_doctor_command_exits_1_on_blocker_and_prints_table(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    runner = healthy_runner()
+    runner.missing.add("kind")
+    monkeypatch.setattr("kfbootstrap.cli.common.new_runner", lambda: runner)
+    monkeypatch.setattr("kfbootstrap.cli.common.new_host", lambda: FakeHost())
+    result = run_cli(capsys, "doctor")
+    assert result.code == 1
+    assert "kind" in result.out and "not found on PATH" in result.out
+
+
+def test_doctor_json_and_exit_0_when_healthy(monkeypatch, tmp_path, capsys):
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("kfbootstrap.cli.common.new_runner", healthy_runner)
+    monkeypatch.setattr("kfbootstrap.cli.common.new_host", lambda: FakeHost())
+    result = run_cli(capsys, "doctor", "--json")
+    assert result.code == 0, result.text
+    rows = json.loads(result.out)
+    assert {row["check"] for row in rows} >= {"docker", "kind", "kubectl", "helm", "memory"}
+    assert all(set(row) == {"check", "status", "detail", "fix"} for row in rows)
