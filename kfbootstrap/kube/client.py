@@ -1,0 +1,41 @@
+"""Build kubernetes client objects from a kubeconfig path and a context.
+
+Tiny on purpose: every module under kfbootstrap/kube/ shares it, and it hides the
+client's global default configuration (we never touch it, so two clusters can be
+used in one process, as tests do).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kfbootstrap.errors import KfbError
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient, Configuration
+
+
+def load_configuration(context: str | None, kubeconfig: str | None = None) -> "Configuration":
+    """The client configuration of `context` (None: the current context) from `kubeconfig`.
+
+    `kubeconfig` None means $KUBECONFIG (which may list several files) or ~/.kube/config.
+    """
+    from kubernetes import client
+    from kubernetes import config as kube_config
+
+    configuration = client.Configuration()
+    try:
+        kube_config.load_kube_config(config_file=kubeconfig, context=context,
+                                     client_configuration=configuration, persist_config=False)
+    except (kube_config.ConfigException, OSError, TypeError, ValueError) as exc:
+        where = kubeconfig or "$KUBECONFIG or ~/.kube/config"
+        raise KfbError(f"cannot use kube context {context or '(current)'} from {where}: {exc}",
+                       hint="check `kubectl config get-contexts`; pass --context, or run `kfbootstrap up` first") from None
+    return configuration
+
+
+def api_client(context: str | None, kubeconfig: str | None = None) -> "ApiClient":
+    """A new ApiClient for `context`; cheap enough to make one per thread that needs it."""
+    from kubernetes.client import ApiClient
+
+    return ApiClient(load_configuration(context, kubeconfig))
