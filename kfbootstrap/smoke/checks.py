@@ -1,0 +1,191 @@
+"""The smoke checks: one small function per thing a user relies on.
+
+Each check receives a CheckContext, which hands out a base URL per service (through
+a port-forward in real runs, straight to a local server in tests) and the
+credentials it needs. A check returns a short note on success and raises
+CheckFailed with a message a person can act on otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+from kfbootstrap.smoke import dex
+from kfbootstrap.smoke.http import HttpError, Response, Session
+from kfbootstrap.smoke.sigv4 import sign_request
+
+DEFAULT_USER = "user@example.com"
+DEFAULT_PASSWORD = "12341234"  # upstream's public default, see DESIGN.md §2
+PROFILE_NAMESPACE = "kubeflow-user-example-com"
+
+
+class CheckFailed(Exception):
+    """A check found the platform not working; the message is the JUnit failure message."""
+
+
+class EndpointUnavailable(CheckFailed):
+    """No way to reach a check's Service (e.g. its forward could not start); the check fails with this."""
+
+
+@dataclass(frozen=True)
+class Service:
+    """A Service a check talks to, and the component that installs it."""
+
+    key: str  # stable id, e.g. "pipelines"
+    namespace: str
+    name: str
+    port: int
+
+
+class Endpoints(Protocol):
+    """Gives the base URL (http://host:port, no trailing slash) under which a service answers."""
+
+    def base_url(self, service: Service) -> str: ...
+
+
+@dataclass
+class CheckContext:
+    endpoints: Endpoints
+    services: dict[str, Service]
+    user: str = DEFAULT_USER
+    password: str = DEFAULT_PASSWORD
+    object_store_credentials: Callable[[], tuple[str, str]] | None = None
+    http_timeout: float = 15.0
+    pipeline_timeout: float = 600.0
+    pipeline_image: str = "busybox:1.36"
+    poll_interval: float = 5.0
+
+    def url(self, key: str, path: str) -> str:
+        return self.endpoints.base_url(self.services[key]) + path
+
+    def session(self) -> Session:
+        return Session(timeout=self.http_timeout)
+
+
+# --------------------------------------------------------------------------- Kubeflow + dex
+
+
+def dashboard_redirects_to_dex(ctx: CheckContext) -> str:
+    try:
+        page = dex.open_login_page(ctx.session(), ctx.endpoints.base_url(ctx.services["kubeflow"]))
+    except dex.LoginFailed as exc:
+        raise CheckFailed(str(exc)) from None
+    return f"login form at {page.path()}"
+
+
+def dex_login(ctx: CheckContext) -> str:
+    try:
+        result = dex.login(ctx.session(), ctx.endpoints.base_url(ctx.services["kubeflow"]), ctx.user, ctx.password)
+    except dex.LoginFailed as exc:
+        raise CheckFailed(str(exc)) from None
+    return f"logged in as {ctx.user}"
+
+
+# --------------------------------------------------------------------------- APIs
+
+
+def pipelines_healthz(ctx: CheckContext) -> str:
+    data = _get_json(ctx, "pipelines", "/apis/v2beta1/healthz")
+    return f"KFP {data.get('tag_name') or data.get('commit_sha') or 'answered'}"
+
+
+def pipelines_list(ctx: CheckContext) -> str:
+    data = _get_json(ctx, "pipelines", "/apis/v2beta1/pipelines?page_size=10", headers=_user_header(ctx))
+    if "pipelines" not in data and "total_size" not in data and data != {}:
+        raise CheckFailed(f"GET /apis/v2beta1/pipelines answered JSON without `pipelines`: {_short(json.dumps(data))}")
+    return f"{data.get('total_size', len(data.get('pipelines') or []))} pipelines"
+
+
+def model_registry_list(ctx: CheckContext) -> str:
+    data = _get_json(ctx, "model_registry", "/api/model_registry/v1alpha3/registered_models?pageSize=10")
+    if not isinstance(data.get("items", []), list):
+        raise CheckFailed(f"registered_models answered JSON without an `items` list: {_short(json.dumps(data))}")
+    return f"{data.get('size', len(data.get('items') or []))} registered models"
+
+
+def object_store_list_buckets(ctx: CheckContext) -> str:
+    if ctx.object_store_credentials is None:
+        raise CheckFailed("no object-store credentials to test")
+    access_key, secret_key = ctx.object_store_credentials()
+    url = ctx.url("object_store", "/")
+    response = _request(ctx, url, headers=sign_request("GET", url, access_key, secret_key))
+    if response.status != 200:
+        code, message = _s3_error(response)
+        raise CheckFailed(f"the object store refused the credentials of `kfbootstrap creds minio`: "
+                          f"{response.status} {code}{': ' + message if message else ''}")
+    buckets = _bucket_names(response)
+    return f"{len(buckets)} buckets" + (f": {', '.join(buckets[:5])}" if buckets else "")
+
+
+def grafana_health(ctx: CheckContext) -> str:
+    data = _get_json(ctx, "grafana", "/api/health")
+    if data.get("database") != "ok":
+        raise CheckFailed(f"Grafana is up but its database is {data.get('database')!r}")
+    return f"Grafana {data.get('version', '')}".strip()
+
+
+def prometheus_ready(ctx: CheckContext) -> str:
+    response = _request(ctx, ctx.url("prometheus", "/-/ready"))
+    if response.status != 200:
+        raise CheckFailed(f"GET /-/ready answered {response.status}: {_short(response.text())}")
+    return _short(response.text().strip(), 60) or "ready"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _request(ctx: CheckContext, url: str, headers: dict[str, str] | None = None) -> Response:
+    try:
+        return ctx.session().get(url, headers=headers)
+    except HttpError as exc:
+        raise CheckFailed(f"no answer: {exc}") from None
+
+
+def _get_json(ctx: CheckContext, key: str, path: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    response = _request(ctx, ctx.url(key, path), headers)
+    return expect_json(response, path)
+
+
+def expect_json(response: Response, what: str) -> dict[str, Any]:
+    if response.status != 200:
+        raise CheckFailed(f"{what} answered {response.status}: {_short(response.text())}")
+    try:
+        data = json.loads(response.body or b"{}")
+    except ValueError:
+        raise CheckFailed(f"{what} answered 200 but not JSON: {_short(response.text())}") from None
+    if not isinstance(data, dict):
+        raise CheckFailed(f"{what} answered JSON that is not an object: {_short(response.text())}")
+    return data
+
+
+def _user_header(ctx: CheckContext) -> dict[str, str]:
+    # ml-pipeline in multi-user mode takes the user from this header (istio sets it behind the gateway).
+    return {"kubeflow-userid": ctx.user}
+
+
+def _s3_error(response: Response) -> tuple[str, str]:
+    """S3 errors are XML: <Error><Code>SignatureDoesNotMatch</Code><Message>…</Message></Error>."""
+    try:
+        root = ET.fromstring(response.body)
+    except ET.ParseError:
+        return "", _short(response.text())
+    find = lambda tag: next((el.text or "" for el in root.iter() if el.tag.split("}")[-1] == tag), "")  # noqa: E731
+    return find("Code"), find("Message")
+
+
+def _bucket_names(response: Response) -> list[str]:
+    try:
+        root = ET.fromstring(response.body)
+    except ET.ParseError:
+        raise CheckFailed(f"ListBuckets answered 200 but not XML: {_short(response.text())}") from None
+    if root.tag.split("}")[-1] != "ListAllMyBucketsResult":
+        raise CheckFailed(f"ListBuckets answered <{root.tag.split('}')[-1]}>, not ListAllMyBucketsResult")
+    return [el.text or "" for el in root.iter() if el.tag.split("}")[-1] == "Name" and el.text]
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return (text[:limit] + "…") if len(text) > limit else (text or "empty body")

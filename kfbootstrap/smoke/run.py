@@ -1,0 +1,40 @@
+"""Run the planned checks one after another, timing each and never letting one stop the rest."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable, Iterable
+
+from kfbootstrap.smoke.checks import CheckContext, CheckFailed
+from kfbootstrap.smoke.plan import Check
+from kfbootstrap.smoke.report import ERROR, FAILED, PASSED, SKIPPED, CheckResult, SmokeReport
+
+log = logging.getLogger("kfbootstrap.smoke")
+
+
+def run_checks(checks: Iterable[Check], enabled: set[str], ctx: CheckContext,
+               on_result: Callable[[CheckResult], None] = lambda result: None) -> SmokeReport:
+    report = SmokeReport()
+    for check in checks:
+        if check.component not in enabled:
+            result = CheckResult(check.name, check.component, check.title, SKIPPED, 0.0,
+                                 f"component {check.component} is disabled in the config")
+        else:
+            result = run_one(check, ctx)
+        report.results.append(result)
+        on_result(result)
+    return report
+
+
+def run_one(check: Check, ctx: CheckContext) -> CheckResult:
+    started = time.monotonic()
+    try:
+        note = check.run(ctx) or ""
+        status, message = PASSED, note
+    except CheckFailed as exc:  # includes EndpointUnavailable
+        status, message = FAILED, str(exc)
+    except Exception as exc:  # a bug in a check must not hide the other results
+        log.exception("smoke check %s crashed", check.name)
+        status, message = ERROR, f"{type(exc).__name__}: {exc}"
+    return CheckResult(check.name, check.component, check.title, status, time.monotonic() - started, message)

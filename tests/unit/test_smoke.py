@@ -1,0 +1,183 @@
+"""Smoke checks against local stand-in services: every check passes on a healthy platform,
+and each way of being broken fails its own check with a message that says what is wrong."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from kfbootstrap.config import Config
+from kfbootstrap.smoke import sigv4
+from kfbootstrap.smoke.checks import CheckContext, EndpointUnavailable, Service
+from kfbootstrap.smoke.plan import all_checks, services_for
+from kfbootstrap.smoke.report import to_json, to_junit
+from kfbootstrap.smoke.run import run_checks
+from tests.smoke_standins import Platform
+
+ALL = {"kubeflow", "model_registry", "object_store", "grafana", "prometheus"}
+
+
+class LocalEndpoints:
+    """Endpoints straight to the stand-ins (the integration test goes through real forwards)."""
+
+    def __init__(self, urls: dict[str, str]):
+        self.urls = urls
+
+    def base_url(self, service: Service) -> str:
+        if service.key not in self.urls:
+            raise EndpointUnavailable(f"cannot forward to service {service.namespace}/{service.name}")
+        return self.urls[service.key]
+
+
+@pytest.fixture
+def platform():
+    with Platform() as running:
+        yield running
+
+
+def context(platform: Platform, **overrides) -> CheckContext:
+    settings = dict(endpoints=LocalEndpoints(platform.urls()), services=services_for(Config()),
+                    object_store_credentials=lambda: (platform.access_key, platform.secret_key),
+                    http_timeout=5, poll_interval=0.01, pipeline_timeout=5)
+    settings.update(overrides)
+    return CheckContext(**settings)
+
+
+def results_by_name(report) -> dict:
+    return {r.name: r for r in report.results}
+
+
+# ------------------------------------------------------------------ SigV4 against AWS's published examples
+
+
+def test_sigv4_matches_the_aws_test_suite_get_vanilla():
+    headers = sigv4.sign_request("GET", "https://example.amazonaws.com/", "AKIDEXAMPLE",
+                                 "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", service="service",
+                                 now=dt.datetime(2015, 8, 30, 12, 36, tzinfo=dt.timezone.utc))
+    assert headers["Authorization"] == (
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+        "SignedHeaders=host;x-amz-date, "
+        "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31")
+
+
+def test_sigv4_matches_the_s3_get_object_example():
+    headers = sigv4.sign_request("GET", "https://examplebucket.s3.amazonaws.com/test.txt", "AKIAIOSFODNN7EXAMPLE",
+                                 "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", headers={"Range": "bytes=0-9"},
+                                 now=dt.datetime(2013, 5, 24, tzinfo=dt.timezone.utc))
+    assert headers["Authorization"].endswith(
+        "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+        "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
+
+
+# ------------------------------------------------------------------ a healthy platform
+
+
+def test_every_check_passes_on_a_healthy_platform(platform):
+    report = run_checks(all_checks(with_pipeline=True), ALL, context(platform))
+    assert [(r.name, r.status) for r in report.results if r.status != "passed"] == []
+    assert report.ok and len(report.results) == 9
+    notes = results_by_name(report)
+    assert notes["dex-login"].message == "logged in as user@example.com"
+    assert notes["object-store-list-buckets"].message == "1 buckets: mlpipeline"
+    assert notes["pipelines-run"].message == "run r1 succeeded"
+    # The login really went through oauth2-proxy's callback and came back with a session.
+    assert platform.apps["kubeflow"].sessions
+
+
+def test_junit_report_is_valid_and_counts_failures(platform):
+    platform.apps["prometheus"].mode = "starting"
+    report = run_checks(all_checks(), ALL - {"grafana"}, context(platform))
+    root = ET.fromstring(to_junit(report))
+    assert root.tag == "testsuites"
+    suite = root.find("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("errors")) == ("8", "1", "1", "0")
+    cases = {case.get("name"): case for case in suite.findall("testcase")}
+    assert set(cases) == {c.name for c in all_checks()}
+    failure = cases["prometheus-ready"].find("failure")
+    assert failure is not None and "503" in failure.get("message")
+    assert cases["grafana-health"].find("skipped").get("message") == "component grafana is disabled in the config"
+    assert cases["dex-login"].find("failure") is None
+    assert all(float(case.get("time")) >= 0 for case in cases.values())
+    assert float(cases["dex-login"].get("time")) > 0
+    assert '"ok": false' in to_json(report)
+
+
+# ------------------------------------------------------------------ each check failing on its own
+
+
+BROKEN = [
+    # (stand-in, mode, context overrides, failing checks, words the message must contain)
+    ("kubeflow", "down", {}, {"dashboard-redirects-to-dex", "dex-login"}, "expected a redirect to the dex login, got 503"),
+    ("kubeflow", "no-auth", {}, {"dashboard-redirects-to-dex", "dex-login"}, "without asking for a login"),
+    ("kubeflow", "ok", {"password": "wrong-password"}, {"dex-login"},
+     "dex rejected the login of user@example.com: Invalid Email Address and password"),
+    ("kubeflow", "broken-callback", {}, {"dex-login"}, "did not come back to the dashboard"),
+    ("pipelines", "unhealthy", {}, {"pipelines-healthz"}, "/apis/v2beta1/healthz answered 503"),
+    ("pipelines", "list-broken", {}, {"pipelines-list"}, "answered 500: {\"error\": \"Failed to list pipelines"),
+    ("model_registry", "wrong-path", {}, {"model-registry-list"}, "registered_models?pageSize=10 answered 404"),
+    ("object_store", "ok", {"object_store_credentials": lambda: ("minio", "not-the-secret")},
+     {"object-store-list-buckets"}, "refused the credentials of `kfbootstrap creds minio`: 403 SignatureDoesNotMatch"),
+    ("object_store", "ok", {"object_store_credentials": lambda: ("nobody", "x")},
+     {"object-store-list-buckets"}, "403 InvalidAccessKeyId"),
+    ("grafana", "db-failing", {}, {"grafana-health"}, "/api/health answered 503"),
+    ("prometheus", "starting", {}, {"prometheus-ready"}, "GET /-/ready answered 503: Service Unavailable"),
+]
+
+
+@pytest.mark.parametrize("app,mode,overrides,failing,words", BROKEN,
+                         ids=[f"{b[0]}-{b[1]}-{sorted(b[3])[0]}" for b in BROKEN])
+def test_each_broken_service_fails_only_its_checks(platform, app, mode, overrides, failing, words):
+    platform.apps[app].mode = mode
+    report = run_checks(all_checks(), ALL, context(platform, **overrides))
+    failed = {r.name: r.message for r in report.results if r.status == "failed"}
+    assert set(failed) == failing
+    assert all(words in message for message in failed.values()), failed
+    assert not report.ok
+
+
+def test_dex_connector_chooser_is_handled(platform):
+    platform.apps["kubeflow"].mode = "chooser"
+    report = run_checks(all_checks(), {"kubeflow"}, context(platform))
+    assert results_by_name(report)["dex-login"].status == "passed"
+
+
+def test_unreachable_service_fails_with_the_connection_error(platform):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"  # bound, not listening: refused
+        urls = {**platform.urls(), "grafana": closed}
+        report = run_checks(all_checks(), ALL, context(platform, endpoints=LocalEndpoints(urls)))
+    grafana = results_by_name(report)["grafana-health"]
+    assert grafana.status == "failed" and grafana.message.startswith("no answer: GET /api/health:")
+    assert "refused" in grafana.message.lower()
+
+
+def test_missing_forward_fails_the_check_not_the_run(platform):
+    urls = {k: v for k, v in platform.urls().items() if k != "model_registry"}
+    report = run_checks(all_checks(), ALL, context(platform, endpoints=LocalEndpoints(urls)))
+    result = results_by_name(report)["model-registry-list"]
+    assert result.status == "failed"
+    assert result.message == "cannot forward to service kubeflow/model-registry-service"
+    assert sum(r.status == "passed" for r in report.results) == 7
+
+
+def test_failed_pipeline_run_reports_its_state(platform):
+    platform.apps["pipelines"].mode = "run-fails"
+    report = run_checks(all_checks(with_pipeline=True), ALL, context(platform))
+    run = results_by_name(report)["pipelines-run"]
+    assert (run.status, run.message) == ("failed", "run r1 ended FAILED: ImagePullBackOff")
+
+
+def test_a_crashing_check_is_an_error_and_the_rest_still_run(platform):
+    def boom(ctx):
+        raise KeyError("bug")
+
+    checks = all_checks()
+    checks[0] = type(checks[0])("boom", "kubeflow", "A buggy check", boom, "kubeflow")
+    report = run_checks(checks, ALL, context(platform))
+    assert results_by_name(report)["boom"].status == "error"
+    assert len([r for r in report.results if r.status == "passed"]) == 7
+    assert ET.fromstring(to_junit(report)).find("testsuite").get("errors") == "1"
