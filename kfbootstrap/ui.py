@@ -13,7 +13,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 
 OK_MARK = "✓"
 FAIL_MARK = "✗"
@@ -51,28 +51,56 @@ class StepLine:
         self.started = time.monotonic()
         self._status = None
 
-    def update(self, detail: str) -> None:
-        """Show live progress (e.g. '312/675 objects'); only on a terminal, to keep CI logs short."""
+    def update(self, detail: str | RenderableType) -> None:
+        """Show live progress (e.g. '312/675 objects', or a rich table); only on a terminal, to keep CI logs short."""
         if self._status is not None:
-            self._status.update(f"{self.title} [dim]{detail}[/]")
+            if isinstance(detail, str):
+                self._status.update(f"{self.title} [dim]{detail}[/]")
+            else:
+                self._status.update(Group(self.title, detail))
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
 
+# The line of the step that is running, so code inside Step.run can report progress.
+_current: StepLine | None = None
+_last_plain = 0.0
+PLAIN_PROGRESS_EVERY = 60.0
+
+
 @contextmanager
 def step_line(title: str) -> Iterator[StepLine]:
+    global _current
     line = StepLine(title)
+    _current = line
+    try:
+        if _interactive():
+            with err.status(title) as status:
+                line._status = status
+                try:
+                    yield line
+                finally:
+                    line._status = None
+        else:
+            err.print(f"  … {title}")
+            yield line
+    finally:
+        _current = None
+
+
+def step_progress(detail: str | RenderableType, plain: str | None = None) -> None:
+    """Live progress of the running step: on a terminal `detail` (text or a rich renderable)
+    replaces the spinner's text; elsewhere `plain`, if given, is printed at most once a
+    minute, so CI logs show headway without a line per change."""
+    global _last_plain
+    if _current is None:
+        return
     if _interactive():
-        with err.status(title) as status:
-            line._status = status
-            try:
-                yield line
-            finally:
-                line._status = None
-    else:
-        err.print(f"  … {title}")
-        yield line
+        _current.update(detail)
+    elif plain is not None and time.monotonic() - _last_plain >= PLAIN_PROGRESS_EVERY:
+        _last_plain = time.monotonic()
+        err.print(f"    {plain}")
 
 
 def step_done(title: str, elapsed: float, note: str = "") -> None:
