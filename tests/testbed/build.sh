@@ -6,9 +6,18 @@
 # checkout under a directory keyed by the pinned versions, so a second run is a
 # no-op. The last line printed is the directory holding the binaries.
 #
+#   build.sh --check       never build: print the directory and exit 0 if every
+#                          binary is there, else explain on stderr and exit 1
 #   KFB_TESTBED_BIN=/dir   use ready binaries from /dir instead (nothing built)
 #   KFB_TESTBED_CACHE=/dir where the versioned caches live
 set -euo pipefail
+
+check_only=0
+case "${1:-}" in
+  --check) check_only=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--check]" >&2; exit 2 ;;
+esac
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
@@ -29,7 +38,22 @@ fi
 cache_root="${KFB_TESTBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kfbootstrap-testbed}"
 key="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_helm-${HELM_VERSION}"
 bin="$cache_root/$key/bin"
-if all_present "$bin"; then echo "$bin"; exit 0; fi
+
+# tests/testbed/cluster.py reads kwok's stage YAML (kustomize/stage) from the
+# kwok module in the Go module cache; fetch it even when the binaries are cached.
+ensure_kwok_module() {
+  command -v go >/dev/null || return 0
+  (cd / && go mod download "sigs.k8s.io/kwok@${KWOK_VERSION}")
+}
+
+if all_present "$bin"; then
+  [ "$check_only" = 1 ] || ensure_kwok_module
+  echo "$bin"; exit 0
+fi
+if [ "$check_only" = 1 ]; then
+  echo "$bin lacks some of: ${binaries[*]} (run \`make testbed\`)" >&2
+  exit 1
+fi
 
 command -v go >/dev/null || { echo "error: Go is needed to build the testbed (or set KFB_TESTBED_BIN to ready binaries)" >&2; exit 1; }
 mkdir -p "$bin"
@@ -72,4 +96,5 @@ if [ ! -x "$bin/helm" ]; then
   install_into_cache helm
 fi
 all_present "$bin"
+ensure_kwok_module
 echo "$bin"

@@ -1,0 +1,272 @@
+"""Prove the testbed is a real control plane, not a mock.
+
+Each test exercises a behaviour the product depends on and that a fake API
+would get wrong: CRD establishment, controllers + kwok making workloads ready,
+the apiserver's 256 KiB annotation limit, helm's readiness wait, and
+port-forwarding through the apiserver to a local process.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import lzma
+import os
+import secrets
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ANNOTATION_LIMIT = 262_144  # kube-apiserver's total annotation size limit (bytes)
+
+
+def shared_dir() -> Path:
+    """../shared next to the checkout (fixtures are never copied into the repo)."""
+    return Path(os.environ.get("KFB_SHARED_DIR") or REPO_ROOT.parent / "shared")
+
+
+def fixture_path(*parts: str) -> Path:
+    """A shared fixture file; missing skips locally but fails where the testbed is required."""
+    path = shared_dir().joinpath("fixtures", *parts)
+    if not path.exists():
+        message = f"fixture {path} not found (set KFB_SHARED_DIR)"
+        if os.environ.get("KFB_REQUIRE_TESTBED") == "1":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return path
+
+
+def get_json(testbed, *args: str) -> dict:
+    return json.loads(testbed.kubectl("get", *args, "-o", "json").stdout)
+
+
+def widget_crd(group: str) -> dict:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [{
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {"openAPIV3Schema": {
+                    "type": "object",
+                    "properties": {"spec": {
+                        "type": "object",
+                        "properties": {"size": {"type": "integer", "minimum": 1}},
+                    }},
+                }},
+            }],
+        },
+    }
+
+
+def test_crd_becomes_established_and_serves_its_kind(testbed, namespace):
+    group = f"t{secrets.token_hex(3)}.kfbootstrap.test"
+    crd = widget_crd(group)
+    testbed.apply([crd])
+    try:
+        testbed.wait_for_condition(f"crd/widgets.{group}", "Established")
+        widget = {"apiVersion": f"{group}/v1", "kind": "Widget",
+                  "metadata": {"name": "w1"}, "spec": {"size": 3}}
+        testbed.apply([widget], namespace=namespace)
+        assert get_json(testbed, f"widgets.{group}", "w1", "-n", namespace)["spec"]["size"] == 3
+
+        # The schema is enforced by the real apiserver, not just stored.
+        bad = dict(widget, metadata={"name": "w2"}, spec={"size": 0})
+        rejected = testbed.kubectl("apply", "-n", namespace, "-f", "-",
+                                   input=json.dumps(bad), check=False)
+        assert rejected.returncode != 0
+        assert "spec.size" in rejected.stderr
+    finally:
+        testbed.kubectl("delete", "crd", f"widgets.{group}", "--wait=false", check=False)
+
+
+def test_deployment_becomes_available_on_kwok_nodes(testbed, namespace):
+    labels = {"app": "web"}
+    testbed.apply([{
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "web", "image": "registry.invalid/web:1"}]},
+            },
+        },
+    }], namespace=namespace)
+    deployment = testbed.wait_for_condition("deployment/web", "Available", namespace=namespace,
+                                            timeout=90)
+    assert deployment["status"]["readyReplicas"] == 2
+    nodes = {n["metadata"]["name"] for n in get_json(testbed, "nodes")["items"]
+             if n["metadata"].get("annotations", {}).get("kwok.x-k8s.io/node") == "fake"}
+    pods = get_json(testbed, "pods", "-n", namespace, "-l", "app=web")["items"]
+    assert len(pods) == 2
+    for pod in pods:
+        assert pod["status"]["phase"] == "Running"
+        assert pod["spec"]["nodeName"] in nodes  # placed by the real scheduler
+
+
+def kserve_inferenceservice_crd() -> dict:
+    with lzma.open(fixture_path("kubeflow-26.03", "kserve.yaml.xz"), "rt") as stream:
+        for doc in yaml.safe_load_all(stream):
+            if doc and doc.get("kind") == "CustomResourceDefinition" and \
+                    doc["metadata"]["name"] == "inferenceservices.serving.kserve.io":
+                return doc
+    raise AssertionError("inferenceservices CRD not found in kserve.yaml.xz")
+
+
+def test_large_crd_needs_server_side_apply(testbed):
+    crd = kserve_inferenceservice_crd()
+    manifest = json.dumps(crd, separators=(",", ":"))
+    assert len(manifest) > ANNOTATION_LIMIT  # else this test would prove nothing
+    name = crd["metadata"]["name"]
+    try:
+        client_side = testbed.kubectl("apply", "-f", "-", input=manifest, check=False)
+        assert client_side.returncode != 0
+        assert "Too long" in client_side.stderr and str(ANNOTATION_LIMIT) in client_side.stderr
+        assert testbed.kubectl("get", "crd", name, check=False).returncode != 0
+
+        testbed.apply(manifest)
+        established = testbed.wait_for_condition(f"crd/{name}", "Established")
+        annotations = established["metadata"].get("annotations", {})
+        assert "kubectl.kubernetes.io/last-applied-configuration" not in annotations
+    finally:
+        testbed.kubectl("delete", "crd", name, "--ignore-not-found", "--wait=false", check=False)
+
+
+def test_helm_install_wait_succeeds(testbed, namespace):
+    """grafana with a PVC and a LoadBalancer Service: --wait needs both kwok extras."""
+    chart = fixture_path("charts", "grafana-10.5.15.tgz")
+    testbed.helm("install", "graf", str(chart), "-n", namespace, "--wait", "--timeout", "150s",
+                 "--set", "persistence.enabled=true", "--set", "service.type=LoadBalancer",
+                 timeout=200)
+
+    status = json.loads(testbed.helm("status", "graf", "-n", namespace, "-o", "json").stdout)
+    assert status["info"]["status"] == "deployed"
+    pvc = get_json(testbed, "pvc", "graf-grafana", "-n", namespace)
+    assert pvc["status"]["phase"] == "Bound"
+    assert pvc["spec"]["storageClassName"] == "kwok-volume"  # defaulted by admission
+    service = get_json(testbed, "service", "graf-grafana", "-n", namespace)
+    assert service["status"]["loadBalancer"]["ingress"][0]["ip"] == testbed.load_balancer_ip
+
+
+class TokenServer:
+    """Local HTTP server answering every GET with a random token."""
+
+    def __init__(self):
+        self.token = secrets.token_hex(8)
+        token = self.token.encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server API)
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(token)))
+                self.end_headers()
+                self.wfile.write(token)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def http_get(sock) -> bytes:
+    """GET / over a connected socket; returns the body of a 200 response.
+
+    Reads exactly Content-Length bytes instead of waiting for EOF, because a
+    WebSocket port-forward need not close when the remote side does.
+    """
+    sock.sendall(b"GET / HTTP/1.0\r\nHost: pf\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += recv_some(sock)
+    head, body = data.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.0 200"), head
+    length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:")))
+    while len(body) < length:
+        body += recv_some(sock)
+    return body
+
+
+def recv_some(sock) -> bytes:
+    chunk = sock.recv(65536)
+    if not chunk:
+        raise ConnectionError("connection closed before the full response")
+    return chunk
+
+
+def retry(action, timeout: float = 30):
+    """kwok learns of a new ClusterPortForward via a watch; retry until it has."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return action()
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def run_pod(testbed, namespace: str, name: str, port: int) -> None:
+    testbed.apply([{
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1",
+                                 "ports": [{"containerPort": port}]}]},
+    }], namespace=namespace)
+    testbed.wait_for_condition(f"pod/{name}", "Ready", namespace=namespace)
+
+
+def test_port_forward_reaches_local_server(testbed, namespace):
+    run_pod(testbed, namespace, "app", 8080)
+    with TokenServer() as server, \
+            testbed.cluster_port_forward(server.port, namespace=namespace, pod="app", ports=[8080]):
+
+        def via_kubectl() -> bytes:
+            with testbed.kubectl_port_forward(namespace, "pod/app", 8080) as local_port:
+                with socket.create_connection(("127.0.0.1", local_port), timeout=10) as sock:
+                    return http_get(sock)
+
+        assert retry(via_kubectl) == server.token.encode()
+        assert python_client_port_forward(testbed, namespace, "app", 8080) == server.token.encode()
+
+
+def python_client_port_forward(testbed, namespace: str, pod: str, port: int) -> bytes:
+    """The kubernetes client's WebSocket (v4.channel.k8s.io) port-forward, as kfbootstrap uses."""
+    from kubernetes import client
+    from kubernetes.stream import portforward
+
+    api = client.CoreV1Api(testbed.api_client())
+    forward = portforward(api.connect_get_namespaced_pod_portforward, pod, namespace,
+                          ports=str(port))
+    try:
+        sock = forward.socket(port)
+        sock.settimeout(10)
+        body = http_get(sock)
+        assert forward.error(port) is None
+        return body
+    finally:
+        forward.close()
