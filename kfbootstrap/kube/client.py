@@ -7,7 +7,8 @@ used in one process, as tests do).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
 from kfbootstrap.errors import KfbError
 
@@ -39,3 +40,19 @@ def api_client(context: str | None, kubeconfig: str | None = None) -> "ApiClient
     from kubernetes.client import ApiClient
 
     return ApiClient(load_configuration(context, kubeconfig))
+
+
+@contextmanager
+def api_errors(context: str | None) -> Iterator[None]:
+    """Turn 'cannot reach the API server' and unexpected API refusals into one clear KfbError."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        yield
+    except HTTPError as exc:
+        raise KfbError(f"cannot reach the API server of context {context or '(current)'}: {exc}",
+                       hint="is the cluster running? `kubectl cluster-info` checks it; `kfbootstrap up` creates it") from None
+    except ApiException as exc:
+        raise KfbError(f"the API server refused: {exc.status} {exc.reason}",
+                       hint=f"check your access with `kubectl --context {context or '(current)'} auth can-i --list`") from None

@@ -1,0 +1,114 @@
+"""Start forwards for targets: in the foreground (until Ctrl-C) or as background processes.
+
+Shared by `kfbootstrap expose` and the last step of `up`, so both check addresses,
+ports and Services the same way before anything listens.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from kfbootstrap import ui
+from kfbootstrap.access import forwards
+from kfbootstrap.access.targets import Target, is_loopback, local_port, service_candidates, url
+from kfbootstrap.config import Config
+from kfbootstrap.errors import UsageError
+
+
+def check_address(address: str, explicit: bool) -> None:
+    """Non-loopback addresses expose the platform (with its default passwords) to the network:
+    allowed only when given with --address on the command line, and then with a warning."""
+    if is_loopback(address):
+        return
+    if not explicit:
+        raise UsageError(f"forwards.address is {address}, which would expose the platform to your network",
+                         hint=f"pass --address {address} on the command line to confirm, or use 127.0.0.1")
+    ui.warn(f"binding {address}: anyone who can reach this machine can reach the forwarded services "
+            f"(Kubeflow's default password is public)")
+
+
+@dataclass
+class Plan:
+    """One target to forward, resolved against the config and the cluster."""
+
+    target: Target
+    address: str
+    port: int
+    services: list[str]  # the Service found first, other candidates after
+    namespace: str
+
+    @property
+    def url(self) -> str:
+        return url(self.target, self.address, self.port)
+
+
+def plan(target: Target, config: Config, core: Any, port: int | None = None, address: str | None = None,
+         namespace: str | None = None) -> Plan:
+    """Resolve the local port and address, and check the Service exists (picking minio's at run time).
+
+    `namespace` overrides the target's usual namespace (a component installed elsewhere).
+    """
+    from kfbootstrap.kube.endpoints import find_service, service_port
+
+    namespace = namespace or target.namespace
+    candidates = service_candidates(target, config)
+    service = find_service(core, namespace, candidates)
+    service_port(service, target.remote_port)  # fail now, with the ports it has, not per connection
+    found = service.metadata.name
+    return Plan(target, address or config.forwards.address, port or local_port(target, config),
+                [found] + [name for name in candidates if name != found], namespace)
+
+
+def spec_for(p: Plan, config: Config) -> forwards.ForwardSpec:
+    return forwards.ForwardSpec(
+        target=p.target.name, address=p.address, port=p.port, namespace=p.namespace,
+        services=p.services, remote_port=p.target.remote_port, context=config.kube_context,
+        kubeconfig=os.environ.get("KUBECONFIG") or None, directory=str(forwards.forwards_dir()),
+    )
+
+
+def ensure_background(p: Plan, config: Config) -> tuple[forwards.ForwardRecord, bool]:
+    """Start a background forward unless the same one already runs; returns (record, started)."""
+    spec = spec_for(p, config)
+    existing = forwards.find_record(p.target.name)
+    if existing is not None:
+        same = (existing.spec.address, existing.spec.port, existing.spec.context) == (spec.address, spec.port,
+                                                                                       spec.context)
+        if same and forwards.process_alive(existing.pid):
+            return existing, False
+        forwards.stop(existing)  # dead, or pointing elsewhere: replace it
+    return forwards.start_background(spec), True
+
+
+def run_foreground(plans: list[Plan], config: Config, stop: threading.Event | None = None,
+                   on_ready: Any = None) -> None:
+    """Serve every plan from this process until Ctrl-C (or `stop` is set)."""
+    from kubernetes import client
+
+    from kfbootstrap.kube.client import load_configuration
+    from kfbootstrap.kube.endpoints import ServiceBackends
+    from kfbootstrap.kube.portforward import Forwarder, PortInUse, Route
+
+    configuration = load_configuration(config.kube_context)
+    api = client.ApiClient(configuration)
+    core, discovery = client.CoreV1Api(api), client.DiscoveryV1Api(api)
+    routes = [Route(p.target.name, p.address, p.port,
+                    ServiceBackends(core, discovery, p.namespace, p.services, p.target.remote_port))
+              for p in plans]
+    forwarder = Forwarder(configuration, routes)
+    try:
+        forwarder.bind()
+    except PortInUse as exc:
+        raise forwards.port_in_use_error(exc.address, exc.port) from None
+    stop = stop or threading.Event()
+    try:
+        if on_ready is not None:
+            on_ready()
+        forwarder.serve(stop)
+    except KeyboardInterrupt:
+        ui.info("stopped")
+    finally:
+        forwarder.close()

@@ -1,0 +1,289 @@
+"""`expose` against the real control plane: background forwards that follow pod restarts.
+
+The "pod" is a kwok pod behind a Deployment and a Service; kwok's ClusterPortForward
+routes port-forwards to any pod of the test namespace to an HTTP server this test
+runs, so a request succeeds only if the forward opened a stream to a pod that exists.
+Deleting the pod makes the old name 404 at the API server: the forward must move to
+the Deployment's replacement on its own.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from kfbootstrap.access import forwards
+from tests.cli_helpers import run_cli
+from tests.testbed.cluster import free_ports, wait_until
+
+REQUESTS = 200
+PACE = 0.05  # seconds between requests: 200 requests span ~10 s, long enough for two pod restarts
+DELETE_AT = (60, 130)
+
+
+class TokenServer:
+    """Local HTTP server answering every GET with a fixed token (and counting requests)."""
+
+    def __init__(self):
+        self.token = os.urandom(8).hex().encode()
+        self.hits = 0
+        token, owner = self.token, self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def do_GET(self):  # noqa: N802 (http.server API)
+                owner.hits += 1
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(token)))
+                self.end_headers()
+                self.wfile.write(token)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def http_get(port: int, timeout: float = 10.0) -> bytes:
+    """GET / through the forward; reads exactly Content-Length bytes (a WebSocket stream need not close)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\nHost: forward\r\n\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += _recv(sock)
+        head, body = data.split(b"\r\n\r\n", 1)
+        if not head.startswith(b"HTTP/1.0 200"):
+            raise AssertionError(head)
+        length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")))
+        while len(body) < length:
+            body += _recv(sock)
+        return body
+
+
+def _recv(sock) -> bytes:
+    chunk = sock.recv(65536)
+    if not chunk:
+        raise ConnectionError("closed before the full response")
+    return chunk
+
+
+def web_app(testbed, namespace: str, service: str = "web", service_port: int = 80) -> None:
+    """A Deployment whose container port is *named* (so the forward must resolve targetPort) and its Service."""
+    labels = {"app": "web"}
+    testbed.apply([
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+         "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                  "template": {"metadata": {"labels": labels},
+                               "spec": {"containers": [{"name": "web", "image": "registry.invalid/web:1",
+                                                        "ports": [{"name": "http", "containerPort": 8080}]}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": service},
+         "spec": {"selector": labels, "ports": [{"name": "http", "port": service_port, "targetPort": "http"}]}},
+    ], namespace=namespace)
+    testbed.kubectl("wait", "-n", namespace, "--for=condition=Available", "--timeout=60s", "deployment/web",
+                    timeout=90)
+
+
+def ready_pods(testbed, namespace: str) -> list[str]:
+    pods = json.loads(testbed.kubectl("get", "pods", "-n", namespace, "-l", "app=web", "-o", "json").stdout)["items"]
+    return sorted(p["metadata"]["name"] for p in pods
+                  if not p["metadata"].get("deletionTimestamp")
+                  and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", [])))
+
+
+@pytest.fixture
+def kube_env(testbed, monkeypatch):
+    """Point kfbootstrap (and the daemons it starts) at the testbed."""
+    monkeypatch.setenv("KUBECONFIG", testbed.kubeconfig)
+    monkeypatch.setenv("KFBOOTSTRAP_CLUSTER__CONTEXT", testbed.context)
+    yield
+    forwards.stop_all()
+
+
+@pytest.fixture
+def served(testbed, namespace):
+    """The token server, reachable through port-forwards to any pod of the test namespace."""
+    with TokenServer() as server, testbed.cluster_port_forward(server.port, namespace=namespace, ports=[8080]):
+        yield server
+
+
+def start_forward(testbed, namespace: str, port: int, target: str = "web") -> forwards.ForwardRecord:
+    spec = forwards.ForwardSpec(target=target, address="127.0.0.1", port=port, namespace=namespace,
+                                services=["web"], remote_port=80, context=testbed.context,
+                                kubeconfig=testbed.kubeconfig)
+    return forwards.start_background(spec)
+
+
+def test_background_forward_survives_two_pod_deletions(testbed, namespace, kube_env, served):
+    web_app(testbed, namespace)
+    (port,) = free_ports(1)
+    record = start_forward(testbed, namespace, port)
+    first_pod = ready_pods(testbed, namespace)[0]
+    # kwok learns of the ClusterPortForward through a watch: wait until the path works end to end.
+    wait_until(lambda: _ok(port), 30, what="first request through the forward")
+
+    results: list[tuple[float, bool]] = []
+    deleted: list[str] = []
+    began = time.monotonic()
+    for number in range(REQUESTS):
+        if number in DELETE_AT:
+            victim = wait_until(lambda: ready_pods(testbed, namespace), 30, what="a ready pod to delete")[0]
+            testbed.kubectl("delete", "pod", "-n", namespace, victim, "--wait=false")
+            deleted.append(victim)
+        sent = time.monotonic()
+        results.append((sent, _ok(port)))
+        time.sleep(max(0.0, PACE - (time.monotonic() - sent)))
+    elapsed = time.monotonic() - began
+
+    successes = [t for t, ok in results if ok]
+    gaps = [b - a for a, b in zip(successes, successes[1:])]
+    rate = len(successes) / REQUESTS
+    longest = max(gaps) if gaps else float("inf")
+    final_pods = ready_pods(testbed, namespace)
+    status = json.loads(record.spec.status_path().read_text()) if record.spec.status_path().exists() else {}
+    print(f"\nforward resilience: {len(successes)}/{REQUESTS} ok ({rate:.1%}), longest gap between successes "
+          f"{longest:.2f}s, {elapsed:.1f}s total, pods deleted {deleted}, now {final_pods}, "
+          f"daemon last pod {status.get('last_pod')}")
+
+    assert len(deleted) == 2 and deleted[0] == first_pod and deleted[1] != first_pod  # the replacement died too
+    assert rate >= 0.99
+    assert longest < 5.0
+    assert served.hits >= len(successes)
+    # The forward is still healthy and now streams to the second replacement.
+    wait_until(lambda: forwards.health(record).ok, 15, what="healthy heartbeat")
+    assert _ok(port) and forwards.health(record).status.get("last_pod") in final_pods
+
+
+def _ok(port: int) -> bool:
+    try:
+        return http_get(port, timeout=10) is not None
+    except (OSError, AssertionError):
+        return False
+
+
+def test_new_connection_waits_for_a_pod_instead_of_failing(testbed, namespace, kube_env, served):
+    """Scaled to zero then back: a connection made meanwhile is held until a pod is ready."""
+    web_app(testbed, namespace)
+    (port,) = free_ports(1)
+    start_forward(testbed, namespace, port)
+    wait_until(lambda: _ok(port), 30, what="first request through the forward")
+    testbed.kubectl("scale", "deployment/web", "-n", namespace, "--replicas=0")
+    wait_until(lambda: not ready_pods(testbed, namespace), 30, what="no ready pod")
+
+    outcome: dict[str, object] = {}
+
+    def request() -> None:
+        began = time.monotonic()
+        outcome["ok"] = _get_with_timeout(port, 30)
+        outcome["seconds"] = time.monotonic() - began
+
+    worker = threading.Thread(target=request)
+    worker.start()
+    time.sleep(2)
+    assert worker.is_alive(), "the connection should wait for a pod, not fail"
+    testbed.kubectl("scale", "deployment/web", "-n", namespace, "--replicas=1")
+    worker.join(40)
+    assert outcome.get("ok") is True and outcome["seconds"] >= 2
+
+
+def _get_with_timeout(port: int, timeout: float) -> bool:
+    try:
+        return http_get(port, timeout=timeout) is not None
+    except (OSError, AssertionError):
+        return False
+
+
+def test_expose_cli_background_list_and_stop(testbed, namespace, kube_env, served, capsys):
+    web_app(testbed, namespace, service="grafana")
+    (port,) = free_ports(1)
+
+    started = run_cli(capsys, "expose", "grafana", "-n", namespace, "--port", port, "--background", "--json")
+    assert started.code == 0, started.text
+    (row,) = json.loads(started.out)
+    assert row["target"] == "grafana" and row["url"] == f"http://127.0.0.1:{port}/" and row["started"] is True
+    assert forwards.process_alive(row["pid"])
+    wait_until(lambda: _ok(port), 30, what="request through the CLI-started forward")
+
+    again = run_cli(capsys, "expose", "grafana", "-n", namespace, "--port", port, "--background", "--json")
+    assert again.code == 0 and json.loads(again.out)[0] == {**row, "started": False}  # not started twice
+
+    def listed():
+        result = run_cli(capsys, "expose", "--list", "--json")
+        entry = json.loads(result.out)[0]
+        return entry if entry["health"] == "running" else None
+
+    entry = wait_until(listed, 15, what="expose --list to report the forward running")
+    assert (entry["target"], entry["pid"], entry["port"]) == ("grafana", row["pid"], port)
+    assert entry["detail"].startswith("1 ready pod")
+
+    table = run_cli(capsys, "expose", "--list")
+    assert "grafana" in table.out and "running" in table.out
+
+    stopped = run_cli(capsys, "expose", "--stop", "grafana")
+    assert stopped.code == 0, stopped.text
+    assert not forwards.process_alive(row["pid"]) and forwards.read_records() == []
+    assert not _ok(port)
+    missing = run_cli(capsys, "expose", "--stop", "grafana")
+    assert missing.code == 1 and "no background forward for grafana" in missing.err
+
+
+def test_taken_port_names_its_holder(testbed, namespace, kube_env, capsys):
+    web_app(testbed, namespace, service="grafana")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        result = run_cli(capsys, "expose", "grafana", "-n", namespace, "--port", port, "--background")
+    assert result.code == 1
+    assert f"port {port} on 127.0.0.1 is already in use by pid {os.getpid()}" in result.err
+    assert "Traceback" not in result.text
+
+    (port,) = free_ports(1)
+    assert run_cli(capsys, "expose", "grafana", "-n", namespace, "--port", port, "--background").code == 0
+    testbed.apply([{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "prometheus-server"},
+                    "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]}}],
+                  namespace=namespace)
+    clash = run_cli(capsys, "expose", "prometheus", "-n", namespace, "--port", port, "--background")
+    assert clash.code == 1
+    assert "kfbootstrap's background forward for grafana" in clash.err
+    assert "kfbootstrap expose --stop grafana" in clash.err
+
+
+def test_missing_service_is_a_clear_error(testbed, namespace, kube_env, capsys):
+    result = run_cli(capsys, "expose", "minio", "-n", namespace, "--background")
+    assert result.code == 1
+    assert f"svc/seaweedfs or svc/minio-service not found in namespace {namespace}" in result.err
+    assert forwards.read_records() == []
+
+
+def test_non_loopback_address_needs_the_flag(testbed, namespace, kube_env, served, tmp_path, monkeypatch, capsys):
+    web_app(testbed, namespace, service="grafana")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "kfbootstrap.yaml").write_text("forwards:\n  address: 0.0.0.0\n")
+    refused = run_cli(capsys, "expose", "grafana", "-n", namespace, "--background")
+    assert refused.code == 2
+    assert "expose the platform to your network" in refused.err and "--address 0.0.0.0" in refused.err
+
+    (port,) = free_ports(1)
+    allowed = run_cli(capsys, "expose", "grafana", "-n", namespace, "--background", "--port", port,
+                      "--address", "0.0.0.0")
+    assert allowed.code == 0, allowed.text
+    assert "warning:" in allowed.err and "anyone who can reach this machine" in allowed.err
+    assert forwards.find_record("grafana").spec.address == "0.0.0.0"
+    wait_until(lambda: _ok(port), 30, what="request through the 0.0.0.0 forward")
