@@ -32,12 +32,16 @@ class EndpointUnavailable(CheckFailed):
 
 @dataclass(frozen=True)
 class Service:
-    """A Service a check talks to, and the component that installs it."""
+    """A Service a check talks to: candidate names (the first that exists wins) and its port."""
 
     key: str  # stable id, e.g. "pipelines"
     namespace: str
-    name: str
+    names: tuple[str, ...]
     port: int
+
+    @property
+    def name(self) -> str:
+        return "|".join(self.names)
 
 
 class Endpoints(Protocol):

@@ -42,15 +42,18 @@ def all_checks(with_pipeline: bool = False) -> list[Check]:
 
 
 def services_for(config: Config) -> dict[str, Service]:
-    """The Services behind each check, as the Kubeflow release and our charts name them."""
-    from kfbootstrap.releases import RELEASES
+    """The Services behind the checks: `expose`'s target table, plus the pipelines API it has no target for."""
+    from kfbootstrap.access.targets import TARGETS, service_candidates
 
-    release = RELEASES[config.kubeflow.version]
+    def target(key: str, name: str) -> Service:
+        found = TARGETS[name]
+        return Service(key, found.namespace, tuple(service_candidates(found, config)), found.remote_port)
+
     return {
-        "kubeflow": Service("kubeflow", "istio-system", "istio-ingressgateway", 80),
-        "pipelines": Service("pipelines", "kubeflow", "ml-pipeline", 8888),
-        "model_registry": Service("model_registry", "kubeflow", "model-registry-service", 8080),
-        "object_store": Service("object_store", "kubeflow", release.object_store_service, release.object_store_port),
-        "grafana": Service("grafana", "monitoring", "grafana", 80),
-        "prometheus": Service("prometheus", "monitoring", "prometheus-server", 80),
+        "kubeflow": target("kubeflow", "kubeflow"),
+        "pipelines": Service("pipelines", "kubeflow", ("ml-pipeline",), 8888),
+        "model_registry": target("model_registry", "model-registry"),
+        "object_store": target("object_store", "minio"),
+        "grafana": target("grafana", "grafana"),
+        "prometheus": target("prometheus", "prometheus"),
     }

@@ -1,0 +1,92 @@
+"""Port-forwards that `smoke` opens for itself and closes when it is done.
+
+Reuses `expose`'s machinery (kube/portforward.py: a local listener that opens a
+stream to a ready pod behind the Service for each connection) on ephemeral
+127.0.0.1 ports, so a smoke run never collides with the user's own forwards and
+survives a pod that restarts in the middle of it. Forwards open lazily, on the
+first check that needs the Service, and all run in one background thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from kfbootstrap.errors import KfbError
+from kfbootstrap.smoke.checks import EndpointUnavailable, Service
+
+log = logging.getLogger("kfbootstrap.smoke")
+
+
+class ForwardedEndpoints:
+    """Endpoints through port-forwards; use as a context manager."""
+
+    def __init__(self, context: str | None, kubeconfig: str | None = None, connect_timeout: float = 20.0):
+        self.context = context
+        self.kubeconfig = kubeconfig
+        self.connect_timeout = connect_timeout
+        self._urls: dict[str, str] = {}
+        self._failed: dict[str, str] = {}
+        self._running: list[tuple[Any, threading.Event, threading.Thread]] = []
+        self._clients: tuple[Any, Any, Any] | None = None
+
+    def __enter__(self) -> "ForwardedEndpoints":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def base_url(self, service: Service) -> str:
+        if service.key in self._failed:
+            raise EndpointUnavailable(self._failed[service.key])
+        if service.key not in self._urls:
+            try:
+                self._urls[service.key] = self._open(service)
+            except KfbError as exc:  # Service missing, no such port, cluster unreachable
+                self._failed[service.key] = f"cannot forward to {service.namespace}/{service.name}: {exc.message}"
+                raise EndpointUnavailable(self._failed[service.key]) from None
+        return self._urls[service.key]
+
+    def _open(self, service: Service) -> str:
+        from kfbootstrap.kube.endpoints import ServiceBackends, find_service, service_port
+        from kfbootstrap.kube.portforward import Forwarder, Route
+
+        configuration, core, discovery = self._api()
+        found = find_service(core, service.namespace, service.names)  # fail now, naming the Service
+        service_port(found, service.port)
+        backends = ServiceBackends(core, discovery, service.namespace, service.names, service.port)
+        route = Route(f"smoke-{service.key}", "127.0.0.1", 0, backends)
+        forwarder = Forwarder(configuration, [route], connect_timeout=self.connect_timeout)
+        forwarder.bind()
+        port = route.listener.getsockname()[1]
+        stop = threading.Event()
+        thread = threading.Thread(target=forwarder.serve, args=(stop,), name=f"smoke-forward-{service.key}",
+                                  daemon=True)
+        thread.start()
+        self._running.append((forwarder, stop, thread))
+        log.info("smoke: forwarding 127.0.0.1:%s -> %s/%s:%s", port, service.namespace, found.metadata.name,
+                 service.port)
+        return f"http://127.0.0.1:{port}"
+
+    def _api(self) -> tuple[Any, Any, Any]:
+        if self._clients is None:
+            from kubernetes import client
+
+            from kfbootstrap.kube.client import load_configuration
+
+            configuration = load_configuration(self.context, self.kubeconfig)
+            api = client.ApiClient(configuration)
+            self._clients = (configuration, client.CoreV1Api(api), client.DiscoveryV1Api(api))
+        return self._clients
+
+    def core_api(self) -> Any:
+        return self._api()[1]
+
+    def close(self) -> None:
+        for forwarder, stop, thread in self._running:
+            stop.set()
+        for forwarder, stop, thread in self._running:
+            thread.join(timeout=5)
+            forwarder.close()
+        self._running.clear()
