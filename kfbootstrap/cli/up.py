@@ -20,10 +20,14 @@ def up(
     manifests: Annotated[Optional[Path], typer.Option("--manifests", help="Local manifests checkout or pre-rendered YAML.", show_default=False)] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", help="Number of Kind worker nodes.", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and change nothing.")] = False,
+    timeout: Annotated[Optional[str], typer.Option(
+        "--timeout", help="How long to wait for every workload to be ready, e.g. 45m (sets timeouts.ready).",
+        show_default=False)] = None,
 ) -> None:
     """Create the cluster and install the platform. Safe to re-run: finished steps are skipped."""
     loaded = load(config, profile=profile, cluster__name=name, cluster__context=context,
-                  kubeflow__version=kubeflow_version, kubeflow__path=manifests, cluster__workers=workers)
+                  kubeflow__version=kubeflow_version, kubeflow__path=manifests, cluster__workers=workers,
+                  timeouts__ready=_seconds(timeout))
     from kfbootstrap.pipeline import build_steps, print_plan, run_steps
 
     steps = build_steps(loaded.config)
@@ -31,6 +35,14 @@ def up(
         print_plan(steps)
         return
     run_steps(steps, run_context(loaded))
+
+
+def _seconds(timeout: str | None) -> int | None:
+    if timeout is None:
+        return None
+    from kfbootstrap.durations import parse_duration
+
+    return parse_duration(timeout)
 
 
 def register(app: typer.Typer) -> None:
