@@ -1,0 +1,401 @@
+"""The apply engine: server-side apply of a whole render in one converging pass.
+
+Instead of `while ! kubectl apply -f -; do sleep 20; done`, which re-sends every object
+until the slowest webhook is ready, each object is retried on its own:
+
+1. Namespaces and CRDs are applied first, then we watch until the CRDs are Established.
+2. Everything else follows with bounded concurrency. An object refused because a
+   webhook has no ready endpoint yet, its kind is not served yet or its namespace is
+   missing waits with backoff and is tried again, while the rest proceed
+   (kfbootstrap/kube/retry.py decides what is worth waiting for).
+3. Webhook configurations go last, once every other object is settled.
+
+Always server-side apply with one field manager and forced conflicts: large CRDs do not
+fit client-side apply's annotation, and a re-run takes back fields another manager
+changed. At the deadline the caller gets an ApplyReport (and, by default, ApplyFailed
+with a table of what did not apply and why).
+
+Model-registry and other steps use the same entry point: `apply_objects(...)`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from kfbootstrap.errors import KfbError
+from kfbootstrap.kube import retry
+from kfbootstrap.kube.crds import crd_state, wait_established
+from kfbootstrap.kube.discovery import Discovery, KindNotServed, scoped_ref
+from kfbootstrap.kube.objects import (COMPONENT_LABEL, CRD_KIND, PHASE_FOUNDATION, PHASE_MAIN, PHASE_WEBHOOKS,
+                                      ObjectRef, crd_group_versions, crd_kinds, duplicates, phase_of, ref_of, with_labels)
+from kfbootstrap.kube.rest import APPLY_PATCH, KubeRequestError, KubeRest
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+log = logging.getLogger("kfbootstrap.apply")
+
+FIELD_MANAGER = "kfbootstrap"
+DEFAULT_WORKERS = 8
+# How long to watch CRDs before moving on; objects of a CRD that is still not served
+# keep retrying on their own until the overall deadline.
+CRD_WAIT = 120.0
+NOT_ATTEMPTED = "not attempted"
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ObjectResult:
+    """What happened to one object: applied or not, after how many attempts, and the last refusal."""
+
+    ref: ObjectRef
+    phase: str
+    applied: bool = False
+    attempts: int = 0
+    verdict: retry.Verdict | None = None
+
+    @property
+    def reason(self) -> str:
+        return self.verdict.reason if self.verdict else NOT_ATTEMPTED
+
+
+@dataclass
+class ApplyReport:
+    component: str
+    results: list[ObjectResult]
+    requests: int = 0
+    seconds: float = 0.0
+    timed_out: bool = False
+
+    @property
+    def total(self) -> int:
+        return len(self.results)
+
+    @property
+    def applied(self) -> int:
+        return sum(1 for r in self.results if r.applied)
+
+    @property
+    def failed(self) -> list[ObjectResult]:
+        return [r for r in self.results if not r.applied]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def attempts(self) -> dict[str, int]:
+        """Attempts per object (str(ref)); 1 everywhere means nothing had to wait."""
+        return {str(r.ref): r.attempts for r in self.results}
+
+    def summary(self) -> str:
+        retried = sum(1 for r in self.results if r.applied and r.attempts > 1)
+        text = f"{self.applied}/{self.total} objects"
+        return text + (f", {retried} after retries" if retried else "")
+
+    def failure_table(self, limit: int = 30) -> str:
+        """One line per object that did not apply: object, reason, attempts, server message."""
+        rows = sorted(self.failed, key=lambda r: (r.reason, str(r.ref)))
+        width = max([len(str(r.ref)) for r in rows[:limit]] + [6])
+        lines = [f"  {'OBJECT'.ljust(width)}  {'REASON':<30}  TRIES  MESSAGE"]
+        for r in rows[:limit]:
+            message = (r.verdict.message if r.verdict else "earlier objects did not settle in time").replace("\n", " ")
+            lines.append(f"  {str(r.ref).ljust(width)}  {r.reason:<30}  {r.attempts:>5}  {message[:160]}")
+        if len(rows) > limit:
+            lines.append(f"  … and {len(rows) - limit} more (all listed in the log file)")
+        return "\n".join(lines)
+
+
+class ApplyFailed(KfbError):
+    """Some objects did not apply before the deadline; carries the report."""
+
+    def __init__(self, report: ApplyReport, timeout: float):
+        self.report = report
+        failed = report.failed
+        when = f"within {timeout:.0f}s" if report.timed_out else "(they cannot succeed by waiting)"
+        message = (f"{len(failed)} of {report.total} objects of {report.component} did not apply {when}:\n"
+                   f"{report.failure_table()}")
+        super().__init__(message, hint=_hint_for({r.reason for r in failed}))
+
+
+def _hint_for(reasons: set[str]) -> str:
+    if retry.WEBHOOK_NOT_READY in reasons:
+        return ("webhook servers were not ready in time (often images still pulling): check "
+                "`kubectl get pods -A | grep -v Running`, then re-run `kfbootstrap up` (applied objects are kept), "
+                "or raise timeouts.apply")
+    if retry.KIND_NOT_SERVED in reasons:
+        return "a CRD is missing or not Established: check `kubectl get crd` and the render's CRDs"
+    if reasons & {retry.INVALID, retry.DENIED, retry.FORBIDDEN}:
+        return "the manifests do not fit this cluster (API version, RBAC or policy); see the messages above"
+    return "re-run `kfbootstrap up` to continue; details are in the log file (-v shows them live)"
+
+
+@dataclass(order=True)
+class _Scheduled:
+    ready_at: float
+    seq: int
+    item: "_Item" = field(compare=False)
+
+
+@dataclass(eq=False)
+class _Item:
+    obj: Mapping[str, Any]
+    result: ObjectResult
+    crd_version: str | None = None  # resourceVersion our apply of a CRD returned
+    crd_state: str | None = None
+
+
+class _Engine:
+    def __init__(self, rest: KubeRest, objects: Sequence[Mapping[str, Any]], *, component: str,
+                 timeout: float, progress: Progress | None, workers: int,
+                 default_namespace: str | None, field_manager: str, clock: Callable[[], float]):
+        self.rest = rest
+        self.discovery = Discovery(rest, clock)
+        self.component = component
+        self.timeout = timeout
+        self.progress = progress or (lambda done, total: None)
+        self.workers = max(1, workers)
+        self.default_namespace = default_namespace
+        self.field_manager = field_manager
+        self.clock = clock
+        self.items = [_Item(obj, ObjectResult(ref_of(obj, default_namespace), phase_of(obj))) for obj in objects]
+        self.heap: list[_Scheduled] = []
+        self.inflight: dict[Future, _Item] = {}
+        self.resolved: set[int] = set()
+        self.applied = 0
+        self.seq = itertools.count()
+        self.deadline = 0.0
+        self.timed_out = False
+        # Custom resources of CRDs in this set wait in `held` until their CRD is Established.
+        self.crd_kinds = crd_kinds(objects)
+        self.crd_versions = {name: [f"{group}/{v}" for v in versions]
+                             for name, (group, versions) in crd_group_versions(objects).items()}
+        self.held: dict[str, list[_Item]] = {}
+        self.unestablished: set[str] = set()
+        self.crd_events: queue.Queue[str | None] = queue.Queue()
+        self.watching = False
+
+    # ------------------------------------------------------------------ phases
+
+    def run(self) -> list[ObjectResult]:
+        self.deadline = self.clock() + self.timeout
+        foundation, main, webhooks = (self._phase(p) for p in (PHASE_FOUNDATION, PHASE_MAIN, PHASE_WEBHOOKS))
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="kfb-apply") as pool:
+            try:
+                self._schedule_now(foundation)
+                self._pump(pool, lambda: all(i.result.attempts for i in foundation))
+                self._watch_crds(foundation)
+                self._schedule_or_hold(main)
+                self._pump(pool, lambda: self._settled(foundation) and self._settled(main))
+                self._schedule_now(webhooks)
+                self._pump(pool, lambda: self._settled(self.items))
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+        return [item.result for item in self.items]
+
+    def _phase(self, phase: str) -> list[_Item]:
+        return [item for item in self.items if item.result.phase == phase]
+
+    def _settled(self, items: Sequence[_Item]) -> bool:
+        return all(id(item) in self.resolved for item in items)
+
+    # ------------------------------------------------------------------ CRDs
+
+    def _watch_crds(self, foundation: Sequence[_Item]) -> None:
+        """Watch our new CRDs in the background; their custom resources are held until each is Established.
+
+        Objects of built-in kinds do not wait: they are applied while the API server
+        establishes the CRDs.
+        """
+        pending = {item.result.ref.name: item.crd_version for item in foundation
+                   if item.obj.get("kind") == CRD_KIND and item.result.applied and item.crd_state != "established"}
+        log.debug("%s: namespaces and CRDs sent; watching %d CRDs", self.component, len(pending))
+        if not pending or self.timed_out:
+            return
+        self.unestablished = set(pending)
+        self.watching = True
+        deadline = min(self.deadline, self.clock() + CRD_WAIT)
+        threading.Thread(target=self._crd_watcher, args=(pending, deadline), name="kfb-crd-watch", daemon=True).start()
+
+    def _crd_watcher(self, pending: dict[str, str | None], deadline: float) -> None:
+        started = self.clock()
+        try:
+            stuck = wait_established(self.rest, pending, deadline, on_established=self.crd_events.put,
+                                     label_selector=f"{COMPONENT_LABEL}={self.component}", clock=self.clock)
+            log.info("%s: %d CRDs Established in %.1fs%s", self.component, len(pending) - len(stuck),
+                     self.clock() - started, f"; not: {stuck}" if stuck else "")
+        finally:
+            self.crd_events.put(None)  # the watch is over: release whatever still waits
+
+    def _schedule_or_hold(self, items: Sequence[_Item]) -> None:
+        now = self.clock()
+        for item in items:
+            crd = self.crd_kinds.get((item.result.ref.group, item.result.ref.kind))
+            if self.watching and crd in self.unestablished:
+                self.held.setdefault(crd, []).append(item)
+            else:
+                heapq.heappush(self.heap, _Scheduled(now, next(self.seq), item))
+
+    def _take_crd_events(self) -> None:
+        """Release the objects of each CRD the watcher saw Established (all of them when it ends)."""
+        while True:
+            try:
+                name = self.crd_events.get_nowait()
+            except queue.Empty:
+                return
+            names = list(self.held) if name is None else [name]
+            if name is None:
+                self.watching = False
+            else:
+                self.unestablished.discard(name)
+                # Its group/versions may have been discovered before it was served.
+                for api_version in self.crd_versions.get(name, ()):
+                    self.discovery.invalidate(api_version)
+            for crd in names:
+                self._schedule_now(self.held.pop(crd, []))
+
+    # ------------------------------------------------------------------ scheduling
+
+    def _schedule_now(self, items: Sequence[_Item]) -> None:
+        now = self.clock()
+        for item in items:
+            heapq.heappush(self.heap, _Scheduled(now, next(self.seq), item))
+
+    def _pump(self, pool: ThreadPoolExecutor, gate: Callable[[], bool]) -> None:
+        """Run due attempts, `workers` at a time, until `gate()` holds or the deadline passes."""
+        while True:
+            self._take_crd_events()
+            now = self.clock()
+            if now >= self.deadline:
+                self._expire()
+                return
+            while self.heap and self.heap[0].ready_at <= now and len(self.inflight) < self.workers:
+                item = heapq.heappop(self.heap).item
+                self.inflight[pool.submit(self._attempt, item)] = item
+            if gate() or (not self.heap and not self.inflight and not self.held):
+                return
+            next_due = self.heap[0].ready_at if self.heap and len(self.inflight) < self.workers else self.deadline
+            pause = max(0.0, min(next_due, self.deadline) - now)
+            if self.watching:
+                pause = min(pause, 0.05)  # CRD events arrive on a queue, not as futures
+            if not self.inflight:
+                time.sleep(pause)  # only objects in backoff or held: nothing to wait on but the clock
+                continue
+            done, _ = wait(list(self.inflight), timeout=pause, return_when=FIRST_COMPLETED)
+            for future in done:
+                self._record(self.inflight.pop(future), future.result())
+
+    def _record(self, item: _Item, verdict: retry.Verdict | None) -> None:
+        result = item.result
+        result.attempts += 1
+        if verdict is None:
+            result.applied, result.verdict = True, None
+            self.resolved.add(id(item))
+            self.applied += 1
+            self.progress(self.applied, len(self.items))
+            return
+        result.verdict = verdict
+        if verdict.allows_attempt(result.attempts):
+            delay = retry.backoff(result.attempts)
+            log.debug("retry %s in %.1fs (%s): %s", result.ref, delay, verdict.reason, verdict.message[:200])
+            heapq.heappush(self.heap, _Scheduled(self.clock() + delay, next(self.seq), item))
+        else:
+            log.warning("%s did not apply (%s): %s", result.ref, verdict.reason, verdict.message[:300])
+            self.resolved.add(id(item))
+
+    def _expire(self) -> None:
+        """The deadline passed: let requests in flight finish, fail everything else."""
+        self.timed_out = True
+        for future in list(self.inflight):
+            self._record(self.inflight.pop(future), future.result())
+        self.heap.clear()
+        for crd, items in self.held.items():
+            for item in items:
+                item.result.verdict = retry.Verdict(retry.KIND_NOT_SERVED, f"CRD {crd} is not Established yet")
+        self.held.clear()
+        for item in self.items:
+            self.resolved.add(id(item))
+
+    # ------------------------------------------------------------------ one attempt (worker thread)
+
+    def _attempt(self, item: _Item) -> retry.Verdict | None:
+        """Apply one object once; None when applied, else why not."""
+        obj, ref = item.obj, item.result.ref
+        waited_for_kind = item.result.reason == retry.KIND_NOT_SERVED
+        try:
+            resource = self.discovery.resource(ref.api_version, ref.kind, refresh=waited_for_kind)
+        except KindNotServed as exc:
+            return retry.Verdict(retry.KIND_NOT_SERVED, exc.detail)
+        except KubeRequestError as exc:
+            return retry.classify(exc.response.status, exc.response.body)
+        item.result.ref = ref = scoped_ref(resource, ref, self.default_namespace)
+        response = self.rest.request(
+            "PATCH", resource.object_path(ref.namespace, ref.name),
+            query={"fieldManager": self.field_manager, "force": "true"},
+            body=self._body(obj, ref), content_type=APPLY_PATCH)
+        if response.ok:
+            if ref.kind == CRD_KIND:
+                self._note_crd(item, response.json())
+            return None
+        verdict = retry.classify(response.status, response.body)
+        if verdict.reason == retry.KIND_NOT_SERVED:
+            self.discovery.invalidate(ref.api_version)
+        return verdict
+
+    def _body(self, obj: Mapping[str, Any], ref: ObjectRef) -> bytes:
+        labelled = with_labels(obj, self.component)
+        meta = labelled["metadata"]
+        if ref.namespace:
+            meta["namespace"] = ref.namespace
+        else:
+            meta.pop("namespace", None)  # cluster-scoped: a namespace set by kustomize would be refused
+        return json.dumps(labelled, separators=(",", ":")).encode()
+
+    @staticmethod
+    def _note_crd(item: _Item, crd: Mapping[str, Any]) -> None:
+        item.crd_version = (crd.get("metadata") or {}).get("resourceVersion")
+        item.crd_state = crd_state(crd)
+
+
+def apply_objects(api_client: "ApiClient | KubeRest", objects: Sequence[Mapping[str, Any]], *, component: str,
+                  timeout: float = 1200.0, progress: Progress | None = None, workers: int = DEFAULT_WORKERS,
+                  default_namespace: str | None = None, field_manager: str = FIELD_MANAGER,
+                  raise_on_failure: bool = True, clock: Callable[[], float] = time.monotonic) -> ApplyReport:
+    """Server-side apply `objects` until each is applied or `timeout` seconds have passed.
+
+    Every object gets our managed-by and component labels. `default_namespace` is used
+    for namespaced objects that name none (like `kubectl apply -n`). `progress(applied,
+    total)` is called from this thread after each applied object. Raises ApplyFailed
+    when something did not apply (unless `raise_on_failure` is False) and KfbError when
+    the same object occurs twice.
+    """
+    twice = duplicates(objects, default_namespace)
+    if twice:
+        raise KfbError(f"{component}: {len(twice)} objects occur more than once, e.g. {twice[0]}",
+                       hint="a render must name each object once; check the kustomization or the pre-rendered files")
+    rest = api_client if isinstance(api_client, KubeRest) else KubeRest(api_client, pool_size=workers + 4)
+    requests_before = rest.requests
+    started = clock()
+    engine = _Engine(rest, objects, component=component, timeout=timeout, progress=progress, workers=workers,
+                     default_namespace=default_namespace, field_manager=field_manager, clock=clock)
+    results = engine.run()
+    report = ApplyReport(component, results, requests=rest.requests - requests_before,
+                         seconds=clock() - started, timed_out=engine.timed_out)
+    log.info("%s: applied %s in %.1fs with %d requests", component, report.summary(), report.seconds, report.requests)
+    if not report.ok:
+        for failed in report.failed:
+            log.info("not applied: %s (%s, %d tries): %s", failed.ref, failed.reason, failed.attempts,
+                     failed.verdict.message if failed.verdict else "")
+        if raise_on_failure:
+            raise ApplyFailed(report, timeout)
+    return report

@@ -1,0 +1,106 @@
+"""Which REST path serves a kind: the minimal discovery the apply engine needs.
+
+One GET per group/version (not the ~80 of a full `kubectl api-resources`), cached,
+and refreshed on demand when a kind was missing: a CRD that just became Established
+is served a moment later, and the object waiting for it must see that.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from kfbootstrap.kube.objects import ObjectRef
+from kfbootstrap.kube.rest import KubeRest, path_segment
+
+# A not-served answer is re-asked at most this often per group/version, however many
+# objects wait for it.
+REFRESH_AFTER = 1.0
+
+
+@dataclass(frozen=True)
+class Resource:
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    def base_path(self) -> str:
+        return f"/api/{self.api_version}" if self.api_version == "v1" else f"/apis/{self.api_version}"
+
+    def collection_path(self, namespace: str | None) -> str:
+        if self.namespaced and namespace:
+            return f"{self.base_path()}/namespaces/{path_segment(namespace)}/{self.plural}"
+        return f"{self.base_path()}/{self.plural}"
+
+    def object_path(self, namespace: str | None, name: str) -> str:
+        return f"{self.collection_path(namespace)}/{path_segment(name)}"
+
+
+class KindNotServed(Exception):
+    """The API server does not serve this kind (yet): its CRD is missing or not Established."""
+
+    def __init__(self, api_version: str, kind: str, detail: str):
+        self.detail = detail
+        super().__init__(f"{kind} in {api_version} is not served: {detail}")
+
+
+class Discovery:
+    """Thread-safe cache of group/version -> {kind: Resource}."""
+
+    def __init__(self, rest: KubeRest, clock: Callable[[], float] = time.monotonic):
+        self.rest = rest
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._gv_locks: dict[str, threading.Lock] = {}
+        self._cache: dict[str, tuple[float, dict[str, Resource] | None]] = {}
+
+    def resource(self, api_version: str, kind: str, *, refresh: bool = False) -> Resource:
+        """The Resource serving `kind`; raises KindNotServed when there is none.
+
+        With `refresh`, a cached answer older than REFRESH_AFTER is asked again.
+        """
+        kinds = self._kinds(api_version, refresh)
+        if kinds is None:
+            raise KindNotServed(api_version, kind, f"the server has no API group/version {api_version}")
+        found = kinds.get(kind)
+        if found is None:
+            raise KindNotServed(api_version, kind, f"{api_version} has no kind {kind}")
+        return found
+
+    def invalidate(self, api_version: str) -> None:
+        with self._lock:
+            self._cache.pop(api_version, None)
+
+    def _kinds(self, api_version: str, refresh: bool) -> dict[str, Resource] | None:
+        with self._lock:
+            lock = self._gv_locks.setdefault(api_version, threading.Lock())
+        with lock:  # one fetch per group/version at a time; the others reuse its answer
+            cached = self._cache.get(api_version)
+            stale = cached is not None and refresh and self.clock() - cached[0] >= REFRESH_AFTER
+            if cached is None or stale:
+                cached = (self.clock(), self._fetch(api_version))
+                self._cache[api_version] = cached
+            return cached[1]
+
+    def _fetch(self, api_version: str) -> dict[str, Resource] | None:
+        path = f"/api/{api_version}" if api_version == "v1" else f"/apis/{api_version}"
+        listing = self.rest.get_json(path)
+        if listing is None:
+            return None
+        kinds: dict[str, Resource] = {}
+        for entry in listing.get("resources", []):
+            if "/" in entry.get("name", ""):
+                continue  # subresources such as deployments/status
+            kinds.setdefault(entry["kind"], Resource(api_version, entry["kind"], entry["name"],
+                                                     bool(entry.get("namespaced"))))
+        return kinds
+
+
+def scoped_ref(resource: Resource, ref: ObjectRef, default_namespace: str | None) -> ObjectRef:
+    """The object's real identity once we know whether its kind is namespaced."""
+    if resource.namespaced:
+        return ObjectRef(ref.api_version, ref.kind, ref.namespace or default_namespace or "default", ref.name)
+    return ObjectRef(ref.api_version, ref.kind, None, ref.name)
