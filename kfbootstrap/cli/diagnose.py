@@ -9,11 +9,12 @@ from typing import Optional
 import typer
 from typing_extensions import Annotated
 
-from kfbootstrap.cli.common import ConfigOption, ContextOption, JsonOption, NameOption, load, new_runner
+from kfbootstrap.cli.common import ConfigOption, ContextOption, JsonOption, NameOption, ProfileOption, load, new_runner
 
 
 def diagnose(
     config: ConfigOption = None,
+    profile: ProfileOption = None,
     name: NameOption = None,
     context: ContextOption = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Directory for the bundle (default: current directory).",
@@ -26,7 +27,7 @@ def diagnose(
     from kfbootstrap.config import config_as_yaml
     from kfbootstrap.diagnose.bundle import build_bundle
 
-    loaded = load(config, cluster__name=name, cluster__context=context)
+    loaded = load(config, profile=profile, cluster__name=name, cluster__context=context)
     with ui.step_line("Collect diagnostics") as line:
         result = build_bundle(loaded.config, config_as_yaml(loaded), new_runner(), out or Path.cwd())
     ui.step_done("Collect diagnostics", line.elapsed(), f"{result.files} files, {result.not_ready_pods} pods not ready")

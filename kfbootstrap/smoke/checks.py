@@ -115,7 +115,7 @@ def object_store_list_buckets(ctx: CheckContext) -> str:
         raise CheckFailed("no object-store credentials to test")
     access_key, secret_key = ctx.object_store_credentials()
     url = ctx.url("object_store", "/")
-    response = _request(ctx, url, headers=sign_request("GET", url, access_key, secret_key))
+    response = _request(ctx, "object_store", url, headers=sign_request("GET", url, access_key, secret_key))
     if response.status != 200:
         code, message = _s3_error(response)
         raise CheckFailed(f"the object store refused the credentials of `kfbootstrap creds minio`: "
@@ -132,7 +132,7 @@ def grafana_health(ctx: CheckContext) -> str:
 
 
 def prometheus_ready(ctx: CheckContext) -> str:
-    response = _request(ctx, ctx.url("prometheus", "/-/ready"))
+    response = _request(ctx, "prometheus", ctx.url("prometheus", "/-/ready"))
     if response.status != 200:
         raise CheckFailed(f"GET /-/ready answered {response.status}: {_short(response.text())}")
     return _short(response.text().strip(), 60) or "ready"
@@ -141,15 +141,22 @@ def prometheus_ready(ctx: CheckContext) -> str:
 # --------------------------------------------------------------------------- helpers
 
 
-def _request(ctx: CheckContext, url: str, headers: dict[str, str] | None = None) -> Response:
+def _request(ctx: CheckContext, key: str, url: str, headers: dict[str, str] | None = None) -> Response:
     try:
         return ctx.session().get(url, headers=headers)
     except HttpError as exc:
-        raise CheckFailed(f"no answer: {exc}") from None
+        raise CheckFailed(no_answer(ctx, key, exc)) from None
+
+
+def no_answer(ctx: CheckContext, key: str, exc: HttpError) -> str:
+    """The HTTP error, plus what the forward saw (e.g. no ready pod) when the endpoints know."""
+    explain = getattr(ctx.endpoints, "explain", None)
+    why = explain(ctx.services[key]) if explain else None
+    return f"no answer: {exc}" + (f" (forward: {why})" if why else "")
 
 
 def _get_json(ctx: CheckContext, key: str, path: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    response = _request(ctx, ctx.url(key, path), headers)
+    response = _request(ctx, key, ctx.url(key, path), headers)
     return expect_json(response, path)
 
 

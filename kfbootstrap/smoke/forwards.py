@@ -29,6 +29,7 @@ class ForwardedEndpoints:
         self._urls: dict[str, str] = {}
         self._failed: dict[str, str] = {}
         self._running: list[tuple[Any, threading.Event, threading.Thread]] = []
+        self._routes: dict[str, Any] = {}
         self._clients: tuple[Any, Any, Any] | None = None
 
     def __enter__(self) -> "ForwardedEndpoints":
@@ -56,6 +57,8 @@ class ForwardedEndpoints:
         found = find_service(core, service.namespace, service.names)  # fail now, naming the Service
         service_port(found, service.port)
         backends = ServiceBackends(core, discovery, service.namespace, service.names, service.port)
+        if not backends.refresh(force=True):  # fail at once instead of waiting connect_timeout per request
+            raise KfbError(f"no ready pod behind svc/{found.metadata.name}")
         route = Route(f"smoke-{service.key}", "127.0.0.1", 0, backends)
         forwarder = Forwarder(configuration, [route], connect_timeout=self.connect_timeout)
         forwarder.bind()
@@ -65,6 +68,7 @@ class ForwardedEndpoints:
                                   daemon=True)
         thread.start()
         self._running.append((forwarder, stop, thread))
+        self._routes[service.key] = route
         log.info("smoke: forwarding 127.0.0.1:%s -> %s/%s:%s", port, service.namespace, found.metadata.name,
                  service.port)
         return f"http://127.0.0.1:{port}"
@@ -79,6 +83,11 @@ class ForwardedEndpoints:
             api = client.ApiClient(configuration)
             self._clients = (configuration, client.CoreV1Api(api), client.DiscoveryV1Api(api))
         return self._clients
+
+    def explain(self, service: Service) -> str | None:
+        """The forward's last error for this Service (e.g. its pod went away mid-run), if any."""
+        route = self._routes.get(service.key)
+        return route.stats.snapshot().get("last_error") if route is not None else None
 
     def core_api(self) -> Any:
         return self._api()[1]

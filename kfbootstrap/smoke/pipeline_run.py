@@ -12,7 +12,7 @@ import time
 import urllib.parse
 from typing import Any
 
-from kfbootstrap.smoke.checks import PROFILE_NAMESPACE, CheckContext, CheckFailed, expect_json
+from kfbootstrap.smoke.checks import PROFILE_NAMESPACE, CheckContext, CheckFailed, expect_json, no_answer
 from kfbootstrap.smoke.http import HttpError
 
 EXPERIMENT = "kfbootstrap-smoke"
@@ -80,5 +80,5 @@ def _call(ctx: CheckContext, method: str, path: str, body: dict[str, Any] | None
     try:
         response = ctx.session().request(method, ctx.url("pipelines", path), data=data, headers=headers)
     except HttpError as exc:
-        raise CheckFailed(f"no answer: {exc}") from None
+        raise CheckFailed(no_answer(ctx, "pipelines", exc)) from None
     return expect_json(response, f"{method} {path.split('?')[0]}")

@@ -76,6 +76,14 @@ def test_workflow_shape():
     assert any(s.get("if") == "always()" and s["with"]["path"] == junit for s in uploads)
 
 
+def test_workflow_environment_is_valid_config(tmp_path):
+    from kfbootstrap.config import load_config
+
+    env = {k: str(v) for k, v in workflow()["jobs"]["smoke"]["env"].items()}
+    assert env["KFBOOTSTRAP_PROFILE"] == "ci"
+    assert load_config(env=env, cwd=tmp_path).config.profile == "ci"
+
+
 @pytest.mark.parametrize("argv", kfbootstrap_commands(), ids=lambda argv: " ".join(argv))
 def test_every_command_in_the_workflow_exists_with_its_flags(argv, capsys):
     group = typer.main.get_command(app)
