@@ -14,7 +14,12 @@ MANIFESTS_REPO = "https://github.com/kubeflow/manifests.git"
 
 @dataclass(frozen=True)
 class Release:
-    """Facts about one kubeflow/manifests release."""
+    """Facts about one kubeflow/manifests release.
+
+    Paths are relative to the root of a manifests checkout. Where they moved:
+    KServe contrib/kserve/kserve (<= v1.9) -> apps/kserve/kserve (v1.10.0) ->
+    applications/kserve/kserve (v1.10.2+), as did everything else under apps/.
+    """
 
     tag: str
     kserve_path: str
@@ -23,6 +28,16 @@ class Release:
     object_store_service: str
     object_store_port: int = 9000
     example_path: str = "example"
+    # The commit the tag pointed to when we checked; a clone at another commit is refused
+    # (a moved tag is a supply-chain warning sign). None: not pinned yet, not checked.
+    commit: str | None = None
+
+    def component_path(self, component: str) -> str:
+        """The kustomization a component is rendered from ("kubeflow" is the `example`)."""
+        paths = {"kubeflow": self.example_path, "kserve": self.kserve_path}
+        if component not in paths:
+            raise KeyError(f"no kustomization for component {component!r} in release {self.tag}")
+        return paths[component]
 
 
 RELEASES: dict[str, Release] = {
@@ -32,6 +47,7 @@ RELEASES: dict[str, Release] = {
         model_registry_path="applications/model-registry/upstream",
         object_store="seaweedfs",
         object_store_service="seaweedfs",
+        commit="d68ebc7fab366ab40ddd1541d2ec22febb31bc83",
     ),
     "v1.11.0": Release(
         tag="v1.11.0",

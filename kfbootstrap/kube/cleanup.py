@@ -1,0 +1,145 @@
+"""Delete what kfbootstrap applied, found by its label: `down --keep-cluster`.
+
+For clusters we did not create (or want to keep): every object carrying
+kfbootstrap.dev/managed-by=kfbootstrap is deleted, in an order that does not strand
+anything: webhook configurations first (their servers are about to go, and a dead
+webhook would block the other deletions), then custom resources while their
+controllers still run to clear finalizers, then the remaining objects outside our
+namespaces, then the namespaces (which take their contents along), CRDs last.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from kfbootstrap.kube.discovery import Resource
+from kfbootstrap.kube.objects import CRD_KIND, MANAGED_SELECTOR, NAMESPACE_KIND, WEBHOOK_KINDS, ObjectRef
+from kfbootstrap.kube.rest import METADATA_LIST_ACCEPT, KubeRequestError, KubeRest
+
+log = logging.getLogger("kfbootstrap.cleanup")
+
+# Groups of built-in kinds: anything else is a custom resource (deleted early, see above).
+_BUILTIN_GROUPS = {"", "apps", "batch", "autoscaling", "policy", "rbac.authorization.k8s.io", "networking.k8s.io",
+                   "scheduling.k8s.io", "storage.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io",
+                   "coordination.k8s.io", "discovery.k8s.io", "node.k8s.io", "certificates.k8s.io",
+                   "apiregistration.k8s.io", "flowcontrol.apiserver.k8s.io", "events.k8s.io"}
+ORDER = ("webhook configurations", "custom resources", "other objects", "namespaces", "CRDs")
+
+
+@dataclass
+class DeleteReport:
+    deleted: list[ObjectRef] = field(default_factory=list)
+    failed: list[tuple[ObjectRef, str]] = field(default_factory=list)
+    requests: int = 0
+
+
+@dataclass(frozen=True)
+class _Found:
+    resource: Resource
+    ref: ObjectRef
+
+
+def deletion_stage(ref: ObjectRef) -> int:
+    """Index into ORDER for one object."""
+    if ref.kind in WEBHOOK_KINDS:
+        return 0
+    if ref.kind == CRD_KIND:
+        return 4
+    if ref.kind == NAMESPACE_KIND and ref.api_version == "v1":
+        return 3
+    if ref.group not in _BUILTIN_GROUPS:
+        return 1
+    return 2
+
+
+def plan_deletion(found: Iterable[ObjectRef]) -> list[list[ObjectRef]]:
+    """Objects grouped by stage; objects inside a namespace we delete are left to the namespace."""
+    refs = list(found)
+    doomed = {ref.name for ref in refs if deletion_stage(ref) == 3}
+    stages: list[list[ObjectRef]] = [[] for _ in ORDER]
+    for ref in refs:
+        stage = deletion_stage(ref)
+        if stage == 2 and ref.namespace in doomed:
+            continue
+        stages[stage].append(ref)
+    return stages
+
+
+def delete_managed(rest: KubeRest, *, selector: str = MANAGED_SELECTOR, workers: int = 8,
+                   progress: Callable[[str], None] | None = None) -> DeleteReport:
+    """Find every object matching `selector` and delete it (background propagation, not waited for)."""
+    before = rest.requests
+    report = DeleteReport()
+    found = {item.ref: item for item in _find(rest, selector, workers)}
+    for number, stage in enumerate(plan_deletion(found)):
+        if not stage:
+            continue
+        if progress:
+            progress(f"deleting {len(stage)} {ORDER[number]}")
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kfb-delete") as pool:
+            for ref, error in zip(stage, pool.map(lambda ref: _delete(rest, found[ref]), stage)):
+                if error is None:
+                    report.deleted.append(ref)
+                else:
+                    report.failed.append((ref, error))
+    report.requests = rest.requests - before
+    return report
+
+
+def _delete(rest: KubeRest, item: _Found) -> str | None:
+    response = rest.request("DELETE", item.resource.object_path(item.ref.namespace, item.ref.name),
+                            query={"propagationPolicy": "Background"})
+    if response.ok or response.status == 404:
+        return None
+    from kfbootstrap.kube.retry import status_message
+
+    return status_message(response.body)[0]
+
+
+def _find(rest: KubeRest, selector: str, workers: int) -> list[_Found]:
+    resources = _listable_resources(rest)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kfb-find") as pool:
+        batches = pool.map(lambda resource: _list(rest, resource, selector), resources)
+        return [item for batch in batches for item in batch]
+
+
+def _list(rest: KubeRest, resource: Resource, selector: str) -> list[_Found]:
+    try:
+        listing = rest.get_json(resource.collection_path(None), query={"labelSelector": selector},
+                                accept=METADATA_LIST_ACCEPT) or {}
+    except KubeRequestError as exc:  # e.g. forbidden to us: nothing of ours can be there anyway
+        log.info("skipping %s: %s", resource.plural, exc)
+        return []
+    found = []
+    for item in listing.get("items", []):
+        meta = item.get("metadata") or {}
+        ref = ObjectRef(resource.api_version, resource.kind, meta.get("namespace") if resource.namespaced else None,
+                        meta["name"])
+        found.append(_Found(resource, ref))
+    return found
+
+
+def _listable_resources(rest: KubeRest) -> list[Resource]:
+    """Every kind the server serves in its preferred version that can be listed and deleted."""
+    versions = ["v1"]
+    groups = rest.get_json("/apis") or {}
+    versions += [g["preferredVersion"]["groupVersion"] for g in groups.get("groups", []) if g.get("preferredVersion")]
+    resources: list[Resource] = []
+    for api_version in versions:
+        path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        try:
+            listing = rest.get_json(path) or {}
+        except KubeRequestError as exc:  # an aggregated API whose server is down
+            log.info("skipping %s: %s", api_version, exc)
+            continue
+        for entry in listing.get("resources", []):
+            verbs = set(entry.get("verbs") or [])
+            if "/" in entry["name"] or not {"list", "delete"} <= verbs:
+                continue
+            if api_version == "v1" and entry["kind"] in ("Event", "ComponentStatus", "Binding"):
+                continue
+            resources.append(Resource(api_version, entry["kind"], entry["name"], bool(entry.get("namespaced"))))
+    return resources

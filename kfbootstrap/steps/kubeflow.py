@@ -1,0 +1,99 @@
+"""Install Kubeflow: render the manifests' `example` and apply it server-side in one converging pass.
+
+ManifestsStep is shared with the KServe step: render (cached), apply with the engine
+in kfbootstrap/kube/apply.py, then record the render's hash in the cluster. A re-run
+with unchanged inputs finds the marker, checks the namespaces still exist and skips
+the step in about a second; without the marker the apply itself is idempotent.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kfbootstrap import ui
+from kfbootstrap.config import Config
+from kfbootstrap.context import RunContext
+from kfbootstrap.steps.base import Step
+
+if TYPE_CHECKING:
+    from kfbootstrap.kube.rest import KubeRest
+    from kfbootstrap.manifests import Render, Renderer
+
+
+class ManifestsStep(Step):
+    """Apply one component rendered from kubeflow/manifests (see kfbootstrap/manifests.py)."""
+
+    component = ""
+    what = ""  # for describe(): what is rendered
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._renderer: "Renderer | None" = None
+        self._render: "Render | None" = None
+        self._not_separate: str | None = None
+        self._rest: "KubeRest | None" = None
+
+    def describe(self) -> str:
+        from kfbootstrap.manifests import source_for
+
+        source = source_for(self.config)
+        return (f"Render {self.what} from {source.describe()} and apply it server-side "
+                "(CRDs first, webhooks last, each object retried on its own)")
+
+    def is_done(self, ctx: RunContext) -> bool:
+        """Done when the cluster's marker holds this render's hash and its namespaces still exist."""
+        from kfbootstrap.kube.state import missing_namespaces, read_marker
+
+        marker = read_marker(self.rest(ctx), self.component)  # first: no marker, no need to render
+        if marker is None:
+            return False
+        render = self.rendered(ctx)
+        return render is not None and marker.render_hash == render.digest and \
+            not missing_namespaces(self.rest(ctx), marker.namespaces)
+
+    def run(self, ctx: RunContext) -> str | None:
+        from kfbootstrap.kube.apply import apply_objects
+        from kfbootstrap.kube.objects import namespaces_of
+        from kfbootstrap.kube.state import Marker, forget_marker, write_marker
+
+        render = self.rendered(ctx)
+        if render is None:
+            return f"not applied separately: {self._not_separate}"
+        rest = self.rest(ctx)
+        forget_marker(rest, self.component)  # an interrupted apply must not look done on the next run
+        objects = render.objects()
+        report = apply_objects(rest, objects, component=self.component, timeout=ctx.config.timeouts.apply,
+                               progress=_progress)
+        write_marker(rest, Marker(self.component, render.digest, report.total, namespaces_of(objects)))
+        return f"{report.summary()} from {render.origin}"
+
+    def rendered(self, ctx: RunContext) -> "Render | None":
+        """The render, made once per run; None when the source has no separate render of this component."""
+        from kfbootstrap.manifests import NotSeparate, Renderer
+
+        if self._render is None and self._not_separate is None:
+            self._renderer = self._renderer or Renderer(self.config, ctx.runner)
+            try:
+                self._render = self._renderer.render(self.component)
+            except NotSeparate as why:
+                self._not_separate = str(why)
+        return self._render
+
+    def rest(self, ctx: RunContext) -> "KubeRest":
+        if self._rest is None:
+            from kfbootstrap.kube.client import api_client
+            from kfbootstrap.kube.rest import KubeRest
+
+            self._rest = KubeRest(api_client(ctx.config.kube_context))
+        return self._rest
+
+
+def _progress(done: int, total: int) -> None:
+    ui.step_progress(f"{done}/{total} objects", plain=f"{done}/{total} objects applied")
+
+
+class KubeflowStep(ManifestsStep):
+    name = "kubeflow"
+    component = "kubeflow"
+    what = "the `example` (Kubeflow)"
+    title = "Install Kubeflow manifests"
