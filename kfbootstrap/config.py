@@ -138,6 +138,63 @@ class ForwardsConfig(_Section):
         return value
 
 
+def _existing_path(value: Path | None) -> Path | None:
+    if value is not None and not value.exists():
+        raise ValueError(f"path {value} does not exist")
+    return value
+
+
+class ChartConfig(_Section):
+    """Where one add-on's Helm chart comes from, and the user's values laid over ours."""
+
+    version: str | None = Field(None, description="chart version (default: the version kfbootstrap pins)")
+    path: Path | None = Field(None, description="local chart archive (.tgz) or directory, instead of the repository")
+    values: Path | None = Field(None, description="values file merged over kfbootstrap's charts/<name>/values.yaml")
+
+    _paths_exist = field_validator("path", "values")(_existing_path)
+
+
+class ChartsConfig(_Section):
+    """The Helm charts of the add-ons; local archives make `up` work offline."""
+
+    helm: str = Field("helm", description="helm 3 executable: a name on PATH or a path")
+    local_dir: Path | None = Field(None, description="directory holding <chart>-<version>.tgz (or <chart>/) for offline use")
+    prometheus: ChartConfig = Field(default_factory=ChartConfig)
+    grafana: ChartConfig = Field(default_factory=ChartConfig)
+    metallb: ChartConfig = Field(default_factory=ChartConfig)
+
+    _dir_exists = field_validator("local_dir")(_existing_path)
+
+
+class MetallbConfig(_Section):
+    """MetalLB's address pool: by default the high end of the docker network's IPv4 subnet."""
+
+    address_pool: str | None = Field(None, description="pool as 'first-last' or a CIDR; overrides the docker network")
+    docker_network: str = Field("kind", description="docker network the pool is taken from")
+
+    @field_validator("address_pool")
+    @classmethod
+    def _valid_pool(cls, value: str | None) -> str | None:
+        if value is not None:
+            first, _, last = value.partition("-")
+            if last:
+                if ipaddress.ip_address(first.strip()) > ipaddress.ip_address(last.strip()):
+                    raise ValueError("first address is above the last")
+            else:
+                ipaddress.ip_network(value.strip(), strict=False)
+        return value
+
+
+class ModelRegistryConfig(_Section):
+    """The Kubeflow model registry's kustomize overlays."""
+
+    csi: bool = Field(False, description="also apply options/csi (the storage initializer for model-registry:// URIs)")
+    path: Path | None = Field(None, description="manifests checkout, or a directory of pre-rendered "
+                                                "model-registry-<db|istio|csi>.yaml[.xz] (default: kubeflow.path)")
+
+    _path_exists = field_validator("path")(_existing_path)
+
+
 class TimeoutsConfig(_Section):
     """Deadlines in seconds; every wait reports what it last saw when one passes."""
 
@@ -154,6 +211,9 @@ class Config(_Section):
     kubeflow: KubeflowConfig = Field(default_factory=KubeflowConfig)
     components: ComponentsConfig = Field(default_factory=ComponentsConfig)
     forwards: ForwardsConfig = Field(default_factory=ForwardsConfig)
+    charts: ChartsConfig = Field(default_factory=ChartsConfig)
+    metallb: MetallbConfig = Field(default_factory=MetallbConfig)
+    model_registry: ModelRegistryConfig = Field(default_factory=ModelRegistryConfig)
     timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
 
     @property

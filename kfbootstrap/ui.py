@@ -113,3 +113,12 @@ def step_skipped(title: str, why: str) -> None:
 
 def step_failed(title: str, elapsed: float) -> None:
     err.print(f"[red]{FAIL_MARK}[/] {title} [dim]({format_elapsed(elapsed)})[/]")
+
+
+def print_wide(renderable: RenderableType, width: int = 160) -> None:
+    """Print a table to stderr; off a terminal (CI logs) rich assumes 80 columns, so use
+    `width` instead and keep whole names in cells."""
+    if err.is_terminal:
+        err.print(renderable)
+    else:
+        Console(file=sys.stderr, width=width, highlight=False, soft_wrap=False).print(renderable)

@@ -61,7 +61,7 @@ def collect_findings(config: Config, runner: Runner, host: HostProbe, fix: bool 
     if _needs_kustomize(config):
         findings.append(_check_kustomize(runner))
     if config.components.prometheus or config.components.grafana or config.components.metallb:
-        findings.append(_check_helm(runner))
+        findings.append(_check_helm(runner, config.charts.helm))
     if creating:
         findings += _check_resources(config, host, docker_info)
         findings += _check_inotify(runner, host, fix)
@@ -149,9 +149,10 @@ def _check_kustomize(runner: Runner) -> Finding:
     return standalone
 
 
-def _check_helm(runner: Runner) -> Finding:
-    finding = _versioned_check("helm", runner, ["helm", "version", "--short"], MIN_HELM,
-                               "install helm 3: https://helm.sh/docs/intro/install/")
+def _check_helm(runner: Runner, executable: str = "helm") -> Finding:
+    """The helm the add-on steps will run (charts.helm: a name on PATH or a path)."""
+    finding = _versioned_check("helm", runner, [executable, "version", "--short"], MIN_HELM,
+                               "install helm 3: https://helm.sh/docs/intro/install/ (or set charts.helm)")
     if finding.status == OK and finding.detail.startswith("v4"):
         return Finding("helm", WARN, f"{finding.detail}: we test with helm 3", "install helm 3 if releases fail")
     return finding

@@ -1,0 +1,152 @@
+"""The Helm charts of the add-ons: pinned versions, where each chart comes from, and our values.
+
+One table pins chart, version and repository per release (a version bump is a
+one-line change reviewed with its values file). A chart comes from its repository
+unless the config points at a local archive or directory (offline machines, tests).
+Our values live in charts/<name>/values.yaml at the top of the repository (shipped
+in the package as kfbootstrap/data/charts); a user's `charts.<name>.values` file is
+merged over them.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import tarfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from kfbootstrap.config import ChartConfig, ChartsConfig
+from kfbootstrap.errors import ConfigError, KfbError
+
+
+@dataclass(frozen=True)
+class ChartPin:
+    """One Helm release kfbootstrap manages, with the chart version it was tested with."""
+
+    name: str  # component name and key under `charts:` in the config
+    chart: str  # chart name in its repository
+    version: str
+    repo: str
+    release: str
+    namespace: str
+
+
+CHART_PINS: dict[str, ChartPin] = {
+    "prometheus": ChartPin("prometheus", "prometheus", "29.27.0",
+                           "https://prometheus-community.github.io/helm-charts", "prometheus", "monitoring"),
+    # The chart left grafana/helm-charts on 2026-01-30 (its last release there, 10.5.15,
+    # is deprecated); this is its new home.
+    "grafana": ChartPin("grafana", "grafana", "12.11.1",
+                        "https://grafana-community.github.io/helm-charts", "grafana", "monitoring"),
+    "metallb": ChartPin("metallb", "metallb", "0.16.1",
+                        "https://metallb.github.io/metallb", "metallb", "metallb-system"),
+}
+
+
+@dataclass(frozen=True)
+class ChartSource:
+    """What `helm upgrade --install` is given: a repository chart name, or a local path."""
+
+    ref: str  # chart name (with repo) or local path
+    repo: str | None
+    version: str
+    origin: str  # for messages: "https://… (repository)" or the local path
+
+    @property
+    def local(self) -> bool:
+        return self.repo is None
+
+
+def chart_source(pin: ChartPin, charts: ChartsConfig) -> ChartSource:
+    """Where to take the chart from: charts.<name>.path, then charts.local_dir, then the repository."""
+    override: ChartConfig = getattr(charts, pin.name)
+    version = override.version or pin.version
+    if override.path is not None:
+        found = local_chart_version(override.path)
+        if override.version and found != override.version:
+            raise ConfigError(f"charts.{pin.name}.path {override.path} holds {pin.chart} {found}, "
+                              f"not charts.{pin.name}.version {override.version}",
+                              hint=f"remove charts.{pin.name}.version or point the path at {pin.chart} {override.version}")
+        return ChartSource(str(override.path), None, found, str(override.path))
+    if charts.local_dir is not None:
+        path = _find_in_dir(charts.local_dir, pin, version)
+        return ChartSource(str(path), None, version, str(path))
+    return ChartSource(pin.chart, pin.repo, version, f"{pin.repo} (repository)")
+
+
+def _find_in_dir(directory: Path, pin: ChartPin, version: str) -> Path:
+    """<chart>-<version>.tgz, or a <chart>-<version>/ or <chart>/ directory at that version."""
+    candidates = [directory / f"{pin.chart}-{version}.tgz", directory / f"{pin.chart}-{version}",
+                  directory / pin.chart]
+    for path in candidates:
+        if path.exists() and local_chart_version(path) == version:
+            return path
+    present = sorted(p.name for p in directory.glob(f"{pin.chart}*"))
+    raise ConfigError(
+        f"charts.local_dir {directory} has no {pin.chart} chart at version {version}"
+        + (f" (found: {', '.join(present)})" if present else ""),
+        hint=f"add {pin.chart}-{version}.tgz (`helm pull {pin.chart} --repo {pin.repo} --version {version}`), "
+             f"or set charts.{pin.name}.version / charts.{pin.name}.path to the one you have")
+
+
+_CHART_YAML = re.compile(r"^[^/]+/Chart\.yaml$")
+
+
+def local_chart_version(path: Path) -> str:
+    """The version in a chart directory's or archive's top-level Chart.yaml."""
+    try:
+        if path.is_dir():
+            text = (path / "Chart.yaml").read_text(encoding="utf-8")
+        else:
+            with tarfile.open(path, "r:*") as archive:
+                member = next(m for m in archive.getmembers() if _CHART_YAML.match(m.name))
+                text = archive.extractfile(member).read().decode("utf-8")  # type: ignore[union-attr]
+        version = (yaml.safe_load(text) or {}).get("version")
+    except (OSError, StopIteration, tarfile.TarError, yaml.YAMLError, UnicodeDecodeError, AttributeError) as exc:
+        raise KfbError(f"{path} is not a Helm chart (no readable Chart.yaml): {exc or 'not found'}",
+                       hint="point the config at a chart directory or a `helm package`d .tgz") from None
+    if not version:
+        raise KfbError(f"{path}: Chart.yaml has no version", hint="package the chart with `helm package`")
+    return str(version)
+
+
+def chart_values(pin: ChartPin, charts: ChartsConfig) -> dict[str, Any]:
+    """Our values for the release, with the user's charts.<name>.values file merged over them."""
+    values = _packaged_values(pin.name)
+    overlay_path = getattr(charts, pin.name).values
+    if overlay_path is not None:
+        overlay = _read_values(overlay_path)
+        values = merge_values(values, overlay)
+    return values
+
+
+def _packaged_values(name: str) -> dict[str, Any]:
+    text = resources.files("kfbootstrap").joinpath(f"data/charts/{name}/values.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text) or {}
+
+
+def _read_values(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read values file {path}: {exc}", hint="check the file is valid YAML") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"values file {path} must be a mapping, not {type(data).__name__}",
+                          hint="write it like a chart's values.yaml")
+    return data
+
+
+def merge_values(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Helm's rule for -f files: maps merge key by key, anything else (lists too) is replaced."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_values(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
