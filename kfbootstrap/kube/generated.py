@@ -58,6 +58,25 @@ def secret_keys(core: Any, namespace: str, name: str) -> set[str] | None:
     return set(secret.data or {})
 
 
+def helm_owned_secret_data(core: Any, namespace: str, name: str) -> dict[str, str] | None:
+    """The decoded data of a Secret a Helm release owns (it goes away when the chart stops
+    rendering it), or None when it does not exist or Helm does not own it."""
+    import base64
+
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        secret = core.read_namespaced_secret(name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    annotations = secret.metadata.annotations or {}
+    if "meta.helm.sh/release-name" not in annotations:
+        return None
+    return {key: base64.b64decode(value).decode("utf-8", "replace") for key, value in (secret.data or {}).items()}
+
+
 def ensure_generated_secret(core: Any, namespace: str, name: str, make: Callable[[], Mapping[str, str]],
                             component: str) -> bool:
     """Create the Secret from `make()` unless it exists with every key `make` would set.
