@@ -1,17 +1,64 @@
-"""`kfbootstrap down`: delete the Kind cluster we created (and, later, stop our forwards)."""
+"""`kfbootstrap down`: delete the Kind cluster we created (or, with --keep-cluster, only what we applied) and stop our port-forwards."""
 
 from __future__ import annotations
 
 import typer
+from typing_extensions import Annotated
 
-from kfbootstrap.cli.common import ConfigOption, NameOption, load, not_available, run_context
+from kfbootstrap.cli.common import ConfigOption, ContextOption, NameOption, load, run_context
 
 
-def down(config: ConfigOption = None, name: NameOption = None) -> None:
-    """Delete the Kind cluster. A cluster kfbootstrap did not create is never deleted."""
-    loaded = load(config, cluster__name=name)
-    if loaded.config.cluster.existing:
-        not_available("removing what kfbootstrap applied to an existing cluster (`down --keep-cluster`)")
+def down(
+    config: ConfigOption = None,
+    name: NameOption = None,
+    context: ContextOption = None,
+    keep_cluster: Annotated[bool, typer.Option(
+        "--keep-cluster", help="Keep the cluster; delete only the objects kfbootstrap applied (found by its label).")] = False,
+) -> None:
+    """Delete the Kind cluster, or with --keep-cluster only what kfbootstrap applied. A cluster kfbootstrap did not create is never deleted."""
+    loaded = load(config, cluster__name=name, cluster__context=context)
+    if loaded.config.cluster.existing and not keep_cluster:
+        from kfbootstrap.errors import UsageError
+
+        raise UsageError(f"kfbootstrap did not create the cluster of context {loaded.config.kube_context or '(current)'} "
+                         "and never deletes it",
+                         hint="pass --keep-cluster to delete only the objects kfbootstrap applied to it")
+    from kfbootstrap import ui
+    from kfbootstrap.access.forwards import stop_all
+
+    stopped = stop_all()  # they would only point at a cluster that is about to disappear
+    if stopped:
+        ui.step_done(f"Stop port-forwards ({', '.join(r.spec.target for r in stopped)})", 0.0)
+    if keep_cluster:
+        _delete_applied(loaded.config.kube_context)
+    else:
+        _delete_kind_cluster(loaded)
+
+
+def _delete_applied(context: str | None) -> None:
+    """Everything labelled kfbootstrap.dev/managed-by=kfbootstrap, in a safe order (kube/cleanup.py)."""
+    from kfbootstrap import ui
+    from kfbootstrap.errors import KfbError
+    from kfbootstrap.kube.cleanup import delete_managed
+    from kfbootstrap.kube.client import api_client
+    from kfbootstrap.kube.rest import KubeRest
+
+    title = f"Delete what kfbootstrap applied (context {context or 'current'})"
+    with ui.step_line(title) as line:
+        report = delete_managed(KubeRest(api_client(context)),
+                                progress=lambda text: ui.step_progress(text, plain=text))
+    if report.failed:
+        ui.step_failed(title, line.elapsed())
+        first, why = report.failed[0]
+        raise KfbError(f"{len(report.failed)} objects could not be deleted, e.g. {first}: {why}",
+                       hint="check your permissions (`kubectl auth can-i delete ...`) and re-run")
+    if not report.deleted:
+        ui.step_skipped(title, "nothing labelled by kfbootstrap")
+        return
+    ui.step_done(title, line.elapsed(), f"{len(report.deleted)} objects; namespaces finish terminating in the background")
+
+
+def _delete_kind_cluster(loaded) -> None:
     from kfbootstrap import ui
     from kfbootstrap.tools.kind import Kind
 

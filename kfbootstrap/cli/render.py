@@ -23,7 +23,7 @@ def render(
     """
     loaded = load(config, kubeflow__version=kubeflow_version, kubeflow__path=manifests)
     from kfbootstrap import ui
-    from kfbootstrap.kube.objects import dump_manifests, with_labels
+    from kfbootstrap.kube.objects import dump_manifests, for_apply
     from kfbootstrap.manifests import COMPONENTS, NotSeparate, Renderer
 
     ctx = run_context(loaded)
@@ -39,7 +39,7 @@ def render(
             except NotSeparate as why:
                 ui.step_skipped(title, f"no separate render: {why}")
                 continue
-            objects = [with_labels(obj, component) for obj in rendered.objects()]
+            objects = [for_apply(obj, component) for obj in rendered.objects()]
             text = dump_manifests(objects)
         if out is None:
             ui.out.print(f"# kfbootstrap render: {component}, {_objects(len(objects))} from {rendered.origin}",

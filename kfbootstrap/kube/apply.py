@@ -36,7 +36,7 @@ from kfbootstrap.kube import retry
 from kfbootstrap.kube.crds import crd_state, wait_established
 from kfbootstrap.kube.discovery import Discovery, KindNotServed, scoped_ref
 from kfbootstrap.kube.objects import (COMPONENT_LABEL, CRD_KIND, PHASE_FOUNDATION, PHASE_MAIN, PHASE_WEBHOOKS,
-                                      ObjectRef, crd_group_versions, crd_kinds, duplicates, phase_of, ref_of, with_labels)
+                                      ObjectRef, crd_group_versions, crd_kinds, duplicates, for_apply, phase_of, ref_of)
 from kfbootstrap.kube.rest import APPLY_PATCH, KubeRequestError, KubeRest
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class ObjectResult:
     phase: str
     applied: bool = False
     attempts: int = 0
-    verdict: retry.Verdict | None = None
+    verdict: retry.Verdict | None = None  # the last refusal (kept after success)
 
     @property
     def reason(self) -> str:
@@ -299,7 +299,7 @@ class _Engine:
         result = item.result
         result.attempts += 1
         if verdict is None:
-            result.applied, result.verdict = True, None
+            result.applied = True  # verdict keeps the last refusal: why it had to wait, if it did
             self.resolved.add(id(item))
             self.applied += 1
             self.progress(self.applied, len(self.items))
@@ -353,7 +353,7 @@ class _Engine:
         return verdict
 
     def _body(self, obj: Mapping[str, Any], ref: ObjectRef) -> bytes:
-        labelled = with_labels(obj, self.component)
+        labelled = for_apply(obj, self.component)
         meta = labelled["metadata"]
         if ref.namespace:
             meta["namespace"] = ref.namespace

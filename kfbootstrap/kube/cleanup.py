@@ -114,7 +114,7 @@ def _list(rest: KubeRest, resource: Resource, selector: str) -> list[_Found]:
         log.info("skipping %s: %s", resource.plural, exc)
         return []
     found = []
-    for item in listing.get("items", []):
+    for item in listing.get("items") or []:
         meta = item.get("metadata") or {}
         ref = ObjectRef(resource.api_version, resource.kind, meta.get("namespace") if resource.namespaced else None,
                         meta["name"])

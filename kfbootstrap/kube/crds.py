@@ -105,7 +105,7 @@ def _list(rest: KubeRest, waiting: _Waiting, rejected: dict[str, str],
     listing = rest.get_json(CRDS_PATH, query={"labelSelector": label_selector})
     if listing is None:
         raise KubeRequestError("GET", CRDS_PATH, Response(404, b"the CRD API is not served"))
-    for crd in listing.get("items", []):
+    for crd in listing.get("items") or []:
         _settle(crd, waiting, rejected)
     return str(listing["metadata"]["resourceVersion"])
 

@@ -113,6 +113,21 @@ def with_labels(obj: Mapping[str, Any], component: str) -> dict[str, Any]:
     return labelled
 
 
+def for_apply(obj: Mapping[str, Any], component: str) -> dict[str, Any]:
+    """Exactly what we send for `obj` (and what `render` writes): labelled, minus fields others own.
+
+    An aggregated ClusterRole's `rules` belong to the aggregation controller. Kustomize
+    renders often carry `rules: []` there; applying that with forced conflicts would
+    take the field back on every run, empty it, and have the controller refill it:
+    a change on every re-run and a moment without permissions. So we leave it out.
+    """
+    prepared = with_labels(obj, component)
+    if obj.get("kind") == "ClusterRole" and obj.get("aggregationRule") and \
+            str(obj.get("apiVersion", "")).startswith("rbac.authorization.k8s.io/"):
+        prepared.pop("rules", None)
+    return prepared
+
+
 def phase_of(obj: Mapping[str, Any]) -> str:
     """Namespaces and CRDs first, webhook configurations last, everything else in between.
 

@@ -83,6 +83,6 @@ def missing_namespaces(rest: KubeRest, names: list[str]) -> list[str]:
     if not names:
         return []
     listing: dict[str, Any] = rest.get_json("/api/v1/namespaces", accept=METADATA_LIST_ACCEPT) or {}
-    alive = {item["metadata"]["name"] for item in listing.get("items", [])
+    alive = {item["metadata"]["name"] for item in listing.get("items") or []
              if not item["metadata"].get("deletionTimestamp")}
     return [name for name in names if name not in alive]

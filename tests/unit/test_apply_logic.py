@@ -12,7 +12,7 @@ from kfbootstrap.kube.apply import ApplyFailed, ApplyReport, ObjectResult
 from kfbootstrap.kube.cleanup import ORDER, deletion_stage, plan_deletion
 from kfbootstrap.kube.crds import crd_state, oldest_version
 from kfbootstrap.kube.objects import (COMPONENT_LABEL, MANAGED_BY_LABEL, PHASE_FOUNDATION, PHASE_MAIN, PHASE_WEBHOOKS,
-                                      ManifestError, ObjectRef, crd_group_versions, crd_kinds, duplicates,
+                                      ManifestError, ObjectRef, crd_group_versions, crd_kinds, duplicates, for_apply,
                                       namespaces_of, parse_manifests, phase_of, plan_phases, ref_of, with_labels)
 
 
@@ -249,3 +249,15 @@ def test_deletion_order_webhooks_first_crds_last_namespaced_left_to_their_namesp
     assert [r.name for r in stages["namespaces"]] == ["kubeflow"]
     assert [r.name for r in stages["CRDs"]] == ["widgets.e.com"]
     assert deletion_stage(refs[2]) == 2
+
+
+@pytest.mark.parametrize("role, keeps_rules", [
+    ({"aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"a": "b"}}]}, "rules": []}, False),
+    ({"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}, True),
+])
+def test_for_apply_leaves_aggregated_rules_to_the_controller(role, keeps_rules):
+    cluster_role = obj("ClusterRole", "r", "rbac.authorization.k8s.io/v1", **role)
+    sent = for_apply(cluster_role, "kubeflow")
+    assert ("rules" in sent) is keeps_rules
+    assert "rules" in cluster_role  # the render itself is untouched
+    assert sent["metadata"]["labels"][COMPONENT_LABEL] == "kubeflow"
