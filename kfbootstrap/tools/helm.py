@@ -57,7 +57,7 @@ class ReleaseResult:
 
     def describe(self, release: str) -> str:
         text = f"{release} {self.action} (revision {self.revision})"
-        return f"{text}; {self.recovered}" if self.recovered else text
+        return f"{text} after recovering it from an interrupted run" if self.recovered else text
 
 
 def _make_client(runner: Runner, **command_options: Any):
