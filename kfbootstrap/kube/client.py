@@ -7,6 +7,7 @@ used in one process, as tests do).
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
@@ -25,6 +26,8 @@ def load_configuration(context: str | None, kubeconfig: str | None = None) -> "C
     from kubernetes import config as kube_config
 
     configuration = client.Configuration()
+    # Read $KUBECONFIG now: the library's default is frozen when kubernetes is first imported.
+    kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
     try:
         kube_config.load_kube_config(config_file=kubeconfig, context=context,
                                      client_configuration=configuration, persist_config=False)

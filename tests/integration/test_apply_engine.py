@@ -34,6 +34,7 @@ from tests.testbed.cluster import Testbed, free_ports, wait_until
 
 SHARED = Path(os.environ.get("KFB_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
 EXAMPLE = SHARED / "fixtures" / "kubeflow-26.03" / "example.yaml.xz"
+KSERVE = SHARED / "fixtures" / "kubeflow-26.03" / "kserve.yaml.xz"
 
 
 def configmap(name: str, namespace: str, **labels: str) -> dict[str, Any]:
@@ -231,7 +232,7 @@ def kubeflow_input(tmp_path_factory) -> tuple[Path, list[dict[str, Any]]]:
     return path, objects
 
 
-def _step_and_context(bed: Testbed, manifests: Path, monkeypatch):
+def _step_and_context(bed: Testbed, manifests: Path, monkeypatch, step_class=None):
     from kfbootstrap.config import load_config
     from kfbootstrap.context import RunContext
     from kfbootstrap.steps.kubeflow import KubeflowStep
@@ -240,7 +241,7 @@ def _step_and_context(bed: Testbed, manifests: Path, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", bed.kubeconfig)
     config = load_config(flags={"cluster.context": bed.context, "kubeflow.path": manifests}, env={},
                          cwd=manifests.parent).config
-    return KubeflowStep(config), RunContext(config=config, runner=ShRunner())
+    return (step_class or KubeflowStep)(config), RunContext(config=config, runner=ShRunner())
 
 
 def _our_objects(rest: KubeRest, objects: list[dict[str, Any]], selector: str) -> dict[str, dict[str, Any]]:
@@ -301,6 +302,26 @@ def test_full_kubeflow_render_applies_in_one_run_and_a_rerun_is_a_noop(fresh, ku
     changed = [ref for ref, meta in after.items() if _our_apply_time(meta) != _our_apply_time(present[ref])]
     assert changed == []
     print(f"\nfull render: first run {first_run:.1f}s; re-apply {report.seconds:.1f}s with {report.requests} requests")
+
+
+def test_kserve_step_applies_its_own_render_and_then_skips(fresh, kubeflow_input, monkeypatch, tmp_path):
+    """A pre-rendered directory as `render --out` writes it: kubeflow.yaml plus kserve.yaml."""
+    from kfbootstrap.steps.kserve import KServeStep
+
+    manifests, _ = kubeflow_input
+    (tmp_path / "kubeflow.yaml").symlink_to(manifests)
+    kserve = [o for o in parse_manifests(lzma.decompress(KSERVE.read_bytes()).decode(), str(KSERVE))
+              if o["kind"] not in WEBHOOK_KINDS]
+    (tmp_path / "kserve.yaml").write_text(dump_manifests(kserve))
+
+    kubeflow_again, ctx = _step_and_context(fresh, tmp_path, monkeypatch)
+    assert kubeflow_again.is_done(ctx)  # same kubeflow render from another source: still done
+    step, ctx = _step_and_context(fresh, tmp_path, monkeypatch, KServeStep)
+    assert not step.is_done(ctx)
+    assert step.run(ctx).startswith(f"{len(kserve)}/{len(kserve)} objects")
+    assert _step_and_context(fresh, tmp_path, monkeypatch, KServeStep)[0].is_done(ctx)
+    crd = json.loads(fresh.kubectl("get", "crd", "inferenceservices.serving.kserve.io", "-o", "json").stdout)
+    assert crd["metadata"]["labels"][COMPONENT_LABEL] == "kserve"
 
 
 def test_down_keep_cluster_deletes_everything_we_applied(fresh, kubeflow_input, monkeypatch, capsys):

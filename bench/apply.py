@@ -1,0 +1,224 @@
+"""Apply benchmark: our engine against the upstream loop and a single kubectl pass, each on a fresh testbed.
+
+Input: the Kubeflow 26.03 `example` render from ../shared/fixtures (675 objects, 74 CRDs)
+without its webhook configurations (the testbed has no webhook servers; the test input
+only). Scenarios, each on its own fresh kwok testbed (tests/testbed):
+
+  (a) kfbootstrap: the Kubeflow step (`up`'s code path) in a child process: read, parse,
+      apply, record the marker; then, in a second child, `up`'s re-run check and a forced
+      full re-apply on the same cluster (not counted in (a)'s time or requests)
+  (b) upstream: `while ! kubectl apply --server-side --force-conflicts -f -; do sleep 20; done`
+  (c) one `kubectl apply --server-side -f -` pass (which leaves the CRs out: not converged)
+
+Reported: wall time; API requests counted by the client (kubectl -v=6 request lines, our
+transport's counter) and by the API server (apiserver_request_total from /metrics before
+and after: all verbs, which includes the cluster's own controllers, and APPLY alone);
+our child's peak RSS (ru_maxrss). Targets: (a) <= 0.5 x (b), (a) <= (c), RSS <= 400 MB.
+
+Run: .venv/bin/python bench/apply.py [--repeat N] [--json]
+"""
+
+from __future__ import annotations
+
+import time
+
+_STARTED = time.monotonic()  # the child reports its import time from here
+
+import argparse
+import json
+import lzma
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SHARED = Path(os.environ.get("KFB_SHARED_DIR", ROOT.parent / "shared"))
+EXAMPLE = SHARED / "fixtures" / "kubeflow-26.03" / "example.yaml.xz"
+UPSTREAM_SLEEP = 20
+MAX_PASSES = 10
+RSS_TARGET_MB = 400
+_REQUEST_LINE = re.compile(r'\] "?(GET|PATCH|POST|PUT|DELETE|HEAD) https?://')
+_METRIC = re.compile(r'^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$')
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+def prepare_input(directory: Path) -> Path:
+    """The render without webhook configurations, as one YAML file (what every scenario reads)."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    docs = [d for d in yaml.load_all(lzma.decompress(EXAMPLE.read_bytes()).decode(), Loader=loader)
+            if d and d.get("kind") not in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")]
+    path = directory / "kubeflow.yaml"
+    path.write_text(yaml.dump_all(docs, Dumper=dumper, sort_keys=False))
+    return path
+
+
+def server_requests(bed) -> tuple[int, int]:
+    """(all requests, APPLY requests) the API server has counted so far."""
+    total = applies = 0
+    for line in bed.kubectl("get", "--raw", "/metrics", timeout=60).stdout.splitlines():
+        match = _METRIC.match(line)
+        if match:
+            count = int(float(match.group(2)))
+            total += count
+            if 'verb="APPLY"' in match.group(1):
+                applies += count
+    return total, applies
+
+
+def fresh_testbed():
+    from tests.testbed.cluster import Testbed, locate_bin_dir, locate_stage_dir, read_versions
+
+    return Testbed(locate_bin_dir(), locate_stage_dir(read_versions()["KWOK_VERSION"]))
+
+
+# ---------------------------------------------------------------- scenarios
+
+
+def run_child(bed, manifests: Path, mode: str) -> dict:
+    env = {**bed.env, "KFBOOTSTRAP_CACHE_DIR": str(bed.root / "kfb-cache"),
+           "KFBOOTSTRAP_STATE_DIR": str(bed.root / "kfb-state")}
+    child = subprocess.run([sys.executable, __file__, "--child", mode, "--context", bed.context,
+                            "--manifests", str(manifests)], env=env, capture_output=True, text=True, timeout=1800)
+    if child.returncode != 0:
+        raise SystemExit(f"our engine failed ({mode}):\n{child.stdout[-3000:]}\n{child.stderr[-3000:]}")
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def run_kubectl(bed, manifests: Path, *, loop: bool) -> dict:
+    argv = ["kubectl", "--context", bed.context, "-v=6", "apply", "--server-side", "-f", str(manifests)]
+    if loop:
+        argv.insert(-2, "--force-conflicts")
+    passes = requests = 0
+    began = time.monotonic()
+    while True:
+        passes += 1
+        result = bed.run(argv, check=False, timeout=1800)
+        requests += len(_REQUEST_LINE.findall(result.stderr))
+        if result.returncode == 0 or not loop or passes >= MAX_PASSES:
+            break
+        time.sleep(UPSTREAM_SLEEP)
+    return {"wall": time.monotonic() - began, "client_requests": requests, "passes": passes,
+            "converged": result.returncode == 0}
+
+
+def scenario(name: str, manifests: Path) -> dict:
+    with fresh_testbed() as bed:
+        before = server_requests(bed)
+        if name == "ours":
+            result = run_child(bed, manifests, "first")
+        else:
+            result = run_kubectl(bed, manifests, loop=name == "upstream")
+        after = server_requests(bed)
+        result["server_requests"] = after[0] - before[0] - 1  # minus the /metrics read itself
+        result["server_applies"] = after[1] - before[1]
+        if name == "ours":
+            result.update(run_child(bed, manifests, "rerun"))
+        return result
+
+
+# ---------------------------------------------------------------- the child: our engine as `up` runs it
+
+
+def child(mode: str, context: str, manifests: Path) -> None:
+    """`first`: the Kubeflow step as `up` runs it on a fresh cluster. `rerun`: `up` again, then a forced re-apply."""
+    import resource
+
+    from kfbootstrap.config import load_config
+    from kfbootstrap.context import RunContext
+    from kfbootstrap.kube.apply import apply_objects
+    from kfbootstrap.steps.kubeflow import KubeflowStep
+    from kfbootstrap.tools.runner import ShRunner
+
+    config = load_config(flags={"cluster.context": context, "kubeflow.path": manifests}, env={},
+                         cwd=manifests.parent).config
+    ctx = RunContext(config=config, runner=ShRunner())
+    step = KubeflowStep(config)
+    began = time.monotonic()
+    imports = began - _STARTED
+    if mode == "first":
+        assert not step.is_done(ctx)
+        note = step.run(ctx)
+        print(json.dumps({
+            "wall": time.monotonic() - began, "imports": imports, "client_requests": step.rest(ctx).requests,
+            "passes": 1, "converged": note.split()[0].split("/")[0] == note.split()[0].split("/")[1], "note": note,
+            "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        return
+    skipped = step.is_done(ctx)
+    rerun_check = time.monotonic() - began
+    report = apply_objects(step.rest(ctx), step.rendered(ctx).objects(), component="kubeflow", timeout=600)
+    print(json.dumps({"rerun_skipped": skipped, "rerun_check": rerun_check, "reapply": report.seconds,
+                      "reapply_requests": report.requests,
+                      "reapply_retried": sum(1 for n in report.attempts().values() if n > 1)}))
+
+
+# ---------------------------------------------------------------- report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of (a), (b), (c); medians are reported")
+    parser.add_argument("--json", action="store_true", help="print the raw results as JSON too")
+    parser.add_argument("--only", choices=["ours", "upstream", "single"], action="append")
+    parser.add_argument("--child", choices=["first", "rerun"], help=argparse.SUPPRESS)
+    parser.add_argument("--context", help=argparse.SUPPRESS)
+    parser.add_argument("--manifests", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.context, args.manifests)
+        return
+    if not EXAMPLE.is_file():
+        raise SystemExit(f"fixture {EXAMPLE} not found (set KFB_SHARED_DIR)")
+    names = args.only or ["ours", "upstream", "single"]
+    rounds: dict[str, list[dict]] = {name: [] for name in names}
+    with tempfile.TemporaryDirectory(prefix="kfb-bench-") as tmp:
+        manifests = prepare_input(Path(tmp))
+        for number in range(args.repeat):
+            for name in names:  # interleaved, so machine load drifts hit every scenario alike
+                result = scenario(name, manifests)
+                rounds[name].append(result)
+                print(f"round {number + 1} {name}: {result['wall']:.1f}s", file=sys.stderr)
+    if args.json:
+        print(json.dumps(rounds, indent=2))
+    print_table(rounds)
+
+
+def _median(results: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in results)
+
+
+def print_table(rounds: dict[str, list[dict]]) -> None:
+    titles = {"ours": "(a) kfbootstrap engine", "upstream": f"(b) upstream loop, sleep {UPSTREAM_SLEEP}s",
+              "single": "(c) one kubectl --server-side pass"}
+    print(f"{'scenario':<36} {'wall s':>7} {'client req':>10} {'server req':>10} {'APPLY':>6} {'passes':>6}  converged")
+    for name, results in rounds.items():
+        print(f"{titles[name]:<36} {_median(results, 'wall'):>7.1f} {_median(results, 'client_requests'):>10.0f} "
+              f"{_median(results, 'server_requests'):>10.0f} {_median(results, 'server_applies'):>6.0f} "
+              f"{_median(results, 'passes'):>6.0f}  {all(r['converged'] for r in results)}")
+    if "ours" in rounds:
+        ours = rounds["ours"]
+        print(f"\nours: peak RSS {max(r['maxrss_mb'] for r in ours):.0f} MB (target <= {RSS_TARGET_MB}); "
+              f"re-run check {_median(ours, 'rerun_check'):.2f}s (skipped: {all(r['rerun_skipped'] for r in ours)}); "
+              f"full re-apply {_median(ours, 'reapply'):.1f}s with {_median(ours, 'reapply_requests'):.0f} requests; "
+              f"imports and config before the step {_median(ours, 'imports'):.1f}s (not in wall)")
+        a = _median(ours, "wall")
+        if "upstream" in rounds:
+            b = _median(rounds["upstream"], "wall")
+            print(f"target (a) <= 0.5 x (b): {a:.1f}s vs {0.5 * b:.1f}s -> {'met' if a <= 0.5 * b else 'MISSED'}")
+        if "single" in rounds:
+            c = _median(rounds["single"], "wall")
+            print(f"target (a) <= (c):       {a:.1f}s vs {c:.1f}s -> {'met' if a <= c else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
