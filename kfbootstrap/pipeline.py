@@ -34,8 +34,20 @@ def build_steps(config: Config) -> list[Step]:
     steps: list[Step] = [PreflightStep()]
     steps.append(ExistingClusterStep(config) if config.cluster.existing else ClusterStep(config))
     enabled = set(config.components.enabled())
-    steps += [NotAvailableStep(name, title) for name, title in _COMPONENT_STEPS if name in enabled]
+    steps += [_component_step(name, title, config) for name, title in _COMPONENT_STEPS if name in enabled]
     return steps
+
+
+def _component_step(name: str, title: str, config: Config) -> Step:
+    """The installer of one component, or a NotAvailableStep while it is not built."""
+    from kfbootstrap.steps.kserve import KServeStep
+    from kfbootstrap.steps.kubeflow import KubeflowStep
+
+    builders = {
+        "kubeflow": lambda: KubeflowStep(config),
+        "kserve": lambda: KServeStep(config),
+    }
+    return builders[name]() if name in builders else NotAvailableStep(name, title)
 
 
 @dataclass
