@@ -56,6 +56,7 @@ class Discovery:
         self._lock = threading.Lock()
         self._gv_locks: dict[str, threading.Lock] = {}
         self._cache: dict[str, tuple[float, dict[str, Resource] | None]] = {}
+        self._generation: dict[str, int] = {}
 
     def resource(self, api_version: str, kind: str, *, refresh: bool = False) -> Resource:
         """The Resource serving `kind`; raises KindNotServed when there is none.
@@ -71,8 +72,10 @@ class Discovery:
         return found
 
     def invalidate(self, api_version: str) -> None:
+        """Forget a group/version (a CRD of it just became Established); a fetch under way is not cached."""
         with self._lock:
             self._cache.pop(api_version, None)
+            self._generation[api_version] = self._generation.get(api_version, 0) + 1
 
     def _kinds(self, api_version: str, refresh: bool) -> dict[str, Resource] | None:
         with self._lock:
@@ -81,8 +84,11 @@ class Discovery:
             cached = self._cache.get(api_version)
             stale = cached is not None and refresh and self.clock() - cached[0] >= REFRESH_AFTER
             if cached is None or stale:
+                generation = self._generation.get(api_version, 0)
                 cached = (self.clock(), self._fetch(api_version))
-                self._cache[api_version] = cached
+                with self._lock:
+                    if self._generation.get(api_version, 0) == generation:
+                        self._cache[api_version] = cached
             return cached[1]
 
     def _fetch(self, api_version: str) -> dict[str, Resource] | None:

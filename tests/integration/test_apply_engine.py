@@ -210,6 +210,21 @@ def test_invalid_object_fails_at_once_with_a_table(testbed, namespace):
     assert f"Deployment/{namespace}/bad" in error.message and "invalid" in error.message
 
 
+def test_deadline_reports_what_did_not_apply_and_why(testbed, namespace):
+    from kfbootstrap.kube.apply import ApplyFailed
+
+    objects = [widget(f"{namespace}-never.kfb.test", namespace), configmap("fine", namespace)]
+    began = time.monotonic()
+    with pytest.raises(ApplyFailed) as caught:
+        apply_objects(testbed.api_client(), objects, component="deadline-test", timeout=4)
+    assert 4 <= time.monotonic() - began < 15
+    error = caught.value
+    assert error.report.timed_out and error.report.applied == 1
+    assert error.message.startswith("1 of 2 objects of deadline-test did not apply within 4s")
+    assert f"Widget/{namespace}/w1" in error.message and "kind not served yet" in error.message
+    assert "kubectl get crd" in error.hint
+
+
 # ---------------------------------------------------------------- the whole Kubeflow render
 
 

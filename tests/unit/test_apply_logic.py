@@ -261,3 +261,56 @@ def test_for_apply_leaves_aggregated_rules_to_the_controller(role, keeps_rules):
     assert ("rules" in sent) is keeps_rules
     assert "rules" in cluster_role  # the render itself is untouched
     assert sent["metadata"]["labels"][COMPONENT_LABEL] == "kubeflow"
+
+
+# ---------------------------------------------------------------- discovery cache
+
+
+class ListingRest:
+    """Answers group/version discovery from a dict; counts the requests (the API server's side is tested live)."""
+
+    def __init__(self, kinds_by_gv: dict[str, list[str]], during_fetch=None):
+        self.kinds_by_gv = kinds_by_gv
+        self.during_fetch = during_fetch
+        self.calls = 0
+
+    def get_json(self, path, **_):
+        self.calls += 1
+        if self.during_fetch:
+            self.during_fetch()
+        gv = path.removeprefix("/apis/").removeprefix("/api/")
+        if gv not in self.kinds_by_gv:
+            return None
+        return {"resources": [{"name": k.lower() + "s", "kind": k, "namespaced": True} for k in self.kinds_by_gv[gv]]
+                + [{"name": "widgets/status", "kind": "Widget", "namespaced": True}]}
+
+
+def test_discovery_caches_refreshes_at_most_once_a_second_and_says_what_is_missing():
+    from kfbootstrap.kube.discovery import Discovery, KindNotServed
+
+    now = [100.0]
+    rest = ListingRest({"e.com/v1": ["Gadget"]})
+    discovery = Discovery(rest, clock=lambda: now[0])
+    assert discovery.resource("e.com/v1", "Gadget").object_path("ns", "g") == "/apis/e.com/v1/namespaces/ns/gadgets/g"
+    with pytest.raises(KindNotServed, match="has no kind Widget"):
+        discovery.resource("e.com/v1", "Widget", refresh=True)
+    assert rest.calls == 1  # cached answer is younger than a second
+    rest.kinds_by_gv["e.com/v1"].append("Widget")
+    now[0] += 1.5
+    assert discovery.resource("e.com/v1", "Widget", refresh=True).plural == "widgets"
+    assert rest.calls == 2
+    with pytest.raises(KindNotServed, match="no API group/version"):
+        discovery.resource("other.com/v1", "Thing")
+
+
+def test_discovery_does_not_cache_an_answer_invalidated_while_it_was_fetched():
+    from kfbootstrap.kube.discovery import Discovery, KindNotServed
+
+    discovery: Discovery
+    rest = ListingRest({"e.com/v1": ["Gadget"]}, during_fetch=lambda: discovery.invalidate("e.com/v1"))
+    discovery = Discovery(rest)
+    with pytest.raises(KindNotServed):
+        discovery.resource("e.com/v1", "Widget")
+    rest.during_fetch = None
+    rest.kinds_by_gv["e.com/v1"].append("Widget")  # the CRD became Established meanwhile
+    assert discovery.resource("e.com/v1", "Widget").kind == "Widget"  # fetched again, not the stale answer
