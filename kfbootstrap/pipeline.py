@@ -35,6 +35,10 @@ def build_steps(config: Config) -> list[Step]:
     steps.append(ExistingClusterStep(config) if config.cluster.existing else ClusterStep(config))
     enabled = set(config.components.enabled())
     steps += [_component_step(name, title, config) for name, title in _COMPONENT_STEPS if name in enabled]
+    if config.forwards.auto:
+        from kfbootstrap.steps.forwards import ForwardsStep
+
+        steps.append(ForwardsStep(config))
     return steps
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Optional
 
 import typer
 from typing_extensions import Annotated
 
-from kfbootstrap.cli.common import ConfigOption, JsonOption, load, not_available
+from kfbootstrap.cli.common import ConfigOption, JsonOption, load
+
+ContextOption = Annotated[Optional[str], typer.Option(
+    "--context", help="Kube context of the cluster (default: kind-<cluster.name>, or cluster.context).",
+    show_default=False)]
 
 TARGETS = ("minio", "grafana", "kubeflow")
 
@@ -15,11 +20,44 @@ TARGETS = ("minio", "grafana", "kubeflow")
 def creds(
     target: Annotated[Optional[str], typer.Argument(help=f"One of: {', '.join(TARGETS)}.", show_default=False)] = None,
     config: ConfigOption = None,
+    context: ContextOption = None,
+    namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Look for the secret in this namespace instead.", show_default=False)] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Print the credentials of a platform service."""
-    load(config)
-    not_available("`kfbootstrap creds`")
+    from kfbootstrap.errors import UsageError
+
+    if target not in TARGETS:
+        raise UsageError(f"unknown target {target!r}" if target else "name a target",
+                         hint=f"choose one of: {', '.join(TARGETS)}")
+    loaded = load(config, cluster__context=context)
+    from kubernetes import client
+
+    from kfbootstrap.access.creds import read_creds
+    from kfbootstrap.kube.client import api_client, api_errors
+
+    context = loaded.config.kube_context
+    with api_errors(context):
+        cred = read_creds(target, client.CoreV1Api(api_client(context)), loaded.config, namespace)
+    if json_output:
+        typer.echo(json.dumps(cred.to_json(), indent=2))
+        return
+    _print(cred)
+
+
+def _print(cred) -> None:
+    lines = [f"{key.replace('_', ' ')}: {value if value is not None else '(unknown)'}" for key, value in cred.fields.items()]
+    for key in ("url", "endpoint", "cluster_endpoint"):
+        value = cred.url if key == "url" else cred.extra.get(key)
+        if value:
+            lines.append(f"{key.replace('_', ' ')}: {value}")
+    lines.append(f"from: secret {cred.secret} in namespace {cred.namespace}")
+    for line in lines:
+        typer.echo(line)
+    for note in cred.notes:
+        typer.echo(f"note: {note}", err=True)
+    if cred.extra.get("default_password"):
+        typer.echo("to change it:\n  " + cred.extra["how_to_change"].replace("\n", "\n  "), err=True)
 
 
 def register(app: typer.Typer) -> None:

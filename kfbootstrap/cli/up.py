@@ -23,11 +23,14 @@ def up(
     timeout: Annotated[Optional[str], typer.Option(
         "--timeout", help="How long to wait for every workload to be ready, e.g. 45m (sets timeouts.ready).",
         show_default=False)] = None,
+    no_expose: Annotated[bool, typer.Option("--no-expose", help="Do not start background port-forwards at the end.")] = False,
+    show_credentials: Annotated[bool, typer.Option("--show-credentials", help="Print passwords in the final summary.")] = False,
 ) -> None:
     """Create the cluster and install the platform. Safe to re-run: finished steps are skipped."""
     loaded = load(config, profile=profile, cluster__name=name, cluster__context=context,
                   kubeflow__version=kubeflow_version, kubeflow__path=manifests, cluster__workers=workers,
-                  timeouts__ready=_seconds(timeout))
+                  timeouts__ready=_seconds(timeout),
+                  forwards__auto=False if no_expose else None)
     from kfbootstrap.pipeline import build_steps, print_plan, run_steps
 
     steps = build_steps(loaded.config)
@@ -35,6 +38,9 @@ def up(
         print_plan(steps)
         return
     run_steps(steps, run_context(loaded))
+    from kfbootstrap.access.summary import print_summary
+
+    print_summary(loaded.config, show_credentials)
 
 
 def _seconds(timeout: str | None) -> int | None:

@@ -1,0 +1,144 @@
+"""The credentials of minio (the pipelines' object store), grafana and kubeflow (the Dex user).
+
+Read from the Secrets the components create; `kfbootstrap creds` is the only command
+that prints the values. For Kubeflow only a bcrypt hash is stored, so we can tell
+whether it is still the public default password, never recover a changed one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from kfbootstrap.access.targets import TARGETS, local_port, service_candidates, url
+from kfbootstrap.config import Config
+from kfbootstrap.errors import UsageError
+from kfbootstrap.kube.secrets import read_config_map, read_secret, secret_value
+
+CREDS_TARGETS = ("minio", "grafana", "kubeflow")
+
+MINIO_SECRET = ("kubeflow", "mlpipeline-minio-artifact")
+GRAFANA_SECRET = ("monitoring", "grafana")
+DEX_SECRET = ("auth", "dex-passwords")
+DEX_HASH_KEY = "DEX_USER_PASSWORD"
+DEX_DEFAULT_USER = "user@example.com"
+DEX_DEFAULT_PASSWORD = "12341234"
+# The hash kubeflow/manifests ships for 12341234, used when the bcrypt package is missing.
+DEX_DEFAULT_HASHES = ("$2y$12$4K/VkmDd1q1Orb3xAt82zu8gk7Ad6ReFR4LCP9UeYE90NLiN9Df72",)
+
+CHANGE_DEX_PASSWORD = (
+    "python3 -c 'import bcrypt, getpass; print(bcrypt.hashpw(getpass.getpass().encode(), bcrypt.gensalt(12)).decode())'"
+    "  # then:\n"
+    "kubectl -n auth create secret generic dex-passwords --from-literal=DEX_USER_PASSWORD='<hash>'"
+    " --dry-run=client -o yaml | kubectl apply -f -\n"
+    "kubectl -n auth rollout restart deployment dex"
+)
+
+
+@dataclass
+class Credential:
+    """One target's login. `secret_fields` names the keys of `fields` whose values are secrets."""
+
+    target: str
+    namespace: str
+    secret: str
+    fields: dict[str, str | None]
+    secret_fields: tuple[str, ...]
+    url: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.target, "namespace": self.namespace, "secret": self.secret, **self.fields,
+                "url": self.url, **self.extra, "notes": self.notes}
+
+
+def read_creds(target: str, core: Any, config: Config, namespace: str | None = None) -> Credential:
+    """Dispatch on the target name; `namespace` overrides where the Secret is looked for."""
+    readers = {"minio": minio_creds, "grafana": grafana_creds, "kubeflow": kubeflow_creds}
+    if target not in readers:
+        raise UsageError(f"no credentials for {target!r}", hint=f"choose one of: {', '.join(CREDS_TARGETS)}")
+    return readers[target](core, config, namespace)
+
+
+def _local_url(target: str, config: Config) -> str:
+    t = TARGETS[target]
+    return url(t, config.forwards.address, local_port(t, config))
+
+
+def minio_creds(core: Any, config: Config, namespace: str | None = None) -> Credential:
+    ns = namespace or MINIO_SECRET[0]
+    data = read_secret(core, ns, MINIO_SECRET[1], "is Kubeflow Pipelines installed? check `kfbootstrap status`")
+    access_key = secret_value(data, ns, MINIO_SECRET[1], "accesskey")
+    secret_key = secret_value(data, ns, MINIO_SECRET[1], "secretkey")
+    service = _object_store_service(core, config, ns)
+    endpoint = _local_url("minio", config).rstrip("/")
+    extra = {"endpoint": endpoint,
+             "cluster_endpoint": f"http://{service}.{ns}.svc.cluster.local:9000" if service else None,
+             "service": service}
+    notes = [] if service else [f"no object-store Service (minio-service or seaweedfs) in namespace {ns}"]
+    return Credential("minio", ns, MINIO_SECRET[1], {"access_key": access_key, "secret_key": secret_key},
+                      ("secret_key",), url=None, extra=extra, notes=notes)
+
+
+def _object_store_service(core: Any, config: Config, namespace: str) -> str | None:
+    from kfbootstrap.kube.endpoints import ServiceNotFound, find_service
+
+    try:
+        return find_service(core, namespace, service_candidates(TARGETS["minio"], config)).metadata.name
+    except ServiceNotFound:
+        return None
+
+
+def grafana_creds(core: Any, config: Config, namespace: str | None = None) -> Credential:
+    ns = namespace or GRAFANA_SECRET[0]
+    data = read_secret(core, ns, GRAFANA_SECRET[1], "is Grafana installed? check `kfbootstrap status`")
+    user = secret_value(data, ns, GRAFANA_SECRET[1], "admin-user")
+    password = secret_value(data, ns, GRAFANA_SECRET[1], "admin-password")
+    return Credential("grafana", ns, GRAFANA_SECRET[1], {"username": user, "password": password},
+                      ("password",), url=_local_url("grafana", config))
+
+
+def kubeflow_creds(core: Any, config: Config, namespace: str | None = None) -> Credential:
+    ns = namespace or DEX_SECRET[0]
+    data = read_secret(core, ns, DEX_SECRET[1], "is Kubeflow installed? check `kfbootstrap status`")
+    password_hash = secret_value(data, ns, DEX_SECRET[1], DEX_HASH_KEY)
+    is_default = is_default_password(password_hash)
+    notes = []
+    if is_default:
+        notes.append(f"this is the public default password of kubeflow/manifests; change it before anyone "
+                     f"else can reach {_local_url('kubeflow', config)}")
+    else:
+        notes.append("the password was changed from the default; kfbootstrap cannot recover it from its bcrypt hash")
+    return Credential(
+        "kubeflow", ns, DEX_SECRET[1],
+        {"username": dex_user(core, ns), "password": DEX_DEFAULT_PASSWORD if is_default else None},
+        ("password",), url=_local_url("kubeflow", config),
+        extra={"default_password": is_default, "how_to_change": CHANGE_DEX_PASSWORD}, notes=notes)
+
+
+def is_default_password(password_hash: str) -> bool:
+    """Does this bcrypt hash match 12341234? (Exact upstream hash as a fallback without bcrypt.)"""
+    try:
+        import bcrypt
+    except ImportError:
+        return password_hash.strip() in DEX_DEFAULT_HASHES
+    try:
+        return bcrypt.checkpw(DEX_DEFAULT_PASSWORD.encode(), password_hash.strip().encode())
+    except ValueError:  # not a bcrypt hash at all (e.g. someone stored a plain password)
+        return password_hash.strip() == DEX_DEFAULT_PASSWORD
+
+
+def dex_user(core: Any, namespace: str) -> str:
+    """The e-mail of Dex's static user whose hash comes from DEX_USER_PASSWORD (default user@example.com)."""
+    data = read_config_map(core, namespace, "dex") or {}
+    try:
+        config = yaml.safe_load(data.get("config.yaml") or "") or {}
+    except yaml.YAMLError:
+        return DEX_DEFAULT_USER
+    for entry in config.get("staticPasswords") or []:
+        if isinstance(entry, dict) and entry.get("hashFromEnv") == DEX_HASH_KEY and entry.get("email"):
+            return str(entry["email"])
+    return DEX_DEFAULT_USER
