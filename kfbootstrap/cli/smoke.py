@@ -2,23 +2,93 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 from typing_extensions import Annotated
 
-from kfbootstrap.cli.common import ConfigOption, JsonOption, load, not_available
+from kfbootstrap.cli.common import ConfigOption, ContextOption, JsonOption, NameOption, ProfileOption, load
+
+DEFAULT_PASSWORD_ENV = "KUBEFLOW_PASSWORD"
 
 
 def smoke(
     config: ConfigOption = None,
+    profile: ProfileOption = None,
+    name: NameOption = None,
+    context: ContextOption = None,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Write a JUnit XML report here.", show_default=False)] = None,
     json_output: JsonOption = False,
+    pipeline: Annotated[bool, typer.Option("--pipeline", help="Also submit a one-step pipeline and wait for it to succeed.")] = False,
+    pipeline_timeout: Annotated[int, typer.Option("--pipeline-timeout", help="Seconds to wait for that pipeline run.")] = 600,
+    user: Annotated[str, typer.Option("--user", help="Dex user to log in with.")] = "user@example.com",
+    password_env: Annotated[str, typer.Option(
+        "--password-env", help="Environment variable holding the user's password (unset: the public default 12341234).")
+    ] = DEFAULT_PASSWORD_ENV,
 ) -> None:
-    """Check each component really works, end to end."""
-    load(config)
-    not_available("`kfbootstrap smoke`")
+    """Check each component really works, end to end, through port-forwards smoke opens itself.
+    Exits 0 only when every check passed."""
+    loaded = load(config, profile=profile, cluster__name=name, cluster__context=context)
+    from kfbootstrap.smoke.checks import DEFAULT_PASSWORD, CheckContext
+    from kfbootstrap.smoke.forwards import ForwardedEndpoints
+    from kfbootstrap.smoke.plan import all_checks, services_for
+    from kfbootstrap.smoke.report import to_json, write_junit
+    from kfbootstrap.smoke.run import run_checks
+
+    cfg = loaded.config
+    # $KUBECONFIG read now: the kubernetes client reads it once, at import time.
+    with ForwardedEndpoints(cfg.kube_context, os.environ.get("KUBECONFIG") or None) as endpoints:
+        ctx = CheckContext(endpoints=endpoints, services=services_for(cfg), user=user,
+                           password=os.environ.get(password_env) or DEFAULT_PASSWORD,
+                           object_store_credentials=lambda: _object_store_credentials(endpoints, cfg),
+                           pipeline_timeout=pipeline_timeout)
+        report = run_checks(all_checks(with_pipeline=pipeline), set(cfg.components.enabled()), ctx,
+                            on_result=_show_result)
+    report.properties.update({"cluster": cfg.cluster.name, "context": cfg.kube_context or "(current)",
+                              "kubeflow_version": cfg.kubeflow.version, "profile": cfg.profile})
+    if junit is not None:
+        write_junit(report, junit)
+    if json_output:
+        typer.echo(to_json(report))
+    else:
+        _print_summary(report, junit)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _object_store_credentials(endpoints, config) -> tuple[str, str]:
+    """What `kfbootstrap creds minio` shows, read the same way."""
+    from kfbootstrap.access.creds import minio_creds
+    from kfbootstrap.errors import KfbError
+    from kfbootstrap.smoke.checks import CheckFailed
+
+    try:
+        credential = minio_creds(endpoints.core_api(), config)
+    except KfbError as exc:
+        raise CheckFailed(f"cannot read the object-store credentials: {exc.message}") from None
+    return credential.fields["access_key"] or "", credential.fields["secret_key"] or ""
+
+
+def _show_result(result) -> None:
+    from kfbootstrap import ui
+
+    if result.status == "passed":
+        ui.step_done(result.title, result.seconds, result.message)
+    elif result.status == "skipped":
+        ui.step_skipped(result.title, result.message)
+    else:
+        ui.step_failed(result.title, result.seconds)
+        ui.err.print(f"    {result.message}", markup=False, highlight=False)
+
+
+def _print_summary(report, junit: Path | None) -> None:
+    from kfbootstrap import ui
+
+    failed = report.count("failed") + report.count("error")
+    ui.out.print(f"smoke: {report.count('passed')} passed, {failed} failed, {report.count('skipped')} skipped"
+                 + (f" (JUnit: {junit})" if junit else ""), markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,425 @@
+"""`kfbootstrap smoke` and `kfbootstrap diagnose` against a real control plane.
+
+Local stand-in services (tests/smoke_standins.py) sit behind kwok pods and real
+Services; `smoke` reaches them through its own port-forwards (kwok's
+ClusterPortForward lands them on the stand-ins), reads the object-store secret
+from the cluster as `creds minio` does, and writes JUnit XML that is parsed here.
+`diagnose` runs against the same cluster after it has been seeded with secrets
+that leak into logs, events, ConfigMaps and env values, and no value may survive
+into the bundle.
+
+The fixed namespaces smoke looks in (istio-system, kubeflow, monitoring) would
+collide with other tests installing real components, so this module runs its own
+small testbed (one node), with kwok's ClusterLogs enabled so pods have logs.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import json
+import secrets
+import tarfile
+import textwrap
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from kfbootstrap.smoke.checks import Service
+from kfbootstrap.smoke.forwards import ForwardedEndpoints
+from kfbootstrap.smoke.http import Session
+from tests.cli_helpers import run_cli
+from tests.fakes import FakeRunner
+from tests.smoke_standins import Platform
+from tests.testbed.cluster import Testbed, wait_until
+
+# (stand-in key, namespace, Service, Service port, container port, port name)
+BACKENDS = [
+    ("kubeflow", "istio-system", "istio-ingressgateway", 80, 8080, "http2"),
+    ("pipelines", "kubeflow", "ml-pipeline", 8888, 8888, "http"),
+    ("model_registry", "kubeflow", "model-registry-service", 8080, 8080, "http-api"),
+    ("object_store", "kubeflow", "seaweedfs", 9000, 8333, "s3"),  # 26.03: SeaweedFS, named targetPort
+    ("grafana", "monitoring", "grafana", 80, 3000, "grafana"),
+    ("prometheus", "monitoring", "prometheus-server", 80, 9090, "http"),
+]
+NAMESPACES = ["istio-system", "kubeflow", "monitoring", "auth", "kubeflow-user-example-com"]
+
+
+class LogsTestbed(Testbed):
+    """The project's testbed plus kwok's ClusterLogs, so `kubectl logs` answers from a file."""
+
+    def _config(self):
+        config = super()._config()
+        config["options"]["enableCRDs"] = [*config["options"]["enableCRDs"], "ClusterLogs"]
+        return config
+
+
+@pytest.fixture(scope="module")
+def bed(testbed):
+    with LogsTestbed(testbed.bin_dir, testbed.stage_dir, nodes=1) as own:
+        own.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/clusterlogs.kwok.x-k8s.io")
+        for namespace in NAMESPACES:
+            own.kubectl("create", "namespace", namespace)
+        yield own
+
+
+def backend_objects(key, namespace, service, port, container_port, port_name):
+    labels = {"app": service}
+    return [
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"{service}-0", "namespace": namespace,
+                                                          "labels": labels},
+         "spec": {"containers": [{"name": "app", "image": f"registry.invalid/{service}:1",
+                                  "ports": [{"containerPort": container_port, "name": port_name}]}]}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": service, "namespace": namespace},
+         "spec": {"selector": labels, "ports": [{"port": port, "targetPort": port_name, "name": port_name}]}},
+    ]
+
+
+def minio_secret(platform: Platform) -> dict:
+    return {"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "mlpipeline-minio-artifact", "namespace": "kubeflow"},
+            "stringData": {"accesskey": platform.access_key, "secretkey": platform.secret_key}}
+
+
+@pytest.fixture(scope="module")
+def platform(bed):
+    """The stand-ins running, each behind a ready kwok pod and a Service, reachable by port-forward."""
+    with Platform() as running, contextlib.ExitStack() as forwards:
+        objects = [obj for backend in BACKENDS for obj in backend_objects(*backend)]
+        bed.apply(objects + [minio_secret(running)])
+        for key, namespace, service, _, container_port, _ in BACKENDS:
+            bed.kubectl("wait", "-n", namespace, "--for=condition=Ready", "--timeout=60s", f"pod/{service}-0")
+            forwards.enter_context(bed.cluster_port_forward(running.apps[key].port, namespace=namespace,
+                                                            pod=f"{service}-0", ports=[container_port]))
+        _wait_until_forwards_work(bed)
+        yield running
+
+
+def _wait_until_forwards_work(bed) -> None:
+    """kwok learns of ClusterPortForwards and Services get EndpointSlices asynchronously."""
+    for key, namespace, service, port, _, _ in BACKENDS:
+        target = Service(key, namespace, (service,), port)
+
+        def answers():
+            try:
+                with ForwardedEndpoints(bed.context, bed.kubeconfig, connect_timeout=5) as endpoints:
+                    return Session(timeout=5).get(endpoints.base_url(target) + "/", follow=False).status > 0
+            except Exception:  # no endpoints yet, or the forward is not routed yet
+                return False
+
+        wait_until(answers, 60, interval=1, what=f"a forward to {namespace}/{service}")
+
+
+@pytest.fixture
+def cli_env(bed, monkeypatch, platform):
+    """The CLI sees only the testbed; the stand-ins start healthy in every test."""
+    for app in platform.apps.values():
+        app.mode = "ok"
+    monkeypatch.setenv("KUBECONFIG", bed.kubeconfig)
+    monkeypatch.delenv("KUBEFLOW_PASSWORD", raising=False)
+    return bed
+
+
+def junit_cases(path: Path) -> dict[str, ET.Element]:
+    root = ET.parse(path).getroot()  # raises on malformed XML
+    assert root.tag == "testsuites"
+    suite = root.find("testsuite")
+    cases = {case.get("name"): case for case in suite.findall("testcase")}
+    assert int(suite.get("tests")) == len(cases)
+    return cases
+
+
+# ------------------------------------------------------------------------------------------- smoke
+
+
+def test_smoke_passes_against_a_healthy_platform(cli_env, capsys, tmp_path):
+    report = tmp_path / "reports" / "smoke.xml"
+    result = run_cli(capsys, "smoke", "--context", cli_env.context, "--junit", report)
+    assert result.code == 0, result.text
+    assert "smoke: 8 passed, 0 failed, 0 skipped" in result.out
+    cases = junit_cases(report)
+    assert len(cases) == 8
+    for name, case in cases.items():
+        assert case.find("failure") is None and case.find("error") is None, name
+        assert float(case.get("time")) > 0, name
+    assert cases["dex-login"].find("system-out").text == "logged in as user@example.com"
+    assert cases["object-store-list-buckets"].find("system-out").text == "1 buckets: mlpipeline"
+
+
+def test_smoke_reports_each_broken_component_with_its_reason(cli_env, capsys, tmp_path, platform):
+    platform.apps["pipelines"].mode = "unhealthy"
+    platform.apps["model_registry"].mode = "wrong-path"
+    platform.apps["grafana"].mode = "db-failing"
+    platform.apps["prometheus"].mode = "starting"
+    platform.apps["kubeflow"].mode = "no-auth"
+    report = tmp_path / "smoke.xml"
+    result = run_cli(capsys, "smoke", "--context", cli_env.context, "--junit", report, "--json")
+    assert result.code == 1
+    data = json.loads(result.out)
+    assert data["ok"] is False and (data["failed"], data["passed"]) == (6, 2)
+    failures = {name: case.find("failure").get("message") for name, case in junit_cases(report).items()
+                if case.find("failure") is not None}
+    assert set(failures) == {"dashboard-redirects-to-dex", "dex-login", "pipelines-healthz",
+                             "model-registry-list", "grafana-health", "prometheus-ready"}
+    assert "without asking for a login" in failures["dex-login"]
+    assert failures["pipelines-healthz"].startswith("/apis/v2beta1/healthz answered 503")
+    assert "registered_models?pageSize=10 answered 404" in failures["model-registry-list"]
+    assert failures["grafana-health"].startswith("/api/health answered 503")
+    assert failures["prometheus-ready"] == "GET /-/ready answered 503: Service Unavailable"
+
+
+def test_smoke_wrong_password_and_rotated_object_store_secret(cli_env, capsys, tmp_path, platform, monkeypatch):
+    monkeypatch.setenv("SMOKE_PW", "not-the-password")
+    rotated = {**minio_secret(platform), "stringData": {"accesskey": platform.access_key,
+                                                        "secretkey": "rotated-" + secrets.token_hex(6)}}
+    cli_env.apply([rotated])
+    try:
+        report = tmp_path / "smoke.xml"
+        result = run_cli(capsys, "smoke", "--context", cli_env.context, "--junit", report,
+                         "--password-env", "SMOKE_PW")
+    finally:
+        cli_env.apply([minio_secret(platform)])
+    assert result.code == 1
+    failures = {name: case.find("failure").get("message") for name, case in junit_cases(report).items()
+                if case.find("failure") is not None}
+    assert set(failures) == {"dex-login", "object-store-list-buckets"}
+    assert failures["dex-login"].startswith(
+        "dex rejected the login of user@example.com: Invalid Email Address and password")
+    assert "403 SignatureDoesNotMatch" in failures["object-store-list-buckets"]
+
+
+def test_smoke_missing_service_fails_its_check_and_disabled_component_is_skipped(cli_env, capsys, tmp_path,
+                                                                                 monkeypatch):
+    cli_env.kubectl("delete", "service", "prometheus-server", "-n", "monitoring")
+    monkeypatch.setenv("KFBOOTSTRAP_COMPONENTS__MODEL_REGISTRY", "false")
+    try:
+        report = tmp_path / "smoke.xml"
+        result = run_cli(capsys, "smoke", "--context", cli_env.context, "--junit", report)
+    finally:
+        cli_env.apply(backend_objects(*BACKENDS[-1])[1:])
+    assert result.code == 1
+    cases = junit_cases(report)
+    assert cases["prometheus-ready"].find("failure").get("message") == (
+        "cannot forward to monitoring/prometheus-server: svc/prometheus-server not found in namespace monitoring")
+    assert cases["model-registry-list"].find("skipped") is not None
+    assert "smoke: 6 passed, 1 failed, 1 skipped" in result.out
+
+
+def test_smoke_service_without_a_ready_pod_fails_fast(cli_env, capsys, tmp_path):
+    cli_env.kubectl("delete", "pod", "grafana-0", "-n", "monitoring", "--wait=true")
+    try:
+        started = time.monotonic()
+        result = run_cli(capsys, "smoke", "--context", cli_env.context, "--json")
+        seconds = time.monotonic() - started
+    finally:
+        cli_env.apply(backend_objects(*BACKENDS[4])[:1])
+        cli_env.kubectl("wait", "-n", "monitoring", "--for=condition=Ready", "--timeout=60s", "pod/grafana-0")
+    assert result.code == 1
+    checks = {c["name"]: c for c in json.loads(result.out)["checks"]}
+    assert checks["grafana-health"]["message"] == (
+        "cannot forward to monitoring/grafana: no ready pod behind svc/grafana")
+    assert [name for name, c in checks.items() if c["status"] != "passed"] == ["grafana-health"]
+    assert seconds < 15  # no waiting for a pod that is not there
+
+
+def test_smoke_with_pipeline_run(cli_env, capsys, tmp_path):
+    result = run_cli(capsys, "smoke", "--context", cli_env.context, "--pipeline", "--json")
+    assert result.code == 0, result.text
+    checks = {c["name"]: c for c in json.loads(result.out)["checks"]}
+    assert checks["pipelines-run"]["status"] == "passed"
+    assert checks["pipelines-run"]["message"] == "run r1 succeeded"
+
+
+# ------------------------------------------------------------------------------------------- diagnose
+
+PEM = ("-----BEGIN PRIVATE KEY-----\n" + "\n".join(secrets.token_urlsafe(48)[:64] for _ in range(3))
+       + "\n-----END PRIVATE KEY-----\n")
+
+
+class HybridRunner:
+    """The real runner (helm, kubectl) with only kind faked: there is no Docker here.
+
+    `kind export logs` writes what a node's logs could hold, secrets included.
+    """
+
+    def __init__(self, cluster_name: str, leaked: str):
+        from kfbootstrap.tools.runner import Result, ShRunner
+
+        self.real = ShRunner()
+        self.fake = FakeRunner().on("kind", "get", "clusters", stdout=f"{cluster_name}\n")
+        self.fake.on("kind", "version", stdout="kind v0.30.0 go1.24.6 linux/amd64")
+
+        def export(argv):
+            target = Path(argv[3])
+            (target / "kfb-control-plane").mkdir(parents=True)
+            (target / "kfb-control-plane" / "kubelet.log").write_text(
+                f"I1123 kubelet.go:1 pulled image with auth {leaked}\nE1123 probe failed\n")
+            return Result(tuple(argv), 0, "", "")
+
+        self.fake.on_call("kind", "export", "logs", handler=export)
+
+    def which(self, program):
+        return self.fake.which(program) if program == "kind" else self.real.which(program)
+
+    def run(self, argv, **kwargs):
+        return (self.fake if argv[0] == "kind" else self.real).run(argv, **kwargs)
+
+
+def cri_log(*lines: str) -> str:
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return "".join(f"{now} stdout F {line}\n" for line in lines)
+
+
+@pytest.fixture(scope="module")
+def leaky_cluster(bed, tmp_path_factory):
+    """Secrets, and objects that repeat their values everywhere a careless bundle would copy them."""
+    # Every value is either in a Secret, or in an env var / log line whose name says it is secret.
+    values = {name: f"{name}-{secrets.token_hex(8)}" for name in
+              ("db-password", "oidc-secret", "grafana-password", "log-only-token", "env-literal", "kind-leak")}
+    ns = "kubeflow"
+    files = tmp_path_factory.mktemp("logs")
+    (files / "current.log").write_text(cri_log(
+        "starting app", f"connecting to postgres://app:{values['db-password']}@db:5432/app",
+        f"AWS_SECRET_ACCESS_KEY={values['log-only-token']}", "readiness probe failed: connection refused"))
+    (files / "previous.log").write_text(cri_log(f"panic: bad client secret {values['oidc-secret']}"))
+    b64 = lambda text: base64.b64encode(text.encode()).decode()  # noqa: E731
+    bed.apply([
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app-db", "namespace": ns},
+         "data": {"password": b64(values["db-password"]), "tls.key": b64(PEM)}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "oauth2-proxy", "namespace": "auth"},
+         "stringData": {"client-secret": values["oidc-secret"], "cookie-secret": secrets.token_hex(16)}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "registry-auth", "namespace": ns},
+         "stringData": {"token": values["kind-leak"]}},  # what the fake `kind export logs` leaks
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "grafana", "namespace": "monitoring"},
+         "stringData": {"admin-user": "admin", "admin-password": values["grafana-password"]}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "leaky-config", "namespace": ns},
+         "data": {"dsn": f"postgres://app:{values['db-password']}@db/app", "grafana.ini": "[security]\n"
+                  f"admin_password = {values['grafana-password']}\n", "key.pem": PEM}},
+        {"apiVersion": "v1", "kind": "Pod",
+         "metadata": {"name": "crashy", "namespace": ns, "labels": {"app": "crashy"},
+                      "annotations": {"debug/oidc": values["oidc-secret"]}},
+         "spec": {"containers": [{"name": "app", "image": "registry.invalid/crashy:1", "env": [
+             {"name": "DB_PASSWORD", "value": values["env-literal"]},
+             {"name": "DATABASE_URL", "value": f"postgres://app:{values['db-password']}@db/app"},
+             {"name": "LOG_LEVEL", "value": "debug"}]}]}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stuck", "namespace": ns},
+         "spec": {"nodeSelector": {"kubernetes.io/hostname": "no-such-node"},
+                  "containers": [{"name": "app", "image": "registry.invalid/stuck:1"}]}},
+        {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterLogs", "metadata": {"name": "crashy-logs"},
+         "spec": {"selector": {"matchNamespaces": [ns], "matchNames": ["crashy"]},
+                  "logs": [{"containers": ["app"], "logsFile": str(files / "current.log"),
+                            "previousLogsFile": str(files / "previous.log")}]}},
+        {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "crashy.leak", "namespace": ns},
+         "involvedObject": {"kind": "Pod", "name": "crashy", "namespace": ns},
+         "reason": "FailedMount", "type": "Warning", "count": 3,
+         "message": f"MountVolume.SetUp failed: token {values['oidc-secret']} rejected"},
+    ])
+    bed.kubectl("wait", "-n", ns, "--for=condition=Ready", "--timeout=60s", "pod/crashy")
+    # Make crashy look like a crash-looping container: Running but not Ready, restarted twice.
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    status = {"status": {
+        "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": now},
+                       {"type": "ContainersReady", "status": "False", "lastTransitionTime": now}],
+        "containerStatuses": [{"name": "app", "image": "registry.invalid/crashy:1", "imageID": "", "ready": False,
+                               "restartCount": 2, "state": {"waiting": {
+                                   "reason": "CrashLoopBackOff",
+                                   "message": "back-off 40s restarting failed container"}}}]}}
+    bed.kubectl("patch", "pod", "crashy", "-n", ns, "--subresource=status", "--type=merge", "-p", json.dumps(status))
+    chart = tmp_path_factory.mktemp("chart") / "tiny"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: tiny\nversion: 0.1.0\n")
+    (chart / "templates" / "cm.yaml").write_text(textwrap.dedent("""\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: tiny}
+        data: {hello: world}
+        """))
+    bed.helm("install", "tiny", str(chart), "-n", "monitoring", "--wait", "--timeout", "60s")
+    # diagnose treats the cluster as our Kind cluster "diag": give the testbed that context name.
+    config = json.loads(bed.kubectl("config", "view", "--raw", "-o", "json").stdout)
+    current = next(c for c in config["contexts"] if c["name"] == bed.context)["context"]
+    bed.run(["kubectl", "config", "set-context", "kind-diag", "--cluster", current["cluster"],
+             "--user", current["user"]])
+    return values
+
+
+def all_secret_values(bed) -> set[bytes]:
+    """Every value of every Secret in the cluster that the bundle promises to hide."""
+    from kfbootstrap.diagnose.redact import MIN_LENGTH, is_public_key
+
+    found: set[bytes] = set()
+    for item in json.loads(bed.kubectl("get", "secrets", "-A", "-o", "json").stdout)["items"]:
+        for key, encoded in (item.get("data") or {}).items():
+            decoded = base64.b64decode(encoded)
+            if not is_public_key(item.get("type", ""), key) and len(decoded.strip()) >= MIN_LENGTH:
+                found.update({decoded, encoded.encode()})
+    return found
+
+
+def test_diagnose_bundle_holds_the_evidence_and_no_secret(bed, leaky_cluster, platform, capsys, tmp_path,
+                                                          monkeypatch):
+    for key, value in bed.env.items():  # helm from the testbed's bin dir, with its private caches
+        monkeypatch.setenv(key, value)
+    runner = HybridRunner("diag", leaky_cluster["kind-leak"])
+    monkeypatch.setattr("kfbootstrap.cli.diagnose.new_runner", lambda: runner)
+    started = time.monotonic()
+    result = run_cli(capsys, "diagnose", "--name", "diag", "--out", tmp_path / "out", "--json")
+    seconds = time.monotonic() - started
+    assert result.code == 0, result.text
+    answer = json.loads(result.out)
+    bundle = Path(answer["bundle"])
+    assert bundle.name.startswith("kfbootstrap-diagnose-diag-") and bundle.name.endswith(".tar.gz")
+    assert bundle.stat().st_mode & 0o077 == 0  # owner-only
+    assert ["kind", "export", "logs"] == runner.fake.commands("kind")[-1][:3]
+
+    with tarfile.open(bundle) as tar:
+        members = {m.name.split("/", 1)[1]: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    text = lambda name: members[name].decode()  # noqa: E731
+
+    # The evidence is there.
+    for name in ("summary.txt", "config.yaml", "versions.yaml", "helm-releases.json", "cluster/pods.yaml",
+                 "cluster/pods.txt", "cluster/nodes.txt", "cluster/events.txt", "cluster/configmaps.yaml",
+                 "cluster/workloads.txt", "cluster/not-ready-pods.txt", "logs/kubeflow/crashy/app.log",
+                 "logs/kubeflow/crashy/app.previous.log", "kind-logs/kfb-control-plane/kubelet.log"):
+        assert name in members, f"{name} missing; have {sorted(members)}"
+    not_ready = text("cluster/not-ready-pods.txt")
+    assert "crashy" in not_ready and "CrashLoopBackOff" in not_ready
+    assert "stuck" in not_ready and "didn't match Pod's node affinity/selector" in not_ready
+    assert answer["not_ready_pods"] == 2
+    assert "readiness probe failed: connection refused" in text("logs/kubeflow/crashy/app.log")
+    assert "panic: bad client secret [REDACTED]" in text("logs/kubeflow/crashy/app.previous.log")
+    assert "AWS_SECRET_ACCESS_KEY=[REDACTED]" in text("logs/kubeflow/crashy/app.log")
+    assert "FailedMount" in text("cluster/events.txt")
+    assert any(r["name"] == "tiny" and r["status"] == "deployed" for r in json.loads(members["helm-releases.json"]))
+    assert "kubernetes server: v1." in text("versions.yaml")
+    assert "name: diag" in text("config.yaml")
+    assert "LOG_LEVEL" in text("cluster/pods.yaml") and "value: debug" in text("cluster/pods.yaml")
+    assert "leaky-config" in text("cluster/configmaps.yaml")
+    assert "admin_password = [REDACTED]" in text("cluster/configmaps.yaml")  # the user name stays readable
+
+    # No Secret object, and no secret value anywhere.
+    assert not any(b"kind: Secret" in data for data in members.values())
+    forbidden = all_secret_values(bed) | {v.encode() for v in leaky_cluster.values()}
+    assert {platform.secret_key.encode(), leaky_cluster["env-literal"].encode()} <= forbidden
+    leaks = [(name, value[:12]) for name, data in members.items() for value in forbidden if value in data]
+    assert leaks == []
+    pem_lines = [line.encode() for line in PEM.splitlines() if "PRIVATE KEY" not in line]
+    assert not any(line in data for line in pem_lines for data in members.values())
+    print(f"diagnose: {len(members)} files, {bundle.stat().st_size} bytes, {seconds:.1f}s")
+
+
+def test_diagnose_without_a_cluster_still_writes_a_bundle(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
+    monkeypatch.setattr("kfbootstrap.cli.diagnose.new_runner", lambda: FakeRunner(missing=["kind", "helm"]))
+    result = run_cli(capsys, "diagnose", "--context", "nowhere", "--out", tmp_path)
+    assert result.code == 0, result.text
+    bundle = Path(result.out.strip())
+    with tarfile.open(bundle) as tar:
+        names = {m.name.split("/", 1)[1] for m in tar.getmembers() if m.isfile()}
+        summary = tar.extractfile(next(m for m in tar.getmembers() if m.name.endswith("summary.txt"))).read().decode()
+    assert {"summary.txt", "config.yaml", "versions.yaml"} <= names
+    assert "cluster not reachable" in summary and "helm releases not collected: helm was not found" in summary
+    assert "cluster not reachable" in result.err
