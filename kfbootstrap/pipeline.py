@@ -35,6 +35,10 @@ def build_steps(config: Config) -> list[Step]:
     steps.append(ExistingClusterStep(config) if config.cluster.existing else ClusterStep(config))
     enabled = set(config.components.enabled())
     steps += [_component_step(name, title, config) for name, title in _COMPONENT_STEPS if name in enabled]
+    if enabled:
+        from kfbootstrap.steps.wait import WaitStep
+
+        steps.append(WaitStep())
     if config.forwards.auto:
         from kfbootstrap.steps.forwards import ForwardsStep
 
@@ -46,10 +50,19 @@ def _component_step(name: str, title: str, config: Config) -> Step:
     """The installer of one component, or a NotAvailableStep while it is not built."""
     from kfbootstrap.steps.kserve import KServeStep
     from kfbootstrap.steps.kubeflow import KubeflowStep
+    from kfbootstrap.steps.metallb import MetallbStep
+    from kfbootstrap.steps.model_registry import ModelRegistryStep
+    from kfbootstrap.steps.monitoring import GrafanaStep, PrometheusStep
+    from kfbootstrap.steps.object_store import ObjectStoreStep
 
     builders = {
         "kubeflow": lambda: KubeflowStep(config),
         "kserve": lambda: KServeStep(config),
+        "metallb": lambda: MetallbStep(config),
+        "prometheus": lambda: PrometheusStep(config),
+        "grafana": lambda: GrafanaStep(config),
+        "model_registry": ModelRegistryStep,
+        "object_store": ObjectStoreStep,
     }
     return builders[name]() if name in builders else NotAvailableStep(name, title)
 

@@ -1,0 +1,132 @@
+"""The Kubeflow model registry: upstream kustomize overlays applied into `kubeflow`, then waited on.
+
+It is not part of the `example` render, so upstream applies `overlays/db` and
+`options/istio` (and optionally `options/csi`) by hand with `-n kubeflow`. We do the
+same with the apply engine. The overlays come from the same place as Kubeflow's
+manifests (kfbootstrap/manifests.py: the pinned release's cached clone, a checkout,
+or a directory of pre-rendered `model-registry-<overlay>.yaml[.xz]`), unless
+model_registry.path points somewhere else. `options/istio` is skipped with a warning
+when Istio's CRDs are absent (Kubeflow switched off on a cluster without Istio).
+
+Like the Kubeflow step, a marker in the cluster (kube/state.py) holds the hash of
+what was applied, so a re-run with the same render and ready workloads skips it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from kfbootstrap import ui
+from kfbootstrap.context import RunContext
+from kfbootstrap.errors import ConfigError
+from kfbootstrap.steps.base import Step
+from kfbootstrap.steps.helm_release import core_api
+
+if TYPE_CHECKING:
+    from kfbootstrap.manifests import Render
+
+NAMESPACE = "kubeflow"
+OVERLAYS = {"db": "overlays/db", "istio": "options/istio", "csi": "options/csi"}
+ISTIO_CRD = "virtualservices.networking.istio.io"
+
+
+class ModelRegistryStep(Step):
+    name = "model_registry"
+    title = "Install the model registry"
+
+    def __init__(self) -> None:
+        self._render: tuple[list["Render"], str] | None = None
+
+    def describe(self) -> str:
+        return "Apply the model registry overlays (db, istio[, csi]) into namespace kubeflow and wait until it is ready"
+
+    def is_done(self, ctx: RunContext) -> bool:
+        from kfbootstrap.kube import readiness
+        from kfbootstrap.kube.state import read_marker
+
+        marker = read_marker(_rest(ctx), self.name)
+        if marker is None or marker.render_hash != self.rendered(ctx)[1]:
+            return False
+        workloads = readiness.snapshot(_client(ctx), readiness.scopes_for([self.name]))
+        return bool(workloads) and all(w.is_ready for w in workloads)
+
+    def run(self, ctx: RunContext) -> str | None:
+        from kfbootstrap.kube import readiness
+        from kfbootstrap.kube.apply import apply_objects
+        from kfbootstrap.kube.generated import ensure_namespace
+        from kfbootstrap.kube.state import Marker, forget_marker, write_marker
+        from kfbootstrap.steps.wait import wait_or_explain
+
+        renders, digest = self.rendered(ctx)
+        overlays = [render.component.removeprefix("model-registry-") for render in renders]
+        if "istio" not in overlays:
+            ui.warn(f"Istio is not installed (no CRD {ISTIO_CRD}): skipping the model registry's options/istio")
+        rest = _rest(ctx)
+        forget_marker(rest, self.name)  # an interrupted apply must not look done on the next run
+        ensure_namespace(core_api(ctx), NAMESPACE, self.name)
+        objects = [obj for render in renders for obj in render.objects()]
+        report = apply_objects(rest, objects, component=self.name, timeout=ctx.config.timeouts.apply,
+                               default_namespace=NAMESPACE,
+                               progress=lambda done, total: ui.step_progress(f"{done}/{total} objects"))
+        wait_or_explain(ctx, readiness.scopes_for([self.name]), what="the model registry")
+        write_marker(rest, Marker(self.name, digest, report.total, [NAMESPACE]))
+        return f"{', '.join(overlays)}: {report.summary()}, ready"
+
+    def rendered(self, ctx: RunContext) -> tuple[list["Render"], str]:
+        """The overlays' renders and one hash over them; made once per run."""
+        if self._render is None:
+            wanted = ["db", "istio"] + (["csi"] if ctx.config.model_registry.csi else [])
+            if not _istio_installed(ctx):
+                wanted.remove("istio")
+            renders = [render_overlay(ctx, overlay) for overlay in wanted]
+            digest = hashlib.sha256("".join(r.digest for r in renders).encode()).hexdigest()
+            self._render = (renders, digest)
+        return self._render
+
+
+def render_overlay(ctx: RunContext, overlay: str) -> "Render":
+    """One overlay from model_registry.path, else from Kubeflow's manifests source."""
+    from kfbootstrap.manifests import NotSeparate, Renderer
+
+    config = ctx.config
+    if config.model_registry.path is not None:
+        config = config.model_copy(update={"kubeflow": config.kubeflow.model_copy(
+            update={"path": config.model_registry.path})})
+    renderer = Renderer(config, ctx.runner)
+    component = f"model-registry-{overlay}"
+    if renderer.source.kind in ("directory", "file"):
+        try:
+            return renderer.render(component)
+        except NotSeparate:
+            raise ConfigError(f"{renderer.source.describe()} has no {component}.yaml[.xz]",
+                              hint="set model_registry.path to a kubeflow/manifests checkout or to a directory "
+                                   f"holding {component}.yaml (`kubectl kustomize "
+                                   f"{renderer.source.release.model_registry_path}/{OVERLAYS[overlay]}`)") from None
+    relative = f"{renderer.source.release.model_registry_path}/{OVERLAYS[overlay]}"
+    return renderer.render_kustomization(renderer.checkout(), relative, component)
+
+
+def _istio_installed(ctx: RunContext) -> bool:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        client.ApiextensionsV1Api(_client(ctx)).read_custom_resource_definition(ISTIO_CRD)
+        return True
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+
+
+def _client(ctx: RunContext) -> Any:
+    from kfbootstrap.kube.client import api_client
+
+    return api_client(ctx.config.kube_context)
+
+
+def _rest(ctx: RunContext) -> Any:
+    from kfbootstrap.kube.rest import KubeRest
+
+    return KubeRest(_client(ctx))

@@ -1,0 +1,68 @@
+"""Prometheus and Grafana, each a Helm release in namespace `monitoring`.
+
+Grafana's admin password is generated once into Secret `grafana` before the release
+(the values only name that Secret), so it is never in Helm's history, never logged,
+and not rotated by a re-run. The name is the one the chart uses for its own Secret,
+so `kubectl get secret grafana -n monitoring` works as it did with the Makefile.
+
+A release installed earlier without our values (the Makefile's `helm install
+grafana`) owns a Secret of that name, which the upgrade deletes: its password is
+kept in memory across the upgrade and written back, so users keep their login.
+"""
+
+from __future__ import annotations
+
+from kfbootstrap.context import RunContext
+from kfbootstrap.steps.helm_release import HelmReleaseStep, core_api
+
+GRAFANA_ADMIN_SECRET = "grafana"  # keys below; `kfbootstrap creds grafana` reads them
+GRAFANA_ADMIN_USER_KEY = "admin-user"
+GRAFANA_ADMIN_PASSWORD_KEY = "admin-password"
+GRAFANA_ADMIN_USER = "admin"
+
+
+class PrometheusStep(HelmReleaseStep):
+    component = "prometheus"
+    label = "Prometheus"
+
+
+class GrafanaStep(HelmReleaseStep):
+    component = "grafana"
+    label = "Grafana"
+
+    def __init__(self, config) -> None:
+        super().__init__(config)
+        self._adopted: dict[str, str] | None = None
+
+    def before_release(self, ctx: RunContext) -> None:
+        from kfbootstrap.kube.generated import ensure_generated_secret, ensure_namespace, helm_owned_secret_data
+
+        core = core_api(ctx)
+        ensure_namespace(core, self.pin.namespace, self.component)
+        owned = helm_owned_secret_data(core, self.pin.namespace, GRAFANA_ADMIN_SECRET)
+        if owned and {GRAFANA_ADMIN_USER_KEY, GRAFANA_ADMIN_PASSWORD_KEY} <= set(owned):
+            self._adopted = {key: owned[key] for key in (GRAFANA_ADMIN_USER_KEY, GRAFANA_ADMIN_PASSWORD_KEY)}
+            return
+        ensure_generated_secret(core, self.pin.namespace, GRAFANA_ADMIN_SECRET, self._new_admin, self.component)
+
+    def after_release(self, ctx, result) -> str | None:
+        if self._adopted is None:
+            return None
+        from kfbootstrap.kube.generated import ensure_generated_secret
+
+        adopted = self._adopted
+        ensure_generated_secret(core_api(ctx), self.pin.namespace, GRAFANA_ADMIN_SECRET, lambda: adopted,
+                                self.component)
+        return "kept the admin password of the earlier release"
+
+    def extra_done(self, ctx: RunContext) -> bool:
+        from kfbootstrap.kube.generated import secret_keys
+
+        keys = secret_keys(core_api(ctx), self.pin.namespace, GRAFANA_ADMIN_SECRET)
+        return keys is not None and {GRAFANA_ADMIN_USER_KEY, GRAFANA_ADMIN_PASSWORD_KEY} <= keys
+
+    @staticmethod
+    def _new_admin() -> dict[str, str]:
+        from kfbootstrap.kube.generated import new_password
+
+        return {GRAFANA_ADMIN_USER_KEY: GRAFANA_ADMIN_USER, GRAFANA_ADMIN_PASSWORD_KEY: new_password()}

@@ -1,0 +1,47 @@
+"""Find the pipelines' S3 object store Kubeflow brought, and record it for `expose` and `creds`.
+
+Nothing is installed: every supported release brings its own store (MinIO, or
+SeaweedFS behind `seaweedfs` / `minio-service`). See kfbootstrap/kube/object_store.py.
+"""
+
+from __future__ import annotations
+
+from kfbootstrap.context import RunContext
+from kfbootstrap.errors import KfbError
+from kfbootstrap.releases import RELEASES
+from kfbootstrap.steps.base import Step
+from kfbootstrap.steps.helm_release import core_api
+
+
+class ObjectStoreStep(Step):
+    name = "object_store"
+    title = "Find the pipelines' object store"
+
+    def describe(self) -> str:
+        return "Find the pipelines' object store (MinIO or SeaweedFS) Kubeflow runs and record it for expose/creds"
+
+    def is_done(self, ctx: RunContext) -> bool:
+        from kfbootstrap.kube import object_store
+
+        core = core_api(ctx)
+        found = object_store.detect(core)
+        return found is not None and object_store.read_record(core) == found
+
+    def run(self, ctx: RunContext) -> str | None:
+        from kfbootstrap.kube import object_store
+        from kfbootstrap.kube.apply import apply_objects
+        from kfbootstrap.kube.client import api_client
+
+        found = object_store.detect(core_api(ctx))
+        if found is None:
+            if ctx.config.components.kubeflow:
+                raise KfbError(f"neither svc/seaweedfs nor svc/minio-service exists in namespace {object_store.NAMESPACE}",
+                               hint="Kubeflow Pipelines did not install completely; re-run `kfbootstrap up`")
+            return "Kubeflow is not installed here (components.kubeflow is off): nothing to record"
+        apply_objects(api_client(ctx.config.kube_context), [object_store.record_object(found)],
+                      component=self.name, timeout=ctx.config.timeouts.apply)
+        note = found.describe()
+        expected = RELEASES[ctx.config.kubeflow.version].object_store_service
+        if found.service != expected:
+            note += f"; Kubeflow {ctx.config.kubeflow.version} normally has svc/{expected}"
+        return note

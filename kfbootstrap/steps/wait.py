@@ -1,0 +1,117 @@
+"""The readiness step: watch every enabled component's workloads until they are ready.
+
+One deadline for the whole platform (timeouts.ready, set per profile). On a terminal
+the step line shows a live table of ready / total workloads per namespace; in CI a
+plain line at most once a minute. When the deadline passes, a table says what is not
+ready and why, and `up` fails with exit 1 (a re-run continues where this one stopped).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+from kfbootstrap import ui
+from kfbootstrap.context import RunContext
+from kfbootstrap.errors import KfbError
+from kfbootstrap.steps.base import Step
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from kfbootstrap.kube.readiness import Problem, Scope, WaitResult
+    from kfbootstrap.kube.workloads import Workload
+
+TABLE_LIMIT = 25
+
+
+class WorkloadsNotReady(KfbError):
+    """The deadline passed with workloads still not ready; the table was printed above."""
+
+
+class WaitStep(Step):
+    name = "wait"
+    title = "Wait until every workload is ready"
+
+    def describe(self) -> str:
+        return "Wait until the Deployments, StatefulSets and DaemonSets of every enabled component are ready"
+
+    def is_done(self, ctx: RunContext) -> bool:
+        from kfbootstrap.kube import readiness
+
+        scopes = readiness.scopes_for(ctx.config.components.enabled())
+        workloads = readiness.snapshot(_client(ctx), scopes)
+        return all(w.is_ready for w in workloads)
+
+    def run(self, ctx: RunContext) -> str | None:
+        from kfbootstrap.kube import readiness
+
+        scopes = readiness.scopes_for(ctx.config.components.enabled())
+        if not scopes:
+            return "no enabled component has workloads"
+        result = wait_or_explain(ctx, scopes, what="the platform")
+        return f"{len(result.workloads)} workloads in {len(readiness.per_namespace(result.workloads))} namespaces"
+
+
+def wait_or_explain(ctx: RunContext, scopes: Sequence["Scope"], what: str) -> "WaitResult":
+    """Wait up to timeouts.ready with live progress; on the deadline print the table and raise."""
+    from kfbootstrap.kube import readiness
+
+    timeout = ctx.config.timeouts.ready
+    result = readiness.wait_ready(lambda: _client(ctx), scopes, timeout, progress=_show_progress)
+    if result.ok:
+        return result
+    problems = readiness.explain(_client(ctx), result.not_ready)
+    ui.print_wide(problems_table(problems))
+    shown = ", ".join(f"{p.workload.namespace}/{p.workload.name} ({p.reason})" for p in problems[:5])
+    raise WorkloadsNotReady(
+        f"{len(problems)} of {len(result.workloads)} workloads of {what} not ready after {timeout}s: {shown}"
+        + (" …" if len(problems) > 5 else ""),
+        hint="fix what the table names (or wait: images may still be pulling) and re-run `kfbootstrap up`; "
+             "raise timeouts.ready on a slow machine")
+
+
+def _client(ctx: RunContext) -> Any:
+    from kfbootstrap.kube.client import api_client
+
+    return api_client(ctx.config.kube_context)
+
+
+def _show_progress(workloads: Sequence["Workload"]) -> None:
+    from kfbootstrap.kube.readiness import per_namespace
+
+    counts = per_namespace(workloads)
+    ready = sum(r for r, _ in counts.values())
+    plain = f"{ready}/{len(workloads)} workloads ready (" + ", ".join(
+        f"{ns} {r}/{t}" for ns, (r, t) in counts.items()) + ")"
+    ui.step_progress(progress_table(counts), plain=plain)
+
+
+def progress_table(counts: dict[str, tuple[int, int]]) -> "Table":
+    from rich.table import Table
+
+    table = Table(box=None, show_header=True, header_style="dim", pad_edge=False)
+    table.add_column("namespace")
+    table.add_column("ready", justify="right")
+    for namespace, (ready, total) in counts.items():
+        style = "green" if ready == total else "yellow"
+        table.add_row(namespace, f"[{style}]{ready}/{total}[/]")
+    return table
+
+
+def problems_table(problems: Sequence["Problem"]) -> "Table":
+    """What is not ready and why: one row per workload, the reason, and the evidence."""
+    from rich.table import Table
+
+    table = Table(title="Not ready", title_justify="left", show_lines=True)
+    table.add_column("namespace", overflow="fold")
+    table.add_column("workload", overflow="fold")
+    table.add_column("ready", justify="right", no_wrap=True)
+    table.add_column("reason", style="red", no_wrap=True)
+    table.add_column("detail", overflow="fold")
+    for problem in problems[:TABLE_LIMIT]:
+        workload = problem.workload
+        table.add_row(workload.namespace, f"{workload.kind}/{workload.name}", f"{workload.ready}/{workload.desired}",
+                      problem.reason, problem.detail)
+    if len(problems) > TABLE_LIMIT:
+        table.caption = f"… and {len(problems) - TABLE_LIMIT} more"
+    return table
