@@ -75,8 +75,10 @@ def ensure_background(p: Plan, config: Config) -> tuple[forwards.ForwardRecord, 
     spec = spec_for(p, config)
     existing = forwards.find_record(p.target.name)
     if existing is not None:
-        same = (existing.spec.address, existing.spec.port, existing.spec.context) == (spec.address, spec.port,
-                                                                                       spec.context)
+        def key(s: forwards.ForwardSpec) -> tuple:
+            return s.address, s.port, s.context, s.namespace, s.services[0]
+
+        same = key(existing.spec) == key(spec)
         if same and forwards.process_alive(existing.pid):
             return existing, False
         forwards.stop(existing)  # dead, or pointing elsewhere: replace it

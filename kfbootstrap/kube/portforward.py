@@ -251,9 +251,20 @@ def _pump(client: socket.socket, stream: Any, port: int, replay: bytearray) -> s
     """
     remote = stream.socket(port)
     replayable = True  # until the pod answers or the client sent more than we keep
+
+    def remote_closed() -> str:
+        # A refused dial closes the stream at once, often before our first write: so this
+        # is reached both on EOF and on a failed write to the stream.
+        error = stream.error(port)
+        if replayable and error and _unreached(error):
+            return _RETRY
+        if error:
+            log.info("pod stream closed with: %s", error.strip()[:300])
+        return _DONE
+
     try:
-        if replay:
-            remote.sendall(bytes(replay))
+        if replay and not _send(remote, bytes(replay)):
+            return remote_closed()
         with selectors.DefaultSelector() as selector:
             selector.register(client, selectors.EVENT_READ, "client")
             selector.register(remote, selectors.EVENT_READ, "remote")
@@ -263,27 +274,32 @@ def _pump(client: socket.socket, stream: Any, port: int, replay: bytearray) -> s
                         data = _recv(client)
                         if not data:
                             return _DONE
-                        remote.sendall(data)
                         if replayable and len(replay) + len(data) <= REPLAY_LIMIT:
                             replay += data
                         else:
                             replayable = False
+                        if not _send(remote, data):
+                            return remote_closed()
                         continue
                     data = _recv(remote)
                     if not data:
-                        error = stream.error(port)
-                        if replayable and error and _unreached(error):
-                            return _RETRY
-                        if error:
-                            log.info("pod stream closed with: %s", error.strip()[:300])
-                        return _DONE
+                        return remote_closed()
                     replayable = False
                     client.sendall(data)
-    except OSError as exc:
+    except OSError as exc:  # the client went away
         log.debug("relay ended: %s", exc)
         return _DONE
     finally:
         stream.close()
+
+
+def _send(sock: Any, data: bytes) -> bool:
+    """sendall, False when the other end is already closed."""
+    try:
+        sock.sendall(data)
+        return True
+    except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+        return False
 
 
 def _recv(sock: Any) -> bytes:

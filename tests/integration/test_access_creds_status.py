@@ -327,3 +327,21 @@ def test_down_stops_background_forwards(platform, monkeypatch, capsys):
     assert result.code == 0, result.text
     assert "Stop port-forwards (grafana)" in result.err
     assert forwards.read_records() == [] and not forwards.process_alive(record.pid)
+
+
+def test_expose_all_in_the_background_then_stop_all(platform, monkeypatch, capsys):
+    ports = free_ports(2)
+    monkeypatch.setenv("KFBOOTSTRAP_FORWARDS__PORTS__GRAFANA", str(ports[0]))
+    monkeypatch.setenv("KFBOOTSTRAP_FORWARDS__PORTS__MINIO", str(ports[1]))
+    for name in ("kubeflow", "prometheus", "model_registry"):
+        monkeypatch.setenv(f"KFBOOTSTRAP_COMPONENTS__{name.upper()}", "false")
+    started = run_cli(capsys, "expose", "--all", "--background", "--json")
+    assert started.code == 0, started.text
+    assert [(r["target"], r["url"]) for r in json.loads(started.out)] == [
+        ("grafana", f"http://127.0.0.1:{ports[0]}/"), ("minio", f"http://127.0.0.1:{ports[1]}/")]
+    records = forwards.read_records()
+    assert {r.spec.target: r.spec.services for r in records} == {"grafana": ["grafana"],
+                                                                 "minio": ["seaweedfs", "minio-service"]}
+    stopped = run_cli(capsys, "expose", "--stop", "--all")
+    assert stopped.code == 0 and "stopped 2 forwards: grafana, minio" in stopped.err
+    assert forwards.read_records() == [] and not any(forwards.process_alive(r.pid) for r in records)

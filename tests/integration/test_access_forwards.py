@@ -287,3 +287,51 @@ def test_non_loopback_address_needs_the_flag(testbed, namespace, kube_env, serve
     assert "warning:" in allowed.err and "anyone who can reach this machine" in allowed.err
     assert forwards.find_record("grafana").spec.address == "0.0.0.0"
     wait_until(lambda: _ok(port), 30, what="request through the 0.0.0.0 forward")
+
+
+def test_unreachable_pod_is_skipped_and_the_request_replayed(testbed, namespace, kube_env):
+    """Two ready pods, one whose port refuses connections (kubelet-side 'dial' error): every request
+    still succeeds, because bytes sent to the refusing pod are replayed on the other one."""
+    labels = {"app": "web"}
+    testbed.apply([
+        *({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
+           "spec": {"containers": [{"name": "web", "image": "registry.invalid/web:1",
+                                    "ports": [{"name": "http", "containerPort": 8080}]}]}} for name in ("refuses", "serves")),
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+         "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}},
+    ], namespace=namespace)
+    testbed.kubectl("wait", "-n", namespace, "--for=condition=Ready", "--timeout=60s", "pod/refuses", "pod/serves")
+    closed_port, port = free_ports(2)  # distinct: nothing listens on closed_port, the forward on port
+    # Not the `served` fixture: its namespace-wide ClusterPortForward would also route the refusing pod.
+    with TokenServer() as server, \
+            testbed.cluster_port_forward(closed_port, namespace=namespace, pod="refuses", ports=[8080]), \
+            testbed.cluster_port_forward(server.port, namespace=namespace, pod="serves", ports=[8080]):
+        record = start_forward(testbed, namespace, port)
+        wait_until(lambda: _ok(port), 30, what="first request through the forward")
+        wait_until(lambda: sorted(forwards.health(record).ready_pods) == ["refuses", "serves"], 20,
+                   what="both pods listed as ready")
+        results = [_ok(port) for _ in range(20)]
+    assert all(results), results
+    log = open(record.log).read()
+    assert "pod refuses was not reachable" in log and "replaying on another pod" in log
+
+
+def test_foreground_expose_serves_until_ctrl_c(testbed, namespace, kube_env, served):
+    import signal
+    import subprocess
+    import sys
+
+    web_app(testbed, namespace, service="grafana")
+    (port,) = free_ports(1)
+    proc = subprocess.Popen([sys.executable, "-m", "kfbootstrap", "expose", "grafana", "-n", namespace,
+                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: _ok(port) or proc.poll() is not None, 30, what="the foreground forward")
+        assert proc.poll() is None and _ok(port)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert f"grafana         http://127.0.0.1:{port}/  ->  svc/grafana:80 in {namespace}" in out
+    assert "Press Ctrl-C to stop" in err and "stopped" in err
+    assert forwards.read_records() == []  # a foreground forward leaves no record behind
