@@ -147,11 +147,13 @@ def child(mode: str, context: str, manifests: Path) -> None:
     began = time.monotonic()
     imports = began - _STARTED
     if mode == "first":
+        retries = _count_retries()
         assert not step.is_done(ctx)
         note = step.run(ctx)
         print(json.dumps({
             "wall": time.monotonic() - began, "imports": imports, "client_requests": step.rest(ctx).requests,
             "passes": 1, "converged": note.split()[0].split("/")[0] == note.split()[0].split("/")[1], "note": note,
+            "retries": dict(retries),
             "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
         return
     skipped = step.is_done(ctx)
@@ -160,6 +162,24 @@ def child(mode: str, context: str, manifests: Path) -> None:
     print(json.dumps({"rerun_skipped": skipped, "rerun_check": rerun_check, "reapply": report.seconds,
                       "reapply_requests": report.requests,
                       "reapply_retried": sum(1 for n in report.attempts().values() if n > 1)}))
+
+
+def _count_retries() -> "collections.Counter[str]":
+    """Why objects had to be retried, read from the engine's debug log."""
+    import collections
+    import logging
+
+    counts: collections.Counter[str] = collections.Counter()
+
+    class Counter(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.msg.startswith("retry %s"):
+                counts[f"{record.args[0].kind}: {record.args[2]}"] += 1
+
+    logger = logging.getLogger("kfbootstrap.apply")
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(Counter())
+    return counts
 
 
 # ---------------------------------------------------------------- report

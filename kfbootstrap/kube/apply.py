@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from kfbootstrap.errors import KfbError
 from kfbootstrap.kube import retry
 from kfbootstrap.kube.crds import crd_state, wait_established
-from kfbootstrap.kube.discovery import Discovery, KindNotServed, scoped_ref
+from kfbootstrap.kube.discovery import Discovery, KindNotServed, crd_resources, scoped_ref
 from kfbootstrap.kube.objects import (COMPONENT_LABEL, CRD_KIND, PHASE_FOUNDATION, PHASE_MAIN, PHASE_WEBHOOKS,
                                       ObjectRef, crd_group_versions, crd_kinds, duplicates, for_apply, phase_of, ref_of)
 from kfbootstrap.kube.rest import APPLY_PATCH, KubeRequestError, KubeRest
@@ -159,7 +159,8 @@ class _Engine:
                  timeout: float, progress: Progress | None, workers: int,
                  default_namespace: str | None, field_manager: str, clock: Callable[[], float]):
         self.rest = rest
-        self.discovery = Discovery(rest, clock)
+        self.discovery = Discovery(rest, clock, known=[resource for obj in objects if obj.get("kind") == CRD_KIND
+                                                       for resource in crd_resources(obj)])
         self.component = component
         self.timeout = timeout
         self.progress = progress or (lambda done, total: None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable, Iterable, Mapping
 
 from kfbootstrap.kube.objects import ObjectRef
 from kfbootstrap.kube.rest import KubeRest, path_segment
@@ -50,9 +50,12 @@ class KindNotServed(Exception):
 class Discovery:
     """Thread-safe cache of group/version -> {kind: Resource}."""
 
-    def __init__(self, rest: KubeRest, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, rest: KubeRest, clock: Callable[[], float] = time.monotonic,
+                 known: Iterable[Resource] = ()):
+        """`known`: resources we can name without asking, i.e. those of CRDs in the set being applied."""
         self.rest = rest
         self.clock = clock
+        self._known = {(r.api_version, r.kind): r for r in known}
         self._lock = threading.Lock()
         self._gv_locks: dict[str, threading.Lock] = {}
         self._cache: dict[str, tuple[float, dict[str, Resource] | None]] = {}
@@ -63,6 +66,8 @@ class Discovery:
 
         With `refresh`, a cached answer older than REFRESH_AFTER is asked again.
         """
+        if (api_version, kind) in self._known:
+            return self._known[(api_version, kind)]
         kinds = self._kinds(api_version, refresh)
         if kinds is None:
             raise KindNotServed(api_version, kind, f"the server has no API group/version {api_version}")
@@ -110,3 +115,18 @@ def scoped_ref(resource: Resource, ref: ObjectRef, default_namespace: str | None
     if resource.namespaced:
         return ObjectRef(ref.api_version, ref.kind, ref.namespace or default_namespace or "default", ref.name)
     return ObjectRef(ref.api_version, ref.kind, None, ref.name)
+
+
+def crd_resources(crd: Mapping[str, Any]) -> list[Resource]:
+    """The resources a CRD will serve, one per served version, read from its spec.
+
+    Custom resources of a CRD in the same apply need no discovery request: their path
+    is known from the CRD itself, and discovery may lag the CRD's Established status.
+    """
+    spec = crd.get("spec") or {}
+    names = spec.get("names") or {}
+    if not spec.get("group") or not names.get("kind") or not names.get("plural"):
+        return []
+    return [Resource(f"{spec['group']}/{version['name']}", str(names["kind"]), str(names["plural"]),
+                     spec.get("scope", "Namespaced") == "Namespaced")
+            for version in spec.get("versions") or [] if version.get("served", True) and version.get("name")]

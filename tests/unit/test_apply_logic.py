@@ -314,3 +314,16 @@ def test_discovery_does_not_cache_an_answer_invalidated_while_it_was_fetched():
     rest.during_fetch = None
     rest.kinds_by_gv["e.com/v1"].append("Widget")  # the CRD became Established meanwhile
     assert discovery.resource("e.com/v1", "Widget").kind == "Widget"  # fetched again, not the stale answer
+
+
+def test_custom_resources_of_crds_in_the_set_need_no_discovery():
+    from kfbootstrap.kube.discovery import Discovery, crd_resources
+
+    widgets = crd("e.com", "Widget", "widgets", ("v1alpha1", "v1"))
+    widgets["spec"]["scope"] = "Cluster"
+    rest = ListingRest({})
+    discovery = Discovery(rest, known=crd_resources(widgets))
+    resource = discovery.resource("e.com/v1alpha1", "Widget")
+    assert (resource.plural, resource.namespaced, rest.calls) == ("widgets", False, 0)
+    assert resource.object_path(None, "w") == "/apis/e.com/v1alpha1/widgets/w"
+    assert crd_resources({"spec": {}}) == []
