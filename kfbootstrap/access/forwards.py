@@ -223,7 +223,7 @@ def start_background(spec: ForwardSpec, timeout: float = START_TIMEOUT) -> Forwa
         proc = subprocess.Popen(
             [sys.executable, "-m", DAEMON_MODULE, json.dumps(asdict(spec))],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log_file,
-            start_new_session=True, close_fds=True, cwd=str(directory),
+            start_new_session=True, close_fds=True, cwd=str(directory), env=_daemon_env(),
         )
     record = ForwardRecord(spec=spec, pid=proc.pid, started_at=time.time(), log=str(log_path))
     write_json_atomically(spec.record_path(), record.to_json())
@@ -235,6 +235,17 @@ def start_background(spec: ForwardSpec, timeout: float = START_TIMEOUT) -> Forwa
             spec.record_path().unlink()
         raise
     return record
+
+
+def _daemon_env() -> dict[str, str]:
+    """Our environment, with this very kfbootstrap first on the path, so the daemon runs the same
+    code even from a source checkout that is not installed."""
+    import kfbootstrap
+
+    root = str(Path(kfbootstrap.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    return env
 
 
 def _wait_ready(proc: subprocess.Popen, timeout: float, log_path: Path) -> None:

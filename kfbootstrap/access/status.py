@@ -109,7 +109,7 @@ def _component(spec: ComponentSpec, enabled: bool, owned: list[Workload],
 def _forward(target: Target, records: list[forwards.ForwardRecord]) -> tuple[dict[str, Any], str | None]:
     record = next((r for r in records if r.spec.target == target.name), None)
     if record is None:
-        return {"target": target.name, "state": "none", "detail": f"run `kfbootstrap expose {target.name}`"}, None
+        return {"target": target.name, "state": "none", "detail": f"run `kfbootstrap expose {target.name} --background`"}, None
     health = forwards.health(record)
     link = url(target, record.spec.address, record.spec.port) if health.state in ("running", "waiting") else None
     return {"target": target.name, "state": health.state, "detail": health.detail, "pid": record.pid,

@@ -34,7 +34,7 @@ def rows(config: Config, records: list[forwards.ForwardRecord], logins: dict[str
         else:
             login = f"kfbootstrap creds {target.creds}"
         result.append({"target": target.name, "url": link, "forward": state, "login": login,
-                       "expose": None if record else f"kfbootstrap expose {target.name}"})
+                       "expose": None if record else f"kfbootstrap expose {target.name} --background"})
     return result
 
 

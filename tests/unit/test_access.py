@@ -345,7 +345,7 @@ def test_summary_rows_without_forwards_say_how_to_start_them():
     assert [r["target"] for r in table] == ["kubeflow", "prometheus", "model-registry", "minio"]
     kubeflow = table[0]
     assert kubeflow == {"target": "kubeflow", "url": "http://127.0.0.1:8080/", "forward": "not started",
-                        "login": "kfbootstrap creds kubeflow", "expose": "kfbootstrap expose kubeflow"}
+                        "login": "kfbootstrap creds kubeflow", "expose": "kfbootstrap expose kubeflow --background"}
     assert table[1]["login"] == "no login needed"
     with_logins = rows(config(), [], logins={"grafana": "admin / pw"})
     assert next(r for r in with_logins if r["target"] == "grafana")["login"] == "admin / pw"
