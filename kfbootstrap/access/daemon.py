@@ -88,6 +88,10 @@ def _answer(message: dict[str, Any]) -> None:
 def _heartbeat(spec: ForwardSpec, route, stop: threading.Event) -> None:
     """Every few seconds: list the Service's ready pods and write what we see to the status file."""
     while not stop.is_set():
+        if _kubeconfig_gone(spec):
+            logging.getLogger("kfbootstrap.daemon").info("kubeconfig %s is gone: stopping", spec.kubeconfig)
+            stop.set()
+            return
         list_error = None
         try:
             route.backends.refresh(force=True)
@@ -106,6 +110,13 @@ def _heartbeat(spec: ForwardSpec, route, stop: threading.Event) -> None:
         with contextlib.suppress(OSError):
             write_json_atomically(spec.status_path(), status)
         stop.wait(HEARTBEAT_SECONDS)
+
+
+def _kubeconfig_gone(spec: ForwardSpec) -> bool:
+    """A deleted kubeconfig means its cluster went away (a throwaway test or CI cluster): nothing left to serve."""
+    if not spec.kubeconfig:
+        return False
+    return not any(Path(p).exists() for p in spec.kubeconfig.split(os.pathsep) if p)
 
 
 def _cleanup(spec: ForwardSpec) -> None:
