@@ -238,3 +238,12 @@ def test_render_of_a_directory_without_kubeflow_yaml_is_a_usage_error(tmp_path, 
     result = run_cli(capsys, "render", "--manifests", tmp_path)
     assert result.code == errors.USAGE
     assert "render --out DIR" in result.err
+
+
+def test_down_never_deletes_a_cluster_it_did_not_create(capsys, tmp_path, monkeypatch):
+    result = run_cli(capsys, "down", "--context", "someone-elses")
+    assert result.code == errors.USAGE
+    assert "--keep-cluster" in result.err
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
+    result = run_cli(capsys, "down", "--keep-cluster", "--context", "someone-elses")
+    assert result.code == errors.FAILED and "someone-elses" in result.err
