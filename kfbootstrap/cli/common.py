@@ -26,7 +26,7 @@ ProfileOption = Annotated[
 NameOption = Annotated[Optional[str], typer.Option("--name", help="Kind cluster name.", show_default=False)]
 ContextOption = Annotated[
     Optional[str],
-    typer.Option("--context", help="Install onto the existing cluster of this kube context.", show_default=False),
+    typer.Option("--context", help="Kube context of an existing cluster to use instead of creating one (default: kind-<cluster.name>).", show_default=False),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 
