@@ -164,7 +164,7 @@ def child(mode: str, context: str, manifests: Path) -> None:
                       "reapply_retried": sum(1 for n in report.attempts().values() if n > 1)}))
 
 
-def _count_retries() -> "collections.Counter[str]":
+def _count_retries() -> "dict[str, int]":
     """Why objects had to be retried, read from the engine's debug log."""
     import collections
     import logging

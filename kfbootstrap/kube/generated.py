@@ -47,15 +47,8 @@ def new_password(length: int = 24) -> str:
 
 def secret_keys(core: Any, namespace: str, name: str) -> set[str] | None:
     """The keys of a Secret (never its values), or None when it does not exist."""
-    from kubernetes.client.exceptions import ApiException
-
-    try:
-        secret = core.read_namespaced_secret(name, namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-    return set(secret.data or {})
+    secret = _read_secret(core, namespace, name)
+    return None if secret is None else set(secret.data or {})
 
 
 def helm_owned_secret_data(core: Any, namespace: str, name: str) -> dict[str, str] | None:
@@ -63,14 +56,9 @@ def helm_owned_secret_data(core: Any, namespace: str, name: str) -> dict[str, st
     rendering it), or None when it does not exist or Helm does not own it."""
     import base64
 
-    from kubernetes.client.exceptions import ApiException
-
-    try:
-        secret = core.read_namespaced_secret(name, namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
+    secret = _read_secret(core, namespace, name)
+    if secret is None:
+        return None
     annotations = secret.metadata.annotations or {}
     if "meta.helm.sh/release-name" not in annotations:
         return None
@@ -107,3 +95,15 @@ def ensure_generated_secret(core: Any, namespace: str, name: str, make: Callable
         return False
     log.info("created secret %s/%s (keys: %s)", namespace, name, ", ".join(sorted(wanted)))
     return True
+
+
+def _read_secret(core: Any, namespace: str, name: str) -> Any | None:
+    """The Secret object, or None when it does not exist."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        return core.read_namespaced_secret(name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise

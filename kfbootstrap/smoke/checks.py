@@ -82,7 +82,7 @@ def dashboard_redirects_to_dex(ctx: CheckContext) -> str:
 
 def dex_login(ctx: CheckContext) -> str:
     try:
-        result = dex.login(ctx.session(), ctx.endpoints.base_url(ctx.services["kubeflow"]), ctx.user, ctx.password)
+        dex.login(ctx.session(), ctx.endpoints.base_url(ctx.services["kubeflow"]), ctx.user, ctx.password)
     except dex.LoginFailed as exc:
         raise CheckFailed(str(exc)) from None
     return f"logged in as {ctx.user}"

@@ -9,7 +9,6 @@ the Deployment's replacement on its own.
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import socket
@@ -20,44 +19,12 @@ import pytest
 
 from kfbootstrap.access import forwards
 from tests.cli_helpers import run_cli
+from tests.token_server import TokenServer
 from tests.testbed.cluster import free_ports, wait_until
 
 REQUESTS = 200
 PACE = 0.05  # seconds between requests: 200 requests span ~10 s, long enough for two pod restarts
 DELETE_AT = (60, 130)
-
-
-class TokenServer:
-    """Local HTTP server answering every GET with a fixed token (and counting requests)."""
-
-    def __init__(self):
-        self.token = os.urandom(8).hex().encode()
-        self.hits = 0
-        token, owner = self.token, self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
-
-            def do_GET(self):  # noqa: N802 (http.server API)
-                owner.hits += 1
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(token)))
-                self.end_headers()
-                self.wfile.write(token)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-
-    def __enter__(self):
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def http_get(port: int, timeout: float = 10.0) -> bytes:

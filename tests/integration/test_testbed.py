@@ -8,18 +8,18 @@ port-forwarding through the apiserver to a local process.
 
 from __future__ import annotations
 
-import http.server
 import json
 import lzma
 import os
 import secrets
 import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.token_server import TokenServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ANNOTATION_LIMIT = 262_144  # kube-apiserver's total annotation size limit (bytes)
@@ -162,35 +162,6 @@ def test_helm_install_wait_succeeds(testbed, namespace):
     assert service["status"]["loadBalancer"]["ingress"][0]["ip"] == testbed.load_balancer_ip
 
 
-class TokenServer:
-    """Local HTTP server answering every GET with a random token."""
-
-    def __init__(self):
-        self.token = secrets.token_hex(8)
-        token = self.token.encode()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server API)
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(token)))
-                self.end_headers()
-                self.wfile.write(token)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-
-    def __enter__(self):
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def http_get(sock) -> bytes:
     """GET / over a connected socket; returns the body of a 200 response.
 
@@ -250,8 +221,8 @@ def test_port_forward_reaches_local_server(testbed, namespace):
                 with socket.create_connection(("127.0.0.1", local_port), timeout=10) as sock:
                     return http_get(sock)
 
-        assert retry(via_kubectl) == server.token.encode()
-        assert python_client_port_forward(testbed, namespace, "app", 8080) == server.token.encode()
+        assert retry(via_kubectl) == server.token
+        assert python_client_port_forward(testbed, namespace, "app", 8080) == server.token
 
 
 def python_client_port_forward(testbed, namespace: str, pod: str, port: int) -> bytes:
