@@ -406,8 +406,9 @@ def _describe(error: Mapping[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown key"
     text = str(error["msg"]).removeprefix("Value error, ")
-    if "input" in error and error["type"] not in ("missing",) and not isinstance(error["input"], (dict, list)):
-        text += f" (got {error['input']!r})"
+    value = error.get("input")
+    if error["type"] != "missing" and not isinstance(value, (dict, list)) and str(value) not in text:
+        text += f" (got {str(value) if isinstance(value, Path) else value!r})"
     return text
 
 
