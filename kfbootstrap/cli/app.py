@@ -71,6 +71,11 @@ def invoke(argv: list[str] | None = None) -> int:
         _log_exception(exc)
         _print_error(exc.message, exc.hint)
         return exc.exit_code
+    except OSError as exc:  # the machine refused (disk full, permissions, a path in the way): not our bug
+        _log_exception(exc)
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        _print_error(f"{exc.strerror or exc}{where}", "check the path, its permissions and the free disk space")
+        return errors.FAILED
     except Exception as exc:  # the one place a bug is caught: keep the traceback for the report
         log_path = _log_exception(exc)
         if _verbose:

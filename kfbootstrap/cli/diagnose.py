@@ -23,13 +23,14 @@ def diagnose(
 ) -> None:
     """Collect pod and node states, events, logs of not-ready pods, helm releases, config, versions
     and (for our Kind cluster) `kind export logs` into one tar.gz. Secret values are redacted."""
-    from kfbootstrap import ui
+    from kfbootstrap import paths, ui
     from kfbootstrap.config import config_as_yaml
     from kfbootstrap.diagnose.bundle import build_bundle
 
     loaded = load(config, profile=profile, cluster__name=name, cluster__context=context)
+    out_dir = paths.output_dir(out) if out is not None else Path.cwd()
     with ui.step_line("Collect diagnostics") as line:
-        result = build_bundle(loaded.config, config_as_yaml(loaded), new_runner(), out or Path.cwd())
+        result = build_bundle(loaded.config, config_as_yaml(loaded), new_runner(), out_dir)
     ui.step_done("Collect diagnostics", line.elapsed(), f"{result.files} files, {result.not_ready_pods} pods not ready")
     for problem in result.problems:
         ui.warn(problem)

@@ -22,15 +22,15 @@ def render(
     A directory written with --out can be given back as kubeflow.path (or --manifests) on a machine without network.
     """
     loaded = load(config, kubeflow__version=kubeflow_version, kubeflow__path=manifests)
-    from kfbootstrap import ui
+    from kfbootstrap import paths, ui
     from kfbootstrap.kube.objects import dump_manifests, for_apply
     from kfbootstrap.manifests import COMPONENTS, NotSeparate, Renderer
 
+    if out is not None:
+        paths.output_dir(out)  # before rendering: a bad --out should not cost a 20 s render
     ctx = run_context(loaded)
     renderer = Renderer(loaded.config, ctx.runner)
     enabled = set(loaded.config.components.enabled())
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
     for component in [c for c in COMPONENTS if c in enabled]:
         title = f"Render {component} from {renderer.source.describe()}"
         with ui.step_line(title) as line:

@@ -115,3 +115,27 @@ def test_startup_imports_nothing_heavy():
 def test_python_dash_m_entry_point():
     result = subprocess.run([sys.executable, "-m", "kfbootstrap", "version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("kfbootstrap ")
+
+
+@pytest.mark.parametrize("command", ["render", "diagnose"])
+def test_out_that_is_a_file_is_a_usage_error(command, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    in_the_way = tmp_path / "taken"
+    in_the_way.write_text("x")
+    result = run_cli(capsys, command, "--out", in_the_way)
+    assert result.code == errors.USAGE, result.text
+    assert f"error: --out {in_the_way} is a file, not a directory" in result.err
+    assert "Traceback" not in result.text
+
+
+def test_filesystem_refusal_is_a_known_failure_not_a_bug(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", "/root/forbidden")
+
+    monkeypatch.setattr("kfbootstrap.pipeline.build_steps", refuse)
+    result = run_cli(capsys, "up")
+    assert result.code == errors.FAILED
+    assert "error: Permission denied: /root/forbidden" in result.err
+    assert "bug" not in result.err
