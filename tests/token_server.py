@@ -1,4 +1,5 @@
-"""A local HTTP server that answers every GET with a random token: proof a forward reached *this* process."""
+"""A local HTTP server that answers every GET with a random token (proof a forward reached *this*
+process), and the client side that reads its answer through a forward."""
 
 from __future__ import annotations
 
@@ -38,3 +39,30 @@ class TokenServer:
     def __exit__(self, *exc_info):
         self.server.shutdown()
         self.server.server_close()
+
+
+def get_over_socket(sock) -> bytes:
+    """GET / over a connected socket; the body of a 200 answer.
+
+    Reads exactly Content-Length bytes instead of waiting for EOF, because a
+    WebSocket port-forward need not close when the remote side does.
+    """
+    sock.sendall(b"GET / HTTP/1.0\r\nHost: forward\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += _recv_some(sock)
+    head, body = data.split(b"\r\n\r\n", 1)
+    if not head.startswith(b"HTTP/1.0 200"):
+        raise AssertionError(head)
+    length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:")))
+    while len(body) < length:
+        body += _recv_some(sock)
+    return body
+
+
+def _recv_some(sock) -> bytes:
+    chunk = sock.recv(65536)
+    if not chunk:
+        raise ConnectionError("connection closed before the full response")
+    return chunk

@@ -19,7 +19,7 @@ import pytest
 
 from kfbootstrap.access import forwards
 from tests.cli_helpers import run_cli
-from tests.token_server import TokenServer
+from tests.token_server import TokenServer, get_over_socket
 from tests.testbed.cluster import free_ports, wait_until
 
 REQUESTS = 200
@@ -28,27 +28,9 @@ DELETE_AT = (60, 130)
 
 
 def http_get(port: int, timeout: float = 10.0) -> bytes:
-    """GET / through the forward; reads exactly Content-Length bytes (a WebSocket stream need not close)."""
+    """GET / through the forward on a local port."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(b"GET / HTTP/1.0\r\nHost: forward\r\n\r\n")
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += _recv(sock)
-        head, body = data.split(b"\r\n\r\n", 1)
-        if not head.startswith(b"HTTP/1.0 200"):
-            raise AssertionError(head)
-        length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
-                          if line.lower().startswith(b"content-length:")))
-        while len(body) < length:
-            body += _recv(sock)
-        return body
-
-
-def _recv(sock) -> bytes:
-    chunk = sock.recv(65536)
-    if not chunk:
-        raise ConnectionError("closed before the full response")
-    return chunk
+        return get_over_socket(sock)
 
 
 def web_app(testbed, namespace: str, service: str = "web", service_port: int = 80) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.token_server import TokenServer
+from tests.token_server import TokenServer, get_over_socket
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ANNOTATION_LIMIT = 262_144  # kube-apiserver's total annotation size limit (bytes)
@@ -162,32 +162,6 @@ def test_helm_install_wait_succeeds(testbed, namespace):
     assert service["status"]["loadBalancer"]["ingress"][0]["ip"] == testbed.load_balancer_ip
 
 
-def http_get(sock) -> bytes:
-    """GET / over a connected socket; returns the body of a 200 response.
-
-    Reads exactly Content-Length bytes instead of waiting for EOF, because a
-    WebSocket port-forward need not close when the remote side does.
-    """
-    sock.sendall(b"GET / HTTP/1.0\r\nHost: pf\r\n\r\n")
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += recv_some(sock)
-    head, body = data.split(b"\r\n\r\n", 1)
-    assert head.startswith(b"HTTP/1.0 200"), head
-    length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length:")))
-    while len(body) < length:
-        body += recv_some(sock)
-    return body
-
-
-def recv_some(sock) -> bytes:
-    chunk = sock.recv(65536)
-    if not chunk:
-        raise ConnectionError("connection closed before the full response")
-    return chunk
-
-
 def retry(action, timeout: float = 30):
     """kwok learns of a new ClusterPortForward via a watch; retry until it has."""
     deadline = time.monotonic() + timeout
@@ -219,7 +193,7 @@ def test_port_forward_reaches_local_server(testbed, namespace):
         def via_kubectl() -> bytes:
             with testbed.kubectl_port_forward(namespace, "pod/app", 8080) as local_port:
                 with socket.create_connection(("127.0.0.1", local_port), timeout=10) as sock:
-                    return http_get(sock)
+                    return get_over_socket(sock)
 
         assert retry(via_kubectl) == server.token
         assert python_client_port_forward(testbed, namespace, "app", 8080) == server.token
@@ -236,7 +210,7 @@ def python_client_port_forward(testbed, namespace: str, pod: str, port: int) -> 
     try:
         sock = forward.socket(port)
         sock.settimeout(10)
-        body = http_get(sock)
+        body = get_over_socket(sock)
         assert forward.error(port) is None
         return body
     finally:
