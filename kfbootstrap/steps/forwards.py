@@ -40,12 +40,10 @@ class ForwardsStep(Step):
         return True
 
     def run(self, ctx: RunContext) -> str | None:
-        from kubernetes import client
-
         from kfbootstrap.access.expose import ensure_background, plan
-        from kfbootstrap.kube.client import api_client, api_errors
+        from kfbootstrap.kube.client import api_errors
 
-        core = client.CoreV1Api(api_client(ctx.config.kube_context))
+        core = ctx.core()
         address = _address(ctx.config, warn=True)
         started, failed = 0, []
         for target in self.targets:

@@ -71,9 +71,3 @@ def helm_for(ctx: RunContext) -> Helm:
                 timeout_seconds=ctx.config.timeouts.apply)
 
 
-def core_api(ctx: RunContext) -> Any:
-    from kubernetes import client
-
-    from kfbootstrap.kube.client import api_client
-
-    return client.CoreV1Api(api_client(ctx.config.kube_context))

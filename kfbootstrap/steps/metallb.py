@@ -16,7 +16,7 @@ from typing import Any
 from kfbootstrap import ui
 from kfbootstrap.context import RunContext
 from kfbootstrap.errors import KfbError
-from kfbootstrap.steps.helm_release import HelmReleaseStep, core_api
+from kfbootstrap.steps.helm_release import HelmReleaseStep
 from kfbootstrap.tools.helm import ReleaseResult
 
 POOL_NAME = "kfbootstrap-pool"
@@ -108,7 +108,7 @@ class MetallbStep(HelmReleaseStep):
         from kfbootstrap.kube.waits import wait_service_endpoints
 
         timeout = ctx.config.timeouts.apply
-        wait_service_endpoints(core_api(ctx), self.pin.namespace, WEBHOOK_SERVICE, timeout,
+        wait_service_endpoints(ctx.core(), self.pin.namespace, WEBHOOK_SERVICE, timeout,
                                why="MetalLB's webhook validates the address pool")
         apply_objects(api_client(ctx.config.kube_context), pool_objects(choice.addresses), component=self.component,
                       timeout=timeout)

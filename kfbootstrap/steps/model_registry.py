@@ -21,7 +21,6 @@ from kfbootstrap import ui
 from kfbootstrap.context import RunContext
 from kfbootstrap.errors import ConfigError
 from kfbootstrap.steps.base import Step
-from kfbootstrap.steps.helm_release import core_api
 
 if TYPE_CHECKING:
     from kfbootstrap.manifests import Render
@@ -48,7 +47,7 @@ class ModelRegistryStep(Step):
         marker = read_marker(_rest(ctx), self.name)
         if marker is None or marker.render_hash != self.rendered(ctx)[1]:
             return False
-        workloads = readiness.snapshot(_client(ctx), readiness.scopes_for([self.name]))
+        workloads = readiness.snapshot(ctx.api(), readiness.scopes_for([self.name]))
         return bool(workloads) and all(w.is_ready for w in workloads)
 
     def run(self, ctx: RunContext) -> str | None:
@@ -64,7 +63,7 @@ class ModelRegistryStep(Step):
             ui.warn(f"Istio is not installed (no CRD {ISTIO_CRD}): skipping the model registry's options/istio")
         rest = _rest(ctx)
         forget_marker(rest, self.name)  # an interrupted apply must not look done on the next run
-        ensure_namespace(core_api(ctx), NAMESPACE, self.name)
+        ensure_namespace(ctx.core(), NAMESPACE, self.name)
         objects = [obj for render in renders for obj in render.objects()]
         report = apply_objects(rest, objects, component=self.name, timeout=ctx.config.timeouts.apply,
                                default_namespace=NAMESPACE,
@@ -112,7 +111,7 @@ def _istio_installed(ctx: RunContext) -> bool:
     from kubernetes.client.exceptions import ApiException
 
     try:
-        client.ApiextensionsV1Api(_client(ctx)).read_custom_resource_definition(ISTIO_CRD)
+        client.ApiextensionsV1Api(ctx.api()).read_custom_resource_definition(ISTIO_CRD)
         return True
     except ApiException as exc:
         if exc.status == 404:
@@ -120,13 +119,7 @@ def _istio_installed(ctx: RunContext) -> bool:
         raise
 
 
-def _client(ctx: RunContext) -> Any:
-    from kfbootstrap.kube.client import api_client
-
-    return api_client(ctx.config.kube_context)
-
-
 def _rest(ctx: RunContext) -> Any:
     from kfbootstrap.kube.rest import KubeRest
 
-    return KubeRest(_client(ctx))
+    return KubeRest(ctx.api())

@@ -13,7 +13,7 @@ kept in memory across the upgrade and written back, so users keep their login.
 from __future__ import annotations
 
 from kfbootstrap.context import RunContext
-from kfbootstrap.steps.helm_release import HelmReleaseStep, core_api
+from kfbootstrap.steps.helm_release import HelmReleaseStep
 
 GRAFANA_ADMIN_SECRET = "grafana"  # keys below; `kfbootstrap creds grafana` reads them
 GRAFANA_ADMIN_USER_KEY = "admin-user"
@@ -37,7 +37,7 @@ class GrafanaStep(HelmReleaseStep):
     def before_release(self, ctx: RunContext) -> None:
         from kfbootstrap.kube.generated import ensure_generated_secret, ensure_namespace, helm_owned_secret_data
 
-        core = core_api(ctx)
+        core = ctx.core()
         ensure_namespace(core, self.pin.namespace, self.component)
         owned = helm_owned_secret_data(core, self.pin.namespace, GRAFANA_ADMIN_SECRET)
         if owned and {GRAFANA_ADMIN_USER_KEY, GRAFANA_ADMIN_PASSWORD_KEY} <= set(owned):
@@ -51,14 +51,14 @@ class GrafanaStep(HelmReleaseStep):
         from kfbootstrap.kube.generated import ensure_generated_secret
 
         adopted = self._adopted
-        ensure_generated_secret(core_api(ctx), self.pin.namespace, GRAFANA_ADMIN_SECRET, lambda: adopted,
+        ensure_generated_secret(ctx.core(), self.pin.namespace, GRAFANA_ADMIN_SECRET, lambda: adopted,
                                 self.component)
         return "kept the admin password of the earlier release"
 
     def extra_done(self, ctx: RunContext) -> bool:
         from kfbootstrap.kube.generated import secret_keys
 
-        keys = secret_keys(core_api(ctx), self.pin.namespace, GRAFANA_ADMIN_SECRET)
+        keys = secret_keys(ctx.core(), self.pin.namespace, GRAFANA_ADMIN_SECRET)
         return keys is not None and {GRAFANA_ADMIN_USER_KEY, GRAFANA_ADMIN_PASSWORD_KEY} <= keys
 
     @staticmethod

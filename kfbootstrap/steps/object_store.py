@@ -10,7 +10,6 @@ from kfbootstrap.context import RunContext
 from kfbootstrap.errors import KfbError
 from kfbootstrap.releases import RELEASES
 from kfbootstrap.steps.base import Step
-from kfbootstrap.steps.helm_release import core_api
 
 
 class ObjectStoreStep(Step):
@@ -23,7 +22,7 @@ class ObjectStoreStep(Step):
     def is_done(self, ctx: RunContext) -> bool:
         from kfbootstrap.kube import object_store
 
-        core = core_api(ctx)
+        core = ctx.core()
         found = object_store.detect(core)
         return found is not None and object_store.read_record(core) == found
 
@@ -32,7 +31,7 @@ class ObjectStoreStep(Step):
         from kfbootstrap.kube.apply import apply_objects
         from kfbootstrap.kube.client import api_client
 
-        found = object_store.detect(core_api(ctx))
+        found = object_store.detect(ctx.core())
         if found is None:
             if ctx.config.components.kubeflow:
                 raise KfbError(f"neither svc/seaweedfs nor svc/minio-service exists in namespace {object_store.NAMESPACE}",

@@ -8,7 +8,7 @@ ready and why, and `up` fails with exit 1 (a re-run continues where this one sto
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from kfbootstrap import ui
 from kfbootstrap.context import RunContext
@@ -39,7 +39,7 @@ class WaitStep(Step):
         from kfbootstrap.kube import readiness
 
         scopes = readiness.scopes_for(ctx.config.components.enabled())
-        workloads = readiness.snapshot(_client(ctx), scopes)
+        workloads = readiness.snapshot(ctx.api(), scopes)
         return all(w.is_ready for w in workloads)
 
     def run(self, ctx: RunContext) -> str | None:
@@ -57,10 +57,10 @@ def wait_or_explain(ctx: RunContext, scopes: Sequence["Scope"], what: str) -> "W
     from kfbootstrap.kube import readiness
 
     timeout = ctx.config.timeouts.ready
-    result = readiness.wait_ready(lambda: _client(ctx), scopes, timeout, progress=_show_progress)
+    result = readiness.wait_ready(ctx.new_api, scopes, timeout, progress=_show_progress)
     if result.ok:
         return result
-    problems = readiness.explain(_client(ctx), result.not_ready)
+    problems = readiness.explain(ctx.api(), result.not_ready)
     ui.print_wide(problems_table(problems))
     shown = ", ".join(f"{p.workload.namespace}/{p.workload.name} ({p.reason})" for p in problems[:5])
     raise WorkloadsNotReady(
@@ -68,12 +68,6 @@ def wait_or_explain(ctx: RunContext, scopes: Sequence["Scope"], what: str) -> "W
         + (" …" if len(problems) > 5 else ""),
         hint="fix what the table names (or wait: images may still be pulling) and re-run `kfbootstrap up`; "
              "raise timeouts.ready on a slow machine")
-
-
-def _client(ctx: RunContext) -> Any:
-    from kfbootstrap.kube.client import api_client
-
-    return api_client(ctx.config.kube_context)
 
 
 def _show_progress(workloads: Sequence["Workload"]) -> None:
