@@ -59,9 +59,7 @@ class ClusterConfig(_Section):
     @field_validator("kind_config")
     @classmethod
     def _kind_config_exists(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"file {value} does not exist")
-        return value
+        return _existing_path(value)
 
     @model_validator(mode="after")
     def _context_implies_existing(self) -> "ClusterConfig":
@@ -86,9 +84,7 @@ class KubeflowConfig(_Section):
     @field_validator("path")
     @classmethod
     def _path_exists(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.exists():
-            raise ValueError(f"path {value} does not exist")
-        return value
+        return _existing_path(value)
 
 
 class ComponentsConfig(_Section):
@@ -312,7 +308,23 @@ def _read_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
         raise ConfigError(f"config file {path}: top level must be a mapping of keys, not {type(data).__name__}",
                           hint="start the file with keys such as `cluster:` or `profile:`")
     lines = {key: f"{path.name} line {line}" for key, line in _key_lines(node).items()}
-    return data, lines
+    return _resolve_paths(data, Config, path.parent), lines
+
+
+def _resolve_paths(data: dict[str, Any], model: type[BaseModel], base: Path | None) -> dict[str, Any]:
+    """Expand `~` in every path setting and, for a file's settings, read relative paths from the
+    file's directory (as users expect of `values: ./my-grafana.yaml`), not from wherever we run."""
+    for key, value in data.items():
+        field_info = model.model_fields.get(key)
+        if field_info is None:
+            continue  # an unknown key: validation names it
+        annotation = field_info.annotation
+        if isinstance(value, dict) and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            _resolve_paths(value, annotation, base)
+        elif isinstance(value, str) and Path in getattr(annotation, "__args__", ()):
+            path = Path(value).expanduser()
+            data[key] = str(path if path.is_absolute() or base is None else base / path)
+    return data
 
 
 def _key_lines(node: yaml.Node | None, prefix: str = "") -> dict[str, int]:
@@ -336,7 +348,7 @@ def _read_env(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
         key = ".".join(part.lower() for part in var[len(ENV_PREFIX):].split("__"))
         _set_dotted(data, key, value)
         sources[key] = f"environment {var}"
-    return data, sources
+    return _resolve_paths(data, Config, None), sources
 
 
 def _read_flags(flags: Mapping[str, Any], flag_names: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:

@@ -173,3 +173,22 @@ def test_bad_flag_type_is_a_usage_error_without_traceback(capsys):
 def test_config_error_is_raised_before_any_side_effect(tmp_path):
     with pytest.raises(ConfigError):
         load_config(write(tmp_path, "cluster:\n  workers: x\n"), env={}, cwd=tmp_path)
+
+
+def test_relative_paths_in_a_file_are_read_from_the_files_directory(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "my-kind.yaml").write_text("kind: Cluster\n")
+    config_file = write(project, "cluster:\n  kind_config: my-kind.yaml\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = load_config(config_file, env={}, cwd=elsewhere).config
+    assert config.cluster.kind_config == project / "my-kind.yaml"
+
+
+def test_tilde_in_env_paths_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "manifests").mkdir()
+    config = load_config(None, env={"KFBOOTSTRAP_KUBEFLOW__PATH": "~/manifests"}, cwd=tmp_path).config
+    assert config.kubeflow.path == tmp_path / "manifests"
