@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import lzma
-import os
 import re
 import subprocess
 import time
@@ -26,19 +25,11 @@ import yaml
 from kfbootstrap.tools.runner import Result, ShRunner
 from tests.testbed.cluster import wait_until
 from tests.cli_helpers import run_cli
+from tests.shared_fixtures import fixture_path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 KIND_SUBNETS = [{"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}, {"Subnet": "fc00:f853:ccd:e793::/64"}]
 ISTIO_CRDS = ("virtualservices.networking.istio.io", "destinationrules.networking.istio.io",
               "authorizationpolicies.security.istio.io")
-
-
-def fixtures(*parts: str) -> Path:
-    base = Path(os.environ.get("KFB_SHARED_DIR") or REPO_ROOT.parent / "shared")
-    path = base.joinpath("fixtures", *parts)
-    if not path.exists():
-        pytest.skip(f"fixture {path} not found (set KFB_SHARED_DIR)")
-    return path
 
 
 class DockerFakingRunner(ShRunner):
@@ -81,9 +72,9 @@ def write_config(tmp_path: Path, testbed, **extra) -> Path:
     metallb_values.write_text("crds:\n  validationFailurePolicy: Ignore  # no webhook servers on the testbed\n")
     config = {
         "components": {"kubeflow": False, "kserve": False},
-        "charts": {"helm": str(testbed.bin_dir / "helm"), "local_dir": str(fixtures("charts")),
+        "charts": {"helm": str(testbed.bin_dir / "helm"), "local_dir": str(fixture_path("charts")),
                    "grafana": {"version": "10.5.15"}, "metallb": {"values": str(metallb_values)}},
-        "model_registry": {"path": str(fixtures("kubeflow-26.03"))},
+        "model_registry": {"path": str(fixture_path("kubeflow-26.03"))},
         "forwards": {"auto": False},
         "timeouts": {"apply": 180, "ready": 180},
         **extra,
@@ -95,7 +86,7 @@ def write_config(tmp_path: Path, testbed, **extra) -> Path:
 
 def istio_crds() -> list[dict]:
     """The three Istio CRDs the model registry's options/istio needs, cut from the 26.03 render."""
-    text = lzma.decompress(fixtures("kubeflow-26.03", "example.yaml.xz").read_bytes()).decode()
+    text = lzma.decompress(fixture_path("kubeflow-26.03", "example.yaml.xz").read_bytes()).decode()
     wanted = []
     for doc in text.split("\n---\n"):
         if "kind: CustomResourceDefinition" in doc and any(
@@ -215,12 +206,12 @@ def test_a_release_left_pending_by_an_interrupted_run_is_recovered(testbed, name
     from kfbootstrap.config import load_config
     from kfbootstrap.tools.helm import Helm
 
-    config = load_config(None, {"charts.local_dir": str(fixtures("charts")), "charts.grafana.version": "10.5.15"},
+    config = load_config(None, {"charts.local_dir": str(fixture_path("charts")), "charts.grafana.version": "10.5.15"},
                          env={}).config
     pin = CHART_PINS["grafana"]
     source, values = chart_source(pin, config.charts), chart_values(pin, config.charts)
     values["admin"] = {}  # no generated secret in this namespace; the chart makes its own
-    chart = str(fixtures("charts", "grafana-10.5.15.tgz"))
+    chart = str(fixture_path("charts", "grafana-10.5.15.tgz"))
     release = f"stuck-{stuck.split('-')[1]}"  # unique: the chart's ClusterRole is named after the release
     request.addfinalizer(lambda: testbed.helm("uninstall", release, "-n", namespace, check=False))
     if stuck == "pending-upgrade":
@@ -291,7 +282,7 @@ def test_grafana_keeps_the_password_of_a_release_installed_without_our_values(te
     from kfbootstrap.steps.monitoring import GrafanaStep
 
     use_testbed_kubeconfig(testbed, monkeypatch)
-    chart = str(fixtures("charts", "grafana-10.5.15.tgz"))
+    chart = str(fixture_path("charts", "grafana-10.5.15.tgz"))
     # rbac off: the ClusterRole is cluster-wide and named after the release, which another test also uses.
     testbed.helm("install", "grafana", chart, "-n", namespace, "--set", "rbac.create=false")
     before = get(testbed, "secret", "grafana", "-n", namespace)
@@ -300,7 +291,7 @@ def test_grafana_keeps_the_password_of_a_release_installed_without_our_values(te
     overlay = tmp_path / "no-rbac.yaml"
     overlay.write_text("rbac:\n  create: false\n")
     config = load_config(None, {"cluster.context": testbed.context, "charts.helm": str(testbed.bin_dir / "helm"),
-                                "charts.local_dir": str(fixtures("charts")), "charts.grafana.version": "10.5.15",
+                                "charts.local_dir": str(fixture_path("charts")), "charts.grafana.version": "10.5.15",
                                 "charts.grafana.values": str(overlay)}, env={}).config
     step = GrafanaStep(config)
     step.pin = dataclasses.replace(step.pin, namespace=namespace)

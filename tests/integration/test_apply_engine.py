@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import lzma
-import os
 import ssl
 import subprocess
 import threading
@@ -32,9 +31,6 @@ from kfbootstrap.kube.objects import (COMPONENT_LABEL, MANAGED_SELECTOR, WEBHOOK
 from kfbootstrap.kube.rest import METADATA_LIST_ACCEPT, KubeRest
 from tests.testbed.cluster import Testbed, free_ports, wait_until
 
-SHARED = Path(os.environ.get("KFB_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
-EXAMPLE = SHARED / "fixtures" / "kubeflow-26.03" / "example.yaml.xz"
-KSERVE = SHARED / "fixtures" / "kubeflow-26.03" / "kserve.yaml.xz"
 
 
 def configmap(name: str, namespace: str, **labels: str) -> dict[str, Any]:
@@ -53,6 +49,7 @@ def widget_crd(group: str) -> dict[str, Any]:
                      "versions": [{"name": "v1", "served": True, "storage": True,
                                    "schema": {"openAPIV3Schema": {"type": "object",
                                                                   "x-kubernetes-preserve-unknown-fields": True}}}]}}
+from tests.shared_fixtures import fixture_path
 
 
 def widget(group: str, namespace: str, name: str = "w1") -> dict[str, Any]:
@@ -238,9 +235,8 @@ def fresh(testbed):
 @pytest.fixture(scope="module")
 def kubeflow_input(tmp_path_factory) -> tuple[Path, list[dict[str, Any]]]:
     """The 26.03 render without webhook configurations (the testbed has no webhook servers)."""
-    if not EXAMPLE.is_file():
-        pytest.skip(f"fixture {EXAMPLE} not found (set KFB_SHARED_DIR)")
-    objects = [o for o in parse_manifests(lzma.decompress(EXAMPLE.read_bytes()).decode(), str(EXAMPLE))
+    example = fixture_path("kubeflow-26.03", "example.yaml.xz")
+    objects = [o for o in parse_manifests(lzma.decompress(example.read_bytes()).decode(), str(example))
                if o["kind"] not in WEBHOOK_KINDS]
     path = tmp_path_factory.mktemp("kubeflow") / "kubeflow.yaml"
     path.write_text(dump_manifests(objects))
@@ -325,7 +321,8 @@ def test_kserve_step_applies_its_own_render_and_then_skips(fresh, kubeflow_input
 
     manifests, _ = kubeflow_input
     (tmp_path / "kubeflow.yaml").symlink_to(manifests)
-    kserve = [o for o in parse_manifests(lzma.decompress(KSERVE.read_bytes()).decode(), str(KSERVE))
+    kserve_file = fixture_path("kubeflow-26.03", "kserve.yaml.xz")
+    kserve = [o for o in parse_manifests(lzma.decompress(kserve_file.read_bytes()).decode(), str(kserve_file))
               if o["kind"] not in WEBHOOK_KINDS]
     (tmp_path / "kserve.yaml").write_text(dump_manifests(kserve))
 

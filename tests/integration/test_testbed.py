@@ -10,35 +10,16 @@ from __future__ import annotations
 
 import json
 import lzma
-import os
 import secrets
 import socket
 import time
-from pathlib import Path
 
-import pytest
 import yaml
 
+from tests.shared_fixtures import fixture_path
 from tests.token_server import TokenServer, get_over_socket
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 ANNOTATION_LIMIT = 262_144  # kube-apiserver's total annotation size limit (bytes)
-
-
-def shared_dir() -> Path:
-    """../shared next to the checkout (fixtures are never copied into the repo)."""
-    return Path(os.environ.get("KFB_SHARED_DIR") or REPO_ROOT.parent / "shared")
-
-
-def fixture_path(*parts: str) -> Path:
-    """A shared fixture file; missing skips locally but fails where the testbed is required."""
-    path = shared_dir().joinpath("fixtures", *parts)
-    if not path.exists():
-        message = f"fixture {path} not found (set KFB_SHARED_DIR)"
-        if os.environ.get("KFB_REQUIRE_TESTBED") == "1":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    return path
 
 
 def get_json(testbed, *args: str) -> dict:

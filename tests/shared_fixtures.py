@@ -1,0 +1,28 @@
+"""Upstream test data from ../shared/fixtures (never copied into the repository).
+
+A missing file skips locally, but fails where the testbed is required (CI sets
+KFB_REQUIRE_TESTBED=1), so a misplaced ../shared cannot turn tests into silent skips.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("KFB_SHARED_DIR") or REPO_ROOT.parent / "shared")
+
+
+def fixture_path(*parts: str) -> Path:
+    path = shared_dir().joinpath("fixtures", *parts)
+    if not path.exists():
+        message = f"fixture {path} not found (set KFB_SHARED_DIR)"
+        if os.environ.get("KFB_REQUIRE_TESTBED") == "1":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return path
