@@ -55,6 +55,7 @@ RELEASES: dict[str, Release] = {
         model_registry_path="applications/model-registry/upstream",
         object_store="minio-service->seaweedfs",
         object_store_service="minio-service",
+        commit="854bd3a21044f767204def71b2dcda83e376891f",
     ),
     "v1.10.2": Release(
         tag="v1.10.2",
@@ -62,6 +63,7 @@ RELEASES: dict[str, Release] = {
         model_registry_path="applications/model-registry/upstream",
         object_store="minio",
         object_store_service="minio-service",
+        commit="d8d643f1a736b28c525bd9b8ee5c9b2f4a661b39",
     ),
 }
 
