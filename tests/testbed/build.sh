@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Build (or reuse) the binaries of the test control plane: kube-apiserver,
-# kube-controller-manager, kube-scheduler, etcd, kwok, kwokctl and helm.
+# kube-controller-manager, kube-scheduler, etcd, kwok, kwokctl and helm, and the
+# node binaries the Kind test ground's node image needs (kubelet, kubeadm,
+# kubectl, kube-proxy). Everything is linked statically (CGO_ENABLED=0) so the
+# same binaries also run inside the node's control-plane images.
 #
 # Everything is compiled from the Go module proxy and cached outside the
 # checkout under a directory keyed by the pinned versions, so a second run is a
@@ -23,7 +26,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
 
-binaries=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok kwokctl helm)
+kube_binaries=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubeadm kubectl kube-proxy)
+binaries=("${kube_binaries[@]}" etcd kwok kwokctl helm)
 
 all_present() {
   local dir="$1" b
@@ -36,7 +40,7 @@ if [ -n "${KFB_TESTBED_BIN:-}" ]; then
 fi
 
 cache_root="${KFB_TESTBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kfbootstrap-testbed}"
-key="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_helm-${HELM_VERSION}"
+key="static_k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_helm-${HELM_VERSION}"
 bin="$cache_root/$key/bin"
 
 # tests/testbed/cluster.py reads kwok's stage YAML (kustomize/stage) from the
@@ -70,13 +74,14 @@ k8s_ldflags="-s -w -X k8s.io/component-base/version.gitVersion=${K8S_VERSION} \
 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${k8s_minor} \
 -X k8s.io/component-base/version.gitTreeState=clean"
 
+export CGO_ENABLED=0
 need_kube=0
-for b in kube-apiserver kube-controller-manager kube-scheduler; do [ -x "$bin/$b" ] || need_kube=1; done
+for b in "${kube_binaries[@]}"; do [ -x "$bin/$b" ] || need_kube=1; done
 if [ "$need_kube" = 1 ]; then
-  log "building kube-apiserver, kube-controller-manager, kube-scheduler ${K8S_VERSION} (slow the first time)"
-  (cd "$here/kube" && go build -trimpath -ldflags "$k8s_ldflags" -o "$staging/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler)
-  install_into_cache kube-apiserver kube-controller-manager kube-scheduler
+  log "building ${kube_binaries[*]} ${K8S_VERSION} (slow the first time)"
+  pkgs=(); for b in "${kube_binaries[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+  (cd "$here/kube" && go build -trimpath -ldflags "$k8s_ldflags" -o "$staging/" "${pkgs[@]}")
+  install_into_cache "${kube_binaries[@]}"
 fi
 if [ ! -x "$bin/etcd" ]; then
   log "building etcd ${ETCD_VERSION}"
