@@ -1,17 +1,30 @@
 """Logging: everything at debug level to a file under the state directory; to stderr only with -v.
 
 Secret values are never passed to the logger: commands log argv (which never holds a
-secret) and exit codes, not their output.
+secret) and exit codes, not their output. Tracebacks go to the file only: the error
+boundary (cli/app.py) decides whether one is shown, and shows it once.
 """
 
 from __future__ import annotations
 
 import logging
+import logging.handlers
 from pathlib import Path
 
 MAX_LOG_BYTES = 5 * 1024 * 1024
 _handlers: list[logging.Handler] = []
 _configured: tuple[Path, bool] | None = None
+# Why the log file could not be opened (None: it is open), for the error boundary's hint.
+_unwritable: str | None = None
+
+
+class _NoTraceback(logging.Formatter):
+    """-v shows messages, not the exception's traceback (the boundary prints a bug's once)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        # A copy: the file handler formats the same record and must keep its traceback.
+        bare = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None, "stack_info": None})
+        return super().format(bare)
 
 
 def setup_logging(verbose: bool) -> Path:
@@ -24,14 +37,17 @@ def setup_logging(verbose: bool) -> Path:
         return path
     logger = logging.getLogger("kfbootstrap")
     logger.setLevel(logging.DEBUG)
+    # Never reach Python's last-resort handler, which prints tracebacks on stderr.
+    logger.propagate = False
+    logging.raiseExceptions = False  # a log write failing mid-run (disk full) must not print a traceback either
     for handler in _handlers:
         logger.removeHandler(handler)
         handler.close()
     _handlers.clear()
-    _handlers.extend(_file_handler(path))
+    _handlers.extend(_file_handler(path) or [logging.NullHandler()])
     if verbose:
         stderr = logging.StreamHandler()
-        stderr.setFormatter(logging.Formatter("debug: %(message)s"))
+        stderr.setFormatter(_NoTraceback("debug: %(message)s"))
         _handlers.append(stderr)
     for handler in _handlers:
         logger.addHandler(handler)
@@ -39,15 +55,25 @@ def setup_logging(verbose: bool) -> Path:
     return path
 
 
+def log_unwritable() -> str | None:
+    """Why the log file could not be written, or None when it is being written."""
+    return _unwritable
+
+
 def _file_handler(path: Path) -> list[logging.Handler]:
+    global _unwritable
     from kfbootstrap import paths
 
     try:
         paths.ensure(path.parent)
-        if path.exists() and path.stat().st_size > MAX_LOG_BYTES:
-            path.replace(path.with_suffix(".log.1"))
-        handler = logging.FileHandler(path, encoding="utf-8")
-    except OSError:
+        # Rotates during a long run too, not only at start: the log never grows past twice the cap.
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=MAX_LOG_BYTES, backupCount=1,
+                                                       encoding="utf-8")
+    except OSError as exc:
+        in_the_way = next((p for p in (path.parent, *path.parents) if p.exists() and not p.is_dir()), None)
+        _unwritable = f"{in_the_way} is a file, not a directory" if in_the_way else \
+            f"{exc.strerror or exc}: {exc.filename or path}"
         return []  # an unwritable state dir must not stop the command itself
+    _unwritable = None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     return [handler]

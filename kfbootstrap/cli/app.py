@@ -82,8 +82,7 @@ def invoke(argv: list[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        _print_error(f"unexpected {type(exc).__name__}: {exc}",
-                     f"this is a bug in kfbootstrap; details in {log_path}" + ("" if _verbose else " (or re-run with -v)"))
+        _print_error(f"unexpected {type(exc).__name__}: {exc}", _bug_hint(log_path))
         return errors.UNEXPECTED
     if code == errors.INTERRUPTED:  # typer turns Ctrl-C inside a command into exit code 130
         _print_interrupted()
@@ -100,11 +99,24 @@ def _print_error(message: str, hint: str | None) -> None:
         typer.echo(f"hint: {hint}", err=True)
 
 
+def _bug_hint(log_path: str) -> str:
+    from kfbootstrap.logsetup import log_unwritable
+
+    unwritable = log_unwritable()
+    if unwritable:  # never point at a log that does not exist
+        return (f"this is a bug in kfbootstrap; no log could be written ({unwritable})"
+                + ("" if _verbose else "; re-run with -v for the traceback"))
+    return f"this is a bug in kfbootstrap; details in {log_path}" + ("" if _verbose else " (or re-run with -v)")
+
+
 def _log_exception(exc: BaseException) -> str:
     import logging
 
     from kfbootstrap.logsetup import setup_logging
 
-    path = setup_logging(_verbose)
+    try:
+        path = setup_logging(_verbose)
+    except Exception:  # noqa: BLE001 - e.g. $HOME unset: the error itself must still be shown
+        return "(no log)"
     logging.getLogger("kfbootstrap").error("%s", exc, exc_info=exc)
     return str(path)

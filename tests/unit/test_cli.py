@@ -139,3 +139,82 @@ def test_filesystem_refusal_is_a_known_failure_not_a_bug(monkeypatch, tmp_path, 
     assert result.code == errors.FAILED
     assert "error: Permission denied: /root/forbidden" in result.err
     assert "bug" not in result.err
+
+
+# ------------------------------------------------------------ a state dir or log we cannot write
+
+def _state_dir_is_a_file(monkeypatch, tmp_path):
+    blocker = tmp_path / "state-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("KFBOOTSTRAP_STATE_DIR", str(blocker))
+    return blocker
+
+
+@pytest.mark.parametrize("argv, code", [
+    (["config", "show", "--config", "missing.yaml"], errors.USAGE),  # a known error
+    (["up", "--no-such-flag"], errors.USAGE),  # a usage error typer reports
+    (["status", "--context", "no-such-context"], errors.FAILED),  # fails on the kubeconfig
+])
+def test_state_dir_that_is_a_file_prints_no_traceback(argv, code, monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+    _state_dir_is_a_file(monkeypatch, tmp_path)
+    result = run_cli(capsys, *argv)
+    assert result.code == code, result.text
+    assert "Traceback" not in result.text and "Logging error" not in result.text
+
+
+def test_bug_hint_never_points_at_a_log_that_could_not_be_written(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    blocker = _state_dir_is_a_file(monkeypatch, tmp_path)
+    monkeypatch.setattr("kfbootstrap.pipeline.build_steps", lambda config: 1 / 0)
+    result = run_cli(capsys, "up")
+    assert result.code == errors.UNEXPECTED
+    assert "Traceback" not in result.text
+    assert f"no log could be written ({blocker} is a file, not a directory)" in result.err
+    assert "details in" not in result.err
+
+
+def test_unwritable_log_file_is_no_traceback(monkeypatch, tmp_path, capsys):
+    """A read-only state dir (simulated: tests may run as root, who can write anywhere)."""
+    import logging.handlers
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "kfbootstrap.log"))
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KFBOOTSTRAP_STATE_DIR", str(tmp_path / "ro-state"))
+    monkeypatch.setattr(logging.handlers, "RotatingFileHandler", refuse)
+    monkeypatch.setattr("kfbootstrap.pipeline.build_steps", lambda config: 1 / 0)
+    result = run_cli(capsys, "up")
+    assert result.code == errors.UNEXPECTED and "Traceback" not in result.text
+    assert "no log could be written (Permission denied" in result.err
+
+
+def test_verbose_shows_a_bugs_traceback_once(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("kfbootstrap.pipeline.build_steps", lambda config: 1 / 0)
+    result = run_cli(capsys, "-v", "up")
+    assert result.err.count("Traceback") == 1, result.err
+
+
+def test_verbose_shows_no_traceback_for_a_known_error(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(capsys, "-v", "config", "show", "--config", "missing.yaml")
+    assert result.code == errors.USAGE
+    assert "Traceback" not in result.text and "error: config file missing.yaml not found" in result.err
+
+
+def test_log_rotates_during_a_run_not_only_at_start(monkeypatch, tmp_path):
+    import logging
+
+    from kfbootstrap import logsetup, paths
+
+    monkeypatch.setattr(logsetup, "MAX_LOG_BYTES", 2000)
+    monkeypatch.setattr(logsetup, "_configured", None)
+    logsetup.setup_logging(False)
+    log = logging.getLogger("kfbootstrap.test")
+    for _ in range(200):
+        log.info("x" * 100)
+    assert paths.log_file().stat().st_size <= 2000
+    assert paths.log_file().with_suffix(".log.1").exists()
