@@ -131,9 +131,11 @@ def _packaged_values(name: str) -> dict[str, Any]:
 
 
 def _read_values(path: Path) -> dict[str, Any]:
+    from kfbootstrap import safeyaml
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        data = safeyaml.load(path.read_text(encoding="utf-8"))[0] or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, safeyaml.YamlRefused) as exc:
         raise ConfigError(f"cannot read values file {path}: {exc}", hint="check the file is valid YAML") from None
     if not isinstance(data, dict):
         raise ConfigError(f"values file {path} must be a mapping, not {type(data).__name__}",

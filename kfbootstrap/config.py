@@ -174,7 +174,10 @@ class MetallbConfig(_Section):
         if value is not None:
             first, _, last = value.partition("-")
             if last:
-                if ipaddress.ip_address(first.strip()) > ipaddress.ip_address(last.strip()):
+                low, high = ipaddress.ip_address(first.strip()), ipaddress.ip_address(last.strip())
+                if low.version != high.version:  # comparing them would raise TypeError
+                    raise ValueError(f"mixes IPv{low.version} and IPv{high.version}; give both ends in one family")
+                if low > high:
                     raise ValueError("first address is above the last")
             else:
                 ipaddress.ip_network(value.strip(), strict=False)
@@ -283,20 +286,37 @@ def _find_config_file(explicit: Path | None, env: Mapping[str, str], cwd: Path) 
         explicit = Path(env["KFBOOTSTRAP_CONFIG"])
     if explicit is not None:
         if not explicit.is_file():
-            raise ConfigError(f"config file {explicit} not found", hint="check the path given to --config")
+            raise _not_a_config_file(explicit)
         return explicit
     default = cwd / CONFIG_FILE_NAME
     return default if default.is_file() else None
 
 
+def _not_a_config_file(path: Path) -> ConfigError:
+    """Say what is there instead: 'not found' for a directory or a FIFO sends people looking in vain."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return ConfigError(f"config file {path} not found", hint="check the path given to --config")
+    kind = "directory" if stat.S_ISDIR(mode) else "fifo" if stat.S_ISFIFO(mode) else \
+        "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "socket" if stat.S_ISSOCK(mode) else "special file"
+    return ConfigError(f"config file {path} is a {kind}, not a file", hint="give --config a YAML file")
+
+
 def _read_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     """Parse the YAML file and remember the line of every key for error messages."""
+    from kfbootstrap import safeyaml
+
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-        node = yaml.compose(text)
+        data, node = safeyaml.load(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}", hint="check the file's permissions and encoding")
+    except safeyaml.YamlRefused as exc:
+        raise ConfigError(f"config file {path}{f' line {exc.line}' if exc.line else ''}: {exc.problem}",
+                          hint="write each key once; use anchors only for plain copies") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

@@ -122,7 +122,16 @@ BAD_FILES = [
     ("- cluster\n- name\n", "top level must be a mapping of keys, not list", "start the file with keys"),
     ("cluster:\n  name: [unclosed\n", "kfbootstrap.yaml line 3", "fix the YAML syntax"),
     ("cluster:\n\tname: tab\n", "kfbootstrap.yaml line 2", "fix the YAML syntax"),
-    ("profile: ci\nprofile: full\ncluster:\n  workers: 1\n  bogus: 1\n  other: 2\n", "`cluster.bogus` (kfbootstrap.yaml line 5): unknown key (and 1 more problem)", ""),
+    ("profile: ci\ncluster:\n  workers: 1\n  bogus: 1\n  other: 2\n", "`cluster.bogus` (kfbootstrap.yaml line 4): unknown key (and 1 more problem)", ""),
+    # YAML that parses but must not be taken: duplicate keys, recursive anchors, alias bombs
+    ("cluster:\n  name: a\ncluster:\n  workers: 1\n", "kfbootstrap.yaml line 3: key `cluster` is given twice (first on line 1)", "write each key once"),
+    ("cluster:\n  name: a\n  name: b\n", "line 3: key `name` is given twice", ""),
+    ("cluster: &c\n  more: *c\n", "an anchor contains an alias to itself (recursive YAML)", ""),
+    ("cluster: &c\n  <<: *c\n", "recursive YAML", ""),
+    ("a0: &a0 [x,x,x,x,x,x,x,x,x]\n" + "".join(f"a{i}: &a{i} [{','.join([f'*a{i-1}'] * 9)}]\n" for i in range(1, 9)),
+     "aliases expand to more than 50000 nodes (a YAML alias bomb?)", ""),
+    ("metallb:\n  address_pool: 10.0.0.1-fd00::1\n", "`metallb.address_pool` (kfbootstrap.yaml line 2): mixes IPv4 and IPv6", ""),
+    ("metallb:\n  address_pool: fd00::9-10.0.0.1\n", "mixes IPv6 and IPv4", ""),
 ]
 
 
@@ -192,3 +201,40 @@ def test_tilde_in_env_paths_is_expanded(tmp_path, monkeypatch):
     (tmp_path / "manifests").mkdir()
     config = load_config(None, env={"KFBOOTSTRAP_KUBEFLOW__PATH": "~/manifests"}, cwd=tmp_path).config
     assert config.kubeflow.path == tmp_path / "manifests"
+
+
+def test_anchors_used_as_plain_copies_still_work(tmp_path):
+    path = write(tmp_path, """\
+        charts:
+          grafana: &chart
+            version: 10.5.15
+          prometheus: *chart
+        """)
+    assert load_config(path, env={}, cwd=tmp_path).config.charts.prometheus.version == "10.5.15"
+
+
+def test_alias_bomb_is_refused_fast(tmp_path):
+    import time
+
+    lines = ["a0: &a0 [x,x,x,x,x,x,x,x,x]"]
+    lines += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    path = write(tmp_path, "\n".join(lines) + "\ncluster: {name: *a8}\n")
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match="alias bomb"):
+        load_config(path, env={}, cwd=tmp_path)
+    assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_config_that_is_not_a_regular_file_says_what_it_is(kind, tmp_path, monkeypatch, capsys):
+    import os
+
+    target = tmp_path / "cfg"
+    if kind == "directory":
+        target.mkdir()
+    else:
+        os.mkfifo(target)
+    result = run_cli(capsys, "config", "show", "--config", target)
+    assert result.code == USAGE
+    assert f"error: config file {target} is a {kind}, not a file" in result.err
+    assert "not found" not in result.err
