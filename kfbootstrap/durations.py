@@ -6,14 +6,16 @@ import re
 
 from kfbootstrap.errors import UsageError
 
-_PART = re.compile(r"(\d+)([hms])")
+# ASCII digits only: str.isdigit() and \d also accept "²" or "١", which int() then rejects or misreads.
+_PART = re.compile(r"([0-9]+)([hms])", re.ASCII)
+_NUMBER = re.compile(r"[0-9]+", re.ASCII)
 _UNIT = {"h": 3600, "m": 60, "s": 1}
 
 
 def parse_duration(text: str, flag: str = "--timeout") -> int:
     """Seconds in `text`; a bare number is seconds. Raises UsageError naming the flag."""
     value = text.strip().lower()
-    if value.isdigit():
+    if _NUMBER.fullmatch(value):
         seconds = int(value)
     else:
         parts = _PART.findall(value)

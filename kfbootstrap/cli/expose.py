@@ -39,6 +39,11 @@ def expose(
     """Forward a local port to a platform service; new connections follow pod restarts."""
     from kfbootstrap.errors import UsageError
 
+    if list_forwards and (stop or target or all_targets or background):
+        raise UsageError("--list takes no target and no other action",
+                         hint="run `kfbootstrap expose --list` and `kfbootstrap expose --stop ...` separately")
+    if stop and background:
+        raise UsageError("--stop and --background do not go together", hint="e.g. `kfbootstrap expose --stop grafana`")
     if list_forwards:
         return _list(json_output)
     if stop:

@@ -22,7 +22,7 @@ def smoke(
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Write a JUnit XML report here.", show_default=False)] = None,
     json_output: JsonOption = False,
     pipeline: Annotated[bool, typer.Option("--pipeline", help="Also submit a one-step pipeline and wait for it to succeed.")] = False,
-    pipeline_timeout: Annotated[int, typer.Option("--pipeline-timeout", help="Seconds to wait for that pipeline run.")] = 600,
+    pipeline_timeout: Annotated[int, typer.Option("--pipeline-timeout", min=1, help="Seconds to wait for that pipeline run.")] = 600,
     user: Annotated[str, typer.Option("--user", help="Dex user to log in with.")] = "user@example.com",
     password_env: Annotated[str, typer.Option(
         "--password-env", help="Environment variable holding the user's password (unset: the public default 12341234).")

@@ -22,6 +22,7 @@ def load_configuration(context: str | None, kubeconfig: str | None = None) -> "C
 
     `kubeconfig` None means $KUBECONFIG (which may list several files) or ~/.kube/config.
     """
+    import yaml
     from kubernetes import client
     from kubernetes import config as kube_config
 
@@ -31,9 +32,11 @@ def load_configuration(context: str | None, kubeconfig: str | None = None) -> "C
     try:
         kube_config.load_kube_config(config_file=kubeconfig, context=context,
                                      client_configuration=configuration, persist_config=False)
-    except (kube_config.ConfigException, OSError, TypeError, ValueError) as exc:
+    except (kube_config.ConfigException, OSError, TypeError, ValueError, AttributeError, yaml.YAMLError) as exc:
+        # YAMLError: a kubeconfig that is not YAML; AttributeError: YAML that is not a mapping.
         where = kubeconfig or "$KUBECONFIG or ~/.kube/config"
-        raise KfbError(f"cannot use kube context {context or '(current)'} from {where}: {exc}",
+        detail = " ".join(str(exc).split())  # one line: YAML errors span several
+        raise KfbError(f"cannot use kube context {context or '(current)'} from {where}: {detail}",
                        hint="check `kubectl config get-contexts`; pass --context, or run `kfbootstrap up` first") from None
     return configuration
 
