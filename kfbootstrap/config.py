@@ -73,6 +73,16 @@ class KubeflowConfig(_Section):
 
     version: str = Field(DEFAULT_RELEASE, description="kubeflow/manifests release")
     path: Path | None = Field(None, description="local manifests checkout, or pre-rendered YAML file/dir")
+    password: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                 description="name of an environment variable holding the Dex user's password "
+                                             "(default: a random one, kept in the cluster)")
+    keep_default_password: bool = Field(False, description="keep upstream's public default password 12341234")
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> "KubeflowConfig":
+        if self.password and self.keep_default_password:
+            raise ValueError("password and keep_default_password exclude each other")
+        return self
 
     @field_validator("version")
     @classmethod

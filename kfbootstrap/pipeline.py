@@ -34,6 +34,10 @@ def build_steps(config: Config) -> list[Step]:
     steps: list[Step] = [PreflightStep()]
     steps.append(ExistingClusterStep(config) if config.cluster.existing else ClusterStep(config))
     enabled = set(config.components.enabled())
+    if "kubeflow" in enabled and not config.kubeflow.keep_default_password:
+        from kfbootstrap.steps.dex_password import DexPasswordStep
+
+        steps.append(DexPasswordStep(config))  # before Kubeflow: Dex must never start with the public default
     steps += [_component_step(name, title, config) for name, title in _COMPONENT_STEPS if name in enabled]
     if enabled:
         from kfbootstrap.steps.wait import WaitStep

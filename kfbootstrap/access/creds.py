@@ -29,11 +29,9 @@ DEX_DEFAULT_PASSWORD = "12341234"
 DEX_DEFAULT_HASHES = ("$2y$12$4K/VkmDd1q1Orb3xAt82zu8gk7Ad6ReFR4LCP9UeYE90NLiN9Df72",)
 
 CHANGE_DEX_PASSWORD = (
-    "python3 -c 'import bcrypt, getpass; print(bcrypt.hashpw(getpass.getpass().encode(), bcrypt.gensalt(12)).decode())'"
-    "  # then:\n"
-    "kubectl -n auth create secret generic dex-passwords --from-literal=DEX_USER_PASSWORD='<hash>'"
-    " --dry-run=client -o yaml | kubectl apply -f -\n"
-    "kubectl -n auth rollout restart deployment dex"
+    "kfbootstrap passwd   # prompts; or `kfbootstrap passwd --from-env VAR`. It does what upstream documents:\n"
+    "# the bcrypt hash into secret dex-passwords (key DEX_USER_PASSWORD) in auth, then\n"
+    "# kubectl -n auth rollout restart deployment dex"
 )
 
 
@@ -106,17 +104,29 @@ def kubeflow_creds(core: Any, config: Config, namespace: str | None = None) -> C
     data = read_secret(core, ns, DEX_SECRET[1], "is Kubeflow installed? check `kfbootstrap status`")
     password_hash = secret_value(data, ns, DEX_SECRET[1], DEX_HASH_KEY)
     is_default = is_default_password(password_hash)
+    kept = None if is_default else _kept_password(core, ns, password_hash)
     notes = []
     if is_default:
         notes.append(f"this is the public default password of kubeflow/manifests; change it before anyone "
                      f"else can reach {_local_url('kubeflow', config)}")
-    else:
-        notes.append("the password was changed from the default; kfbootstrap cannot recover it from its bcrypt hash")
+    elif kept is None:
+        notes.append("the password was changed outside kfbootstrap; it cannot be recovered from its bcrypt hash "
+                     "(set a new one with `kfbootstrap passwd`)")
     return Credential(
         "kubeflow", ns, DEX_SECRET[1],
-        {"username": dex_user(core, ns), "password": DEX_DEFAULT_PASSWORD if is_default else None},
+        {"username": dex_user(core, ns), "password": DEX_DEFAULT_PASSWORD if is_default else kept},
         ("password",), url=_local_url("kubeflow", config),
         extra={"default_password": is_default, "how_to_change": CHANGE_DEX_PASSWORD}, notes=notes)
+
+
+def _kept_password(core: Any, namespace: str, password_hash: str) -> str | None:
+    """The password kfbootstrap set, if Dex's hash is still the one made from it."""
+    from kfbootstrap.access import passwords
+
+    if namespace != passwords.DEX_NAMESPACE:
+        return None
+    kept = passwords.stored_password(core)
+    return kept if kept is not None and passwords.matches(kept, password_hash) else None
 
 
 def is_default_password(password_hash: str) -> bool:

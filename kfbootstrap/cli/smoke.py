@@ -25,7 +25,8 @@ def smoke(
     pipeline_timeout: Annotated[int, typer.Option("--pipeline-timeout", min=1, help="Seconds to wait for that pipeline run.")] = 600,
     user: Annotated[str, typer.Option("--user", help="Dex user to log in with.")] = "user@example.com",
     password_env: Annotated[str, typer.Option(
-        "--password-env", help="Environment variable holding the user's password (unset: the public default 12341234).")
+        "--password-env", help="Environment variable holding the user's password (unset: the one kfbootstrap set, "
+                               "as `creds kubeflow` shows it, else the public default 12341234).")
     ] = DEFAULT_PASSWORD_ENV,
 ) -> None:
     """Check each component really works, end to end, through port-forwards smoke opens itself.
@@ -41,7 +42,7 @@ def smoke(
     # $KUBECONFIG read now: the kubernetes client reads it once, at import time.
     with ForwardedEndpoints(cfg.kube_context, os.environ.get("KUBECONFIG") or None) as endpoints:
         ctx = CheckContext(endpoints=endpoints, services=services_for(cfg), user=user,
-                           password=os.environ.get(password_env) or DEFAULT_PASSWORD,
+                           password=os.environ.get(password_env) or _kept_password(endpoints) or DEFAULT_PASSWORD,
                            object_store_credentials=lambda: _object_store_credentials(endpoints, cfg),
                            pipeline_timeout=pipeline_timeout)
         report = run_checks(all_checks(with_pipeline=pipeline), set(cfg.components.enabled()), ctx,
@@ -56,6 +57,22 @@ def smoke(
         _print_summary(report, junit)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _kept_password(endpoints) -> str | None:
+    """The password `up` or `passwd` set and `creds kubeflow` shows; None when there is none (or no cluster)."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    from kfbootstrap.access import passwords
+    from kfbootstrap.errors import KfbError
+
+    try:
+        core = endpoints.core_api()
+        kept = passwords.stored_password(core)
+        return kept if kept and passwords.matches(kept, passwords.current_hash(core)) else None
+    except (KfbError, ApiException, HTTPError):
+        return None  # no cluster or no access: the dex checks then fail with their own reason
 
 
 def _object_store_credentials(endpoints, config) -> tuple[str, str]:

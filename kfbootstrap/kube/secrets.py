@@ -96,3 +96,35 @@ def _namespaces_with_secret(core: Any, name: str) -> list[str]:
     except ApiException:
         return []
     return sorted({item.metadata.namespace for item in items})
+
+
+def write_secret(core: Any, namespace: str, name: str, string_data: dict[str, str],
+                 labels: dict[str, str] | None = None) -> None:
+    """Create the Secret, or set these keys in the existing one (its other keys are kept)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    body = client.V1Secret(metadata=client.V1ObjectMeta(name=name, namespace=namespace, labels=labels),
+                           type="Opaque", string_data=string_data)
+    try:
+        core.create_namespaced_secret(namespace, body)
+        return
+    except ApiException as exc:
+        if exc.status == 403:
+            raise KfbError(f"not allowed to write secret {name} in namespace {namespace}",
+                           hint=f"your kube user needs `create` and `patch` on secrets in {namespace}") from None
+        if exc.status != 409:
+            raise
+    core.patch_namespaced_secret(name, namespace, {"metadata": {"labels": labels or {}}, "stringData": string_data})
+
+
+def ensure_namespace(core: Any, name: str, labels: dict[str, str] | None = None) -> None:
+    """Create the namespace unless it exists (labels only on one we create)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels)))
+    except ApiException as exc:
+        if exc.status != 409:
+            raise

@@ -61,11 +61,15 @@ class ManifestsStep(Step):
             return f"not applied separately: {self._not_separate}"
         rest = self.rest(ctx)
         forget_marker(rest, self.component)  # an interrupted apply must not look done on the next run
-        objects = render.objects()
+        objects = self.adjusted(ctx, render.objects())
         report = apply_objects(rest, objects, component=self.component, timeout=ctx.config.timeouts.apply,
                                progress=_progress)
         write_marker(rest, Marker(self.component, render.digest, report.total, namespaces_of(objects)))
         return f"{report.summary()} from {render.origin}"
+
+    def adjusted(self, ctx: RunContext, objects: list) -> list:
+        """What the cluster must differ in from the render (none by default)."""
+        return objects
 
     def rendered(self, ctx: RunContext) -> "Render | None":
         """The render, made once per run; None when the source has no separate render of this component."""
@@ -97,3 +101,12 @@ class KubeflowStep(ManifestsStep):
     component = "kubeflow"
     what = "the `example` (Kubeflow)"
     title = "Install Kubeflow manifests"
+
+    def adjusted(self, ctx: RunContext, objects: list) -> list:
+        """The render with Dex's current hash (set by the password step), never the public default's."""
+        from kfbootstrap.access import passwords
+
+        if self.config.kubeflow.keep_default_password:
+            return objects
+        current = passwords.current_hash(ctx.core())
+        return passwords.with_current_hash(objects, current) if current else objects

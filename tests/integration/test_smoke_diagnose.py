@@ -19,6 +19,7 @@ import base64
 import contextlib
 import datetime as dt
 import json
+import os
 import secrets
 import tarfile
 import textwrap
@@ -423,3 +424,139 @@ def test_diagnose_without_a_cluster_still_writes_a_bundle(capsys, tmp_path, monk
     assert {"summary.txt", "config.yaml", "versions.yaml"} <= names
     assert "cluster not reachable" in summary and "helm releases not collected: helm was not found" in summary
     assert "cluster not reachable" in result.err
+
+
+# ------------------------------------------------------------------------- the Kubeflow password
+
+DEX_DEFAULT_HASH = "$2y$12$4K/VkmDd1q1Orb3xAt82zu8gk7Ad6ReFR4LCP9UeYE90NLiN9Df72"  # upstream's hash of 12341234
+
+
+def dex_render() -> str:
+    """The parts of the `example` that matter here, as kubeflow/manifests ships them: the default hash in
+    Secret dex-passwords, dex's config naming it, and the Deployment that reads it from its environment."""
+    dex_config = "staticPasswords:\n- email: user@example.com\n  hashFromEnv: DEX_USER_PASSWORD\n  username: user\n"
+    objects = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "auth"}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "dex-passwords", "namespace": "auth"},
+         "stringData": {"DEX_USER_PASSWORD": DEX_DEFAULT_HASH}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dex", "namespace": "auth"},
+         "data": {"config.yaml": dex_config}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "dex", "namespace": "auth"},
+         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "dex"}},
+                  "template": {"metadata": {"labels": {"app": "dex"}},
+                               "spec": {"containers": [{"name": "dex", "image": "ghcr.io/dexidp/dex:v2.45.1",
+                                                        "envFrom": [{"secretRef": {"name": "dex-passwords"}}]}]}}}},
+    ]
+    import yaml
+
+    return yaml.safe_dump_all(objects)
+
+
+class AuthHistory:
+    """Every version of auth/dex-passwords and the creation of auth/deployment dex, in etcd order."""
+
+    def __init__(self, bed):
+        from kubernetes import client, watch
+
+        self.secrets: list[tuple[int, str]] = []  # (resourceVersion, hash)
+        self.dex_created: int | None = None
+        api = bed.api_client()
+        self._core, self._apps, self._watch = client.CoreV1Api(api), client.AppsV1Api(api), watch
+        self._stop = False
+        import threading
+
+        self._threads = [threading.Thread(target=self._follow, args=(kind,), daemon=True)
+                         for kind in ("secret", "deployment")]
+
+    def __enter__(self):
+        for thread in self._threads:
+            thread.start()
+        time.sleep(1)  # both watches established before anything is written
+        return self
+
+    def __exit__(self, *exc):
+        self._stop = True
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def _follow(self, kind: str) -> None:
+        lister = self._core.list_namespaced_secret if kind == "secret" else self._apps.list_namespaced_deployment
+        while not self._stop:
+            for event in self._watch.Watch().stream(lister, "auth", timeout_seconds=2,
+                                                    field_selector=f"metadata.name={'dex-passwords' if kind == 'secret' else 'dex'}"):
+                obj = event["object"]
+                version = int(obj.metadata.resource_version)
+                if kind == "secret" and event["type"] != "DELETED":
+                    value = base64.b64decode((obj.data or {}).get("DEX_USER_PASSWORD", "")).decode()
+                    self.secrets.append((version, value))
+                elif kind == "deployment" and event["type"] == "ADDED" and self.dex_created is None:
+                    self.dex_created = version
+
+
+def test_kubeflow_password_end_to_end(cli_env, capsys, tmp_path, platform, monkeypatch):
+    """up sets a random password before Dex exists, creds shows it, smoke logs in with it, passwd changes it."""
+    import bcrypt
+    import yaml
+
+    bed = cli_env
+    render = tmp_path / "kubeflow.yaml"
+    render.write_text(dex_render())
+    config = tmp_path / "kfbootstrap.yaml"
+    config.write_text(yaml.safe_dump({
+        "kubeflow": {"path": str(render)},
+        "components": {name: name == "kubeflow" for name in
+                       ("kubeflow", "kserve", "metallb", "prometheus", "grafana", "model_registry", "object_store")},
+        "forwards": {"auto": False}, "timeouts": {"apply": 120, "ready": 120}}))
+    monkeypatch.setattr("kfbootstrap.cli.common.new_runner", lambda: __import__(
+        "kfbootstrap.tools.runner", fromlist=["ShRunner"]).ShRunner())
+    try:
+        with AuthHistory(bed) as history:
+            first = run_cli(capsys, "up", "--context", bed.context, "--config", config)
+            assert first.code == 0, first.text
+            assert "Set the Kubeflow user's password" in first.err and "random" in first.err
+            wait_until(lambda: history.dex_created is not None, 10, what="the dex Deployment's ADDED event")
+
+        creds = run_cli(capsys, "creds", "kubeflow", "--context", bed.context, "--json")
+        assert creds.code == 0, creds.text
+        shown = json.loads(creds.out)
+        password = shown["password"]
+        assert shown["default_password"] is False and password and password != "12341234" and len(password) >= 16
+
+        # Every version Dex's Secret ever had holds the new password's hash, and one existed before Dex did.
+        assert history.secrets, "no version of auth/dex-passwords was seen"
+        assert all(bcrypt.checkpw(password.encode(), h.encode()) for _, h in history.secrets), \
+            "the render's default hash reached the cluster"
+        assert min(v for v, _ in history.secrets) < history.dex_created
+
+        # A re-run keeps it (never a new one behind the user's back).
+        again = run_cli(capsys, "up", "--context", bed.context, "--config", config)
+        assert again.code == 0, again.text
+        assert json.loads(run_cli(capsys, "creds", "kubeflow", "--context", bed.context, "--json").out)[
+            "password"] == password
+
+        # smoke logs in with it without --password-env (the stand-in Dex accepts only this password).
+        platform.apps["kubeflow"].password = password
+        report = tmp_path / "smoke.xml"
+        smoke = run_cli(capsys, "smoke", "--context", bed.context, "--junit", report)
+        assert smoke.code == 0, smoke.text
+        assert junit_cases(report)["dex-login"].find("failure") is None
+
+        # passwd changes it: Dex restarts, and the cluster's hash no longer matches the old password.
+        monkeypatch.setenv("NEW_KF_PASSWORD", "a-new-password-" + secrets.token_hex(4))
+        changed = run_cli(capsys, "passwd", "--context", bed.context, "--from-env", "NEW_KF_PASSWORD")
+        assert changed.code == 0, changed.text
+        assert "The new password of user@example.com works now" in changed.out
+        stored = json.loads(bed.kubectl("get", "secret", "dex-passwords", "-n", "auth", "-o", "json").stdout)
+        new_hash = base64.b64decode(stored["data"]["DEX_USER_PASSWORD"]).decode()
+        assert not bcrypt.checkpw(password.encode(), new_hash.encode())
+        assert bcrypt.checkpw(os.environ["NEW_KF_PASSWORD"].encode(), new_hash.encode())
+        dex = json.loads(bed.kubectl("get", "deployment", "dex", "-n", "auth", "-o", "json").stdout)
+        assert "kubectl.kubernetes.io/restartedAt" in dex["spec"]["template"]["metadata"]["annotations"]
+        assert json.loads(run_cli(capsys, "creds", "kubeflow", "--context", bed.context, "--json").out)[
+            "password"] == os.environ["NEW_KF_PASSWORD"]
+    finally:
+        platform.apps["kubeflow"].password = "12341234"
+        for kind, name in (("deployment", "dex"), ("secret", "dex-passwords"), ("secret", "kfbootstrap-kubeflow-login"),
+                           ("configmap", "dex")):
+            bed.kubectl("delete", kind, name, "-n", "auth", "--ignore-not-found", check=False)
+        bed.kubectl("delete", "configmap", "kfbootstrap-state", "-n", "kube-system", "--ignore-not-found", check=False)

@@ -1,0 +1,138 @@
+"""The Kubeflow (Dex) user's password: never the public default unless asked for.
+
+Dex reads the bcrypt hash of its static user from `DEX_USER_PASSWORD` in Secret
+`auth/dex-passwords` (kubeflow/manifests' documented way to change the password).
+Only the hash reaches Dex; the password itself is kept in Secret
+`auth/kfbootstrap-kubeflow-login` (key `password`), in the cluster it unlocks, so
+`creds kubeflow` can show it, `smoke` can log in with it and a re-run of `up`
+keeps it. Where it comes from, in order: the environment variable named by
+`kubeflow.password`; the one kept in the cluster; a new random one. With
+`kubeflow.keep_default_password: true` nothing is changed.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from kfbootstrap.config import Config
+from kfbootstrap.errors import ConfigError, UsageError
+
+DEX_NAMESPACE = "auth"
+DEX_SECRET = "dex-passwords"
+DEX_HASH_KEY = "DEX_USER_PASSWORD"
+LOGIN_SECRET = "kfbootstrap-kubeflow-login"
+LOGIN_KEY = "password"
+MIN_LENGTH = 8
+BCRYPT_ROUNDS = 12  # what upstream's instructions use
+
+
+@dataclass(frozen=True)
+class Chosen:
+    password: str
+    source: str  # for the step's line: "random", "from $VAR", "kept"
+
+
+def hash_password(password: str, rounds: int = BCRYPT_ROUNDS) -> str:
+    import bcrypt
+
+    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds)).decode("ascii")
+
+
+def matches(password: str, password_hash: str | None) -> bool:
+    import bcrypt
+
+    if not password_hash:
+        return False
+    try:
+        return bcrypt.checkpw(password.encode("utf-8"), password_hash.strip().encode("ascii"))
+    except ValueError:  # not a bcrypt hash
+        return False
+
+
+def random_password() -> str:
+    """20 URL-safe characters (120 bits): easy to paste, nothing a shell or YAML mangles."""
+    return secrets.token_urlsafe(15)
+
+
+def check_strength(password: str, where: str) -> str:
+    if len(password) < MIN_LENGTH:
+        raise UsageError(f"the password from {where} is shorter than {MIN_LENGTH} characters",
+                         hint=f"choose one of at least {MIN_LENGTH} characters")
+    return password
+
+
+def from_environment(config: Config, env: Mapping[str, str] | None = None) -> str | None:
+    """The password named by kubeflow.password, or None when no variable is named.
+
+    Checked before `up` changes anything: a named but unset variable is a config error.
+    """
+    var = config.kubeflow.password
+    if not var:
+        return None
+    value = (os.environ if env is None else env).get(var)
+    if not value:
+        raise ConfigError(f"kubeflow.password names the environment variable {var}, which is not set",
+                          hint=f"export {var}=..., or remove kubeflow.password to get a random password")
+    return check_strength(value, f"${var}")
+
+
+def stored_password(core: Any) -> str | None:
+    """The password kfbootstrap keeps in the cluster, or None."""
+    from kfbootstrap.kube.secrets import SecretNotFound, read_secret
+
+    try:
+        return read_secret(core, DEX_NAMESPACE, LOGIN_SECRET).get(LOGIN_KEY) or None
+    except SecretNotFound:
+        return None
+
+
+def current_hash(core: Any) -> str | None:
+    from kfbootstrap.kube.secrets import SecretNotFound, read_secret
+
+    try:
+        return read_secret(core, DEX_NAMESPACE, DEX_SECRET).get(DEX_HASH_KEY) or None
+    except SecretNotFound:
+        return None
+
+
+def choose(config: Config, core: Any, env: Mapping[str, str] | None = None) -> Chosen:
+    """The password `up` makes Dex use: the named variable's, the kept one, or a new random one."""
+    from_env = from_environment(config, env)
+    if from_env is not None:
+        return Chosen(from_env, f"from ${config.kubeflow.password}")
+    kept = stored_password(core)
+    if kept is not None:
+        return Chosen(kept, "kept from the last run")
+    return Chosen(random_password(), "random")
+
+
+def set_password(core: Any, password: str) -> str:
+    """Keep the password and give Dex its hash (creating namespace auth first when Dex is not there yet)."""
+    from kfbootstrap.kube.objects import COMPONENT_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE
+    from kfbootstrap.kube.secrets import ensure_namespace, write_secret
+
+    labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, COMPONENT_LABEL: "kubeflow"}
+    ensure_namespace(core, DEX_NAMESPACE, labels)
+    password_hash = hash_password(password)
+    # The kept password first: if we are stopped in between, the next run still knows what it set.
+    write_secret(core, DEX_NAMESPACE, LOGIN_SECRET, {LOGIN_KEY: password}, labels)
+    write_secret(core, DEX_NAMESPACE, DEX_SECRET, {DEX_HASH_KEY: password_hash}, labels)
+    return password_hash
+
+
+def with_current_hash(objects: list[dict[str, Any]], password_hash: str) -> list[dict[str, Any]]:
+    """The render with its dex-passwords Secret carrying our hash, so applying it never restores the default."""
+    result = []
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        if obj.get("kind") == "Secret" and meta.get("name") == DEX_SECRET and \
+                meta.get("namespace", DEX_NAMESPACE) == DEX_NAMESPACE:
+            data = {k: v for k, v in (obj.get("data") or {}).items() if k != DEX_HASH_KEY}
+            obj = {**obj, "stringData": {**(obj.get("stringData") or {}), DEX_HASH_KEY: password_hash}}
+            if data or "data" in obj:
+                obj["data"] = data
+        result.append(obj)
+    return result

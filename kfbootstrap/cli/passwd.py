@@ -1,0 +1,87 @@
+"""`kfbootstrap passwd`: change the Kubeflow (Dex) user's password, restart Dex, say when the new one works."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional
+
+import typer
+from typing_extensions import Annotated
+
+from kfbootstrap.cli.common import ConfigOption, ContextOption, NameOption, load
+
+DEFAULT_TIMEOUT = 300
+
+
+def passwd(
+    config: ConfigOption = None,
+    name: NameOption = None,
+    context: ContextOption = None,
+    from_env: Annotated[Optional[str], typer.Option(
+        "--from-env", help="Take the new password from this environment variable (for CI) instead of prompting.",
+        show_default=False)] = None,
+    timeout: Annotated[int, typer.Option("--timeout", min=1, help="Seconds to wait for Dex to restart.")] = DEFAULT_TIMEOUT,
+) -> None:
+    """Change the Kubeflow user's password (bcrypt hash into auth/dex-passwords), restart Dex and wait for it."""
+    loaded = load(config, cluster__name=name, cluster__context=context)
+    password = _new_password(from_env)
+    from kubernetes import client
+
+    from kfbootstrap import ui
+    from kfbootstrap.access import passwords
+    from kfbootstrap.access.creds import dex_user
+    from kfbootstrap.kube.client import api_client, api_errors
+    from kfbootstrap.kube.rollout import restart_deployment, wait_rolled_out
+
+    kube_context = loaded.config.kube_context
+    with api_errors(kube_context):
+        api = api_client(kube_context)
+        core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+        _require_dex(apps)
+        passwords.set_password(core, password)
+        title = "Restart Dex with the new password"
+        with ui.step_line(title) as line:
+            restart_deployment(apps, passwords.DEX_NAMESPACE, "dex")
+            wait_rolled_out(apps, passwords.DEX_NAMESPACE, "dex", timeout)
+        ui.step_done(title, line.elapsed())
+        user = dex_user(core, passwords.DEX_NAMESPACE)
+    typer.echo(f"The new password of {user} works now (`kfbootstrap creds kubeflow` shows it).")
+
+
+def _new_password(from_env: str | None) -> str:
+    from kfbootstrap.access.passwords import check_strength
+    from kfbootstrap.errors import UsageError
+
+    if from_env is not None:
+        value = os.environ.get(from_env)
+        if not value:
+            raise UsageError(f"--from-env {from_env}: the environment variable is not set",
+                             hint=f"export {from_env}=... first, or leave out --from-env to be prompted")
+        return check_strength(value, f"${from_env}")
+    if not sys.stdin.isatty():
+        raise UsageError("no terminal to prompt for the new password on",
+                         hint="pass --from-env VAR with the password in that environment variable")
+    value = typer.prompt("New password", hide_input=True, confirmation_prompt=True, err=True)
+    return check_strength(value, "the prompt")
+
+
+def _require_dex(apps) -> None:
+    """Before changing anything: without Dex's Deployment there is nothing the password would unlock."""
+    from kubernetes.client.exceptions import ApiException
+
+    from kfbootstrap.access.passwords import DEX_NAMESPACE
+    from kfbootstrap.errors import KfbError
+
+    try:
+        apps.read_namespaced_deployment("dex", DEX_NAMESPACE)
+    except ApiException as exc:
+        if exc.status == 404:
+            raise KfbError(f"deployment dex not found in namespace {DEX_NAMESPACE}",
+                           hint="is Kubeflow installed? check `kfbootstrap status`; `kfbootstrap up` sets a password "
+                                "itself") from None
+        raise
+
+
+def register(app: typer.Typer) -> None:
+    app.command("passwd")(passwd)

@@ -1,0 +1,40 @@
+"""Give the Kubeflow user a password of its own before Dex serves its first login.
+
+Runs before the Kubeflow step: it creates namespace `auth` when needed and writes
+the hash into Secret dex-passwords, so the Dex Deployment that step creates starts
+with it; the Kubeflow step then applies the render with this hash in place of the
+public default (kfbootstrap/access/passwords.py says where the password comes from).
+"""
+
+from __future__ import annotations
+
+from kfbootstrap.access import passwords
+from kfbootstrap.config import Config
+from kfbootstrap.context import RunContext
+from kfbootstrap.steps.base import Step
+
+
+class DexPasswordStep(Step):
+    name = "dex_password"
+    title = "Set the Kubeflow user's password"
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        passwords.from_environment(config)  # a named but unset variable fails before anything changes
+
+    def describe(self) -> str:
+        if self.config.kubeflow.password:
+            return f"{self.title} from ${self.config.kubeflow.password} (its bcrypt hash into auth/dex-passwords)"
+        return (f"{self.title}: a random one, kept in the cluster on re-runs (`kfbootstrap creds kubeflow` shows it; "
+                "kubeflow.keep_default_password: true keeps 12341234)")
+
+    def is_done(self, ctx: RunContext) -> bool:
+        """Done when Dex's hash already matches the password we would choose (nothing to write)."""
+        chosen = passwords.choose(self.config, ctx.core())
+        return chosen.source != "random" and passwords.stored_password(ctx.core()) == chosen.password and \
+            passwords.matches(chosen.password, passwords.current_hash(ctx.core()))
+
+    def run(self, ctx: RunContext) -> str | None:
+        chosen = passwords.choose(self.config, ctx.core())
+        passwords.set_password(ctx.core(), chosen.password)
+        return f"{chosen.source}; `kfbootstrap creds kubeflow` shows it"
