@@ -6,21 +6,34 @@ import os
 from pathlib import Path
 
 
+def _absolute(value: str) -> Path:
+    """A directory from the environment, made absolute now: background forwards run elsewhere (their cwd
+    is the forwards directory), so a relative path would name another place for them."""
+    return Path(os.path.abspath(os.path.expanduser(value)))
+
+
 def _xdg(var: str, fallback: str) -> Path:
     value = os.environ.get(var)
-    return Path(value) if value else Path.home() / fallback
+    return _absolute(value) if value else Path.home() / fallback
 
 
 def state_dir() -> Path:
     """Per-user state: run markers, background forward records, the log file."""
     override = os.environ.get("KFBOOTSTRAP_STATE_DIR")
-    return Path(override) if override else _xdg("XDG_STATE_HOME", ".local/state") / "kfbootstrap"
+    return _absolute(override) if override else _xdg("XDG_STATE_HOME", ".local/state") / "kfbootstrap"
 
 
 def cache_dir() -> Path:
     """Re-creatable downloads and renders (manifest checkouts, chart archives)."""
     override = os.environ.get("KFBOOTSTRAP_CACHE_DIR")
-    return Path(override) if override else _xdg("XDG_CACHE_HOME", ".cache") / "kfbootstrap"
+    return _absolute(override) if override else _xdg("XDG_CACHE_HOME", ".cache") / "kfbootstrap"
+
+
+def absolute_path_list(value: str | None) -> str | None:
+    """$KUBECONFIG-style list (os.pathsep-separated) with every entry made absolute."""
+    if not value:
+        return None
+    return os.pathsep.join(str(_absolute(part)) for part in value.split(os.pathsep) if part) or None
 
 
 def log_file() -> Path:

@@ -16,6 +16,7 @@ from kfbootstrap.access import forwards
 from kfbootstrap.access.targets import Target, is_loopback, local_port, service_candidates, url
 from kfbootstrap.config import Config
 from kfbootstrap.errors import UsageError
+from kfbootstrap.paths import absolute_path_list
 
 
 def check_address(address: str, explicit: bool) -> None:
@@ -66,7 +67,7 @@ def spec_for(p: Plan, config: Config) -> forwards.ForwardSpec:
     return forwards.ForwardSpec(
         target=p.target.name, address=p.address, port=p.port, namespace=p.namespace,
         services=p.services, remote_port=p.target.remote_port, context=config.kube_context,
-        kubeconfig=os.environ.get("KUBECONFIG") or None, directory=str(forwards.forwards_dir()),
+        kubeconfig=absolute_path_list(os.environ.get("KUBECONFIG")), directory=str(forwards.forwards_dir()),
     )
 
 

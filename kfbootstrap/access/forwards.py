@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -56,22 +58,78 @@ class ForwardSpec:
 
 @dataclass
 class ForwardRecord:
-    """A started background forward, as stored in `<target>.json`."""
+    """A started background forward, as stored in `<target>.json`.
+
+    `path` is the file it was read from (None: found as a live daemon without a usable
+    record); stopping a forward removes that file and the status file beside it, nothing else.
+    """
 
     spec: ForwardSpec
     pid: int
     started_at: float
     log: str
+    path: Path | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self.spec), "pid": self.pid, "started_at": self.started_at, "log": self.log}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ForwardRecord":
-        spec_keys = ForwardSpec.__dataclass_fields__.keys()
-        spec = ForwardSpec(**{k: data[k] for k in spec_keys if k in data})
-        return cls(spec=spec, pid=int(data["pid"]), started_at=float(data.get("started_at", 0)),
-                   log=str(data.get("log", "")))
+    def from_json(cls, data: Any, directory: Path | None = None) -> "ForwardRecord":
+        """Validate every field (ValueError names the first bad one). Where the files live is never taken
+        from the record: it is `directory`, where the record was found."""
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        spec = spec_from_json(data, directory)
+        started = data.get("started_at", 0)
+        if not _is_number(started) or not math.isfinite(started):
+            raise ValueError("started_at is not a time")
+        return cls(spec=spec, pid=_valid_pid(data.get("pid")), started_at=float(started),
+                   log=str(Path(spec.directory) / f"{spec.target}.log"))
+
+
+# A target names files in the forwards directory: no separators, no dots, no way out of it.
+_TARGET = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+MAX_PID = 2 ** 22  # Linux's highest pid_max; macOS stays far below
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _valid_pid(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_PID:
+        raise ValueError(f"pid {value!r} is not a process id")
+    return value
+
+
+def _valid_port(value: Any, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
+        raise ValueError(f"{what} {value!r} is not a port")
+    return value
+
+
+def _optional_str(value: Any, what: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{what} is not a string")
+    return value
+
+
+def spec_from_json(data: dict[str, Any], directory: Path | None) -> ForwardSpec:
+    target = data.get("target")
+    if not isinstance(target, str) or not _TARGET.match(target):
+        raise ValueError(f"target {target!r} is not a target name")
+    services = data.get("services")
+    if not isinstance(services, list) or not services or not all(isinstance(x, str) and x for x in services):
+        raise ValueError("services is not a list of names")
+    for key in ("address", "namespace"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise ValueError(f"{key} is missing")
+    return ForwardSpec(target=target, address=data["address"], port=_valid_port(data.get("port"), "port"),
+                       namespace=data["namespace"], services=list(services),
+                       remote_port=_valid_port(data.get("remote_port"), "remote_port"),
+                       context=_optional_str(data.get("context"), "context"),
+                       kubeconfig=_optional_str(data.get("kubeconfig"), "kubeconfig"),
+                       directory=str(directory) if directory is not None else str(data.get("directory") or ""))
 
 
 @dataclass
@@ -110,20 +168,71 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 # ---------------------------------------------------------------------- reading
 
 def read_records(state_dir: Path | None = None) -> list[ForwardRecord]:
-    """Every record file, sorted by target; unreadable files are skipped (and left for inspection)."""
+    """Every valid record file, plus every live daemon of this directory that has none, sorted by target.
+
+    A record whose file name, fields or pid do not hold up is skipped (see damaged_records);
+    a daemon is found by what it is (its command line), not only by what a file says.
+    """
     directory = forwards_dir(state_dir)
-    records = []
-    for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
-        if path.name.endswith(".status.json"):
-            continue
-        data = _read_json(path)
-        if data is None:
-            continue
+    records = {}
+    for path in _record_files(directory):
         try:
-            records.append(ForwardRecord.from_json(data))
-        except (KeyError, TypeError, ValueError):
+            record = ForwardRecord.from_json(_read_json(path), directory)
+        except ValueError:
             continue
-    return records
+        if path.name != f"{record.spec.target}.json":
+            continue  # a copy or a rename: the file name is what a target's record is found by
+        record.path = path
+        records[record.spec.target] = record
+    for pid, spec in live_daemons(directory):
+        known = records.get(spec.target)
+        if known is None or (known.pid != pid and not process_alive(known.pid)):
+            records[spec.target] = ForwardRecord(spec, pid, 0.0, str(directory / f"{spec.target}.log"),
+                                                 path=known.path if known else None)
+    return [records[target] for target in sorted(records)]
+
+
+def damaged_records(state_dir: Path | None = None) -> list[Path]:
+    """Record files in our directory that read_records could not use."""
+    directory = forwards_dir(state_dir)
+    used = {r.path for r in read_records(state_dir) if r.path is not None}
+    return [path for path in _record_files(directory) if path not in used]
+
+
+def _record_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return [p for p in sorted(directory.glob("*.json")) if not p.name.endswith(".status.json") and p.is_file()]
+
+
+def live_daemons(directory: Path) -> list[tuple[int, ForwardSpec]]:
+    """Our daemons serving this directory, found in /proc by their command line (empty where there is none)."""
+    proc = Path("/proc")
+    if not (proc / "self" / "cmdline").exists():
+        return []
+    found = []
+    for entry in proc.iterdir():
+        if entry.name.isdigit() and entry.name.isascii():
+            spec = daemon_spec(int(entry.name))
+            if spec is not None and Path(spec.directory) == directory:
+                found.append((int(entry.name), spec))
+    return found
+
+
+def daemon_spec(pid: int) -> ForwardSpec | None:
+    """The spec a running daemon was started with, read from its command line; None if it is not ours."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    if len(argv) < 4 or argv[1:3] != [b"-m", DAEMON_MODULE.encode()] or _is_zombie(pid):
+        return None
+    try:
+        data = json.loads(argv[3].decode("utf-8"))
+        return spec_from_json(data, Path(data["directory"]) if isinstance(data, dict) and
+                              isinstance(data.get("directory"), str) else None)
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def find_record(target: str, state_dir: Path | None = None) -> ForwardRecord | None:
@@ -132,7 +241,7 @@ def find_record(target: str, state_dir: Path | None = None) -> ForwardRecord | N
 
 def process_alive(pid: int) -> bool:
     """Is `pid` a running forwarder of ours? (Where /proc exists, its command line must name our daemon.)"""
-    if pid <= 0:
+    if not isinstance(pid, int) or not 0 < pid <= MAX_PID:
         return False
     try:
         os.kill(pid, 0)
@@ -164,10 +273,10 @@ def health(record: ForwardRecord, now: float | None = None) -> Health:
     now = time.time() if now is None else now
     if not process_alive(record.pid):
         return Health("dead", f"process {record.pid} is gone (see {record.log})")
-    status = _read_json(record.spec.status_path()) or {}
-    if status.get("pid") != record.pid or now - float(status.get("heartbeat", 0)) > STALE_AFTER:
+    status = _valid_status(_read_json(record.spec.status_path()))
+    if status.get("pid") != record.pid or not 0 <= now - status["heartbeat"] <= STALE_AFTER:
         return Health("stuck", f"no heartbeat for more than {STALE_AFTER:.0f}s (see {record.log})", status=status)
-    ready = list(status.get("ready_pods") or [])
+    ready = status["ready_pods"]
     if status.get("list_error"):
         return Health("waiting", f"cannot list pods: {status['list_error']}", ready, status)
     if not ready:
@@ -175,6 +284,21 @@ def health(record: ForwardRecord, now: float | None = None) -> Health:
                       ready, status)
     return Health("running", f"{len(ready)} ready pod{'s' if len(ready) != 1 else ''}: {', '.join(ready[:3])}",
                   ready, status)
+
+
+def _valid_status(data: Any) -> dict[str, Any]:
+    """The heartbeat file with every field we use of the type we use it as (anything else: as if absent)."""
+    status = dict(data) if isinstance(data, dict) else {}
+    beat = status.get("heartbeat")
+    status["heartbeat"] = float(beat) if _is_number(beat) and math.isfinite(beat) else 0.0
+    pods = status.get("ready_pods")
+    status["ready_pods"] = [p for p in pods if isinstance(p, str)] if isinstance(pods, list) else []
+    for key in ("list_error", "last_error", "service"):
+        if key in status and not isinstance(status[key], (str, type(None))):
+            status[key] = str(status[key])[:200]
+    if not _is_number(status.get("connections")):
+        status.pop("connections", None)
+    return status
 
 
 # ---------------------------------------------------------------------- ports
@@ -213,9 +337,10 @@ def start_background(spec: ForwardSpec, timeout: float = START_TIMEOUT) -> Forwa
     if os.name == "nt":
         raise KfbError("background forwards need Linux or macOS",
                        hint=f"run `kfbootstrap expose {spec.target}` in its own terminal, or use WSL2")
-    directory = Path(spec.directory) if spec.directory else forwards_dir()
+    directory = Path(os.path.abspath(spec.directory)) if spec.directory else forwards_dir()
     directory.mkdir(parents=True, exist_ok=True)
     spec.directory = str(directory)
+    spec.kubeconfig = paths.absolute_path_list(spec.kubeconfig)
     if not port_free(spec.address, spec.port):
         raise port_in_use_error(spec.address, spec.port, directory.parent)
     log_path = directory / f"{spec.target}.log"
@@ -244,6 +369,9 @@ def _daemon_env() -> dict[str, str]:
 
     root = str(Path(kfbootstrap.__file__).resolve().parent.parent)
     env = dict(os.environ)
+    for var in ("KUBECONFIG", "KFBOOTSTRAP_STATE_DIR", "KFBOOTSTRAP_CACHE_DIR"):  # the daemon's cwd is elsewhere
+        if env.get(var):
+            env[var] = paths.absolute_path_list(env[var]) or env[var]
     env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     return env
 
@@ -284,19 +412,47 @@ def _tail(path: Path, lines: int = 1) -> str:
 
 
 def stop(record: ForwardRecord, timeout: float = STOP_TIMEOUT) -> bool:
-    """Stop one forward (SIGTERM, then SIGKILL) and remove its files. True if a process was stopped."""
+    """Stop one forward (SIGTERM, then SIGKILL) and remove its record and status files. True if a process was stopped.
+
+    Only a process that is our daemon for this very target is signalled, and only files in
+    the directory the record was found in are removed.
+    """
     stopped = False
-    if process_alive(record.pid):
+    if _is_daemon_of(record.pid, record.spec):
         stopped = _terminate(record.pid, timeout)
-    for path in (record.spec.record_path(), record.spec.status_path()):
+    paths = [record.path] if record.path is not None else []
+    if record.path is not None or record.spec.directory:
+        directory = record.path.parent if record.path is not None else Path(record.spec.directory)
+        paths.append(directory / f"{record.spec.target}.status.json")
+    for path in paths:
         with contextlib.suppress(OSError):
             path.unlink()
     return stopped
 
 
+def _is_daemon_of(pid: int, spec: ForwardSpec) -> bool:
+    if not process_alive(pid):
+        return False
+    running = daemon_spec(pid)
+    if running is None:
+        return not Path("/proc/self/cmdline").exists()  # no /proc (macOS): process_alive is all we can tell
+    return running.target == spec.target and running.directory == spec.directory
+
+
 def stop_all(state_dir: Path | None = None) -> list[ForwardRecord]:
-    """Stop every background forward; returns the records that were found."""
+    """Stop every background forward and remove damaged record files; returns the records stopped."""
     records = read_records(state_dir)
+    for record in records:
+        stop(record)
+    for path in damaged_records(state_dir):
+        with contextlib.suppress(OSError):
+            path.unlink()
+    return records
+
+
+def stop_for_context(context: str | None, state_dir: Path | None = None) -> list[ForwardRecord]:
+    """Stop the background forwards of one kube context only (`down` of one cluster leaves the others')."""
+    records = [r for r in read_records(state_dir) if r.spec.context == context]
     for record in records:
         stop(record)
     return records

@@ -24,15 +24,17 @@ def down(
                          "and never deletes it",
                          hint="pass --keep-cluster to delete only the objects kfbootstrap applied to it")
     from kfbootstrap import ui
-    from kfbootstrap.access.forwards import stop_all
+    from kfbootstrap.access.forwards import stop_for_context
 
-    stopped = stop_all()  # they would only point at a cluster that is about to disappear
-    if stopped:
-        ui.step_done(f"Stop port-forwards ({', '.join(r.spec.target for r in stopped)})", 0.0)
     if keep_cluster:
         _delete_applied(loaded.config.kube_context)
     else:
         _delete_kind_cluster(loaded)
+    # Only after the delete worked (a failed one leaves the platform, and its forwards, usable), and only
+    # this cluster's: the forwards of other clusters keep serving.
+    stopped = stop_for_context(loaded.config.kube_context)
+    if stopped:
+        ui.step_done(f"Stop port-forwards ({', '.join(r.spec.target for r in stopped)})", 0.0)
 
 
 def _delete_applied(context: str | None) -> None:

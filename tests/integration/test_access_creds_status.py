@@ -315,15 +315,19 @@ def test_up_step_starts_forwards_and_summary_hides_passwords(platform, monkeypat
     assert "forward for grafana not started: port" in capsys.readouterr().err
 
 
-def test_down_stops_background_forwards(platform, monkeypatch, capsys):
+def test_down_stops_background_forwards_of_its_cluster_only(platform, monkeypatch, capsys):
     from tests.fakes import FakeRunner
 
     (port,) = free_ports(1)
     assert run_cli(capsys, "expose", "grafana", "--port", port, "--background").code == 0
     (record,) = forwards.read_records()
-    monkeypatch.delenv("KFBOOTSTRAP_CLUSTER__CONTEXT")  # down manages our own Kind cluster
     monkeypatch.setattr("kfbootstrap.cli.common.new_runner", lambda: FakeRunner().on("kind", "get", "clusters"))
-    result = run_cli(capsys, "down")
+    monkeypatch.delenv("KFBOOTSTRAP_CLUSTER__CONTEXT")  # plain `down` is about our own Kind cluster, kind-kubeflow
+    other = run_cli(capsys, "down")
+    assert other.code == 0, other.text
+    assert forwards.process_alive(record.pid), "down of kind-kubeflow stopped the testbed cluster's forward"
+    monkeypatch.setenv("KFBOOTSTRAP_CLUSTER__CONTEXT", record.spec.context)
+    result = run_cli(capsys, "down", "--keep-cluster")
     assert result.code == 0, result.text
     assert "Stop port-forwards (grafana)" in result.err
     assert forwards.read_records() == [] and not forwards.process_alive(record.pid)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -318,8 +319,15 @@ def spec(target="grafana", port=3000) -> forwards.ForwardSpec:
                                 services=["grafana"], remote_port=80, directory=str(forwards.forwards_dir()))
 
 
+def dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
 def test_record_roundtrip_and_a_dead_forward_is_reported_dead():
-    record = forwards.ForwardRecord(spec(), pid=2**22 + 12345, started_at=1.0, log="/tmp/x.log")
+    record = forwards.ForwardRecord(spec(), pid=dead_pid(), started_at=1.0,
+                                    log=str(forwards.forwards_dir() / "grafana.log"))
     forwards.write_json_atomically(record.spec.record_path(), record.to_json())
     (read,) = forwards.read_records()
     assert read == record
