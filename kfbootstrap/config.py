@@ -18,6 +18,7 @@ from typing import Any, Literal, Mapping
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from kfbootstrap.cache.registries import DEFAULT_UPSTREAMS
 from kfbootstrap.errors import ConfigError
 from kfbootstrap.releases import DEFAULT_RELEASE, RELEASES, known_tags
 
@@ -30,6 +31,7 @@ ENV_NOT_CONFIG = {"KFBOOTSTRAP_CONFIG", "KFBOOTSTRAP_STATE_DIR", "KFBOOTSTRAP_CA
 DEFAULT_NODE_IMAGE = (
     "kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a"
 )
+_REGISTRY_HOST = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 Profile = Literal["full", "minimal", "ci"]
@@ -204,6 +206,26 @@ class ModelRegistryConfig(_Section):
     _path_exists = field_validator("path")(_existing_path)
 
 
+class CacheConfig(_Section):
+    """The pull-through image cache shared by every Kind cluster kfbootstrap creates."""
+
+    enabled: bool = Field(True, description="run one pull-through registry per upstream and point every node at it")
+    image: str = Field("registry:3", description="CNCF Distribution registry image the caches run")
+    network: str = Field("kind", description="docker network the nodes and the caches share")
+    registries: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_UPSTREAMS),
+                                       description="registry as images name it -> URL of its API (the upstream)")
+
+    @field_validator("registries")
+    @classmethod
+    def _valid_registries(cls, value: dict[str, str]) -> dict[str, str]:
+        for registry, remote in value.items():
+            if not _REGISTRY_HOST.match(registry):
+                raise ValueError(f"{registry!r} is not a registry host (host or host:port, as images name it)")
+            if not remote.startswith(("https://", "http://")):
+                raise ValueError(f"upstream of {registry} must be an http(s):// URL, not {remote!r}")
+        return value
+
+
 class TimeoutsConfig(_Section):
     """Deadlines in seconds; every wait reports what it last saw when one passes."""
 
@@ -224,6 +246,7 @@ class Config(_Section):
     metallb: MetallbConfig = Field(default_factory=MetallbConfig)
     model_registry: ModelRegistryConfig = Field(default_factory=ModelRegistryConfig)
     timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
 
     @property
     def kube_context(self) -> str | None:

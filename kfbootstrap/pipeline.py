@@ -33,6 +33,10 @@ def build_steps(config: Config) -> list[Step]:
 
     steps: list[Step] = [PreflightStep()]
     steps.append(ExistingClusterStep(config) if config.cluster.existing else ClusterStep(config))
+    if config.cache.enabled and not config.cluster.existing and config.cache.registries:
+        from kfbootstrap.steps.cache import CacheStep
+
+        steps.append(CacheStep(config))  # before anything is applied: every pull goes through a cache
     enabled = set(config.components.enabled())
     if "kubeflow" in enabled and not config.kubeflow.keep_default_password:
         from kfbootstrap.steps.dex_password import DexPasswordStep

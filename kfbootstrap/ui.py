@@ -24,6 +24,11 @@ def _interactive() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
+def interactive() -> bool:
+    """Live displays (spinners, progress bars) only on a terminal; CI logs get plain lines."""
+    return _interactive()
+
+
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 

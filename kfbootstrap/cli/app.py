@@ -12,7 +12,7 @@ import sys
 import typer
 
 from kfbootstrap import __version__
-from kfbootstrap.cli import config_cmd, creds, diagnose, doctor, down, expose, passwd, render, smoke, status, up
+from kfbootstrap.cli import cache, config_cmd, creds, diagnose, doctor, down, expose, images, passwd, render, smoke, status, up
 
 app = typer.Typer(
     name="kfbootstrap",
@@ -35,7 +35,7 @@ def _global(verbose: bool = typer.Option(False, "--verbose", "-v", help="Show de
     setup_logging(verbose)
 
 
-for module in (up, down, status, expose, creds, passwd, doctor, render, smoke, diagnose, config_cmd):
+for module in (up, down, status, expose, creds, passwd, doctor, render, smoke, diagnose, images, cache, config_cmd):
     module.register(app)
 
 

@@ -14,6 +14,8 @@ def down(
     context: ContextOption = None,
     keep_cluster: Annotated[bool, typer.Option(
         "--keep-cluster", help="Keep the cluster; delete only the objects kfbootstrap applied (found by its label).")] = False,
+    purge_cache: Annotated[bool, typer.Option(
+        "--purge-cache", help="Also remove the image caches and their volumes (every cached layer; other clusters lose them too).")] = False,
 ) -> None:
     """Delete the Kind cluster, or with --keep-cluster only what kfbootstrap applied. A cluster kfbootstrap did not create is never deleted."""
     loaded = load(config, cluster__name=name, cluster__context=context)
@@ -35,6 +37,23 @@ def down(
     stopped = stop_for_context(loaded.config.kube_context)
     if stopped:
         ui.step_done(f"Stop port-forwards ({', '.join(r.spec.target for r in stopped)})", 0.0)
+    if purge_cache:
+        _purge_cache(loaded)
+
+
+def _purge_cache(loaded) -> None:
+    """The caches outlive `down` on purpose (the next cluster pulls nothing); this is the way to drop them."""
+    from kfbootstrap import ui
+    from kfbootstrap.cache import proxies
+    from kfbootstrap.steps.cache import cache_mirrors
+    from kfbootstrap.tools.docker import Containers
+
+    containers = Containers(run_context(loaded).runner)
+    removed = [item for mirror in cache_mirrors(loaded.config) for item in proxies.purge(containers, mirror)]
+    if removed:
+        ui.step_done("Remove the image caches", 0.0, f"{len(removed)} containers and volumes")
+    else:
+        ui.step_skipped("Remove the image caches", "none found")
 
 
 def _delete_applied(context: str | None) -> None:

@@ -25,11 +25,37 @@ def status(config: ConfigOption = None, context: ContextOption = None, json_outp
     context = loaded.config.kube_context
     with api_errors(context):
         components = collect(loaded.config, list_workloads(api_client(context)))
+    cache = _cache_summary(loaded.config)
     if json_output:
         typer.echo(json.dumps({"context": loaded.config.kube_context,
-                               "components": [c.to_json() for c in components]}, indent=2))
+                               "components": [c.to_json() for c in components], "cache": cache}, indent=2))
         return
     _print_table(components)
+    if cache is not None:
+        from kfbootstrap import ui
+
+        ui.out.print(f"  image cache: {cache['summary']}")
+
+
+def _cache_summary(config) -> dict | None:
+    """The image cache on this machine's Docker, for clusters kfbootstrap creates (None otherwise)."""
+    if config.cluster.existing:
+        return None
+    from kfbootstrap.cache.findings import cache_finding
+    from kfbootstrap.cache.registries import mirrors_for
+    from kfbootstrap.cache.report import collect
+    from kfbootstrap.cli.common import new_runner
+    from kfbootstrap.errors import KfbError
+    from kfbootstrap.tools.docker import Containers
+
+    runner = new_runner()
+    try:
+        reports = collect(Containers(runner), mirrors_for(config.cache.registries), with_contents=False) \
+            if config.cache.enabled else []
+        summary = cache_finding(config, runner).detail
+    except KfbError as exc:  # no docker here: the cluster may still answer
+        return {"enabled": config.cache.enabled, "summary": f"unknown ({exc.message})", "caches": []}
+    return {"enabled": config.cache.enabled, "summary": summary, "caches": [r.to_json() for r in reports]}
 
 
 def _print_table(components) -> None:

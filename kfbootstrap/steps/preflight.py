@@ -65,6 +65,10 @@ def collect_findings(config: Config, runner: Runner, host: HostProbe, fix: bool 
     if creating:
         findings += _check_resources(config, host, docker_info)
         findings += _check_inotify(runner, host, fix)
+        if docker_info is not None:
+            from kfbootstrap.cache.findings import cache_finding
+
+            findings.append(cache_finding(config, runner))
     findings += _check_ports(config, host)
     return findings
 

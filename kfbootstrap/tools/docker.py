@@ -9,12 +9,17 @@ from kfbootstrap.errors import KfbError
 from kfbootstrap.tools.runner import Runner
 
 
+# `docker info` reports the kernel's name for the architecture; image indexes use Go's.
+_ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
+
+
 @dataclass(frozen=True)
 class DockerInfo:
     server_version: str
     memory_gib: float
     cpus: int
     operating_system: str
+    architecture: str = "amd64"  # as image indexes name it (the nodes run on the daemon's architecture)
 
     @property
     def is_desktop(self) -> bool:
@@ -37,6 +42,7 @@ class Docker:
             memory_gib=int(data.get("MemTotal") or 0) / 1024**3,
             cpus=int(data.get("NCPU") or 0),
             operating_system=str(data.get("OperatingSystem", "")),
+            architecture=_ARCHITECTURES.get(str(data.get("Architecture", "")), str(data.get("Architecture") or "amd64")),
         )
 
     def network_ipv4_subnets(self, network: str) -> list[str]:
@@ -44,3 +50,155 @@ class Docker:
         result = self.runner.run(["docker", "network", "inspect", network, "--format", "{{json .IPAM.Config}}"])
         configs = json.loads(result.stdout or "[]") or []
         return [c["Subnet"] for c in configs if "Subnet" in c and ":" not in c["Subnet"]]
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What `docker inspect` says about one container, reduced to what the image cache compares."""
+
+    name: str
+    image: str
+    running: bool
+    status: str
+    labels: dict[str, str]
+    env: dict[str, str]  # may hold registry credentials: compare it, never print it
+    networks: list[str]
+    mounts: list[str]  # volume names
+
+
+class Containers:
+    """Containers, volumes and networks on the host's Docker (the image cache lives there)."""
+
+    def __init__(self, runner: Runner):
+        self.runner = runner
+
+    def inspect(self, name: str) -> ContainerState | None:
+        result = self.runner.run(["docker", "container", "inspect", name, "--format", "{{json .}}"],
+                                 check=False, timeout=30)
+        try:
+            data = json.loads(result.stdout) if result.ok else None
+        except ValueError:
+            data = None  # not an answer docker gives for a container: treat it as absent
+        if not isinstance(data, dict):
+            return None
+        config, state = data.get("Config") or {}, data.get("State") or {}
+        env = dict(item.partition("=")[::2] for item in config.get("Env") or [])
+        return ContainerState(
+            name=name, image=str(config.get("Image", "")), running=bool(state.get("Running")),
+            status=str(state.get("Status", "")), labels=dict(config.get("Labels") or {}), env=env,
+            networks=sorted((data.get("NetworkSettings") or {}).get("Networks") or {}),
+            mounts=[m.get("Name", "") for m in data.get("Mounts") or [] if m.get("Type") == "volume"],
+        )
+
+    def names_with_label(self, label: str) -> list[str]:
+        result = self.runner.run(["docker", "ps", "-a", "--filter", f"label={label}", "--format", "{{.Names}}"],
+                                 timeout=30)
+        return sorted(result.stdout.split())
+
+    def run_detached(self, options: list[str], image: str, env: dict[str, str] | None = None) -> None:
+        """`docker run -d OPTIONS IMAGE`. Secret values travel in `env` (as `-e NAME` in options), never in argv."""
+        import os
+
+        process_env = {**os.environ, **env} if env else None
+        self.runner.run(["docker", "run", "-d", *options, image], env=process_env, timeout=120)
+
+    def start(self, name: str) -> None:
+        self.runner.run(["docker", "start", name], timeout=60)
+
+    def stop(self, name: str) -> None:
+        self.runner.run(["docker", "stop", "--time", "5", name], timeout=60)
+
+    def remove(self, name: str) -> None:
+        self.runner.run(["docker", "rm", "--force", name], timeout=60)
+
+    def image_exists(self, image: str) -> bool:
+        return self.runner.run(["docker", "image", "inspect", image], check=False, timeout=30).ok
+
+    def network_exists(self, network: str) -> bool:
+        return self.runner.run(["docker", "network", "inspect", network], check=False, timeout=30).ok
+
+    def connect(self, network: str, container: str) -> None:
+        self.runner.run(["docker", "network", "connect", network, container], timeout=30)
+
+    def volume_exists(self, volume: str) -> bool:
+        return self.runner.run(["docker", "volume", "inspect", volume], check=False, timeout=30).ok
+
+    def volume_created(self, volume: str) -> str | None:
+        """When the volume was made: tells a warmed cache from one purged and made again."""
+        result = self.runner.run(["docker", "volume", "inspect", volume, "--format", "{{.CreatedAt}}"],
+                                 check=False, timeout=30)
+        return result.stdout.strip() if result.ok else None
+
+    def volume_remove(self, volume: str) -> bool:
+        """Remove a volume; False when there was none (`volume rm --force` succeeds for those too)."""
+        if not self.volume_exists(volume):
+            return False
+        self.runner.run(["docker", "volume", "rm", "--force", volume], timeout=60)
+        return True
+
+    def volume_sizes(self) -> dict[str, int]:
+        """Bytes used by each volume (`docker system df -v`; it walks the volumes, so it takes a moment)."""
+        result = self.runner.run(["docker", "system", "df", "-v", "--format", "{{json .Volumes}}"],
+                                 check=False, timeout=120)
+        if not result.ok:
+            return {}
+        sizes: dict[str, int] = {}
+        try:
+            volumes = json.loads(result.stdout or "[]") or []
+        except ValueError:
+            return {}
+        for volume in volumes:
+            sizes[str(volume.get("Name"))] = parse_size(str(volume.get("Size", "0B")))
+        return sizes
+
+    def host_port(self, container: str, port: int) -> int | None:
+        """The 127.0.0.1 port Docker published a container port on, if any."""
+        result = self.runner.run(["docker", "port", container, f"{port}/tcp"], check=False, timeout=30)
+        for line in result.stdout.splitlines():
+            host, _, number = line.strip().rpartition(":")
+            if host in ("127.0.0.1", "0.0.0.0") and number.isdigit():
+                return int(number)
+        return None
+
+    def write_file(self, container: str, path: str, text: str) -> None:
+        """Write a file inside a running container (a Kind node) through its shell, creating the directory."""
+        directory = path.rsplit("/", 1)[0]
+        script = f"mkdir -p '{directory}' && cat > '{path}.kfb-new' && mv '{path}.kfb-new' '{path}'"
+        self.runner.run(["docker", "exec", "-i", container, "sh", "-c", script], input=text, timeout=60)
+
+    def read_file(self, container: str, path: str) -> str | None:
+        result = self.runner.run(["docker", "exec", container, "cat", path], check=False, timeout=60)
+        return result.stdout if result.ok else None
+
+
+_UNITS = {"B": 1, "kB": 1000, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
+          "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4}
+
+
+def parse_size(text: str) -> int:
+    """Docker's human sizes ('12.3MB', '0B') as bytes."""
+    import re
+
+    match = re.match(r"^\s*([0-9.]+)\s*([A-Za-z]+)\s*$", text)
+    if not match or match.group(2) not in _UNITS:
+        return 0
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def credential_helper_get(runner: Runner, helper: str, server: str) -> tuple[str, str] | None:
+    """(username, secret) from a Docker credential helper, or None when it has none for `server`.
+
+    The server goes on stdin and the secret comes back on stdout: neither is in argv or the log.
+    """
+    program = f"docker-credential-{helper}"
+    if runner.which(program) is None:
+        return None
+    result = runner.run([program, "get"], input=server, check=False, timeout=30)
+    if not result.ok:
+        return None
+    try:
+        data = json.loads(result.stdout)
+    except ValueError:
+        return None
+    username, secret = str(data.get("Username") or ""), str(data.get("Secret") or "")
+    return (username, secret) if username and secret else None

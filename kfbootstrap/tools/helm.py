@@ -153,6 +153,17 @@ class Helm:
         """Recover a stuck release, then install or upgrade only if chart version or values differ."""
         return _run(self._ensure(release, namespace, source, chart, values, on_note), f"install release {release}")
 
+    def template(self, release: str, namespace: str, source: "ChartSource", values: dict[str, Any]) -> list[dict[str, Any]]:
+        """The objects `helm template` renders (no cluster needed): what the release would run."""
+        return _run(self._template(release, namespace, source, values), f"render chart {source.ref}")
+
+    async def _template(self, release: str, namespace: str, source: "ChartSource",
+                        values: dict[str, Any]) -> list[dict[str, Any]]:
+        client = self.client()
+        chart_obj = await client.get_chart(source.ref, repo=source.repo, version=source.version)
+        return [dict(obj) for obj in await client.template_resources(chart_obj, release, values, namespace=namespace)
+                if obj]
+
     async def _state(self, release: str, namespace: str) -> ReleaseState | None:
         from pyhelm3.errors import ReleaseNotFoundError
 

@@ -18,6 +18,10 @@ class Kind:
         # With no clusters kind prints "No kind clusters found." on stderr and exits 0.
         return self.runner.run(["kind", "get", "clusters"]).stdout.split()
 
+    def nodes(self, name: str) -> list[str]:
+        """The node containers of a cluster (each a Docker container of that name)."""
+        return sorted(self.runner.run(["kind", "get", "nodes", "--name", name]).stdout.split())
+
     def exists(self, name: str) -> bool:
         return name in self.clusters()
 

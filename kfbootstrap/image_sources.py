@@ -1,0 +1,40 @@
+"""The objects each enabled component would run: its kustomize render or its chart's template.
+
+Feeds `images list` and `images pull`: the same renders `up` applies (manifests.py,
+cached) and the same charts and values the add-on steps install (charts.py), so the
+list is exactly what a cluster of this config pulls. Model registry and object store
+are part of the `example` render from 26.03.1 on, so they add nothing here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from kfbootstrap.charts import CHART_PINS, chart_source, chart_values
+from kfbootstrap.config import Config
+from kfbootstrap.manifests import COMPONENTS, NotSeparate, Renderer
+from kfbootstrap.tools.runner import Runner
+
+
+def objects_by_component(config: Config, runner: Runner,
+                         note: Callable[[str], None] = lambda _: None) -> dict[str, list[dict[str, Any]]]:
+    enabled = config.components.enabled()
+    found: dict[str, list[dict[str, Any]]] = {}
+    renderer = Renderer(config, runner)
+    for component in [c for c in COMPONENTS if c in enabled]:
+        try:
+            found[component] = renderer.render(component).objects()
+        except NotSeparate as why:
+            note(f"{component}: {why}")
+    for name, pin in CHART_PINS.items():
+        if name in enabled:
+            found[name] = _chart_objects(config, runner, name)
+    return found
+
+
+def _chart_objects(config: Config, runner: Runner, name: str) -> list[dict[str, Any]]:
+    from kfbootstrap.tools.helm import Helm
+
+    pin = CHART_PINS[name]
+    helm = Helm(runner, config.charts.helm)
+    return helm.template(pin.release, pin.namespace, chart_source(pin, config.charts), chart_values(pin, config.charts))

@@ -1,0 +1,70 @@
+"""The image-cache step of `up`: start (or reuse) the caches, then point every node at them.
+
+Runs right after the cluster step, before anything is applied, so every image the
+platform pulls goes through a cache. Only for clusters kfbootstrap creates: a
+cluster we did not create keeps its nodes' registry settings.
+"""
+
+from __future__ import annotations
+
+from kfbootstrap import ui
+from kfbootstrap.cache import credentials, nodes, proxies
+from kfbootstrap.cache.registries import Mirror, mirrors_for
+from kfbootstrap.config import Config
+from kfbootstrap.context import RunContext
+from kfbootstrap.steps.base import Step
+from kfbootstrap.tools.docker import Containers
+from kfbootstrap.tools.kind import Kind
+
+
+def cache_mirrors(config: Config) -> list[Mirror]:
+    return mirrors_for(config.cache.registries)
+
+
+def ensure_caches(config: Config, containers: Containers, runner, network: str | None) -> list[proxies.Outcome]:
+    """Every configured cache running as wanted (shared with `images pull`, which runs before any cluster)."""
+    outcomes = []
+    for mirror in cache_mirrors(config):
+        credential = credentials.lookup(mirror.registry, runner)
+        wanted = proxies.Wanted(mirror, config.cache.image, credential)
+        outcomes.append(proxies.ensure(containers, wanted, network, note=ui.info))
+    return outcomes
+
+
+class CacheStep(Step):
+    name = "cache"
+
+    def __init__(self, config: Config) -> None:
+        count = len(config.cache.registries)
+        self.registries = f"{count} registr{'y' if count == 1 else 'ies'}"
+        self.network = config.cache.network
+        self.title = f"Set up the image cache ({self.registries})"
+
+    def describe(self) -> str:
+        return (f"Start a pull-through cache per registry ({self.registries}) on the {self.network} network and point "
+                "every node's containerd at it (hosts.toml; the upstream stays the fallback)")
+
+    def is_done(self, ctx: RunContext) -> bool:
+        containers = Containers(ctx.runner)
+        mirrors = cache_mirrors(ctx.config)
+        for mirror in mirrors:
+            state = containers.inspect(mirror.container)
+            if state is None or not state.running or ctx.config.cache.network not in state.networks:
+                return False
+        node_names = Kind(ctx.runner).nodes(ctx.config.cluster.name)
+        return bool(node_names) and all(nodes.configured(containers, n, mirrors) for n in node_names)
+
+    def run(self, ctx: RunContext) -> str | None:
+        containers = Containers(ctx.runner)
+        outcomes = ensure_caches(ctx.config, containers, ctx.runner, ctx.config.cache.network)
+        mirrors = cache_mirrors(ctx.config)
+        reports = [nodes.configure(containers, node, mirrors) for node in Kind(ctx.runner).nodes(ctx.config.cluster.name)]
+        blind = [r.node for r in reports if not r.reads_certs_d]
+        if blind:
+            ui.warn(f"containerd on {', '.join(blind)} has no config_path for /etc/containerd/certs.d: those nodes "
+                    "pull straight from the upstreams (use a kind node image v0.27 or newer)")
+        actions: dict[str, int] = {}
+        for outcome in outcomes:
+            actions[outcome.action] = actions.get(outcome.action, 0) + 1
+        summary = ", ".join(f"{count} {action}" for action, count in sorted(actions.items()))
+        return f"caches {summary}; {len(reports)} node{'s' if len(reports) != 1 else ''} pointed at them"
