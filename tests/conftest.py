@@ -14,3 +14,6 @@ def _isolated_kfbootstrap_env(tmp_path_factory, monkeypatch):
             monkeypatch.delenv(var)
     monkeypatch.setenv("KFBOOTSTRAP_STATE_DIR", str(tmp_path_factory.mktemp("state")))
     monkeypatch.setenv("KFBOOTSTRAP_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    # No test starts image caches unless it asks: their default image would be pulled from Docker
+    # Hub, and no pull may leave this machine. Cache tests delete this and name a local test image.
+    monkeypatch.setenv("KFBOOTSTRAP_CACHE__ENABLED", "false")
