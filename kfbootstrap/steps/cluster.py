@@ -13,6 +13,7 @@ from kfbootstrap import ui
 from kfbootstrap.config import Config
 from kfbootstrap.context import RunContext
 from kfbootstrap.errors import ConfigError, KfbError
+from kfbootstrap.kubeadm_patches import adapt_kind_config
 from kfbootstrap.steps.base import Step
 from kfbootstrap.tools.kind import Kind
 
@@ -25,7 +26,8 @@ def base_kind_config(config: Config) -> str:
 
 
 def render_kind_config(base_yaml: str, workers: int, node_image: str) -> str:
-    """Set every node's image and repeat the first worker entry `workers` times."""
+    """Set every node's image, repeat the first worker entry `workers` times and write the
+    kubeadm patches in the form that image's kubeadm reads (see kubeadm_patches)."""
     try:
         data: dict[str, Any] = yaml.safe_load(base_yaml) or {}
     except yaml.YAMLError as exc:
@@ -38,6 +40,7 @@ def render_kind_config(base_yaml: str, workers: int, node_image: str) -> str:
     data["nodes"] = control_planes + [copy.deepcopy(worker_template) for _ in range(workers)]
     for node in data["nodes"]:
         node["image"] = node_image
+    adapt_kind_config(data, node_image)
     return yaml.safe_dump(data, sort_keys=False)
 
 

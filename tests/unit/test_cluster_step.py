@@ -142,3 +142,42 @@ def test_up_stops_at_preflight_blocker_before_touching_kind(monkeypatch, tmp_pat
     assert result.code == 1
     assert "error: preflight checks: docker: the Docker daemon is not reachable" in result.err
     assert not [argv for argv in runner.calls if argv[:2] == ["kind", "create"]]
+
+
+ISSUER_PATCH_MAP = ("kind: ClusterConfiguration\napiServer:\n  extraArgs:\n"
+                    "    service-account-issuer: https://kubernetes.default.svc\n")
+ISSUER_AS_LIST = [{"name": "service-account-issuer", "value": "https://kubernetes.default.svc"}]
+
+
+def _api_server_args(rendered: str):
+    node = yaml.safe_load(rendered)["nodes"][0]
+    return yaml.safe_load(node["kubeadmConfigPatches"][0])["apiServer"]["extraArgs"]
+
+
+@pytest.mark.parametrize("node_image, expected", [
+    # kind v0.32 writes kubeadm v1beta4 (extraArgs as a list) from Kubernetes 1.36 on
+    ("kindest/node:v1.36.1@sha256:" + "a" * 64, ISSUER_AS_LIST),
+    ("registry.local:5000/kind-node:v1.37.0", ISSUER_AS_LIST),
+    ("my-node-image:latest", ISSUER_AS_LIST),
+    ("kindest/node:v1.35.0", {"service-account-issuer": "https://kubernetes.default.svc"}),
+])
+def test_render_writes_kubeadm_args_in_the_form_the_node_reads(node_image, expected):
+    base = {"kind": "Cluster", "nodes": [{"role": "control-plane", "kubeadmConfigPatches": [ISSUER_PATCH_MAP]}]}
+    assert _api_server_args(render_kind_config(yaml.safe_dump(base), 0, node_image)) == expected
+
+
+def test_render_turns_list_form_back_into_a_map_for_an_older_node():
+    patch = yaml.safe_dump({"kind": "ClusterConfiguration", "apiServer": {"extraArgs": ISSUER_AS_LIST}})
+    base = {"nodes": [{"role": "control-plane", "kubeadmConfigPatches": [patch]}]}
+    rendered = render_kind_config(yaml.safe_dump(base), 0, "kindest/node:v1.34.0")
+    assert _api_server_args(rendered) == {"service-account-issuer": "https://kubernetes.default.svc"}
+
+
+def test_render_leaves_other_patches_and_kubelet_args_alone_or_converted():
+    kubelet = "kind: KubeletConfiguration\nfailCgroupV1: false\n"
+    join = "kind: JoinConfiguration\nnodeRegistration:\n  kubeletExtraArgs:\n    node-labels: a=b\n"
+    base = {"kubeadmConfigPatches": [kubelet, join], "nodes": [{"role": "control-plane"}]}
+    rendered = yaml.safe_load(render_kind_config(yaml.safe_dump(base), 0, "kindest/node:v1.36.3"))
+    docs = [yaml.safe_load(p) for p in rendered["kubeadmConfigPatches"]]
+    assert docs[0] == {"kind": "KubeletConfiguration", "failCgroupV1": False}
+    assert docs[1]["nodeRegistration"]["kubeletExtraArgs"] == [{"name": "node-labels", "value": "a=b"}]

@@ -1,0 +1,82 @@
+"""Kind's kubeadmConfigPatches in the form the node's kubeadm reads.
+
+kind v0.32 writes kubeadm's config as v1beta4 for Kubernetes >= 1.36 and as v1beta3 below.
+v1beta4 turned every `extraArgs` (and `kubeletExtraArgs`) from a map into a list of
+{name, value}; a patch in the other form does not decode, and kind fails at "Starting
+control-plane". Users (and our kind-config.yaml) may write either form: we convert to the one
+the node image's Kubernetes version needs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+V1BETA4_FROM = (1, 36)
+
+# Where kubeadm keeps argument maps, per configuration kind.
+_ARG_PATHS = {
+    "ClusterConfiguration": (("apiServer", "extraArgs"), ("controllerManager", "extraArgs"),
+                             ("scheduler", "extraArgs"), ("etcd", "local", "extraArgs")),
+    "InitConfiguration": (("nodeRegistration", "kubeletExtraArgs"),),
+    "JoinConfiguration": (("nodeRegistration", "kubeletExtraArgs"),),
+}
+
+
+def node_version(node_image: str) -> tuple[int, int] | None:
+    """(major, minor) from an image tag such as kindest/node:v1.36.1@sha256:…; None when the tag names none."""
+    tag = node_image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2]
+    match = re.match(r"v?(\d+)\.(\d+)", tag)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def wants_list_form(node_image: str) -> bool:
+    """An unknown version is taken as current (list form), as kind assumes the latest API."""
+    version = node_version(node_image)
+    return version is None or version >= V1BETA4_FROM
+
+
+def _as_list(args: Any) -> Any:
+    if isinstance(args, dict):
+        return [{"name": str(k), "value": str(v)} for k, v in args.items()]
+    return args
+
+
+def _as_map(args: Any) -> Any:
+    if isinstance(args, list) and all(isinstance(a, dict) and "name" in a for a in args):
+        return {str(a["name"]): str(a.get("value", "")) for a in args}
+    return args
+
+
+def _convert_doc(doc: Any, to_list: bool) -> Any:
+    if not isinstance(doc, dict):
+        return doc
+    for path in _ARG_PATHS.get(str(doc.get("kind")), ()):
+        parent = doc
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and path[-1] in parent:
+            parent[path[-1]] = (_as_list if to_list else _as_map)(parent[path[-1]])
+    return doc
+
+
+def adapt_patch(patch: str, to_list: bool) -> str:
+    """One patch string in the wanted form; text we cannot read is left for kind to judge."""
+    try:
+        docs = list(yaml.safe_load_all(patch))
+    except yaml.YAMLError:
+        return patch
+    converted = [_convert_doc(doc, to_list) for doc in docs]
+    return yaml.safe_dump_all(converted, sort_keys=False)
+
+
+def adapt_kind_config(data: dict[str, Any], node_image: str) -> None:
+    """Convert every kubeadmConfigPatches entry (cluster-wide and per node) in place."""
+    to_list = wants_list_form(node_image)
+    for holder in [data, *(data.get("nodes") or [])]:
+        patches = holder.get("kubeadmConfigPatches") if isinstance(holder, dict) else None
+        if isinstance(patches, list):
+            holder["kubeadmConfigPatches"] = [adapt_patch(p, to_list) if isinstance(p, str) else p
+                                              for p in patches]
