@@ -283,6 +283,8 @@ PROFILE_NEEDS = {
     "minimal": ProfileNeeds(8, 4, 12, 6),
     "ci": ProfileNeeds(12, 4, 16, 8),
 }
+# A bare cluster (every component off) needs only what kind's nodes need.
+CLUSTER_ONLY_NEEDS = ProfileNeeds(4, 2, 8, 4)
 
 
 @dataclass

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Callable
 
-from kfbootstrap.config import PROFILE_NEEDS, Config
+from kfbootstrap.config import CLUSTER_ONLY_NEEDS, PROFILE_NEEDS, Config
 from kfbootstrap.context import RunContext
 from kfbootstrap.errors import KfbError, ToolMissing
 from kfbootstrap.host import HostProbe
@@ -163,27 +163,29 @@ def _check_helm(runner: Runner, executable: str = "helm") -> Finding:
 
 
 def _check_resources(config: Config, host: HostProbe, docker: DockerInfo | None) -> list[Finding]:
-    """Compare what Docker (or else the host) offers with what the profile needs."""
-    needs = PROFILE_NEEDS[config.profile]
+    """Compare what Docker (or else the host) offers with what the profile needs (a bare cluster less)."""
+    bare = not config.components.enabled()
+    needs = CLUSTER_ONLY_NEEDS if bare else PROFILE_NEEDS[config.profile]
+    wanted_by = "a cluster without components" if bare else f"profile {config.profile}"
     source = "Docker engine" if docker and docker.memory_gib else "host"
     memory = docker.memory_gib if docker and docker.memory_gib else host.memory_gib()
     cpus = docker.cpus if docker and docker.cpus else host.cpus()
     return [
-        _resource_finding("memory", memory, needs.min_memory_gib, needs.recommended_memory_gib, "GiB", source, config.profile),
-        _resource_finding("cpus", cpus, needs.min_cpus, needs.recommended_cpus, "CPUs", source, config.profile),
+        _resource_finding("memory", memory, needs.min_memory_gib, needs.recommended_memory_gib, "GiB", source, wanted_by),
+        _resource_finding("cpus", cpus, needs.min_cpus, needs.recommended_cpus, "CPUs", source, wanted_by),
     ]
 
 
 def _resource_finding(name: str, have: float | None, minimum: float, recommended: float,
-                      unit: str, source: str, profile: str) -> Finding:
+                      unit: str, source: str, wanted_by: str) -> Finding:
     if have is None:
         return Finding(name, WARN, f"could not read {name} of the {source}", "")
     seen = f"{have:.1f} {unit}" if unit == "GiB" else f"{int(have)} {unit}"
     if have < minimum:
-        return Finding(name, FAIL, f"{seen} on the {source}; profile {profile} needs at least {minimum:g}",
+        return Finding(name, FAIL, f"{seen} on the {source}; {wanted_by} needs at least {minimum:g}",
                        f"give Docker more {name}, or use `--profile minimal`")
     if have < recommended:
-        return Finding(name, WARN, f"{seen} on the {source}; {recommended:g} recommended for profile {profile}",
+        return Finding(name, WARN, f"{seen} on the {source}; {recommended:g} recommended for {wanted_by}",
                        "expect slow start-up, or use `--profile minimal`")
     return Finding(name, OK, f"{seen} on the {source}")
 

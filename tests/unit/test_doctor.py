@@ -70,6 +70,14 @@ def test_resources_against_the_profile(memory_gib, cpus, profile, memory_status,
     assert "host" in found["memory"].detail  # Docker gave no sizes, so the host's were used
 
 
+def test_a_bare_cluster_needs_only_what_kind_needs():
+    runner = healthy_runner().on("docker", "info", stdout='{"ServerVersion": "28", "OperatingSystem": "Ubuntu"}')
+    bare = Config.model_validate({"components": {name: False for name in Config().components.model_dump()}})
+    found = findings_by_check(bare, runner, FakeHost(memory_gib=24, cpus=2))
+    assert found["cpus"].status == WARN and "a cluster without components" in found["cpus"].detail
+    assert findings_by_check(Config(), runner, FakeHost(memory_gib=24, cpus=2))["cpus"].status == FAIL
+
+
 def test_low_inotify_is_a_blocker_with_the_exact_command():
     host = FakeHost(sysctls={"fs.inotify.max_user_instances": 128, "fs.inotify.max_user_watches": 2000000})
     found = findings_by_check(host=host)
