@@ -2,7 +2,8 @@
 # environment, so a fresh clone needs nothing but Python 3.10+ (and Go for the testbed).
 #   make up            create the Kind cluster and install the platform (ARGS="--profile minimal")
 #   make down          delete it
-#   make test          build/reuse the testbed and run every test
+#   make test          build/reuse the testbed and the Kind test ground, run every test
+#   make e2e           build/reuse the Kind test ground, run only the e2e tests on it
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -10,10 +11,10 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv up down status doctor test unit integration testbed bench clean
+.PHONY: help venv up down status doctor test unit integration testbed kindground e2e bench clean
 
 help:
-	@sed -n '2,7p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,6p' Makefile | sed 's/^# \{0,1\}//'
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,8 +41,16 @@ doctor: $(STAMP)
 testbed:
 	bash tests/testbed/build.sh
 
-test: $(STAMP) testbed
+# The Kind test ground (tests/kind): a running Docker engine, the pinned kind
+# binary and an offline node image, all cached; a no-op once built.
+kindground: testbed
+	bash tests/kind/build.sh
+
+test: $(STAMP) testbed kindground
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+e2e: $(STAMP) kindground
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Build (or reuse) the Kind test ground: a running Docker engine (engine.sh),
+# the pinned kind binary, an offline Kind node image and our test images.
+# Every artifact is cached under ~/.cache/kfbootstrap-testbed/kind by a key of
+# what it is made from, so a second run only checks and prints. Output (stdout,
+# shell-sourceable, read by tests/e2e):
+#   KFB_KIND=<path of kind>  KFB_KIND_NODE_IMAGE=<tag>  KFB_ECHO_IMAGE=<tag>
+#
+#   build.sh --check         build and start nothing: print the lines above if
+#                            every artifact is there and the engine answers,
+#                            else say what is missing on stderr and exit 1
+#   KFB_TESTBED_CACHE=/dir   where the caches live (as tests/testbed/build.sh)
+set -euo pipefail
+check_only=0
+case "${1:-}" in
+  --check) check_only=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--check]" >&2; exit 2 ;;
+esac
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+# shellcheck source=versions.env
+source "$here/versions.env"
+# shellcheck source=../testbed/versions.env
+source "$repo/tests/testbed/versions.env"
+log() { echo "kindground: $*" >&2; }
+export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+
+cache="${KFB_TESTBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kfbootstrap-testbed}/kind"
+mkdir -p "$cache"
+if [ "$check_only" = 1 ]; then
+  kube_bin="$(bash "$repo/tests/testbed/build.sh" --check | tail -n1)"
+else
+  kube_bin="$(bash "$repo/tests/testbed/build.sh" | tail -n1)"
+  bash "$here/engine.sh"
+fi
+
+# go_install DIR MODULE@VERSION [LDFLAGS]: one binary per cache dir, moved in
+# only when complete so an interrupted build never leaves half a binary.
+go_install() {
+  local dir="$1" mod="$2" ldflags="${3:-}"
+  [ -n "$(ls -A "$dir" 2>/dev/null)" ] && return 0
+  log "building $mod"
+  local tmp; tmp="$(mktemp -d "$cache/go.XXXXXX")"
+  (cd / && GOBIN="$tmp" go install -trimpath -ldflags "-s -w $ldflags" "$mod") || { rm -rf "$tmp"; return 1; }
+  rm -rf "$dir"; mv "$tmp" "$dir"
+}
+
+# Every artifact's cache key. Our own small programs: the hash of their sources.
+own_key="$(cd "$here/go" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)"
+own="$cache/own-$own_key"
+kind_dir="$cache/kind-$KIND_VERSION"
+coredns_dir="$cache/coredns-$COREDNS_VERSION"
+lpp_dir="$cache/local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION"
+crictl_dir="$cache/crictl-$CRICTL_VERSION"
+rootfs_key="$(cat "$here/rootfs.sh" "$here/versions.env" | sha256sum | cut -c1-12)"
+rootfs="$cache/rootfs-$DEBIAN_SUITE-$rootfs_key.tar"
+# The node image's key covers every input: pinned versions, the Kubernetes
+# binaries' versions, the rootfs, our programs and every file of the build.
+# shellcheck disable=SC2046
+node_key="$(cat "$here/versions.env" "$repo/tests/testbed/versions.env" "$here/images.sh" "$here/node.sh" \
+  $(find "$here/node" -type f | LC_ALL=C sort) | sha256sum | cut -c1-12)"
+node_image="kfbootstrap.test/kind-node:${K8S_VERSION}-${rootfs_key}-${own_key}-${node_key}"
+echo_image="kfbootstrap.test/echoserver:$own_key"
+
+report() {
+  echo "KFB_KIND=$kind_dir/kind"
+  echo "KFB_KIND_NODE_IMAGE=$node_image"
+  echo "KFB_ECHO_IMAGE=$echo_image"
+}
+if [ "$check_only" = 1 ]; then
+  docker info >/dev/null 2>&1 || { echo "no Docker engine answers (run \`make kindground\`)" >&2; exit 1; }
+  [ -x "$kind_dir/kind" ] || { echo "$kind_dir/kind is missing (run \`make kindground\`)" >&2; exit 1; }
+  for img in "$node_image" "$echo_image"; do
+    docker image inspect "$img" >/dev/null 2>&1 || { echo "image $img is missing (run \`make kindground\`)" >&2; exit 1; }
+  done
+  report; exit 0
+fi
+if [ ! -x "$own/echoserver" ]; then
+  log "building ociwrap, pause, kfbnet, echoserver"
+  tmp="$(mktemp -d "$cache/own.XXXXXX")"
+  (cd "$here/go" && go build -trimpath -ldflags "-s -w" -o "$tmp/" ./ociwrap ./pause ./kfbnet ./echoserver)
+  rm -rf "$own"; mv "$tmp" "$own"
+fi
+
+# The slow Go builds and debootstrap run side by side; each caches itself.
+pids=()
+go_install "$kind_dir" "sigs.k8s.io/kind@$KIND_VERSION" & pids+=($!)
+( go_install "$coredns_dir" "github.com/coredns/coredns@$COREDNS_VERSION"
+  go_install "$lpp_dir" "github.com/rancher/local-path-provisioner@$LOCAL_PATH_PROVISIONER_VERSION"
+  go_install "$crictl_dir" "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION" \
+    "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION" ) & pids+=($!)
+if [ ! -f "$rootfs" ]; then log "debootstrap $DEBIAN_SUITE"; bash "$here/rootfs.sh" "$rootfs" & pids+=($!); fi
+for p in "${pids[@]}"; do wait "$p"; done
+
+if ! docker image inspect "$node_image" >/dev/null 2>&1; then
+  log "building node image $node_image"
+  bash "$here/node.sh" "$node_image" "$rootfs" "$kube_bin" "$own" "$coredns_dir" "$lpp_dir" "$crictl_dir"
+fi
+
+if ! docker image inspect "$echo_image" >/dev/null 2>&1; then
+  # shellcheck source=images.sh
+  source "$here/images.sh"
+  work="$(mktemp -d "$cache/echo.XXXXXX")"
+  static_image "$work" "$echo_image" "$own/echoserver" /echoserver >/dev/null
+  rm -rf "$work"
+fi
+
+# Older builds of our images only take disk space now (a running cluster keeps
+# its image, so rmi of that one fails harmlessly).
+for repo_name in kfbootstrap.test/kind-node kfbootstrap.test/echoserver; do
+  docker images "$repo_name" --format '{{.Repository}}:{{.Tag}}' \
+    | grep -vxF -e "$node_image" -e "$echo_image" | xargs -r docker rmi >/dev/null 2>&1 || true
+done
+report
