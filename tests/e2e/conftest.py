@@ -95,7 +95,9 @@ class Session:
         (self.root / "kind-config.yaml").write_text(yaml.safe_dump(kind_config, sort_keys=False))
         config = {"cluster": {"name": self.name, "workers": self.workers, "node_image": self.ground.node_image,
                               "kind_config": str(self.root / "kind-config.yaml")},
-                  "components": self.components, "forwards": {"auto": False}, **self.extra}
+                  "components": self.components, "forwards": {"auto": False},
+                  # the image caches' registry image would be pulled from Docker Hub: never here
+                  "cache": {"enabled": False}, **self.extra}
         self.config_file.write_text(yaml.safe_dump(config, sort_keys=False))
         return self.config_file
 
