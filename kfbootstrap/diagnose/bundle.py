@@ -109,12 +109,19 @@ def _collect_cluster(config, collector: Collector, redactor: Redactor, versions:
     except inventory.InventoryError as exc:
         collector.problem(f"{exc}; without the secret values to redact, logs, events, ConfigMaps "
                           "and kind logs are left out")
+    known = bool(summary.get("secrets_known"))
     pods = _part(collector, "pods", lambda: inventory.pods(cluster)) or []
     for pod in pods:
         redact_pod_env(pod, redactor)
         _strip(pod)
-    collector.write_yaml("cluster/pods.yaml", pods)
-    collector.write("cluster/pods.txt", tables.pods_table(pods))
+    # Masked before any table collapses whitespace or cuts a cell, and before YAML quotes anything.
+    pods = redactor.scrub_data(pods)
+    if known:
+        collector.write_yaml("cluster/pods.yaml", pods)
+    else:  # statuses quote programs' messages, which may hold a password we cannot recognise
+        collector.problem("pods.yaml and the pods' status messages are left out: the secret values to redact "
+                          "them with are unknown")
+    collector.write("cluster/pods.txt", tables.pods_table(pods, reasons=known))
     nodes = _part(collector, "nodes", lambda: inventory.nodes(cluster)) or []
     collector.write_yaml("cluster/nodes.yaml", [_strip(n) for n in nodes])
     collector.write("cluster/nodes.txt", tables.nodes_table(nodes))
@@ -123,13 +130,13 @@ def _collect_cluster(config, collector: Collector, redactor: Redactor, versions:
         collector.write("cluster/workloads.txt", tables.workloads_table(workloads))
     not_ready = [p for p in pods if not tables.pod_ready(p) and (p.get("status") or {}).get("phase") != "Succeeded"]
     summary.update(pods=len(pods), nodes=len(nodes), not_ready=len(not_ready))
-    collector.write("cluster/not-ready-pods.txt", tables.pods_table(not_ready))
-    if summary.get("secrets_known"):
-        events = _part(collector, "events", lambda: inventory.events(cluster)) or []
+    collector.write("cluster/not-ready-pods.txt", tables.pods_table(not_ready, reasons=known))
+    if known:
+        events = redactor.scrub_data(_part(collector, "events", lambda: inventory.events(cluster)) or [])
         collector.write("cluster/events.txt", tables.events_table(events))
         maps = _part(collector, "configmaps", lambda: inventory.config_maps(cluster)) or []
-        collector.write_yaml("cluster/configmaps.yaml",
-                             [_strip(m) for m in maps if m["metadata"]["name"] not in SKIPPED_CONFIG_MAPS])
+        collector.write_yaml("cluster/configmaps.yaml", redactor.scrub_data(
+            [_strip(m) for m in maps if m["metadata"]["name"] not in SKIPPED_CONFIG_MAPS]))
         _collect_logs(cluster, not_ready, collector)
     return summary
 
@@ -281,6 +288,21 @@ def _pack(root: Path, path: Path) -> None:
     partial.replace(path)
 
 
+class _BundleDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """Multi-line strings double-quoted on one line ("a\\nb"): the escaped form the redactor knows,
+    where YAML's own styles would re-indent each line."""
+
+
+def _represent_str(dumper: Any, value: str) -> Any:
+    style = '"' if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BundleDumper.add_representer(str, _represent_str)
+
+
 def _dump_yaml(data: Any) -> str:
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    dumper = _BundleDumper
+    # No line folding: a value cut over two lines would escape the file-level scrub.
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                     width=2**31 - 1)

@@ -3,7 +3,12 @@
 Three layers, because a secret can leak in three ways:
 1. every value of every Secret in the cluster (decoded, and in its base64 form) is
    replaced wherever it appears in any collected file: logs, events, ConfigMaps,
-   pod specs, `kind export logs`;
+   pod specs, `kind export logs`. Values are masked in the collected objects' strings
+   before anything is written (so YAML quoting, table whitespace collapsing and cell
+   cutting only ever see the mask), and again in every file in the forms the files can
+   show them: as is, YAML/JSON-escaped, single-quote-doubled, whitespace collapsed.
+   Values shorter than MIN_LENGTH are masked where they stand alone (a whole string
+   value, or a token between non-alphanumerics), never inside other words;
 2. environment variables whose names look secret (PASSWORD, SECRET, TOKEN, KEY,
    CREDENTIAL) have their literal `value` replaced in pod specs before they are written;
 3. `NAME=value` / `NAME: value` pairs with such upper-case names are replaced in free
@@ -45,21 +50,40 @@ def looks_secret(env_name: str) -> bool:
     return bool(SECRET_NAME.search(env_name or ""))
 
 
+def shown_forms(raw: bytes) -> set[bytes]:
+    """The ways a file can show this value: as is, YAML double-quoted or JSON escaped, YAML single-quoted,
+    with its whitespace collapsed (tables), and each line of a multi-line value."""
+    import json
+
+    forms = {raw, raw.strip(), b" ".join(raw.split())}
+    text = raw.decode("utf-8", "surrogateescape")
+    try:
+        forms.add(json.dumps(text)[1:-1].encode())  # \" \\ \n \t, and \uXXXX for the rest
+        forms.add(json.dumps(text, ensure_ascii=False)[1:-1].encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:
+        pass
+    forms.add(raw.replace(b"'", b"''"))
+    if b"\n" in raw.strip():
+        forms.update(line.strip() for line in raw.splitlines() if len(line.strip()) >= MIN_LINE_LENGTH)
+    return {form for form in forms if len(form) >= MIN_LENGTH}
+
+
 @dataclass
 class Redactor:
     """Knows the secret values and masks them in bytes; counts what it masked, never what."""
 
     values: set[bytes] = field(default_factory=set)
+    short: set[bytes] = field(default_factory=set)  # masked only where they stand alone
     masked: int = 0
 
     def add(self, value: str | bytes) -> None:
         raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
-        if len(raw.strip()) < MIN_LENGTH:
+        if not raw.strip():
             return
-        self.values.add(raw)
-        self.values.add(raw.strip())
-        if b"\n" in raw.strip():
-            self.values.update(line.strip() for line in raw.splitlines() if len(line.strip()) >= MIN_LINE_LENGTH)
+        if len(raw.strip()) < MIN_LENGTH:
+            self.short.add(raw.strip())
+            return
+        self.values.update(shown_forms(raw))
 
     def add_secret(self, secret: Mapping[str, Any]) -> int:
         """Every value of one Secret object (as the API returns it: base64 in `data`). Returns how many."""
@@ -86,10 +110,33 @@ class Redactor:
             if value in data:
                 self.masked += data.count(value)
                 data = data.replace(value, MASK.encode())
+        if self.short:
+            data = self._short_pattern().sub(self._mask_short, data)
         return _ENV_PAIR.sub(self._mask_pair, data)
 
     def scrub_text(self, text: str) -> str:
         return self.scrub(text.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
+
+    def scrub_data(self, data: Any) -> Any:
+        """The same masking on every string in a collected object (dicts, lists), before it is serialised."""
+        if isinstance(data, str):
+            if data.encode("utf-8", "surrogateescape").strip() in self.short:
+                self.masked += 1
+                return MASK
+            return self.scrub_text(data)
+        if isinstance(data, dict):
+            return {key: self.scrub_data(value) for key, value in data.items()}
+        if isinstance(data, list):
+            return [self.scrub_data(item) for item in data]
+        return data
+
+    def _short_pattern(self) -> "re.Pattern[bytes]":
+        alternatives = b"|".join(re.escape(v) for v in sorted(self.short, key=len, reverse=True))
+        return re.compile(rb"(?<![A-Za-z0-9])(?:" + alternatives + rb")(?![A-Za-z0-9])")
+
+    def _mask_short(self, match: re.Match) -> bytes:
+        self.masked += 1
+        return MASK.encode()
 
     def _mask_pair(self, match: re.Match) -> bytes:
         if match.group("value") == MASK.encode() or not looks_secret(match.group("name").decode()):

@@ -39,14 +39,15 @@ def restarts(pod: dict[str, Any]) -> int:
     return sum(c.get("restartCount", 0) for c in (pod.get("status") or {}).get("containerStatuses") or [])
 
 
-def pods_table(pods: list[dict[str, Any]]) -> str:
+def pods_table(pods: list[dict[str, Any]], reasons: bool = True) -> str:
+    """`reasons` False leaves the REASON column out (messages that could not be checked for secrets)."""
     rows = []
     for pod in sorted(pods, key=_ns_name):
         statuses = (pod.get("status") or {}).get("containerStatuses") or []
         ready = f"{sum(1 for c in statuses if c.get('ready'))}/{len((pod.get('spec') or {}).get('containers') or [])}"
         status, reason = pod_status(pod)
         rows.append([*_ns_name(pod), ready, status, restarts(pod), (pod.get("spec") or {}).get("nodeName", "-"),
-                     reason[:160]])
+                     reason[:160] if reasons else "(left out)"])
     return table(["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "NODE", "REASON"], rows)
 
 

@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import tarfile
 import textwrap
@@ -280,6 +281,10 @@ def leaky_cluster(bed, tmp_path_factory):
     # Every value is either in a Secret, or in an env var / log line whose name says it is secret.
     values = {name: f"{name}-{secrets.token_hex(8)}" for name in
               ("db-password", "oidc-secret", "grafana-password", "log-only-token", "env-literal", "kind-leak")}
+    # Values a file shows differently from the Secret: YAML-escaped, whitespace-collapsed, too short for free text.
+    values["quoted"] = f'q"uo\\te-{secrets.token_hex(4)}'
+    values["spaced"] = f"two  spaces-{secrets.token_hex(4)}"
+    values["short"] = "zq7"
     ns = "kubeflow"
     files = tmp_path_factory.mktemp("logs")
     (files / "current.log").write_text(cri_log(
@@ -294,6 +299,15 @@ def leaky_cluster(bed, tmp_path_factory):
          "stringData": {"client-secret": values["oidc-secret"], "cookie-secret": secrets.token_hex(16)}},
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "registry-auth", "namespace": ns},
          "stringData": {"token": values["kind-leak"]}},  # what the fake `kind export logs` leaks
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tricky", "namespace": ns},
+         "stringData": {"quoted": values["quoted"], "spaced": values["spaced"], "pin": values["short"]}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "tricky-copy", "namespace": ns},
+         "data": {"quoted": f"auth: {values['quoted']}", "pin": values["short"],
+                  "spaced": f"say {values['spaced']}"}},
+        {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "crashy.spaced", "namespace": ns},
+         "involvedObject": {"kind": "Pod", "name": "crashy", "namespace": ns},
+         "reason": "Unhealthy", "type": "Warning", "count": 1,
+         "message": f"probe sent {values['spaced']} and pin {values['short']}"},
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "grafana", "namespace": "monitoring"},
          "stringData": {"admin-user": "admin", "admin-password": values["grafana-password"]}},
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "leaky-config", "namespace": ns},
@@ -407,6 +421,11 @@ def test_diagnose_bundle_holds_the_evidence_and_no_secret(bed, leaky_cluster, pl
     assert {platform.secret_key.encode(), leaky_cluster["env-literal"].encode()} <= forbidden
     leaks = [(name, value[:12]) for name, data in members.items() for value in forbidden if value in data]
     assert leaks == []
+    # ...nor in the forms the files would show them: YAML/JSON-escaped, collapsed by a table, a short one alone.
+    shown = {json.dumps(leaky_cluster["quoted"])[1:-1].encode(), b" ".join(leaky_cluster["spaced"].encode().split())}
+    assert [(name, v) for name, data in members.items() for v in shown if v in data] == []
+    assert not [name for name, data in members.items() if re.search(rb"(?<![A-Za-z0-9])zq7(?![A-Za-z0-9])", data)]
+    assert "probe sent [REDACTED] and pin [REDACTED]" in text("cluster/events.txt")
     pem_lines = [line.encode() for line in PEM.splitlines() if "PRIVATE KEY" not in line]
     assert not any(line in data for line in pem_lines for data in members.values())
     print(f"diagnose: {len(members)} files, {bundle.stat().st_size} bytes, {seconds:.1f}s")
@@ -560,3 +579,41 @@ def test_kubeflow_password_end_to_end(cli_env, capsys, tmp_path, platform, monke
                            ("configmap", "dex")):
             bed.kubectl("delete", kind, name, "-n", "auth", "--ignore-not-found", check=False)
         bed.kubectl("delete", "configmap", "kfbootstrap-state", "-n", "kube-system", "--ignore-not-found", check=False)
+
+
+def test_diagnose_without_access_to_secrets_leaves_out_what_it_cannot_check(bed, leaky_cluster, tmp_path, capsys,
+                                                                           monkeypatch):
+    """A user who may read pods but not Secrets: nothing whose secrets could not be recognised is written."""
+    quoted = f"password hunter2-{secrets.token_hex(6)} rejected"  # a message no Secret holds
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    bed.kubectl("patch", "pod", "stuck", "-n", "kubeflow", "--subresource=status", "--type=merge", "-p", json.dumps(
+        {"status": {"conditions": [{"type": "PodScheduled", "status": "False", "lastTransitionTime": now,
+                                    "reason": "Unschedulable", "message": quoted}]}}))
+    bed.apply([
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "no-secrets", "namespace": "default"}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "no-secrets"},
+         "rules": [{"apiGroups": ["", "apps", "events.k8s.io"], "verbs": ["get", "list"],
+                    "resources": ["pods", "pods/log", "nodes", "events", "configmaps", "namespaces", "deployments",
+                                  "statefulsets", "daemonsets"]}, {"nonResourceURLs": ["/version"], "verbs": ["get"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "no-secrets"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "no-secrets"},
+         "subjects": [{"kind": "ServiceAccount", "name": "no-secrets", "namespace": "default"}]},
+    ])
+    token = bed.kubectl("create", "token", "no-secrets", "-n", "default").stdout.strip()
+    kubeconfig = tmp_path / "no-secrets.kubeconfig"
+    kubeconfig.write_text(bed.kubectl("config", "view", "--raw", "--minify", "--context", bed.context).stdout)
+    bed.run(["kubectl", "--kubeconfig", str(kubeconfig), "config", "set-credentials", "limited", "--token", token])
+    bed.run(["kubectl", "--kubeconfig", str(kubeconfig), "config", "set-context", "--current", "--user", "limited"])
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setattr("kfbootstrap.cli.diagnose.new_runner", lambda: FakeRunner(missing=["kind", "helm"]))
+    result = run_cli(capsys, "diagnose", "--context", bed.context, "--out", tmp_path / "out", "--json")
+    assert result.code == 0, result.text
+    with tarfile.open(json.loads(result.out)["bundle"]) as tar:
+        members = {m.name.split("/", 1)[1]: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    assert "cluster/pods.yaml" not in members and "cluster/configmaps.yaml" not in members
+    assert "cluster/pods.txt" in members and b"stuck" in members["cluster/not-ready-pods.txt"]
+    assert b"(left out)" in members["cluster/not-ready-pods.txt"]
+    assert "pods.yaml and the pods' status messages are left out" in members["summary.txt"].decode()
+    everything = b"".join(members.values())
+    for value in (quoted, leaky_cluster["db-password"], leaky_cluster["oidc-secret"]):
+        assert value.encode() not in everything

@@ -39,12 +39,47 @@ def test_lines_of_a_multiline_key_are_masked_on_their_own():
     assert b"MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" not in redactor.scrub(logged)
 
 
-def test_short_values_and_public_service_account_keys_are_left_alone():
+def test_public_service_account_keys_are_left_alone():
     redactor = Redactor()
-    redactor.add_secret(secret({"enabled": "yes", "ca.crt": "PUBLIC-CA-CERT-DATA", "namespace": "kubeflow",
+    redactor.add_secret(secret({"ca.crt": "PUBLIC-CA-CERT-DATA", "namespace": "kubeflow",
                                 "token": "eyJhbGciOi.token-value"}, "kubernetes.io/service-account-token"))
-    text = b"yes kubeflow PUBLIC-CA-CERT-DATA eyJhbGciOi.token-value"
-    assert redactor.scrub(text) == f"yes kubeflow PUBLIC-CA-CERT-DATA {MASK}".encode()
+    text = b"kubeflow PUBLIC-CA-CERT-DATA eyJhbGciOi.token-value"
+    assert redactor.scrub(text) == f"kubeflow PUBLIC-CA-CERT-DATA {MASK}".encode()
+
+
+def test_short_values_are_masked_where_they_stand_alone_never_inside_words():
+    redactor = Redactor()
+    redactor.add_secret(secret({"pin": "x9", "code": "abc"}))
+    assert redactor.scrub(b"pin=x9; code abc in abcdef and x99 and [x9]") == \
+        f"pin={MASK}; code {MASK} in abcdef and x99 and [{MASK}]".encode()
+    assert redactor.scrub_data({"env": [{"value": "abc"}], "note": "abcabc"}) == \
+        {"env": [{"value": MASK}], "note": "abcabc"}
+
+
+# What the bundle's writers make of a value: the file must never show it in any of these forms.
+TRICKY = ['pa"ss\\word-1', "it's-a-secret", "two  spaces\tand tab", "ünïcødé-pässwörd", "line one\nline two!!",
+          "a" * 30 + " " + "b" * 60]
+
+
+@pytest.mark.parametrize("value", TRICKY)
+def test_values_are_masked_as_the_bundle_files_show_them(value):
+    import json
+
+    from kfbootstrap.diagnose.bundle import _dump_yaml
+    from kfbootstrap.diagnose.tables import events_table
+
+    redactor = Redactor()
+    redactor.add_secret(secret({"password": value}))
+    event = {"metadata": {"name": "e", "namespace": "ns"}, "message": f"login failed with {value}", "reason": "X"}
+    # The file-level scrub alone, on each serialisation (the last word, whatever wrote the file):
+    for shown in (_dump_yaml({"message": value, "env": [{"value": value}]}), json.dumps({"v": value}),
+                  json.dumps({"v": value}, ensure_ascii=False), events_table([event]),
+                  _dump_yaml({"quoted": "'" + value + "'"})):
+        scrubbed = redactor.scrub_text(shown)
+        assert value not in scrubbed and " ".join(value.split()) not in scrubbed, shown
+        assert MASK in scrubbed, shown
+    # ...and the data-level scrub, before tables collapse or cut anything:
+    assert value not in events_table(redactor.scrub_data([event]))
 
 
 def test_user_names_stay_readable_but_passwords_do_not():
