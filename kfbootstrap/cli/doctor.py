@@ -32,17 +32,26 @@ def doctor(
 
 
 def _print_table(findings) -> None:
+    """Findings in a table whose cells wrap (never cut with "…"), and every fix below it on a line of its own,
+    whole, so a command can be copied even at 80 columns or without a terminal."""
     from rich.table import Table
 
     from kfbootstrap import ui
 
     table = Table(title="kfbootstrap doctor", title_justify="left")
-    for column in ("check", "status", "detail", "fix"):
-        table.add_column(column)
+    for column in ("check", "status", "detail"):
+        table.add_column(column, overflow="fold")
+    table.add_column("fix", no_wrap=True)
     style = {"ok": "green", "warn": "yellow", "fail": "red"}
+    fixes = [f for f in findings if f.fix and f.status != "ok"]
     for f in findings:
-        table.add_row(f.check, f"[{style[f.status]}]{f.status}[/]", f.detail, f.fix)
+        number = f"see {fixes.index(f) + 1}" if f in fixes else ""
+        table.add_row(f.check, f"[{style[f.status]}]{f.status}[/]", f.detail, number)
     ui.out.print(table)
+    if fixes:
+        ui.out.print("Fixes:")
+        for number, f in enumerate(fixes, 1):
+            ui.out.print(f"  {number}. {f.check}: {f.fix}", markup=False, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -155,3 +155,23 @@ def test_doctor_json_and_exit_0_when_healthy(monkeypatch, tmp_path, capsys):
     rows = json.loads(result.out)
     assert {row["check"] for row in rows} >= {"docker", "kind", "kubectl", "helm", "memory"}
     assert all(set(row) == {"check", "status", "detail", "fix"} for row in rows)
+
+
+@pytest.mark.parametrize("columns", ["80", "40"])
+def test_doctor_prints_every_fix_whole_at_any_width(columns, monkeypatch, tmp_path, capsys):
+    """No terminal (as in CI) and a narrow one: cells wrap, fixes are printed below the table uncut."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", columns)
+    monkeypatch.setattr("kfbootstrap.ui.out", __import__("rich.console", fromlist=["Console"]).Console(
+        highlight=False, soft_wrap=True, width=int(columns)))
+    runner = healthy_runner().on("kind", "version", stdout="kind v0.20.0 go1.20")
+    monkeypatch.setattr("kfbootstrap.cli.common.new_runner", lambda: runner)
+    monkeypatch.setattr("kfbootstrap.cli.common.new_host", lambda: FakeHost(sysctls={
+        "fs.inotify.max_user_instances": 128, "fs.inotify.max_user_watches": 8192}))
+    result = run_cli(capsys, "doctor")
+    assert result.code == 1
+    assert "…" not in result.out
+    lines = result.out.splitlines()
+    assert f"fs.inotify.max_user_instances: {INOTIFY_FIX}  (or `kfbootstrap doctor --fix`)" in "\n".join(lines)
+    assert any(line.strip().startswith("1. kind: upgrade kind: install kind v0.30+: https://kind.sigs.k8s.io/")
+               and line.rstrip().endswith("#installation") for line in lines)
