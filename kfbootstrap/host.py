@@ -31,6 +31,23 @@ class HostProbe:
     def cpus(self) -> int | None:
         return os.cpu_count()
 
+    def machine(self) -> str:
+        """The CPU architecture as image indexes name it (amd64, arm64, ...)."""
+        raw = platform.machine().lower()
+        return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}.get(raw, raw)
+
+    def free_disk_gib(self, path: str) -> float | None:
+        """Free space of the filesystem holding `path` (its nearest existing parent), or None."""
+        import shutil
+
+        candidate = Path(path)
+        while not candidate.exists() and candidate != candidate.parent:
+            candidate = candidate.parent
+        try:
+            return shutil.disk_usage(candidate).free / 1024**3
+        except OSError:
+            return None
+
     def sysctl(self, name: str) -> int | None:
         try:
             return int(Path("/proc/sys", *name.split(".")).read_text().split()[0])

@@ -56,8 +56,10 @@ class FakeHost(HostProbe):
 
     def __init__(self, system: str = "Linux", memory_gib: float | None = 32.0, cpus: int | None = 8,
                  sysctls: Mapping[str, int] | None = None, busy_ports: Mapping[int, str] | None = None,
-                 root: bool = False):
+                 root: bool = False, machine: str = "amd64", free_disk: Mapping[str, float] | None = None):
         self._system = system
+        self._machine = machine
+        self.free_disk = dict(free_disk if free_disk is not None else {"/var/lib/docker": 500.0})
         self._memory = memory_gib
         self._cpus = cpus
         self.sysctls = dict(sysctls if sysctls is not None else
@@ -74,6 +76,12 @@ class FakeHost(HostProbe):
     def cpus(self) -> int | None:
         return self._cpus
 
+    def machine(self) -> str:
+        return self._machine
+
+    def free_disk_gib(self, path: str) -> float | None:
+        return self.free_disk.get(path)
+
     def sysctl(self, name: str) -> int | None:
         return self.sysctls.get(name)
 
@@ -88,7 +96,8 @@ class FakeHost(HostProbe):
 
 
 KUBECTL_CLIENT_JSON = '{"clientVersion": {"gitVersion": "v1.34.1"}, "kustomizeVersion": "v5.7.1"}'
-DOCKER_INFO_JSON = '{"ServerVersion": "28.2.2", "MemTotal": 34359738368, "NCPU": 8, "OperatingSystem": "Ubuntu 24.04"}'
+DOCKER_INFO_JSON = ('{"ServerVersion": "28.2.2", "MemTotal": 34359738368, "NCPU": 8, "OperatingSystem": "Ubuntu 24.04", '
+                    '"DockerRootDir": "/var/lib/docker", "Architecture": "x86_64"}')
 
 
 def healthy_runner() -> FakeRunner:

@@ -15,6 +15,7 @@ from kfbootstrap.context import RunContext
 from kfbootstrap.errors import KfbError, ToolMissing
 from kfbootstrap.host import HostProbe
 from kfbootstrap.steps.base import Step
+from kfbootstrap.steps.preflight_disk import check_disk
 from kfbootstrap.tools.docker import Docker, DockerInfo
 from kfbootstrap.tools.runner import Runner
 from kfbootstrap.tools.versions import format_version, parse_version
@@ -64,6 +65,7 @@ def collect_findings(config: Config, runner: Runner, host: HostProbe, fix: bool 
         findings.append(_check_helm(runner, config.charts.helm))
     if creating:
         findings += _check_resources(config, host, docker_info)
+        findings.append(check_disk(config, host, docker_info))
         findings += _check_inotify(runner, host, fix)
         if docker_info is not None:
             from kfbootstrap.cache.findings import cache_finding
@@ -167,7 +169,8 @@ def _check_resources(config: Config, host: HostProbe, docker: DockerInfo | None)
     bare = not config.components.enabled()
     needs = CLUSTER_ONLY_NEEDS if bare else PROFILE_NEEDS[config.profile]
     wanted_by = "a cluster without components" if bare else f"profile {config.profile}"
-    source = "Docker engine" if docker and docker.memory_gib else "host"
+    # Docker Desktop's engine is a VM: what it reports is the VM's share, set in its settings, not the host's.
+    source = ("Docker Desktop VM" if docker.is_desktop else "Docker engine") if docker and docker.memory_gib else "host"
     memory = docker.memory_gib if docker and docker.memory_gib else host.memory_gib()
     cpus = docker.cpus if docker and docker.cpus else host.cpus()
     return [
@@ -182,8 +185,10 @@ def _resource_finding(name: str, have: float | None, minimum: float, recommended
         return Finding(name, WARN, f"could not read {name} of the {source}", "")
     seen = f"{have:.1f} {unit}" if unit == "GiB" else f"{int(have)} {unit}"
     if have < minimum:
+        more = (f"raise Docker Desktop's {'Memory' if name == 'memory' else 'CPU limit'} to at least {minimum:g} "
+                "(Settings → Resources → Advanced)" if source == "Docker Desktop VM" else f"give Docker more {name}")
         return Finding(name, FAIL, f"{seen} on the {source}; {wanted_by} needs at least {minimum:g}",
-                       f"give Docker more {name}, or use `--profile minimal`")
+                       f"{more}, or use `--profile minimal`")
     if have < recommended:
         return Finding(name, WARN, f"{seen} on the {source}; {recommended:g} recommended for {wanted_by}",
                        "expect slow start-up, or use `--profile minimal`")

@@ -20,6 +20,7 @@ class DockerInfo:
     cpus: int
     operating_system: str
     architecture: str = "amd64"  # as image indexes name it (the nodes run on the daemon's architecture)
+    root_dir: str = ""  # DockerRootDir: where images and the Kind nodes' filesystems live
 
     @property
     def is_desktop(self) -> bool:
@@ -43,6 +44,7 @@ class Docker:
             cpus=int(data.get("NCPU") or 0),
             operating_system=str(data.get("OperatingSystem", "")),
             architecture=_ARCHITECTURES.get(str(data.get("Architecture", "")), str(data.get("Architecture") or "amd64")),
+            root_dir=str(data.get("DockerRootDir") or ""),
         )
 
     def network_ipv4_subnets(self, network: str) -> list[str]:

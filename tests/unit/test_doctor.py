@@ -175,3 +175,55 @@ def test_doctor_prints_every_fix_whole_at_any_width(columns, monkeypatch, tmp_pa
     assert f"fs.inotify.max_user_instances: {INOTIFY_FIX}  (or `kfbootstrap doctor --fix`)" in "\n".join(lines)
     assert any(line.strip().startswith("1. kind: upgrade kind: install kind v0.30+: https://kind.sigs.k8s.io/")
                and line.rstrip().endswith("#installation") for line in lines)
+
+
+# ------------------------------------------------------------------ disk, Docker Desktop's VM
+
+def docker_info(**fields) -> str:
+    import json
+
+    base = {"ServerVersion": "28.2.2", "MemTotal": 34359738368, "NCPU": 8, "OperatingSystem": "Ubuntu 24.04",
+            "DockerRootDir": "/srv/docker", "Architecture": "x86_64"}
+    return json.dumps({**base, **fields})
+
+
+@pytest.mark.parametrize("free, status, detail", [
+    (500.0, OK, "500 GiB free at /srv/docker (images 28 GiB + volumes 83 GiB needed)"),
+    (60.0, WARN, "60 GiB free at /srv/docker; images 28 GiB + volumes 83 GiB requested"),
+    (12.0, FAIL, "12 GiB free at /srv/docker; the images alone need 28 GiB"),
+])
+def test_free_disk_where_docker_keeps_its_data(free, status, detail):
+    runner = healthy_runner().on("docker", "info", stdout=docker_info())
+    found = findings_by_check(runner=runner, host=FakeHost(free_disk={"/srv/docker": free}))["disk"]
+    assert (found.status, found.detail.startswith(detail)) == (status, True), found
+    if status == FAIL:
+        assert "docker system prune" in found.fix
+
+
+def test_disk_needs_follow_the_components():
+    runner = healthy_runner().on("docker", "info", stdout=docker_info())
+    addons = Config.model_validate({"components": {"kubeflow": False, "kserve": False, "grafana": False}})
+    found = findings_by_check(addons, runner=runner, host=FakeHost(free_disk={"/srv/docker": 12.0}))["disk"]
+    assert found.status == OK and "images 3 GiB + volumes 8 GiB" in found.detail
+
+
+def test_docker_desktop_disk_cannot_be_told_and_says_where_to_look():
+    runner = healthy_runner().on("docker", "info", stdout=docker_info(OperatingSystem="Docker Desktop"))
+    found = findings_by_check(runner=runner, host=FakeHost(system="Darwin"))["disk"]
+    assert found.status == WARN and found.detail.startswith("cannot tell: Docker Desktop keeps its data inside its VM")
+    assert "Virtual disk limit" in found.fix
+
+
+def test_docker_desktop_vm_memory_and_cpus_are_the_vms_with_its_settings_as_the_fix():
+    runner = healthy_runner().on("docker", "info", stdout=docker_info(
+        OperatingSystem="Docker Desktop", MemTotal=8 * 1024**3, NCPU=2))
+    found = findings_by_check(runner=runner, host=FakeHost(system="Darwin", memory_gib=64, cpus=12))
+    assert found["memory"].status == FAIL and "8.0 GiB on the Docker Desktop VM" in found["memory"].detail
+    assert "raise Docker Desktop's Memory to at least 12" in found["memory"].fix
+    assert found["cpus"].status == FAIL and "CPU limit" in found["cpus"].fix
+
+
+def test_disk_of_an_unanswering_docker_cannot_be_told():
+    runner = healthy_runner().on("docker", "info", exit_code=1)
+    found = findings_by_check(runner=runner)["disk"]
+    assert found.status == WARN and found.detail.startswith("cannot tell")
