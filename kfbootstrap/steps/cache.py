@@ -12,6 +12,7 @@ from kfbootstrap.cache import credentials, nodes, proxies
 from kfbootstrap.cache.registries import Mirror, mirrors_for
 from kfbootstrap.config import Config
 from kfbootstrap.context import RunContext
+from kfbootstrap.errors import KfbError
 from kfbootstrap.steps.base import Step
 from kfbootstrap.tools.docker import Containers
 from kfbootstrap.tools.kind import Kind
@@ -21,14 +22,28 @@ def cache_mirrors(config: Config) -> list[Mirror]:
     return mirrors_for(config.cache.registries)
 
 
-def ensure_caches(config: Config, containers: Containers, runner, network: str | None) -> list[proxies.Outcome]:
+def ensure_caches(config: Config, containers: Containers, runner, network: str | None,
+                  mirrors: list[Mirror] | None = None) -> list[proxies.Outcome]:
     """Every configured cache running as wanted (shared with `images pull`, which runs before any cluster)."""
     outcomes = []
-    for mirror in cache_mirrors(config):
+    for mirror in cache_mirrors(config) if mirrors is None else mirrors:
         credential = credentials.lookup(mirror.registry, runner)
         wanted = proxies.Wanted(mirror, config.cache.image, credential)
         outcomes.append(proxies.ensure(containers, wanted, network, note=ui.info))
     return outcomes
+
+
+def ensure_what_can_run(config: Config, containers: Containers, runner, network: str) -> tuple[list[proxies.Outcome],
+                                                                                                dict[str, str]]:
+    """Like ensure_caches, but a cache that cannot start is reported, not raised: `up` must not stop
+    for an optimisation, and nodes pointed only at caches that run pull the rest from the upstreams."""
+    outcomes, failed = [], {}
+    for mirror in cache_mirrors(config):
+        try:
+            outcomes += ensure_caches(config, containers, runner, network, [mirror])
+        except KfbError as exc:
+            failed[mirror.registry] = exc.message
+    return outcomes, failed
 
 
 class CacheStep(Step):
@@ -56,8 +71,10 @@ class CacheStep(Step):
 
     def run(self, ctx: RunContext) -> str | None:
         containers = Containers(ctx.runner)
-        outcomes = ensure_caches(ctx.config, containers, ctx.runner, ctx.config.cache.network)
-        mirrors = cache_mirrors(ctx.config)
+        outcomes, failed = ensure_what_can_run(ctx.config, containers, ctx.runner, ctx.config.cache.network)
+        for registry, why in failed.items():
+            ui.warn(f"no cache for {registry}, its images are pulled from the upstream: {why}")
+        mirrors = [o.mirror for o in outcomes]
         reports = [nodes.configure(containers, node, mirrors) for node in Kind(ctx.runner).nodes(ctx.config.cluster.name)]
         blind = [r.node for r in reports if not r.reads_certs_d]
         if blind:
@@ -66,5 +83,7 @@ class CacheStep(Step):
         actions: dict[str, int] = {}
         for outcome in outcomes:
             actions[outcome.action] = actions.get(outcome.action, 0) + 1
-        summary = ", ".join(f"{count} {action}" for action, count in sorted(actions.items()))
+        summary = ", ".join(f"{count} {action}" for action, count in sorted(actions.items())) or "none running"
+        if failed:
+            summary += f", {len(failed)} failed"
         return f"caches {summary}; {len(reports)} node{'s' if len(reports) != 1 else ''} pointed at them"
