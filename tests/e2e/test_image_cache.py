@@ -1,0 +1,193 @@
+"""The image cache on the real Kind ground (issue 14): pull once, then never again from the upstream.
+
+A stand-in upstream registry of our own holds the test images; kfbootstrap's cache is
+configured as its mirror (cache.registries). The first cluster pulls through the
+cache; after `down` and a fresh `up`, the upstream's access log shows no pull of those
+images while their pods run; with the upstream stopped a warm cache still serves; with
+the cache stopped, nodes pull straight from the upstream (the fallback). Everything is
+on a Docker network the test creates, so no request can leave the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.e2e.cache_ground import Upstream, deployment, docker, registry_image, summarize, unique_image
+from tests.e2e.conftest import Session, wait_until
+
+pytestmark = pytest.mark.kind
+
+NAME = "kfb-e2e-cache"
+NETWORK = "kfb-e2e-cache-net"
+UPSTREAM = "kfb-e2e-upstream"
+CACHE = "kfbootstrap-cache-kfb-e2e-upstream-5000"  # what kfbootstrap names the cache of that registry
+
+
+class CacheSession(Session):
+    """A session whose Kind nodes join the test's own network instead of `kind`."""
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "KIND_EXPERIMENTAL_DOCKER_NETWORK": NETWORK}
+
+
+@pytest.fixture(scope="module")
+def world(ground, tmp_path_factory):
+    image = registry_image()
+    docker("rm", "-f", CACHE, check=False)
+    docker("volume", "rm", "-f", CACHE, check=False)
+    docker("network", "rm", NETWORK, check=False)
+    docker("network", "create", NETWORK)
+    upstream = Upstream(UPSTREAM, NETWORK, image)
+    upstream.start()
+    wait_until(lambda: docker("port", UPSTREAM, "5000/tcp", check=False).returncode == 0, 30, 0.5, "upstream port")
+    time.sleep(1)
+    digest = upstream.push(ground.echo_image, "e2e/echo", "v1")
+    session = CacheSession(ground, tmp_path_factory.mktemp(NAME), NAME, workers=1, extra={"cache": {
+        "image": image, "network": NETWORK, "registries": {upstream.registry: f"http://{upstream.registry}"}}})
+    session.delete_cluster()
+    session.write_config()
+    session.upstream, session.digest, session.numbers = upstream, digest, {}
+    yield session
+    session.delete_cluster()
+    docker("rm", "-f", CACHE, check=False)
+    docker("volume", "rm", "-f", CACHE, check=False)
+    upstream.remove()
+    docker("network", "rm", NETWORK, check=False)
+
+
+def _images(world) -> dict[str, str]:
+    registry = world.upstream.registry
+    return {"echo-tag": f"{registry}/e2e/echo:v1", "echo-digest": f"{registry}/e2e/echo@{world.digest}"}
+
+
+def _run_workloads(world, images: dict[str, str], timeout: int = 240) -> None:
+    for name, image in images.items():
+        _apply(world, deployment(name, image))
+    for name in images:
+        world.kubectl("wait", "--for=condition=Available", f"deployment/{name}", f"--timeout={timeout}s",
+                      timeout=timeout + 30)
+
+
+def _apply(world, manifest: str) -> None:
+    import subprocess
+
+    subprocess.run(["kubectl", "--context", world.context, "apply", "-f", "-"], input=manifest, text=True,
+                   env=world.env(), capture_output=True, check=True, timeout=60)
+
+
+def _running_images(world) -> set[str]:
+    pods = world.kubectl_json("get", "pods", "-n", "default")["items"]
+    return {c["image"] for p in pods if p["status"].get("phase") == "Running" for c in p["spec"]["containers"]}
+
+
+def _up(world) -> str:
+    result = world.kfb("up", timeout=1200)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stderr
+
+
+def test_first_cluster_pulls_through_the_cache(world):
+    err = _up(world)
+    assert "Set up the image cache" in err
+    state = json.loads(docker("container", "inspect", CACHE).stdout)[0]
+    assert state["State"]["Running"] and NETWORK in state["NetworkSettings"]["Networks"]
+    for node in world.kind("get", "nodes", "--name", NAME).stdout.split():
+        hosts = docker("exec", node, "cat", f"/etc/containerd/certs.d/{world.upstream.registry}/hosts.toml")
+        text = hosts.stdout.decode()
+        assert f'server = "http://{world.upstream.registry}"' in text and f'[host."http://{CACHE}:5000"]' in text
+    world.upstream.mark()
+    _run_workloads(world, _images(world))
+    first = world.upstream.since_mark("e2e/echo")
+    world.numbers["first"] = summarize(first)
+    assert world.numbers["first"]["pulls"] > 0  # the cache had to fetch them once
+    assert all(not r.agent.startswith("containerd") for r in first), "a node bypassed the cache"
+    cache_log = docker("logs", CACHE)
+    assert b'"containerd/' in cache_log.stdout + cache_log.stderr  # the nodes asked the cache
+
+
+def test_down_keeps_the_cache(world):
+    gone = world.kfb("down", timeout=600)
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert NAME not in world.clusters()
+    assert json.loads(docker("container", "inspect", CACHE).stdout)[0]["State"]["Running"]
+    assert docker("volume", "inspect", CACHE, check=False).returncode == 0
+
+
+def test_a_fresh_cluster_pulls_nothing_from_the_upstream(world):
+    err = _up(world)
+    assert "caches 1 reused" in err
+    world.upstream.mark()
+    _run_workloads(world, _images(world))
+    assert set(_images(world).values()) <= _running_images(world)
+    second = world.upstream.since_mark()
+    world.numbers["second"] = summarize(second)
+    assert world.numbers["second"]["pulls"] == 0, second
+    assert world.numbers["second"]["bytes"] == 0
+    # The only upstream traffic allowed: the cache asking whether tag v1 moved (HEAD), and the /v2/ handshake.
+    assert all((r.method == "HEAD" and r.path.endswith("/manifests/v1")) or r.path == "/v2/" for r in second), second
+
+
+def test_a_warm_cache_serves_with_the_upstream_gone(world):
+    world.upstream.stop()
+    try:
+        images = _images(world)
+        removed = set()
+        for node in world.kind("get", "nodes", "--name", NAME).stdout.split():
+            present = [i for i in images.values()
+                       if docker("exec", node, "crictl", "inspecti", i, check=False).returncode == 0]
+            if present:
+                docker("exec", node, "crictl", "rmi", *present)
+                removed.update(present)
+            assert all(docker("exec", node, "crictl", "inspecti", i, check=False).returncode != 0
+                       for i in images.values())
+        assert removed == set(images.values())  # the nodes must pull them again, now with no upstream
+        world.kubectl("delete", "pods", "-n", "default", "--all", "--wait=true", timeout=180)
+        for name in images:
+            world.kubectl("wait", "--for=condition=Available", f"deployment/{name}", "--timeout=180s", timeout=210)
+        assert set(images.values()) <= _running_images(world)
+    finally:
+        docker("start", UPSTREAM)
+
+
+def test_cache_status_reports_what_it_holds(world):
+    result = world.kfb("cache", "status", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (cache,) = json.loads(result.stdout)["caches"]
+    assert cache["state"] == "running" and cache["container"] == CACHE
+    assert cache["repositories"] == 1 and cache["size_bytes"] > 1_000_000
+    assert cache["hits"]["blobs"]["Hits"] > 0
+
+
+def test_a_stopped_cache_falls_back_to_the_upstream(world):
+    fresh = unique_image(world.ground.echo_image, "kfbootstrap.test/echo-fallback:e2e")
+    world.upstream.push(fresh, "e2e/fallback", "v1")
+    docker("stop", "--time", "2", CACHE)
+    world.upstream.mark()
+    _run_workloads(world, {"fallback": f"{world.upstream.registry}/e2e/fallback:v1"}, timeout=300)
+    direct = world.upstream.since_mark("e2e/fallback")
+    assert any(r.is_pull and r.agent.startswith("containerd") for r in direct), direct  # the node, not the cache
+    assert not json.loads(docker("container", "inspect", CACHE).stdout)[0]["State"]["Running"]
+    docker("rmi", fresh, check=False)
+
+
+def test_up_restarts_a_stopped_cache_and_replaces_a_wrong_one(world):
+    assert "caches 1 started" in _up(world)
+    docker("rm", "-f", CACHE)
+    docker("run", "-d", "--name", CACHE, "--network", NETWORK, "-v", f"{CACHE}:/var/lib/registry",
+           "-e", "REGISTRY_PROXY_REMOTEURL=http://somewhere-else:5000", world.extra["cache"]["image"])
+    err = _up(world)
+    assert "replacing cache container" in err and "somewhere-else" in err and "caches 1 replaced" in err
+    env = json.loads(docker("container", "inspect", CACHE).stdout)[0]["Config"]["Env"]
+    assert f"REGISTRY_PROXY_REMOTEURL=http://{world.upstream.registry}" in env
+
+
+def test_down_purge_cache_removes_container_and_volume(world):
+    print(f"\nupstream traffic for e2e/echo: first cluster {world.numbers.get('first')}, "
+          f"second cluster {world.numbers.get('second')}")
+    gone = world.kfb("down", "--purge-cache", timeout=600)
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert docker("container", "inspect", CACHE, check=False).returncode != 0
+    assert docker("volume", "inspect", CACHE, check=False).returncode != 0
