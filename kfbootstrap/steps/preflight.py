@@ -15,6 +15,7 @@ from kfbootstrap.context import RunContext
 from kfbootstrap.errors import KfbError, ToolMissing
 from kfbootstrap.host import HostProbe
 from kfbootstrap.steps.base import Step
+from kfbootstrap.steps.preflight_arch import check_architecture
 from kfbootstrap.steps.preflight_disk import check_disk
 from kfbootstrap.tools.docker import Docker, DockerInfo
 from kfbootstrap.tools.runner import Runner
@@ -66,6 +67,7 @@ def collect_findings(config: Config, runner: Runner, host: HostProbe, fix: bool 
     if creating:
         findings += _check_resources(config, host, docker_info)
         findings.append(check_disk(config, host, docker_info))
+        findings.append(check_architecture(config, runner, host, docker_info))
         findings += _check_inotify(runner, host, fix)
         if docker_info is not None:
             from kfbootstrap.cache.findings import cache_finding
