@@ -42,7 +42,8 @@ go_install() {
   [ -n "$(ls -A "$dir" 2>/dev/null)" ] && return 0
   log "building $mod"
   local tmp; tmp="$(mktemp -d "$cache/go.XXXXXX")"
-  (cd / && GOBIN="$tmp" go install -trimpath -ldflags "-s -w $ldflags" "$mod") || { rm -rf "$tmp"; return 1; }
+  # shellcheck disable=SC2086  # MODULE may name several packages of one module
+  (cd / && GOBIN="$tmp" go install -trimpath -ldflags "-s -w $ldflags" $mod) || { rm -rf "$tmp"; return 1; }
   rm -rf "$dir"; mv "$tmp" "$dir"
 }
 
@@ -53,7 +54,7 @@ kind_dir="$cache/kind-$KIND_VERSION"
 coredns_dir="$cache/coredns-$COREDNS_VERSION"
 lpp_dir="$cache/local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION"
 crictl_dir="$cache/crictl-$CRICTL_VERSION"
-rootfs_key="$(cat "$here/rootfs.sh" "$here/versions.env" | sha256sum | cut -c1-12)"
+rootfs_key="$(printf '%s\n' "$(cat "$here/rootfs.sh")" "DEBIAN_SUITE=$DEBIAN_SUITE" | sha256sum | cut -c1-12)"
 rootfs="$cache/rootfs-$DEBIAN_SUITE-$rootfs_key.tar"
 # The node image's key covers every input: pinned versions, the Kubernetes
 # binaries' versions, the rootfs, our programs and every file of the build.
@@ -62,16 +63,20 @@ node_key="$(cat "$here/versions.env" "$repo/tests/testbed/versions.env" "$here/i
   $(find "$here/node" -type f | LC_ALL=C sort) | sha256sum | cut -c1-12)"
 node_image="kfbootstrap.test/kind-node:${K8S_VERSION}-${rootfs_key}-${own_key}-${node_key}"
 echo_image="kfbootstrap.test/echoserver:$own_key"
+metallb_dir="$cache/metallb-$METALLB_VERSION"
+# the names the MetalLB chart gives its images; `kind load` puts them on the nodes
+metallb_images="quay.io/metallb/controller:$METALLB_VERSION quay.io/metallb/speaker:$METALLB_VERSION"
 
 report() {
   echo "KFB_KIND=$kind_dir/kind"
   echo "KFB_KIND_NODE_IMAGE=$node_image"
   echo "KFB_ECHO_IMAGE=$echo_image"
+  echo "KFB_METALLB_IMAGES=${metallb_images// /,}"
 }
 if [ "$check_only" = 1 ]; then
   docker info >/dev/null 2>&1 || { echo "no Docker engine answers (run \`make kindground\`)" >&2; exit 1; }
   [ -x "$kind_dir/kind" ] || { echo "$kind_dir/kind is missing (run \`make kindground\`)" >&2; exit 1; }
-  for img in "$node_image" "$echo_image"; do
+  for img in "$node_image" "$echo_image" $metallb_images; do
     docker image inspect "$img" >/dev/null 2>&1 || { echo "image $img is missing (run \`make kindground\`)" >&2; exit 1; }
   done
   report; exit 0
@@ -89,27 +94,36 @@ go_install "$kind_dir" "sigs.k8s.io/kind@$KIND_VERSION" & pids+=($!)
 ( go_install "$coredns_dir" "github.com/coredns/coredns@$COREDNS_VERSION"
   go_install "$lpp_dir" "github.com/rancher/local-path-provisioner@$LOCAL_PATH_PROVISIONER_VERSION"
   go_install "$crictl_dir" "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION" \
-    "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION" ) & pids+=($!)
+    "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION"
+  go_install "$metallb_dir" "go.universe.tf/metallb/controller@$METALLB_VERSION go.universe.tf/metallb/speaker@$METALLB_VERSION" ) & pids+=($!)
 if [ ! -f "$rootfs" ]; then log "debootstrap $DEBIAN_SUITE"; bash "$here/rootfs.sh" "$rootfs" & pids+=($!); fi
 for p in "${pids[@]}"; do wait "$p"; done
 
+# One node build at a time per engine: its intermediate images carry the real
+# upstream names (that is what ends up in the node's containerd), so two
+# checkouts building at once would tag over and remove each other's.
 if ! docker image inspect "$node_image" >/dev/null 2>&1; then
-  log "building node image $node_image"
-  bash "$here/node.sh" "$node_image" "$rootfs" "$kube_bin" "$own" "$coredns_dir" "$lpp_dir" "$crictl_dir"
+  (
+    flock 9
+    if ! docker image inspect "$node_image" >/dev/null 2>&1; then
+      log "building node image $node_image"
+      bash "$here/node.sh" "$node_image" "$rootfs" "$kube_bin" "$own" "$coredns_dir" "$lpp_dir" "$crictl_dir"
+    fi
+  ) 9>"$cache/node-build.lock"
 fi
 
-if ! docker image inspect "$echo_image" >/dev/null 2>&1; then
-  # shellcheck source=images.sh
-  source "$here/images.sh"
-  work="$(mktemp -d "$cache/echo.XXXXXX")"
-  static_image "$work" "$echo_image" "$own/echoserver" /echoserver >/dev/null
+# Images the e2e tests load into their clusters themselves (`kind load docker-image`).
+# shellcheck source=images.sh
+source "$here/images.sh"
+test_image() {
+  local tag="$1" bin="$2" dest="$3" work
+  docker image inspect "$tag" >/dev/null 2>&1 && return 0
+  work="$(mktemp -d "$cache/img.XXXXXX")"
+  static_image "$work" "$tag" "$bin" "$dest"
   rm -rf "$work"
-fi
+}
+test_image "$echo_image" "$own/echoserver" /echoserver
+test_image "quay.io/metallb/controller:$METALLB_VERSION" "$metallb_dir/controller" /controller
+test_image "quay.io/metallb/speaker:$METALLB_VERSION" "$metallb_dir/speaker" /speaker
 
-# Older builds of our images only take disk space now (a running cluster keeps
-# its image, so rmi of that one fails harmlessly).
-for repo_name in kfbootstrap.test/kind-node kfbootstrap.test/echoserver; do
-  docker images "$repo_name" --format '{{.Repository}}:{{.Tag}}' \
-    | grep -vxF -e "$node_image" -e "$echo_image" | xargs -r docker rmi >/dev/null 2>&1 || true
-done
 report
