@@ -1,12 +1,22 @@
-"""`up` and `down` on a real Kind cluster made from our kind-config.yaml (issue 11, test 1).
+"""`up` and `down` on a real Kind cluster made from our kind-config.yaml, and what runs on it.
 
-One cluster for the module: up creates it, the next tests look at it (nodes, the kubeadm
-patch, re-run, status), the last one deletes it with `down`.
+One cluster for the module (issue 11's tests 1, 4, 6 and 7): up creates it, the next tests
+look at it (nodes, the kubeadm patch, re-run, status), expose a Service of our echo server
+through a real kubelet port-forward while its pod is deleted, collect diagnostics and ask
+doctor; the last one deletes it with `down`, which must also stop the forward.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import secrets
+import socket
+import tarfile
+import threading
+import time
+import urllib.request
 
 import pytest
 
@@ -67,8 +77,149 @@ def test_status_answers(cluster):
     assert json.loads(status.stdout)
 
 
-def test_down_deletes_the_cluster(cluster):
+ECHO_NS = "e2e-echo"
+REQUESTS = 200
+PACE = 0.05  # 200 requests over ~10 s (plus any slow ones): room for two pod deletions
+DELETE_AT = (50, 120)
+
+
+def echo_backend(cluster, replicas: int = 1) -> None:
+    """Our echo server behind a Service named like the grafana target (port 80 -> 8080)."""
+    cluster.kind("load", "docker-image", "--name", NAME, cluster.ground.echo_image)
+    labels = {"app": "echo"}
+    objects = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ECHO_NS}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "echo", "namespace": ECHO_NS},
+         "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                  "template": {"metadata": {"labels": labels}, "spec": {
+                      "terminationGracePeriodSeconds": 5,
+                      "containers": [{"name": "echo", "image": cluster.ground.echo_image,
+                                      "imagePullPolicy": "Never",
+                                      "env": [{"name": "POD_NAME",
+                                               "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+                                      "ports": [{"name": "http", "containerPort": 8080}],
+                                      "readinessProbe": {"httpGet": {"path": "/", "port": "http"},
+                                                         "periodSeconds": 1}}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "grafana", "namespace": ECHO_NS},
+         "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}},
+    ]
+    (cluster.root / "echo.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+    cluster.kubectl("apply", "-f", str(cluster.root / "echo.json"))
+    cluster.kubectl("-n", ECHO_NS, "rollout", "status", "deployment/echo", "--timeout=120s", timeout=150)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(port: int) -> str | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            body = response.read().decode()
+            return body.strip() if response.status == 200 else None
+    except OSError:
+        return None
+
+
+def test_expose_follows_the_pod_through_two_deletions(cluster):
+    echo_backend(cluster)
+    port = free_port()
+    cluster.forward_port = port
+    started = cluster.kfb("expose", "grafana", "-n", ECHO_NS, "--port", str(port), "--background")
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert wait_until(lambda: get(port), 30, 0.5, what="the first answer through the forward")
+
+    served, times, deleted = [], [], []
+
+    def delete_current_pod():
+        pod = cluster.kubectl("-n", ECHO_NS, "get", "pods", "-l", "app=echo", "-o",
+                              "jsonpath={.items[0].metadata.name}").stdout
+        deleted.append(pod)
+        cluster.kubectl("-n", ECHO_NS, "delete", "pod", pod, "--wait=false")
+
+    for i in range(REQUESTS):
+        if i in DELETE_AT:
+            threading.Thread(target=delete_current_pod).start()
+        answer = get(port)
+        served.append(answer)
+        if answer:
+            times.append(time.monotonic())
+        time.sleep(PACE)
+
+    ok = [a for a in served if a]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert len(deleted) == 2
+    assert len(ok) >= 0.99 * REQUESTS, f"{len(ok)}/{REQUESTS} answered"
+    assert max(gaps) <= 5.0, f"longest gap without an answer {max(gaps):.1f}s"
+    # the answers came from more than one pod: the forward really moved
+    assert len({a for a in ok}) >= 2, set(ok)
+    assert all(a.startswith("echo-") for a in ok)
+
+
+def test_diagnose_has_kind_logs_and_no_secret_value(cluster):
+    value = secrets.token_urlsafe(24)
+    cluster.kubectl("-n", ECHO_NS, "create", "secret", "generic", "e2e-token", f"--from-literal=token={value}")
+    out = cluster.root / "diag"
+    out.mkdir()
+    result = cluster.kfb("diagnose", "--out", str(out), "--json", timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    bundle = json.loads(result.stdout)["bundle"]
+    encoded = base64.b64encode(value.encode()).decode()
+    names = []
+    with tarfile.open(bundle) as archive:
+        for member in archive.getmembers():
+            names.append(member.name)
+            if member.isfile():
+                data = archive.extractfile(member).read().decode("utf-8", "replace")
+                assert value not in data and encoded not in data, f"secret value in {member.name}"
+    kind_logs = [n for n in names if "/kind-logs/" in f"/{n}"]
+    # kind export logs writes one directory per node with the kubelet's and containerd's journals
+    assert any(n.endswith(f"{NAME}-control-plane/kubelet.log") for n in kind_logs), kind_logs[:20]
+    assert any(n.endswith(f"{NAME}-worker/containerd.log") for n in kind_logs), kind_logs[:20]
+
+
+def test_doctor_against_the_real_engine(cluster):
+    result = cluster.kfb("doctor", "--json", "--config", str(cluster.config_file))
+    findings = {f["check"]: f for f in json.loads(result.stdout)}
+    assert findings["docker"]["status"] == "ok", findings["docker"]
+    server = json.loads(cluster_docker_info())["ServerVersion"]
+    assert server in findings["docker"]["detail"]
+    assert findings["kind"]["status"] in ("ok", "warn") and "v0.32.0" in findings["kind"]["detail"]
+    assert findings["kubectl"]["status"] == "ok" and "v1.36.3" in findings["kubectl"]["detail"]
+    # this machine really has 2 CPUs: enough for a bare cluster, below what is recommended
+    assert findings["cpus"]["status"] == "warn" and "2 CPUs on the Docker engine" in findings["cpus"]["detail"]
+    # the test ground raised the inotify limits kind needs
+    assert findings["fs.inotify.max_user_instances"]["status"] == "ok"
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def cluster_docker_info() -> str:
+    import subprocess
+    return subprocess.run(["docker", "info", "--format", "{{json .}}"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_down_deletes_the_cluster_and_stops_the_forward(cluster):
+    listed = json.loads(cluster.kfb("expose", "--list", "--json").stdout)
+    pids = [f["pid"] for f in listed]
+    assert pids, "the forward of the expose test should still be running"
     gone = cluster.kfb("down", timeout=600)
     assert gone.returncode == 0, gone.stdout + gone.stderr
     assert NAME not in cluster.clusters()
     assert cluster.kind("get", "nodes", "--name", NAME, check=False).stdout.strip() == ""
+    # down signals the forward daemons; give them a moment to exit
+    wait_until(lambda: not [p for p in pids if alive(p)], 15, 0.5, what=f"forward daemons {pids} to exit")
+    assert get(cluster.forward_port) is None
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie has exited; only its parent has not collected it yet
+        return open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
