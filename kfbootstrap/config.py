@@ -475,7 +475,8 @@ def _describe(error: Mapping[str, Any]) -> str:
     text = str(error["msg"]).removeprefix("Value error, ")
     value = error.get("input")
     if error["type"] != "missing" and not isinstance(value, (dict, list)) and str(value) not in text:
-        text += f" (got {str(value) if isinstance(value, Path) else value!r})"
+        shown = str(value) if isinstance(value, Path) else repr(value)
+        text += f" (got {shown if len(shown) <= 80 else shown[:80] + f'… ({len(shown)} characters)'})"
     return text
 
 

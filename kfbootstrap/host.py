@@ -58,11 +58,12 @@ class HostProbe:
         return hasattr(os, "geteuid") and os.geteuid() == 0
 
     def port_free(self, address: str, port: int) -> bool:
+        """False when something listens there; PermissionError for a privileged port (free, but not ours)."""
         with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as sock:
             try:
                 sock.bind((address, port))
             except OSError as exc:
-                if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                if exc.errno == errno.EADDRINUSE:
                     return False
                 raise
         return True

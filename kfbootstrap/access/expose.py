@@ -110,8 +110,6 @@ def run_foreground(plans: list[Plan], config: Config, stop: threading.Event | No
     try:
         if on_ready is not None:
             on_ready()
-        forwarder.serve(stop)
-    except KeyboardInterrupt:
-        ui.info("stopped")
+        forwarder.serve(stop)  # Ctrl-C propagates: the boundary says so and exits 130, as documented
     finally:
         forwarder.close()

@@ -47,14 +47,28 @@ def version() -> None:
 
 def run(argv: list[str] | None = None) -> None:
     """Entry point: run the app inside the error boundary and exit with the documented code."""
+    import signal
+
+    def terminated(signum, frame):
+        global _terminated
+        _terminated = True  # typer reports the interrupt only as exit code 130: remember which it was
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, terminated)
     sys.exit(invoke(argv))
 
 
+_argv: list[str] | None = None
+_terminated = False
+
+
 def invoke(argv: list[str] | None = None) -> int:
+    global _argv
     from typer.exceptions import TyperException
 
     from kfbootstrap import errors
 
+    _argv = argv
     try:
         # Not standalone: typer hands us usage errors, exits and Ctrl-C (as Abort) to decide on here.
         result = app(args=argv, prog_name="kfbootstrap", standalone_mode=False)
@@ -64,9 +78,10 @@ def invoke(argv: list[str] | None = None) -> int:
     except TyperException as exc:  # bad flags or arguments
         exc.show()
         return getattr(exc, "exit_code", errors.USAGE) or errors.USAGE
-    except (KeyboardInterrupt, typer.Abort):
-        _print_interrupted()
-        return errors.INTERRUPTED
+    except (KeyboardInterrupt, typer.Abort) as exc:
+        terminated = isinstance(exc, Terminated) or _terminated
+        _print_interrupted(terminated)
+        return errors.TERMINATED if terminated else errors.INTERRUPTED
     except errors.KfbError as exc:
         _log_exception(exc)
         _print_error(exc.message, exc.hint)
@@ -84,19 +99,45 @@ def invoke(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         _print_error(f"unexpected {type(exc).__name__}: {exc}", _bug_hint(log_path))
         return errors.UNEXPECTED
-    if code == errors.INTERRUPTED:  # typer turns Ctrl-C inside a command into exit code 130
-        _print_interrupted()
+    if code == errors.INTERRUPTED:  # typer turns Ctrl-C (and our SIGTERM interrupt) inside a command into 130
+        _print_interrupted(_terminated)
+        return errors.TERMINATED if _terminated else code
     return code
 
 
-def _print_interrupted() -> None:
-    _print_error("interrupted", "re-run the same command: finished steps are skipped and the rest resumes")
+# What re-running an interrupted command does; only `up` (and `images pull`) resume where they stopped.
+_AFTER_INTERRUPT = {
+    "up": "re-run `kfbootstrap up`: finished steps are skipped and the rest resumes",
+    "images": "re-run the same command: images already pulled are skipped",
+    "expose": "the forward stopped; `kfbootstrap expose TARGET --background` keeps one running without a terminal",
+}
+MAX_SHOWN = 600  # characters of a message or hint: a bad 50 MB value is not echoed whole
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an interrupt so the same cleanup runs (finally blocks, forwards closed)."""
+
+
+def _print_interrupted(terminated: bool = False) -> None:
+    command = _command_of(_argv)
+    what = "terminated (SIGTERM)" if terminated else "interrupted"
+    _print_error(what, _AFTER_INTERRUPT.get(command, f"re-run `kfbootstrap {command}` to do it again"
+                                            if command else None))
+
+
+def _command_of(argv: list[str] | None) -> str:
+    words = [a for a in (argv if argv is not None else sys.argv[1:]) if not a.startswith("-")]
+    return words[0] if words else ""
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN]}… ({len(text) - MAX_SHOWN} more characters)"
 
 
 def _print_error(message: str, hint: str | None) -> None:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {_cut(message)}", err=True)
     if hint:
-        typer.echo(f"hint: {hint}", err=True)
+        typer.echo(f"hint: {_cut(hint)}", err=True)
 
 
 def _bug_hint(log_path: str) -> str:

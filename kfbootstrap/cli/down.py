@@ -18,6 +18,9 @@ def down(
         "--purge-cache", help="Also remove the image caches and their volumes (every cached layer; other clusters lose them too).")] = False,
 ) -> None:
     """Delete the Kind cluster, or with --keep-cluster only what kfbootstrap applied. A cluster kfbootstrap did not create is never deleted."""
+    kind_name = _kind_cluster_of(context) if context and not keep_cluster else None
+    if kind_name is not None:  # `--context kind-kubeflow` is the Kind cluster kubeflow: what plain `down` deletes
+        name, context = name or kind_name, None
     loaded = load(config, cluster__name=name, cluster__context=context)
     if loaded.config.cluster.existing and not keep_cluster:
         from kfbootstrap.errors import UsageError
@@ -54,6 +57,23 @@ def _purge_cache(loaded) -> None:
         ui.step_done("Remove the image caches", 0.0, f"{len(removed)} containers and volumes")
     else:
         ui.step_skipped("Remove the image caches", "none found")
+
+
+def _kind_cluster_of(context: str) -> str | None:
+    """The Kind cluster behind a context kind names `kind-<cluster>`, if kind knows that cluster."""
+    import re
+
+    from kfbootstrap.cli import common
+    from kfbootstrap.errors import KfbError
+    from kfbootstrap.tools.kind import Kind
+
+    match = re.fullmatch(r"kind-([a-z0-9]([-a-z0-9]*[a-z0-9])?)", context)
+    if match is None:
+        return None
+    try:
+        return match.group(1) if Kind(common.new_runner()).exists(match.group(1)) else None
+    except KfbError:
+        return None  # no kind here: then it is not a Kind cluster of ours either
 
 
 def _delete_applied(context: str | None) -> None:

@@ -32,6 +32,8 @@ def smoke(
     """Check each component really works, end to end, through port-forwards smoke opens itself.
     Exits 0 only when every check passed."""
     loaded = load(config, profile=profile, cluster__name=name, cluster__context=context)
+    if junit is not None:
+        _check_writable(junit)  # now, not after every check has run
     from kfbootstrap.smoke.checks import DEFAULT_PASSWORD, CheckContext
     from kfbootstrap.smoke.forwards import ForwardedEndpoints
     from kfbootstrap.smoke.plan import all_checks, services_for
@@ -57,6 +59,22 @@ def smoke(
         _print_summary(report, junit)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _check_writable(path: Path) -> None:
+    """--junit must name a file we can write: a usage error before the checks, not a failure after them."""
+    from kfbootstrap.errors import UsageError
+
+    if path.is_dir():
+        raise UsageError(f"--junit {path} is a directory", hint="give --junit a file name, e.g. reports/smoke.xml")
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--junit {path}: cannot create {parent}: {exc.strerror or exc}",
+                         hint="choose a directory you can write to") from None
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"--junit {path}: not writable", hint="choose a file in a directory you can write to")
 
 
 def _kept_password(endpoints) -> str | None:

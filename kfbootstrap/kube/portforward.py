@@ -69,7 +69,10 @@ def bind_listener(address: str, port: int) -> socket.socket:
         sock.listen(128)
     except OSError as exc:
         sock.close()
-        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+        if exc.errno == errno.EACCES:  # a privileged port: free, but not ours to take
+            raise KfbError(f"cannot bind {address}:{port}: permission denied (ports below 1024 need root)",
+                           hint="use a port above 1023 (--port, or forwards.ports.*)") from None
+        if exc.errno == errno.EADDRINUSE:
             from kfbootstrap.host import port_holder
 
             raise PortInUse(address, port, port_holder(port)) from None

@@ -223,7 +223,13 @@ def _check_ports(config: Config, host: HostProbe) -> list[Finding]:
         if FORWARD_COMPONENTS[forward] not in enabled:
             continue
         check = f"port {port} ({forward})"
-        if host.port_free(config.forwards.address, port):
+        try:
+            free = host.port_free(config.forwards.address, port)
+        except PermissionError:
+            findings.append(Finding(check, WARN, "below 1024: binding it needs root",
+                                    f"set forwards.ports.{forward} to a port above 1023"))
+            continue
+        if free:
             findings.append(Finding(check, OK, f"free on {config.forwards.address}"))
         else:
             holder = host.port_holder(port) or "another process"
