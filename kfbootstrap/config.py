@@ -44,7 +44,8 @@ class _Section(BaseModel):
 class ClusterConfig(_Section):
     """The Kind cluster we create, or the existing cluster we install onto."""
 
-    name: str = Field("kubeflow", description="Kind cluster name (kube context kind-<name>)")
+    name: str = Field("kubeflow", description="Kind cluster name (kube context kind-<name>)",
+                      json_schema_extra={"pattern": _DNS_LABEL.pattern, "maxLength": 40})
     existing: bool = Field(False, description="install onto an existing cluster instead of creating one")
     context: str | None = Field(None, description="kube context of an existing cluster (implies existing)")
     node_image: str = Field(DEFAULT_NODE_IMAGE, description="kindest/node image, pinned by digest")
@@ -73,7 +74,8 @@ class ClusterConfig(_Section):
 class KubeflowConfig(_Section):
     """Which Kubeflow manifests to install."""
 
-    version: str = Field(DEFAULT_RELEASE, description="kubeflow/manifests release")
+    version: str = Field(DEFAULT_RELEASE, description="kubeflow/manifests release",
+                         json_schema_extra={"enum": list(RELEASES)})
     path: Path | None = Field(None, description="local manifests checkout, or pre-rendered YAML file/dir")
     password: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
                                  description="name of an environment variable holding the Dex user's password "
@@ -135,7 +137,8 @@ class PortsConfig(_Section):
 
 class ForwardsConfig(_Section):
     auto: bool = Field(True, description="start background port-forwards at the end of `up`")
-    address: str = Field("127.0.0.1", description="address forwards bind to; anything else is exposed to your network")
+    address: str = Field("127.0.0.1", description="address forwards bind to; anything else is exposed to your network",
+                         json_schema_extra={"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}, {"const": "localhost"}]})
     ports: PortsConfig = Field(default_factory=PortsConfig)
 
     @field_validator("address")
@@ -177,7 +180,8 @@ class ChartsConfig(_Section):
 class MetallbConfig(_Section):
     """MetalLB's address pool: by default the high end of the docker network's IPv4 subnet."""
 
-    address_pool: str | None = Field(None, description="pool as 'first-last' or a CIDR; overrides the docker network")
+    address_pool: str | None = Field(None, description="pool as 'first-last' or a CIDR; overrides the docker network",
+                                     json_schema_extra={"examples": ["172.18.255.200-172.18.255.250", "172.18.255.0/24"]})
     docker_network: str = Field("kind", description="docker network the pool is taken from")
 
     @field_validator("address_pool")

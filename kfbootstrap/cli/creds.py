@@ -1,4 +1,4 @@
-"""`kfbootstrap creds TARGET`: the only command that prints secrets."""
+"""`kfbootstrap creds TARGET`: prints secrets (the only other place is `up --show-credentials`)."""
 
 from __future__ import annotations
 

@@ -127,7 +127,8 @@ def _check_docker(runner: Runner) -> tuple[Finding, DockerInfo | None]:
 
 def _check_kind(runner: Runner) -> Finding:
     return _versioned_check("kind", runner, ["kind", "version"], MIN_KIND,
-                            "install kind v0.30+: https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
+                            f"install kind {format_version(MIN_KIND)}+ ({format_version(RECOMMENDED_KIND)} tested): "
+                            "https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
                             recommended=RECOMMENDED_KIND)
 
 

@@ -238,3 +238,18 @@ def test_config_that_is_not_a_regular_file_says_what_it_is(kind, tmp_path, monke
     assert result.code == USAGE
     assert f"error: config file {target} is a {kind}, not a file" in result.err
     assert "not found" not in result.err
+
+
+def test_the_schema_lists_the_allowed_values_the_hint_promises():
+    """`config schema` is what the error hint sends people to: restricted keys say what they allow."""
+    from kfbootstrap.config import config_schema
+    from kfbootstrap.releases import RELEASES
+
+    defs = config_schema()["$defs"]
+    assert defs["ClusterConfig"]["properties"]["name"]["pattern"] == "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+    assert defs["KubeflowConfig"]["properties"]["version"]["enum"] == list(RELEASES)
+    assert defs["KubeflowConfig"]["properties"]["password"]["anyOf"][0]["pattern"]
+    assert {"format": "ipv4"} in defs["ForwardsConfig"]["properties"]["address"]["anyOf"]
+    assert defs["ClusterConfig"]["properties"]["workers"]["maximum"] == 10
+    for release in RELEASES:  # every value the schema allows is accepted
+        load_config(None, {"kubeflow.version": release}, env={})
