@@ -41,16 +41,6 @@ class UsageError(KfbError):
     exit_code = USAGE
 
 
-class NotAvailableYet(KfbError):
-    """A command that is wired but whose capability has not been built yet."""
-
-    def __init__(self, what: str):
-        super().__init__(
-            f"{what} is not available yet in kfbootstrap {_version()}",
-            hint="see README.md, 'Status of commands', for what works today",
-        )
-
-
 class ToolMissing(KfbError):
     """An external program we need is not installed."""
 
@@ -78,8 +68,3 @@ def _last_line(text: str) -> str:
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     return lines[-1][:300] if lines else ""
 
-
-def _version() -> str:
-    from kfbootstrap import __version__
-
-    return __version__

@@ -62,8 +62,3 @@ def run_context(loaded: "LoadedConfig") -> "RunContext":
 
     return RunContext(config=loaded.config, runner=new_runner(), host=new_host())
 
-
-def not_available(what: str) -> None:
-    from kfbootstrap.errors import NotAvailableYet
-
-    raise NotAvailableYet(what)

@@ -12,7 +12,7 @@ class Step:
     success skips the step and a re-run after Ctrl-C repairs or finishes it.
     """
 
-    name: str = ""  # short id for --only/--skip and logs
+    name: str = ""  # short id for logs and the run report
     title: str = ""  # what the status line says
 
     def describe(self) -> str:
@@ -25,19 +25,3 @@ class Step:
     def run(self, ctx: RunContext) -> str | None:
         """Do the work; may return a short note for the ✓ line."""
         raise NotImplementedError
-
-
-class NotAvailableStep(Step):
-    """A component whose installer belongs to a later milestone: fails plainly instead of pretending."""
-
-    def __init__(self, name: str, title: str):
-        self.name = name
-        self.title = title
-
-    def describe(self) -> str:
-        return f"{self.title} (not available yet)"
-
-    def run(self, ctx: RunContext) -> str | None:
-        from kfbootstrap.errors import NotAvailableYet
-
-        raise NotAvailableYet(f"step '{self.title}'")
