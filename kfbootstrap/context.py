@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kfbootstrap.config import Config
 from kfbootstrap.host import HostProbe
 from kfbootstrap.tools.runner import Runner
+
+if TYPE_CHECKING:
+    from kfbootstrap.kube.api import Kube
+    from kfbootstrap.kube.rest import Timeouts
 
 
 @dataclass
@@ -17,7 +21,7 @@ class RunContext:
     runner: Runner
     host: HostProbe = field(default_factory=HostProbe)
     state_dir: Path | None = None
-    _api: Any = field(default=None, init=False, repr=False)
+    _kube: "Kube | None" = field(default=None, init=False, repr=False)
 
     def cluster_state_dir(self) -> Path:
         """Per-cluster files (rendered kind config, markers), under the user's state directory."""
@@ -26,21 +30,18 @@ class RunContext:
         base = self.state_dir or paths.state_dir()
         return paths.ensure(base / "clusters" / self.config.cluster.name)
 
-    def new_api(self) -> Any:
-        """A fresh ApiClient for the cluster (for work in other threads, which must not share one)."""
-        from kfbootstrap.kube.client import api_client
+    @property
+    def kube(self) -> "Kube":
+        """The run's one Kubernetes adapter, built on first use: after the cluster step made the
+        context, and never for commands that do not talk to the cluster. Thread-safe."""
+        if self._kube is None:
+            from kfbootstrap.kube.api import Kube
 
-        return api_client(self.config.kube_context)
+            self._kube = Kube.connect(self.config.kube_context, timeouts=api_timeouts(self.config))
+        return self._kube
 
-    def api(self) -> Any:
-        """The steps' shared ApiClient, built on first use: after the cluster step made the context,
-        and never for commands that do not talk to the cluster."""
-        if self._api is None:
-            self._api = self.new_api()
-        return self._api
 
-    def core(self) -> Any:
-        """CoreV1Api on the shared client."""
-        from kubernetes import client
+def api_timeouts(config: Config) -> "Timeouts":
+    from kfbootstrap.kube.rest import Timeouts
 
-        return client.CoreV1Api(self.api())
+    return Timeouts(connect=min(10.0, float(config.timeouts.api)), read=float(config.timeouts.api))

@@ -19,12 +19,12 @@ def status(config: ConfigOption = None, context: ContextOption = None, json_outp
     """Show each component's version, readiness, forward and URL."""
     loaded = load(config, cluster__context=context)
     from kfbootstrap.access.status import collect
-    from kfbootstrap.kube.client import api_client, api_errors
+    from kfbootstrap.context import api_timeouts
+    from kfbootstrap.kube.api import Kube
     from kfbootstrap.kube.workloads import list_workloads
 
-    context = loaded.config.kube_context
-    with api_errors(context):
-        components = collect(loaded.config, list_workloads(api_client(context)))
+    kube = Kube.connect(loaded.config.kube_context, timeouts=api_timeouts(loaded.config))
+    components = collect(loaded.config, list_workloads(kube))
     cache = _cache_summary(loaded.config)
     if json_output:
         typer.echo(json.dumps({"context": loaded.config.kube_context,

@@ -42,6 +42,8 @@ from kfbootstrap.kube.rest import APPLY_PATCH, KubeRequestError, KubeRest
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
+    from kfbootstrap.kube.api import Kube
+
 log = logging.getLogger("kfbootstrap.apply")
 
 FIELD_MANAGER = "kfbootstrap"
@@ -368,7 +370,7 @@ class _Engine:
         item.crd_state = crd_state(crd)
 
 
-def apply_objects(api_client: "ApiClient | KubeRest", objects: Sequence[Mapping[str, Any]], *, component: str,
+def apply_objects(api_client: "Kube | ApiClient | KubeRest", objects: Sequence[Mapping[str, Any]], *, component: str,
                   timeout: float = 1200.0, progress: Progress | None = None, workers: int = DEFAULT_WORKERS,
                   default_namespace: str | None = None, field_manager: str = FIELD_MANAGER,
                   raise_on_failure: bool = True, clock: Callable[[], float] = time.monotonic) -> ApplyReport:
@@ -384,7 +386,7 @@ def apply_objects(api_client: "ApiClient | KubeRest", objects: Sequence[Mapping[
     if twice:
         raise KfbError(f"{component}: {len(twice)} objects occur more than once, e.g. {twice[0]}",
                        hint="a render must name each object once; check the kustomization or the pre-rendered files")
-    rest = api_client if isinstance(api_client, KubeRest) else KubeRest(api_client, pool_size=workers + 4)
+    rest = _rest_of(api_client, workers)
     requests_before = rest.requests
     started = clock()
     engine = _Engine(rest, objects, component=component, timeout=timeout, progress=progress, workers=workers,
@@ -400,3 +402,12 @@ def apply_objects(api_client: "ApiClient | KubeRest", objects: Sequence[Mapping[
         if raise_on_failure:
             raise ApplyFailed(report, timeout)
     return report
+
+
+def _rest_of(api: "Kube | ApiClient | KubeRest", workers: int) -> KubeRest:
+    """The run's adapter carries its transport; tests may hand a bare ApiClient."""
+    from kfbootstrap.kube.api import Kube
+
+    if isinstance(api, Kube):
+        return api.rest
+    return api if isinstance(api, KubeRest) else KubeRest(api, pool_size=workers + 4)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from kfbootstrap.errors import KfbError
 
@@ -38,14 +38,25 @@ def load_configuration(context: str | None, kubeconfig: str | None = None) -> "C
         detail = " ".join(str(exc).split())  # one line: YAML errors span several
         raise KfbError(f"cannot use kube context {context or '(current)'} from {where}: {detail}",
                        hint="check `kubectl config get-contexts`; pass --context, or run `kfbootstrap up` first") from None
+    configuration.retries = _retries()
     return configuration
 
 
-def api_client(context: str | None, kubeconfig: str | None = None) -> "ApiClient":
-    """A new ApiClient for `context`; cheap enough to make one per thread that needs it."""
+def _retries() -> Any:
+    """Retry a refused or reset connection, but never a read that timed out: a server that
+    accepts and never answers must cost one read timeout, not four."""
+    from urllib3.util.retry import Retry
+
+    return Retry(total=2, connect=2, read=0, status=0, redirect=0, other=0)
+
+
+def api_client(context: str | None, kubeconfig: str | None = None, pool_size: int = 16) -> "ApiClient":
+    """A new ApiClient for `context`, pooling `pool_size` connections (one per concurrent request)."""
     from kubernetes.client import ApiClient
 
-    return ApiClient(load_configuration(context, kubeconfig))
+    configuration = load_configuration(context, kubeconfig)
+    configuration.connection_pool_maxsize = pool_size
+    return ApiClient(configuration)
 
 
 @contextmanager
@@ -62,3 +73,10 @@ def api_errors(context: str | None) -> Iterator[None]:
     except ApiException as exc:
         raise KfbError(f"the API server refused: {exc.status} {exc.reason}",
                        hint=f"check your access with `kubectl --context {context or '(current)'} auth can-i --list`") from None
+
+
+def typed_core(context: str | None, kubeconfig: str | None = None) -> Any:
+    """CoreV1Api for the code that still reads typed models (the forwarder's endpoints)."""
+    from kubernetes.client import CoreV1Api
+
+    return CoreV1Api(api_client(context, kubeconfig))

@@ -15,7 +15,7 @@ import logging
 import time
 from typing import Any, Callable, Mapping
 
-from kfbootstrap.kube.rest import KubeRequestError, KubeRest, Response
+from kfbootstrap.kube.rest import KubeRequestError, KubeRest, Response, StreamRefused
 
 log = logging.getLogger("kfbootstrap.kube")
 
@@ -104,7 +104,7 @@ def _list(rest: KubeRest, waiting: _Waiting, rejected: dict[str, str],
           label_selector: str | None) -> str:
     listing = rest.get_json(CRDS_PATH, query={"labelSelector": label_selector})
     if listing is None:
-        raise KubeRequestError("GET", CRDS_PATH, Response(404, b"the CRD API is not served"))
+        raise rest.failed("GET", CRDS_PATH, Response(404, b"the CRD API is not served"))
     for crd in listing.get("items") or []:
         _settle(crd, waiting, rejected)
     return str(listing["metadata"]["resourceVersion"])
@@ -117,7 +117,8 @@ def _watch(rest: KubeRest, waiting: _Waiting, rejected: dict[str, str], version:
     query = {"watch": "true", "resourceVersion": version, "allowWatchBookmarks": "true",
              "timeoutSeconds": min(remaining, 60), "labelSelector": label_selector}
     try:
-        with contextlib.closing(rest.stream_lines(CRDS_PATH, query=query, timeout=min(remaining, 60) + 10)) as lines:
+        with contextlib.closing(rest.stream_lines(CRDS_PATH, query=query,
+                                                  timeout=min(remaining, 60) + rest.timeouts.read)) as lines:
             for line in lines:
                 event = json.loads(line)
                 obj = event.get("object") or {}
@@ -129,7 +130,7 @@ def _watch(rest: KubeRest, waiting: _Waiting, rejected: dict[str, str], version:
                     _settle(obj, waiting, rejected)
                 if not waiting or clock() >= deadline:
                     break
-    except KubeRequestError as exc:
+    except StreamRefused as exc:
         log.debug("CRD watch failed: %s", exc)
         return None
     return version

@@ -4,15 +4,20 @@ Releases differ (DESIGN §2): 26.03 runs SeaweedFS behind Service `seaweedfs`,
 v1.11.0 keeps a `minio-service` that points at SeaweedFS, v1.10.x runs real MinIO
 behind `minio-service`. `expose minio` and `creds minio` should not guess: the `up`
 step detects it once and records it in ConfigMap `kfbootstrap-object-store` next to
-the store; `lookup()` reads that record, or detects live when there is none (a
-cluster kfbootstrap did not set up). The record names the credentials Secret and its
+the store. The record names the credentials Secret and its
 keys, never their values.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+from kfbootstrap.kube.api import CONFIGMAPS
+from kfbootstrap.kube.api import SERVICES as SERVICE
+
+if TYPE_CHECKING:
+    from kfbootstrap.kube.api import Kube
 
 NAMESPACE = "kubeflow"
 RECORD_NAME = "kfbootstrap-object-store"
@@ -61,34 +66,19 @@ def classify(services: Mapping[str, Mapping[str, Any]]) -> ObjectStore | None:
     return None
 
 
-def detect(core: Any, namespace: str = NAMESPACE) -> ObjectStore | None:
+def detect(kube: "Kube", namespace: str = NAMESPACE) -> ObjectStore | None:
     """Look at the Services in `namespace`; None when Kubeflow Pipelines' store is not there."""
-    import json
-
-    from kubernetes.client.exceptions import ApiException
-
-    found: dict[str, Mapping[str, Any]] = {}
-    for name in SERVICES:
-        try:
-            found[name] = json.loads(core.read_namespaced_service(name, namespace, _preload_content=False).data)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+    found = {name: service for name in SERVICES if (service := kube.get(SERVICE, name, namespace)) is not None}
     store = classify(found)
     return None if store is None else ObjectStore(**{**asdict(store), "namespace": namespace})
 
 
-def read_record(core: Any, namespace: str = NAMESPACE) -> ObjectStore | None:
-    from kubernetes.client.exceptions import ApiException
-
+def read_record(kube: "Kube", namespace: str = NAMESPACE) -> ObjectStore | None:
+    configmap = kube.get(CONFIGMAPS, RECORD_NAME, namespace)
+    if configmap is None:
+        return None
     try:
-        data = core.read_namespaced_config_map(RECORD_NAME, namespace).data or {}
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-    try:
-        return ObjectStore.from_record(data)
+        return ObjectStore.from_record(configmap.get("data") or {})
     except (KeyError, ValueError):
         return None  # an unreadable record is as good as none: detect again
 
@@ -97,8 +87,3 @@ def record_object(store: ObjectStore) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": RECORD_NAME, "namespace": store.namespace},
             "data": store.as_record()}
-
-
-def lookup(core: Any, namespace: str = NAMESPACE) -> ObjectStore | None:
-    """What `expose minio` / `creds minio` should use: the record from `up`, else a live detection."""
-    return read_record(core, namespace) or detect(core, namespace)

@@ -1,7 +1,7 @@
 """Wait until the Deployments, StatefulSets and DaemonSets of the enabled components are ready.
 
 Three watches (one per kind, across namespaces, filtered here by each component's
-scope) keep a live picture instead of polling; every change re-evaluates it and
+scope, all through the adapter's one watch) keep a live picture instead of polling; every change re-evaluates it and
 reports ready / total per namespace. At the deadline the caller gets the workloads
 that are still not ready, and `explain` says why for each one by looking at its pods
 the way a person would: Pending with the scheduler's message, ImagePullBackOff with
@@ -10,22 +10,25 @@ the image, CrashLoopBackOff with the last log lines, a failing readiness probe.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from kfbootstrap.errors import KfbError
-from kfbootstrap.kube.workloads import Workload
+from kfbootstrap.kube.api import EVENTS, PODS
+from kfbootstrap.kube.rest import Cancel
+from kfbootstrap.kube.workloads import Workload, list_workloads, resources, workload_from
+
+if TYPE_CHECKING:
+    from kfbootstrap.kube.api import Kube
+    from kfbootstrap.kube.discovery import Resource
 
 log = logging.getLogger("kfbootstrap.readiness")
 
-KINDS = ("deployment", "statefulset", "daemonset")
-WATCH_SECONDS = 10  # each watch request ends after this at the latest, so a thread always notices `stop`
 LOG_LINES = 5
 
 
@@ -66,30 +69,6 @@ def in_scope(workload: Workload, scopes: Sequence[Scope]) -> bool:
 # ---------------------------------------------------------------- reading workloads
 
 
-def workload_from(kind: str, obj: Mapping[str, Any]) -> Workload:
-    """A Workload from the raw JSON of a Deployment, StatefulSet or DaemonSet."""
-    meta = obj.get("metadata") or {}
-    spec = obj.get("spec") or {}
-    status = obj.get("status") or {}
-    generation = meta.get("generation")
-    observed = status.get("observedGeneration")
-    current = observed is not None and (generation is None or observed >= generation)
-    if kind == "daemonset":
-        desired = status.get("desiredNumberScheduled") or 0
-        ready = status.get("numberReady") or 0
-        updated = status.get("updatedNumberScheduled") or 0
-    else:
-        desired = spec.get("replicas", 1) if spec.get("replicas") is not None else 1
-        ready = status.get("readyReplicas") or 0
-        updated = status.get("updatedReplicas") or 0
-        if kind == "statefulset" and (spec.get("updateStrategy") or {}).get("type") == "OnDelete":
-            updated = desired
-    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
-    return Workload(kind, meta.get("namespace", ""), meta.get("name", ""), ready=ready, desired=desired,
-                    images=tuple(c.get("image", "") for c in containers),
-                    labels=dict(meta.get("labels") or {}), current=current and updated >= desired)
-
-
 def per_namespace(workloads: Iterable[Workload]) -> dict[str, tuple[int, int]]:
     """{namespace: (ready workloads, all workloads)}, sorted by namespace."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -99,22 +78,9 @@ def per_namespace(workloads: Iterable[Workload]) -> dict[str, tuple[int, int]]:
     return {ns: (ready, total) for ns, (ready, total) in sorted(counts.items())}
 
 
-def snapshot(api_client: Any, scopes: Sequence[Scope]) -> list[Workload]:
+def snapshot(kube: "Kube", scopes: Sequence[Scope]) -> list[Workload]:
     """The workloads in scope right now (three list calls)."""
-    from kubernetes import client
-
-    apps = client.AppsV1Api(api_client)
-    found = []
-    for kind in KINDS:
-        data = json.loads(_lister(apps, kind)(_preload_content=False).data)
-        found += [w for w in (workload_from(kind, item) for item in data.get("items") or []) if in_scope(w, scopes)]
-    return found
-
-
-def _lister(apps: Any, kind: str) -> Callable[..., Any]:
-    return {"deployment": apps.list_deployment_for_all_namespaces,
-            "statefulset": apps.list_stateful_set_for_all_namespaces,
-            "daemonset": apps.list_daemon_set_for_all_namespaces}[kind]
+    return [w for w in list_workloads(kube) if in_scope(w, scopes)]
 
 
 # ---------------------------------------------------------------- waiting
@@ -137,19 +103,20 @@ class WaitResult:
 Progress = Callable[[list[Workload]], None]
 
 
-def wait_ready(client_factory: Callable[[], Any], scopes: Sequence[Scope], timeout: float,
+def wait_ready(kube: "Kube", scopes: Sequence[Scope], timeout: float,
                progress: Progress | None = None, clock: Callable[[], float] = time.monotonic) -> WaitResult:
     """Watch until every workload in `scopes` is ready or `timeout` seconds pass.
 
-    `client_factory` makes one ApiClient per watch thread. `progress` gets the current
+    One watch thread per kind, all on the run's adapter. `progress` gets the current
     workloads after each change. Never raises on a timeout: the result says what is
-    not ready; API errors that waiting cannot fix raise KfbError.
+    not ready; API errors that waiting cannot fix raise their KubeError.
     """
     started = clock()
     events: queue.Queue = queue.Queue()
-    stop = _Stop()
-    threads = [threading.Thread(target=_watch_kind, args=(client_factory, kind, events, stop),
-                                name=f"kfb-ready-{kind}", daemon=True) for kind in KINDS]
+    cancel = Cancel()
+    deadline = time.monotonic() + timeout
+    threads = [threading.Thread(target=_watch_kind, args=(kube, kind, resource, events, cancel, deadline),
+                                name=f"kfb-ready-{kind}", daemon=True) for kind, resource in resources().items()]
     for thread in threads:
         thread.start()
     state: dict[tuple[str, str, str], Workload] = {}
@@ -159,7 +126,7 @@ def wait_ready(client_factory: Callable[[], Any], scopes: Sequence[Scope], timeo
             remaining = timeout - (clock() - started)
             changed = _drain(events, state, synced, scopes, min(max(remaining, 0.0), 1.0))
             current = sorted(state.values(), key=lambda w: (w.namespace, w.kind, w.name))
-            if len(synced) == len(KINDS):
+            if len(synced) == len(threads):
                 if changed and progress is not None:
                     progress(current)
                 if all(w.is_ready for w in current):
@@ -167,67 +134,9 @@ def wait_ready(client_factory: Callable[[], Any], scopes: Sequence[Scope], timeo
             if remaining <= 0:
                 return WaitResult(current, clock() - started)
     finally:
-        stop.set()
-        _join(threads, stop)
-
-
-def _join(threads: list[threading.Thread], stop: "_Stop") -> None:
-    """Never leave a thread reading a socket while the interpreter exits.
-
-    A watch request still in flight when `stop` was set has no response to cut yet,
-    so keep cutting until every thread has ended (at most one watch period).
-    """
-    deadline = time.monotonic() + WATCH_SECONDS + 2
-    for thread in threads:
-        while thread.is_alive() and time.monotonic() < deadline:
-            stop.cut_all()
-            thread.join(0.1)
-
-
-class _Stop(threading.Event):
-    """The stop signal, which also cuts the watches' open responses so their threads end at once."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-        self._watchers: set[Any] = set()
-
-    def track(self, watcher: Any) -> None:
-        with self._lock:
-            self._watchers.add(watcher)
-
-    def untrack(self, watcher: Any) -> None:
-        with self._lock:
-            self._watchers.discard(watcher)
-
-    def set(self) -> None:
-        super().set()
-        self.cut_all()
-
-    def cut_all(self) -> None:
-        with self._lock:
-            for watcher in self._watchers:
-                watcher.stop()
-                _cut(getattr(watcher, "_resp", None))  # the client keeps the open stream there
-
-
-def _cut(response: Any) -> None:
-    """Shut the socket under a streaming response down, so the thread reading it returns now.
-
-    shutdown(2) acts on the connection, not the descriptor, so doing it on a duplicate
-    of the response's descriptor ends the read in the other thread.
-    """
-    import socket
-
-    try:
-        duplicate = socket.fromfd(response.fileno(), socket.AF_INET, socket.SOCK_STREAM)
-    except (AttributeError, OSError, ValueError):
-        return  # no response yet, or already closed
-    with duplicate:
-        try:
-            duplicate.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        cancel.set()
+        for thread in threads:
+            thread.join(5)
 
 
 def _drain(events: queue.Queue, state: dict, synced: set[str], scopes: Sequence[Scope], wait: float) -> bool:
@@ -242,21 +151,20 @@ def _drain(events: queue.Queue, state: dict, synced: set[str], scopes: Sequence[
         return changed
 
 
-def _apply_event(item: tuple[str, str, Any], state: dict, synced: set[str], scopes: Sequence[Scope]) -> bool:
-    kind_of_event, kind, payload = item
-    if kind_of_event == "error":
-        raise KfbError(f"cannot watch {kind}s: {payload}",
-                       hint="check your access: `kubectl auth can-i watch deployments --all-namespaces`")
-    if kind_of_event == "sync":  # a fresh list replaces everything known of this kind
+def _apply_event(item: tuple[str, Any], state: dict, synced: set[str], scopes: Sequence[Scope]) -> bool:
+    kind, event = item
+    if isinstance(event, KfbError):
+        raise event
+    if event.type == "SYNC":  # a fresh list replaces everything known of this kind
         for key in [k for k in state if k[0] == kind]:
             del state[key]
-        for obj in payload:
+        for obj in event.objects:
             _put(state, workload_from(kind, obj), scopes)
         synced.add(kind)
         return True
-    workload = workload_from(kind, payload)
+    workload = workload_from(kind, event.obj)
     key = (kind, workload.namespace, workload.name)
-    if kind_of_event == "DELETED":
+    if event.type == "DELETED":
         return state.pop(key, None) is not None
     return _put(state, workload, scopes)
 
@@ -271,53 +179,14 @@ def _put(state: dict, workload: Workload, scopes: Sequence[Scope]) -> bool:
         workload.ready, workload.desired, workload.current)
 
 
-def _watch_kind(client_factory: Callable[[], Any], kind: str, events: queue.Queue, stop: _Stop) -> None:
-    """List once, then watch from that version; re-list when the server says the version is gone (410)."""
-    from kubernetes import client, watch
-    from kubernetes.client.exceptions import ApiException
-
+def _watch_kind(kube: "Kube", kind: str, resource: "Resource", events: queue.Queue, cancel: Cancel,
+                deadline: float) -> None:
+    """Feed one kind's events to the waiting thread; an error that waiting cannot fix ends it."""
     try:
-        apps = client.AppsV1Api(client_factory())
+        for event in kube.watch(resource, deadline=deadline + 5, cancel=cancel):
+            events.put((kind, event))
     except KfbError as exc:
-        events.put(("error", kind, exc.message))
-        return
-    lister = _lister(apps, kind)
-    version = None
-    failures = 0
-    while not stop.is_set():
-        try:
-            if version is None:
-                data = json.loads(lister(_preload_content=False).data)
-                version = (data.get("metadata") or {}).get("resourceVersion")
-                events.put(("sync", kind, data.get("items") or []))
-            watcher = watch.Watch()
-            stop.track(watcher)
-            try:
-                for event in watcher.stream(lister, resource_version=version, timeout_seconds=WATCH_SECONDS,
-                                            allow_watch_bookmarks=True, deserialize=False):
-                    obj = event.get("object") or {}
-                    version = (obj.get("metadata") or {}).get("resourceVersion") or version
-                    if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
-                        events.put((event["type"], kind, obj))
-                    if stop.is_set():
-                        break
-            finally:
-                stop.untrack(watcher)
-            failures = 0
-        except ApiException as exc:
-            if exc.status == 410:
-                version = None  # too old: list again
-                continue
-            if exc.status in (401, 403, 404):
-                events.put(("error", kind, f"{exc.status} {exc.reason}"))
-                return
-            failures += 1
-            log.debug("watch %s: %s (retrying)", kind, exc)
-            stop.wait(min(2 ** failures, 10))
-        except Exception as exc:  # connection reset, API server restarting: keep watching until the deadline
-            failures += 1
-            log.debug("watch %s: %s (retrying)", kind, exc)
-            stop.wait(min(2 ** failures, 10))
+        events.put((kind, exc))
 
 
 # ---------------------------------------------------------------- explaining
@@ -332,41 +201,30 @@ class Problem:
     detail: str
 
 
-def explain(api_client: Any, workloads: Sequence[Workload]) -> list[Problem]:
+def explain(kube: "Kube", workloads: Sequence[Workload]) -> list[Problem]:
     """One Problem per workload, from its pods (and events when it has none)."""
-    from kubernetes import client
-
-    core = client.CoreV1Api(api_client)
-    apps = client.AppsV1Api(api_client)
-    return [_explain_one(core, apps, workload) for workload in workloads]
+    return [_explain_one(kube, workload) for workload in workloads]
 
 
-def _explain_one(core: Any, apps: Any, workload: Workload) -> Problem:
+def _explain_one(kube: "Kube", workload: Workload) -> Problem:
     try:
-        selector = _selector_of(apps, workload)
-        pods = json.loads(core.list_namespaced_pod(workload.namespace, label_selector=selector,
-                                                   _preload_content=False).data).get("items") or []
-    except Exception as exc:  # explaining must never hide the timeout itself
-        return Problem(workload, "Unknown", f"could not read its pods: {exc}")
+        obj = kube.get(resources()[workload.kind], workload.name, workload.namespace) or {}
+        selector = label_selector((obj.get("spec") or {}).get("selector") or {})
+        pods = kube.items(PODS, workload.namespace, labels=selector)
+    except KfbError as exc:  # explaining must never hide the timeout itself
+        return Problem(workload, "Unknown", f"could not read its pods: {exc.message}")
     for pod in sorted(pods, key=_pod_badness):
         problem = pod_problem(pod)
         if problem is not None:
             reason, detail = problem
             if reason == "CrashLoopBackOff":
-                detail = _with_logs(core, pod, detail)
+                detail = _with_logs(kube, pod, detail)
             return Problem(workload, reason, detail)
     if not pods:
-        return Problem(workload, "NoPods", _no_pods_reason(core, workload))
+        return Problem(workload, "NoPods", _no_pods_reason(kube, workload))
     if not workload.current:
         return Problem(workload, "Progressing", "the controller has not rolled out the latest spec yet")
     return Problem(workload, "NotReady", f"{workload.ready}/{workload.desired} ready; pods look healthy, still starting")
-
-
-def _selector_of(apps: Any, workload: Workload) -> str:
-    read = {"deployment": apps.read_namespaced_deployment, "statefulset": apps.read_namespaced_stateful_set,
-            "daemonset": apps.read_namespaced_daemon_set}[workload.kind]
-    obj = json.loads(read(workload.name, workload.namespace, _preload_content=False).data)
-    return label_selector((obj.get("spec") or {}).get("selector") or {})
 
 
 def label_selector(selector: Mapping[str, Any]) -> str:
@@ -422,16 +280,16 @@ def scheduler_reason(message: str) -> str:
     return text.rstrip(".") + "." if text else "not scheduled"
 
 
-def _with_logs(core: Any, pod: Mapping[str, Any], detail: str) -> str:
+def _with_logs(kube: "Kube", pod: Mapping[str, Any], detail: str) -> str:
     """Add the last log lines of the crashing container (its previous run, else the current one)."""
     meta = pod.get("metadata") or {}
     crashing = next((cs.get("name") for cs in (pod.get("status") or {}).get("containerStatuses") or []
                      if ((cs.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"), None)
     for previous in (True, False):
         try:
-            text = core.read_namespaced_pod_log(meta.get("name"), meta.get("namespace"), container=crashing,
-                                                previous=previous, tail_lines=LOG_LINES)
-        except Exception:  # no previous run yet, or logs unavailable
+            text = kube.logs(meta.get("namespace", ""), meta.get("name", ""), crashing, previous=previous,
+                             tail_lines=LOG_LINES)
+        except KfbError:  # no previous run yet, or logs unavailable
             continue
         lines = [line for line in (text or "").splitlines() if line.strip()][-LOG_LINES:]
         if lines:
@@ -439,11 +297,11 @@ def _with_logs(core: Any, pod: Mapping[str, Any], detail: str) -> str:
     return detail + "; no logs available"
 
 
-def _no_pods_reason(core: Any, workload: Workload) -> str:
+def _no_pods_reason(kube: "Kube", workload: Workload) -> str:
     """Without pods the answer is in the events (FailedCreate: quota, missing service account, policy)."""
     try:
-        events = json.loads(core.list_namespaced_event(workload.namespace, _preload_content=False).data).get("items") or []
-    except Exception:
+        events = kube.items(EVENTS, workload.namespace)
+    except KfbError:
         events = []
     mine = [e for e in events if e.get("type") == "Warning"
             and ((e.get("involvedObject") or {}).get("name") or "").startswith(workload.name)]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from urllib.parse import quote, urlencode
 
 from kfbootstrap import __version__
-from kfbootstrap.errors import KfbError
+from kfbootstrap.kube.errors import KubeError, error_for
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -29,22 +29,11 @@ METADATA_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s
 USER_AGENT = f"kfbootstrap/{__version__}"
 
 
-class KubeRequestError(KfbError):
-    """A request a caller could not do without (object applies classify their refusals instead)."""
-
-    def __init__(self, method: str, path: str, response: Response):
-        from kfbootstrap.kube.retry import status_message
-
-        self.response = response
-        message, _ = status_message(response.body)
-        super().__init__(f"{method} {path}: HTTP {response.status or 'no answer'}: {message[:300]}",
-                         hint="check that the cluster answers: `kubectl get --raw /readyz`")
-
-
 @dataclass(frozen=True)
 class Response:
     status: int  # 0: no answer (connection refused, reset, timed out)
     body: bytes
+    failure: str = ""  # with status 0: "timeout" or "unreachable"
 
     @property
     def ok(self) -> bool:
@@ -58,15 +47,39 @@ def path_segment(value: str) -> str:
     return quote(value, safe="")
 
 
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds to connect and to wait for an answer; every request has both, so a server that
+    accepts and never answers costs a bounded time instead of a hang."""
+
+    connect: float = 10.0
+    read: float = 30.0
+
+
+class KubeRequestError(KubeError):
+    """A raw-path request that failed; keeps the Response so the apply engine can classify it."""
+
+    def __init__(self, error: KubeError, response: Response):
+        super().__init__(error.message, error.hint or "", status=error.status, verb=error.verb, what=error.what,
+                         context=error.context)
+        self.response = response
+
+
 class KubeRest:
     """A thread-safe, counting, exception-free view of one ApiClient."""
 
-    def __init__(self, api_client: "ApiClient", timeout: float = 60.0, pool_size: int = 16):
+    def __init__(self, api_client: "ApiClient", timeout: float | None = None, pool_size: int = 16,
+                 context: str | None = None, timeouts: Timeouts | None = None):
         self.api_client = api_client
         _ensure_pool_size(api_client, pool_size)
-        self.timeout = timeout
+        self.timeouts = timeouts or Timeouts(read=timeout or Timeouts.read)
+        self.context = context
         self._lock = threading.Lock()
         self.requests = 0
+
+    @property
+    def server(self) -> str:
+        return str(self.api_client.configuration.host)
 
     def _count(self) -> None:
         with self._lock:
@@ -96,14 +109,15 @@ class KubeRest:
         self._count()
         try:
             raw = self.api_client.rest_client.request(method, url, headers=headers, body=body,
-                                                      _request_timeout=timeout or self.timeout)
+                                                      _request_timeout=(self.timeouts.connect,
+                                                                        timeout or self.timeouts.read))
         except Exception as exc:  # urllib3 errors (refused, reset, timeout) and ApiException(status=0) for TLS
             log.debug("%s %s: no answer: %s", method, path, exc)
-            return Response(0, str(exc).encode())
+            return no_answer(exc)
         try:
             data = raw.response.data
-        except Exception as exc:
-            return Response(0, str(exc).encode())
+        except Exception as exc:  # the answer broke off (or the read timed out) mid-body
+            return no_answer(exc)
         finally:
             raw.response.release_conn()
         return Response(raw.status, data or b"")
@@ -114,42 +128,129 @@ class KubeRest:
         if response.status == 404:
             return None
         if not response.ok:
-            raise KubeRequestError("GET", path, response)
+            raise self.failed("GET", path, response)
         return response.json()
 
-    def stream_lines(self, path: str, *, query: Mapping[str, Any], timeout: float) -> Iterator[bytes]:
+    def failed(self, method: str, path: str, response: Response) -> KubeRequestError:
+        """The error for a raw request, naming the method, the path and the context."""
+        from kfbootstrap.kube.retry import status_message
+
+        message = status_message(response.body)[0] if response.status else response.body.decode("utf-8", "replace")
+        verb = {"GET": "get", "PATCH": "patch", "POST": "create", "DELETE": "delete", "PUT": "update"}.get(method, method)
+        error = error_for(verb=verb, what=path, context=self.context, server=self.server, status=response.status,
+                          message=message[:300], failure=response.failure)
+        return KubeRequestError(error, response)
+
+    def stream_lines(self, path: str, *, query: Mapping[str, Any], timeout: float,
+                     cancel: "Cancel | None" = None) -> Iterator[bytes]:
         """A watch: yields one JSON event per line until the server ends it or `timeout` passes.
 
-        Raises KubeRequestError when the watch cannot start.
+        Yields nothing more once `cancel` is set (which also cuts the open response).
+        Returns a non-2xx or transport failure as a Response to the caller by raising
+        StreamRefused.
         """
         url, headers = self._prepare("GET", path, query, None)
         self._count()
         try:
             raw = self.api_client.rest_client.request("GET", url, headers=headers,
-                                                      _request_timeout=(10, timeout))
+                                                      _request_timeout=(self.timeouts.connect, timeout))
         except Exception as exc:
-            raise KubeRequestError("GET", path, Response(0, str(exc).encode())) from None
+            raise StreamRefused(no_answer(exc)) from None
         response = raw.response
+        if cancel is not None:
+            cancel.track(response)
         try:
             if not 200 <= raw.status <= 299:
-                raise KubeRequestError("GET", path, Response(raw.status, response.data or b""))
+                raise StreamRefused(Response(raw.status, response.data or b""))
             buffered = b""
             for chunk in response.stream(64 * 1024, decode_content=True):
                 buffered += chunk
                 *lines, buffered = buffered.split(b"\n")
                 yield from (line for line in lines if line.strip())
+                if cancel is not None and cancel.is_set():
+                    return
             if buffered.strip():
                 yield buffered
-        except KubeRequestError:
+        except StreamRefused:
             raise
-        except Exception as exc:  # the server or the read timeout ended the stream: callers re-watch
+        except Exception as exc:  # the server, the read timeout or a cancel ended the stream: callers re-watch
             log.debug("watch %s ended: %s", path, exc)
         finally:
+            if cancel is not None:
+                cancel.untrack(response)
             # A watch left early holds unread data: close it rather than pool it.
             response.close()
             response.release_conn()
 
 
+class StreamRefused(Exception):
+    """A watch that could not start; carries the Response for the adapter to name."""
+
+    def __init__(self, response: Response):
+        super().__init__(response.body[:200])
+        self.response = response
+
+
+class Cancel(threading.Event):
+    """A stop signal that also cuts the open watch responses, so threads reading them return at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._open: set[Any] = set()
+
+    def track(self, response: Any) -> None:
+        with self._lock:
+            self._open.add(response)
+        if self.is_set():
+            _cut(response)
+
+    def untrack(self, response: Any) -> None:
+        with self._lock:
+            self._open.discard(response)
+
+    def set(self) -> None:
+        super().set()
+        with self._lock:
+            for response in list(self._open):
+                _cut(response)
+
+
+def _cut(response: Any) -> None:
+    """Shut the socket under a streaming response down, so the thread reading it returns now.
+
+    shutdown(2) acts on the connection, not the descriptor, so doing it on a duplicate
+    of the response's descriptor ends the read in the other thread.
+    """
+    import socket
+
+    try:
+        duplicate = socket.fromfd(response.fileno(), socket.AF_INET, socket.SOCK_STREAM)
+    except (AttributeError, OSError, ValueError):
+        return  # no connection yet, or already closed
+    with duplicate:
+        try:
+            duplicate.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def no_answer(exc: BaseException) -> Response:
+    """Status 0 with what happened: "timeout" when the server did not answer in time."""
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+    reason = exc.reason if isinstance(exc, MaxRetryError) and exc.reason is not None else exc
+    # urllib3 makes a refused connection a kind of connect timeout; it is not one.
+    timed_out = not isinstance(reason, NewConnectionError) and (
+        isinstance(reason, (Urllib3Timeout, TimeoutError)) or "timed out" in str(reason).lower())
+    return Response(0, _short(reason).encode(), "timeout" if timed_out else "unreachable")
+
+
+def _short(exc: BaseException) -> str:
+    """urllib3 puts a repr of the pool or connection first; what happened comes after it."""
+    text = str(exc)
+    return text.rsplit("): ", 1)[-1].strip(" )'\"") if "): " in text else text
 
 
 def _ensure_pool_size(api_client: "ApiClient", size: int) -> None:

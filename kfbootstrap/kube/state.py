@@ -12,15 +12,17 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kfbootstrap import __version__
 from kfbootstrap.kube.objects import COMPONENT_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE
-from kfbootstrap.kube.rest import APPLY_PATCH, METADATA_LIST_ACCEPT, KubeRequestError, KubeRest
+from kfbootstrap.kube.api import CONFIGMAPS, NAMESPACES
+
+if TYPE_CHECKING:
+    from kfbootstrap.kube.api import Kube
 
 STATE_NAMESPACE = "kube-system"
 STATE_CONFIGMAP = "kfbootstrap-state"
-_PATH = f"/api/v1/namespaces/{STATE_NAMESPACE}/configmaps/{STATE_CONFIGMAP}"
 
 
 @dataclass(frozen=True)
@@ -33,12 +35,9 @@ class Marker:
     kfbootstrap: str = __version__
 
 
-def read_markers(rest: KubeRest) -> dict[str, Marker]:
-    """Every component's marker; {} when nothing was recorded (or the ConfigMap is unreadable)."""
-    try:
-        configmap = rest.get_json(_PATH)
-    except KubeRequestError:
-        return {}
+def read_markers(kube: "Kube") -> dict[str, Marker]:
+    """Every component's marker; {} when nothing was recorded."""
+    configmap = kube.get(CONFIGMAPS, STATE_CONFIGMAP, STATE_NAMESPACE)
     markers: dict[str, Marker] = {}
     for key, value in ((configmap or {}).get("data") or {}).items():
         try:
@@ -48,41 +47,37 @@ def read_markers(rest: KubeRest) -> dict[str, Marker]:
     return markers
 
 
-def read_marker(rest: KubeRest, component: str) -> Marker | None:
-    return read_markers(rest).get(component)
+def read_marker(kube: "Kube", component: str) -> Marker | None:
+    return read_markers(kube).get(component)
 
 
-def write_marker(rest: KubeRest, marker: Marker) -> None:
+def write_marker(kube: "Kube", marker: Marker) -> None:
     """Record `marker`; each component owns its own key (its own field manager), so writes never clash."""
     stamped = Marker(**{**asdict(marker), "applied_at": marker.applied_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-    body = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
+    kube.apply(CONFIGMAPS, _configmap({marker.component: json.dumps(asdict(stamped), sort_keys=True)}),
+               field_manager=f"kfbootstrap-state-{marker.component}", namespace=STATE_NAMESPACE)
+
+
+def forget_marker(kube: "Kube", component: str) -> None:
+    """Drop a component's key (its field manager applies none), so the next `up` applies it again."""
+    kube.apply(CONFIGMAPS, _configmap(None), field_manager=f"kfbootstrap-state-{component}", namespace=STATE_NAMESPACE)
+
+
+def _configmap(data: dict[str, str] | None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": STATE_CONFIGMAP, "namespace": STATE_NAMESPACE,
                      "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, COMPONENT_LABEL: "state"}},
-        "data": {marker.component: json.dumps(asdict(stamped), sort_keys=True)},
     }
-    response = rest.request("PATCH", _PATH, query={"fieldManager": f"kfbootstrap-state-{marker.component}", "force": "true"},
-                            body=json.dumps(body).encode(), content_type=APPLY_PATCH)
-    if not response.ok:
-        raise KubeRequestError("PATCH", _PATH, response)
+    if data is not None:
+        body["data"] = data
+    return body
 
 
-def forget_marker(rest: KubeRest, component: str) -> None:
-    """Drop a component's key, so the next `up` applies it again."""
-    response = rest.request("PATCH", _PATH, query={"fieldManager": f"kfbootstrap-state-{component}", "force": "true"},
-                            body=json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
-                                             "metadata": {"name": STATE_CONFIGMAP, "namespace": STATE_NAMESPACE}}).encode(),
-                            content_type=APPLY_PATCH)
-    if not response.ok and response.status != 404:
-        raise KubeRequestError("PATCH", _PATH, response)
-
-
-def missing_namespaces(rest: KubeRest, names: list[str]) -> list[str]:
+def missing_namespaces(kube: "Kube", names: list[str]) -> list[str]:
     """Which of `names` do not exist (or are being deleted); one metadata-only request."""
     if not names:
         return []
-    listing: dict[str, Any] = rest.get_json("/api/v1/namespaces", accept=METADATA_LIST_ACCEPT) or {}
-    alive = {item["metadata"]["name"] for item in listing.get("items") or []
+    alive = {item["metadata"]["name"] for item in kube.items(NAMESPACES, metadata_only=True)
              if not item["metadata"].get("deletionTimestamp")}
     return [name for name in names if name not in alive]

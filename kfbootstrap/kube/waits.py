@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from kfbootstrap.errors import KfbError
+
+if TYPE_CHECKING:
+    from kfbootstrap.kube.api import Kube
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
@@ -22,50 +24,26 @@ def ready_endpoints(slices: Sequence[Mapping[str, Any]]) -> list[str]:
     return found
 
 
-def wait_service_endpoints(core: Any, namespace: str, service: str, timeout: float, why: str = "") -> list[str]:
+def wait_service_endpoints(kube: "Kube", namespace: str, service: str, timeout: float, why: str = "") -> list[str]:
     """Wait until the Service has a ready endpoint (its pods serve); returns their addresses.
 
     Watches the Service's EndpointSlices; on the deadline raises KfbError naming the
     Service and what was seen (no slice, or endpoints that are not ready).
     """
-    from kubernetes import client, watch
-    from kubernetes.client.exceptions import ApiException
+    from kfbootstrap.kube.api import ENDPOINTSLICES
 
-    discovery = client.DiscoveryV1Api(core.api_client)
-    selector = f"{SERVICE_NAME_LABEL}={service}"
+    slices: dict[str, Mapping[str, Any]] = {}
     deadline = time.monotonic() + timeout
-
-    def listed() -> tuple[dict[str, Mapping[str, Any]], str | None]:
-        data = json.loads(discovery.list_namespaced_endpoint_slice(namespace, label_selector=selector,
-                                                                   _preload_content=False).data)
-        return {s["metadata"]["name"]: s for s in data.get("items") or []}, (data.get("metadata") or {}).get("resourceVersion")
-
-    slices, version = listed()
-    while not ready_endpoints(list(slices.values())):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            seen = "no EndpointSlice" if not slices else "endpoints exist but none is ready"
-            raise KfbError(f"service {service} in namespace {namespace} has no ready endpoint after {timeout:.0f}s "
-                           f"({seen})" + (f"; {why}" if why else ""),
-                           hint=f"check its pods: kubectl get pods -n {namespace}; then re-run `kfbootstrap up`")
-        stream = watch.Watch().stream(discovery.list_namespaced_endpoint_slice, namespace, label_selector=selector,
-                                      resource_version=version, timeout_seconds=max(1, int(min(remaining, 30))),
-                                      deserialize=False)
-        try:
-            for event in stream:
-                obj = event.get("object") or {}
-                version = (obj.get("metadata") or {}).get("resourceVersion") or version
-                name = (obj.get("metadata") or {}).get("name")
-                if event.get("type") == "DELETED":
-                    slices.pop(name, None)
-                elif event.get("type") in ("ADDED", "MODIFIED"):
-                    slices[name] = obj
-                if ready_endpoints(list(slices.values())):
-                    break
-        except ApiException as exc:
-            if exc.status != 410:
-                raise
-            slices, version = listed()  # our version is too old to watch from: start over
-        finally:
-            stream.close()
-    return ready_endpoints(list(slices.values()))
+    for event in kube.watch(ENDPOINTSLICES, namespace, labels=f"{SERVICE_NAME_LABEL}={service}", deadline=deadline):
+        if event.type == "SYNC":
+            slices = {s["metadata"]["name"]: s for s in event.objects}
+        elif event.type == "DELETED":
+            slices.pop(event.obj["metadata"]["name"], None)
+        else:
+            slices[event.obj["metadata"]["name"]] = event.obj
+        if ready_endpoints(list(slices.values())):
+            return ready_endpoints(list(slices.values()))
+    seen = "no EndpointSlice" if not slices else "endpoints exist but none is ready"
+    raise KfbError(f"service {service} in namespace {namespace} has no ready endpoint after {timeout:.0f}s "
+                   f"({seen})" + (f"; {why}" if why else ""),
+                   hint=f"check its pods: kubectl get pods -n {namespace}; then re-run `kfbootstrap up`")

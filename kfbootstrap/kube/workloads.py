@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from kfbootstrap.kube.api import Kube
+    from kfbootstrap.kube.discovery import Resource
 
 
 @dataclass(frozen=True)
@@ -26,41 +30,54 @@ class Workload:
         return f"{self.namespace}/{self.kind}/{self.name}"
 
 
-def list_workloads(api_client: Any) -> list[Workload]:
-    """Every Deployment, StatefulSet and DaemonSet in the cluster."""
-    from kubernetes import client
+def workload_from(kind: str, obj: Mapping[str, Any]) -> Workload:
+    """A Workload from the JSON of a Deployment, StatefulSet or DaemonSet: the one readiness
+    judgement `up`'s wait and `status` share.
 
-    apps = client.AppsV1Api(api_client)
-    found: list[Workload] = []
-    for item in apps.list_deployment_for_all_namespaces().items:
-        found.append(_replicated("deployment", item))
-    for item in apps.list_stateful_set_for_all_namespaces().items:
-        found.append(_replicated("statefulset", item))
-    for item in apps.list_daemon_set_for_all_namespaces().items:
-        status = item.status
-        found.append(Workload("daemonset", item.metadata.namespace, item.metadata.name,
-                              ready=(status and status.number_ready) or 0,
-                              desired=(status and status.desired_number_scheduled) or 0,
-                              images=_images(item), labels=dict(item.metadata.labels or {}),
-                              current=_observed(item)))
-    return found
+    Ready means the controller has observed the latest spec (observedGeneration), every
+    replica runs it (updated, no old replica left) and is ready; an OnDelete StatefulSet
+    is never "updated", so only its readiness counts.
+    """
+    meta = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    generation = meta.get("generation")
+    observed = status.get("observedGeneration")
+    current = observed is not None and (generation is None or observed >= generation)
+    if kind == "daemonset":
+        desired = status.get("desiredNumberScheduled") or 0
+        ready = status.get("numberReady") or 0
+        updated = status.get("updatedNumberScheduled") or 0
+        leftover = False
+    else:
+        desired = spec.get("replicas", 1) if spec.get("replicas") is not None else 1
+        ready = status.get("readyReplicas") or 0
+        updated = status.get("updatedReplicas") or 0
+        # Mid-rollout, pods of the old spec still count as ready: like `kubectl rollout status`,
+        # a rollout is over only when no old replica is left.
+        leftover = (status.get("replicas") or 0) > updated
+        if kind == "statefulset":
+            on_delete = (spec.get("updateStrategy") or {}).get("type") == "OnDelete"
+            revisions = status.get("currentRevision"), status.get("updateRevision")
+            leftover = not on_delete and None not in revisions and revisions[0] != revisions[1]
+            updated = desired if on_delete else updated
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+    return Workload(kind, meta.get("namespace", ""), meta.get("name", ""), ready=ready, desired=desired,
+                    images=tuple(c.get("image", "") for c in containers if c.get("image")),
+                    labels=dict(meta.get("labels") or {}),
+                    current=current and updated >= desired and not leftover)
 
 
-def _replicated(kind: str, item: Any) -> Workload:
-    replicas = item.spec.replicas if item.spec.replicas is not None else 1
-    ready = (item.status and item.status.ready_replicas) or 0
-    return Workload(kind, item.metadata.namespace, item.metadata.name, ready=ready, desired=replicas,
-                    images=_images(item), labels=dict(item.metadata.labels or {}), current=_observed(item))
+def list_workloads(kube: "Kube") -> list[Workload]:
+    """Every Deployment, StatefulSet and DaemonSet in the cluster (three list calls)."""
+    return [workload_from(kind, item) for kind, resource in resources().items() for item in kube.items(resource)]
 
 
-def _observed(item: Any) -> bool:
-    observed = item.status and item.status.observed_generation
-    return observed is None or item.metadata.generation is None or observed >= item.metadata.generation
+def resources() -> dict[str, "Resource"]:
+    """The workload kinds, by the name Workload.kind uses."""
+    from kfbootstrap.kube.api import DAEMONSETS, DEPLOYMENTS, STATEFULSETS
 
-
-def _images(item: Any) -> tuple[str, ...]:
-    containers = (item.spec.template.spec.containers or []) if item.spec.template.spec else []
-    return tuple(c.image for c in containers if c.image)
+    return {"deployment": DEPLOYMENTS, "statefulset": STATEFULSETS, "daemonset": DAEMONSETS}
 
 
 def image_tag(image: str) -> str:

@@ -41,9 +41,9 @@ class ForwardsStep(Step):
 
     def run(self, ctx: RunContext) -> str | None:
         from kfbootstrap.access.expose import ensure_background, plan
-        from kfbootstrap.kube.client import api_errors
+        from kfbootstrap.kube.client import api_errors, typed_core
 
-        core = ctx.core()
+        core = typed_core(ctx.config.kube_context)
         address = _address(ctx.config, warn=True)
         started, failed = 0, []
         for target in self.targets:

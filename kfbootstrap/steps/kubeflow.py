@@ -16,7 +16,6 @@ from kfbootstrap.context import RunContext
 from kfbootstrap.steps.base import Step
 
 if TYPE_CHECKING:
-    from kfbootstrap.kube.rest import KubeRest
     from kfbootstrap.manifests import Render, Renderer
 
 
@@ -31,7 +30,6 @@ class ManifestsStep(Step):
         self._renderer: "Renderer | None" = None
         self._render: "Render | None" = None
         self._not_separate: str | None = None
-        self._rest: "KubeRest | None" = None
 
     def describe(self) -> str:
         from kfbootstrap.manifests import source_for
@@ -44,12 +42,12 @@ class ManifestsStep(Step):
         """Done when the cluster's marker holds this render's hash and its namespaces still exist."""
         from kfbootstrap.kube.state import missing_namespaces, read_marker
 
-        marker = read_marker(self.rest(ctx), self.component)  # first: no marker, no need to render
+        marker = read_marker(ctx.kube, self.component)  # first: no marker, no need to render
         if marker is None:
             return False
         render = self.rendered(ctx)
         return render is not None and marker.render_hash == render.digest and \
-            not missing_namespaces(self.rest(ctx), marker.namespaces)
+            not missing_namespaces(ctx.kube, marker.namespaces)
 
     def run(self, ctx: RunContext) -> str | None:
         from kfbootstrap.kube.apply import apply_objects
@@ -59,12 +57,11 @@ class ManifestsStep(Step):
         render = self.rendered(ctx)
         if render is None:
             return f"not applied separately: {self._not_separate}"
-        rest = self.rest(ctx)
-        forget_marker(rest, self.component)  # an interrupted apply must not look done on the next run
+        forget_marker(ctx.kube, self.component)  # an interrupted apply must not look done on the next run
         objects = self.adjusted(ctx, render.objects())
-        report = apply_objects(rest, objects, component=self.component, timeout=ctx.config.timeouts.apply,
+        report = apply_objects(ctx.kube, objects, component=self.component, timeout=ctx.config.timeouts.apply,
                                progress=_progress)
-        write_marker(rest, Marker(self.component, render.digest, report.total, namespaces_of(objects)))
+        write_marker(ctx.kube, Marker(self.component, render.digest, report.total, namespaces_of(objects)))
         return f"{report.summary()} from {render.origin}"
 
     def adjusted(self, ctx: RunContext, objects: list) -> list:
@@ -82,14 +79,6 @@ class ManifestsStep(Step):
             except NotSeparate as why:
                 self._not_separate = str(why)
         return self._render
-
-    def rest(self, ctx: RunContext) -> "KubeRest":
-        if self._rest is None:
-            from kfbootstrap.kube.client import api_client
-            from kfbootstrap.kube.rest import KubeRest
-
-            self._rest = KubeRest(api_client(ctx.config.kube_context))
-        return self._rest
 
 
 def _progress(done: int, total: int) -> None:

@@ -104,33 +104,24 @@ class MetallbStep(HelmReleaseStep):
             ui.warn(choice.why + "; LoadBalancer Services will stay <pending>, the port-forwards still work")
             return "no address pool"
         from kfbootstrap.kube.apply import apply_objects
-        from kfbootstrap.kube.client import api_client
         from kfbootstrap.kube.waits import wait_service_endpoints
 
         timeout = ctx.config.timeouts.apply
-        wait_service_endpoints(ctx.core(), self.pin.namespace, WEBHOOK_SERVICE, timeout,
+        wait_service_endpoints(ctx.kube, self.pin.namespace, WEBHOOK_SERVICE, timeout,
                                why="MetalLB's webhook validates the address pool")
-        apply_objects(api_client(ctx.config.kube_context), pool_objects(choice.addresses), component=self.component,
+        apply_objects(ctx.kube, pool_objects(choice.addresses), component=self.component,
                       timeout=timeout)
         return f"pool {choice.addresses} ({choice.why})"
 
 
 def _applied_pool(ctx: RunContext, namespace: str) -> list[str] | None:
     """spec.addresses of our IPAddressPool, None when it (or the L2Advertisement) is missing."""
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
+    from kfbootstrap.kube.discovery import Resource
 
-    from kfbootstrap.kube.client import api_client
-
-    custom = client.CustomObjectsApi(api_client(ctx.config.kube_context))
-    group, version = METALLB_API.split("/")
-    try:
-        pool = custom.get_namespaced_custom_object(group, version, namespace, "ipaddresspools", POOL_NAME)
-        custom.get_namespaced_custom_object(group, version, namespace, "l2advertisements", L2_NAME)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
+    pool = ctx.kube.get(Resource(METALLB_API, "IPAddressPool", "ipaddresspools", True), POOL_NAME, namespace)
+    l2 = ctx.kube.get(Resource(METALLB_API, "L2Advertisement", "l2advertisements", True), L2_NAME, namespace)
+    if pool is None or l2 is None:
+        return None
     return list((pool.get("spec") or {}).get("addresses") or [])
 
 

@@ -15,7 +15,7 @@ what was applied, so a re-run with the same render and ready workloads skips it.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kfbootstrap import ui
 from kfbootstrap.context import RunContext
@@ -44,10 +44,10 @@ class ModelRegistryStep(Step):
         from kfbootstrap.kube import readiness
         from kfbootstrap.kube.state import read_marker
 
-        marker = read_marker(_rest(ctx), self.name)
+        marker = read_marker(ctx.kube, self.name)
         if marker is None or marker.render_hash != self.rendered(ctx)[1]:
             return False
-        workloads = readiness.snapshot(ctx.api(), readiness.scopes_for([self.name]))
+        workloads = readiness.snapshot(ctx.kube, readiness.scopes_for([self.name]))
         return bool(workloads) and all(w.is_ready for w in workloads)
 
     def run(self, ctx: RunContext) -> str | None:
@@ -61,15 +61,15 @@ class ModelRegistryStep(Step):
         overlays = [render.component.removeprefix("model-registry-") for render in renders]
         if "istio" not in overlays:
             ui.warn(f"Istio is not installed (no CRD {ISTIO_CRD}): skipping the model registry's options/istio")
-        rest = _rest(ctx)
-        forget_marker(rest, self.name)  # an interrupted apply must not look done on the next run
-        ensure_namespace(ctx.core(), NAMESPACE, self.name)
+        kube = ctx.kube
+        forget_marker(kube, self.name)  # an interrupted apply must not look done on the next run
+        ensure_namespace(kube, NAMESPACE, self.name)
         objects = [obj for render in renders for obj in render.objects()]
-        report = apply_objects(rest, objects, component=self.name, timeout=ctx.config.timeouts.apply,
+        report = apply_objects(kube, objects, component=self.name, timeout=ctx.config.timeouts.apply,
                                default_namespace=NAMESPACE,
                                progress=lambda done, total: ui.step_progress(f"{done}/{total} objects"))
         wait_or_explain(ctx, readiness.scopes_for([self.name]), what="the model registry")
-        write_marker(rest, Marker(self.name, digest, report.total, [NAMESPACE]))
+        write_marker(kube, Marker(self.name, digest, report.total, [NAMESPACE]))
         return f"{', '.join(overlays)}: {report.summary()}, ready"
 
     def rendered(self, ctx: RunContext) -> tuple[list["Render"], str]:
@@ -107,19 +107,6 @@ def render_overlay(ctx: RunContext, overlay: str) -> "Render":
 
 
 def _istio_installed(ctx: RunContext) -> bool:
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
+    from kfbootstrap.kube.api import CRDS
 
-    try:
-        client.ApiextensionsV1Api(ctx.api()).read_custom_resource_definition(ISTIO_CRD)
-        return True
-    except ApiException as exc:
-        if exc.status == 404:
-            return False
-        raise
-
-
-def _rest(ctx: RunContext) -> Any:
-    from kfbootstrap.kube.rest import KubeRest
-
-    return KubeRest(ctx.api())
+    return ctx.kube.get(CRDS, ISTIO_CRD) is not None

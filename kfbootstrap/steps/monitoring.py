@@ -37,13 +37,13 @@ class GrafanaStep(HelmReleaseStep):
     def before_release(self, ctx: RunContext) -> None:
         from kfbootstrap.kube.generated import ensure_generated_secret, ensure_namespace, helm_owned_secret_data
 
-        core = ctx.core()
-        ensure_namespace(core, self.pin.namespace, self.component)
-        owned = helm_owned_secret_data(core, self.pin.namespace, GRAFANA_ADMIN_SECRET)
+        kube = ctx.kube
+        ensure_namespace(kube, self.pin.namespace, self.component)
+        owned = helm_owned_secret_data(kube, self.pin.namespace, GRAFANA_ADMIN_SECRET)
         if owned and {GRAFANA_ADMIN_USER_KEY, GRAFANA_ADMIN_PASSWORD_KEY} <= set(owned):
             self._adopted = {key: owned[key] for key in (GRAFANA_ADMIN_USER_KEY, GRAFANA_ADMIN_PASSWORD_KEY)}
             return
-        ensure_generated_secret(core, self.pin.namespace, GRAFANA_ADMIN_SECRET, self._new_admin, self.component)
+        ensure_generated_secret(kube, self.pin.namespace, GRAFANA_ADMIN_SECRET, self._new_admin, self.component)
 
     def after_release(self, ctx, result) -> str | None:
         if self._adopted is None:
@@ -51,14 +51,14 @@ class GrafanaStep(HelmReleaseStep):
         from kfbootstrap.kube.generated import ensure_generated_secret
 
         adopted = self._adopted
-        ensure_generated_secret(ctx.core(), self.pin.namespace, GRAFANA_ADMIN_SECRET, lambda: adopted,
+        ensure_generated_secret(ctx.kube, self.pin.namespace, GRAFANA_ADMIN_SECRET, lambda: adopted,
                                 self.component)
         return "kept the admin password of the earlier release"
 
     def extra_done(self, ctx: RunContext) -> bool:
         from kfbootstrap.kube.generated import secret_keys
 
-        keys = secret_keys(ctx.core(), self.pin.namespace, GRAFANA_ADMIN_SECRET)
+        keys = secret_keys(ctx.kube, self.pin.namespace, GRAFANA_ADMIN_SECRET)
         return keys is not None and {GRAFANA_ADMIN_USER_KEY, GRAFANA_ADMIN_PASSWORD_KEY} <= keys
 
     @staticmethod

@@ -22,22 +22,20 @@ class ObjectStoreStep(Step):
     def is_done(self, ctx: RunContext) -> bool:
         from kfbootstrap.kube import object_store
 
-        core = ctx.core()
-        found = object_store.detect(core)
-        return found is not None and object_store.read_record(core) == found
+        found = object_store.detect(ctx.kube)
+        return found is not None and object_store.read_record(ctx.kube) == found
 
     def run(self, ctx: RunContext) -> str | None:
         from kfbootstrap.kube import object_store
         from kfbootstrap.kube.apply import apply_objects
-        from kfbootstrap.kube.client import api_client
 
-        found = object_store.detect(ctx.core())
+        found = object_store.detect(ctx.kube)
         if found is None:
             if ctx.config.components.kubeflow:
                 raise KfbError(f"neither svc/seaweedfs nor svc/minio-service exists in namespace {object_store.NAMESPACE}",
                                hint="Kubeflow Pipelines did not install completely; re-run `kfbootstrap up`")
             return "Kubeflow is not installed here (components.kubeflow is off): nothing to record"
-        apply_objects(api_client(ctx.config.kube_context), [object_store.record_object(found)],
+        apply_objects(ctx.kube, [object_store.record_object(found)],
                       component=self.name, timeout=ctx.config.timeouts.apply)
         note = found.describe()
         expected = RELEASES[ctx.config.kubeflow.version].object_store_service

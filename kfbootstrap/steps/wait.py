@@ -39,7 +39,7 @@ class WaitStep(Step):
         from kfbootstrap.kube import readiness
 
         scopes = readiness.scopes_for(ctx.config.components.enabled())
-        workloads = readiness.snapshot(ctx.api(), scopes)
+        workloads = readiness.snapshot(ctx.kube, scopes)
         return all(w.is_ready for w in workloads)
 
     def run(self, ctx: RunContext) -> str | None:
@@ -57,10 +57,10 @@ def wait_or_explain(ctx: RunContext, scopes: Sequence["Scope"], what: str) -> "W
     from kfbootstrap.kube import readiness
 
     timeout = ctx.config.timeouts.ready
-    result = readiness.wait_ready(ctx.new_api, scopes, timeout, progress=_show_progress)
+    result = readiness.wait_ready(ctx.kube, scopes, timeout, progress=_show_progress)
     if result.ok:
         return result
-    problems = readiness.explain(ctx.api(), result.not_ready)
+    problems = readiness.explain(ctx.kube, result.not_ready)
     ui.print_wide(problems_table(problems))
     shown = ", ".join(f"{p.workload.namespace}/{p.workload.name} ({p.reason})" for p in problems[:5])
     raise WorkloadsNotReady(

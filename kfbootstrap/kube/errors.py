@@ -1,0 +1,89 @@
+"""Our own errors for API requests: what was asked, of which object, in which context, and what to check.
+
+The adapter (kube/api.py) raises only these, so no caller outside kube/ ever sees an
+ApiException or a urllib3 error, and the CLI's error boundary prints them as one
+`error:` / `hint:` pair with exit 1 instead of reporting a bug.
+"""
+
+from __future__ import annotations
+
+from kfbootstrap.errors import KfbError
+
+
+class KubeError(KfbError):
+    """An API request failed. `status` is the HTTP status, 0 when no answer came."""
+
+    def __init__(self, message: str, hint: str, *, status: int = 0, verb: str = "", what: str = "",
+                 context: str | None = None):
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.verb = verb
+        self.what = what
+        self.context = context
+
+
+class NotFound(KubeError):
+    """404: the object (or its namespace, or its kind) is not there."""
+
+
+class Conflict(KubeError):
+    """409: it exists already, or changed under us."""
+
+
+class Forbidden(KubeError):
+    """403: RBAC does not allow it."""
+
+
+class Unauthorized(KubeError):
+    """401: the credentials were refused."""
+
+
+class Unreachable(KubeError):
+    """No answer: connection refused or reset, DNS, TLS."""
+
+
+class TimedOut(KubeError):
+    """The server accepted the connection (or not) and did not answer in time."""
+
+
+class Gone(KubeError):
+    """410: a watch asked for a resourceVersion the server no longer has."""
+
+
+def describe_context(context: str | None) -> str:
+    return context or "(current)"
+
+
+def error_for(*, verb: str, what: str, context: str | None, server: str, status: int, message: str,
+              failure: str = "", resource: str = "", namespace: str | None = None) -> KubeError:
+    """The error for one failed request: `verb` get/list/watch/create/patch/delete, `what` the object.
+
+    `failure` is "timeout" or "unreachable" when no answer came (status 0); `resource`
+    and `namespace` make the RBAC hint a command the user can paste.
+    """
+    ctx = describe_context(context)
+    where = f"cannot {verb} {what} (kube context {ctx})"
+    fields = {"status": status, "verb": verb, "what": what, "context": context}
+    if status == 0 and failure == "timeout":
+        return TimedOut(f"{where}: the API server at {server} did not answer in time: {message}",
+                        hint=f"check the server address {server} of context {ctx} and that the cluster is up "
+                             "(`kubectl cluster-info`); a busy server may need a longer timeouts.api", **fields)
+    if status == 0:
+        return Unreachable(f"{where}: cannot reach the API server at {server}: {message}",
+                           hint=f"is the cluster running, and is {server} the right server address for context "
+                                f"{ctx}? `kubectl --context {ctx} cluster-info` checks it; `kfbootstrap up` creates it",
+                           **fields)
+    if status == 403:
+        scope = f" -n {namespace}" if namespace else ""
+        return Forbidden(f"{where}: forbidden: {message}",
+                         hint=f"your kube user lacks the RBAC permission; check it with `kubectl --context {ctx} "
+                              f"auth can-i {verb} {resource or 'RESOURCE'}{scope}` and ask for a role that grants it",
+                         **fields)
+    if status == 401:
+        return Unauthorized(f"{where}: unauthorized: {message}",
+                            hint=f"the credentials of context {ctx} were refused (expired token or certificate?); "
+                                 "check the user entry in your kubeconfig", **fields)
+    kinds = {404: NotFound, 409: Conflict, 410: Gone}
+    return kinds.get(status, KubeError)(f"{where}: HTTP {status}: {message}",
+                                         hint=f"check that the cluster answers: `kubectl --context {ctx} get --raw /readyz`",
+                                         **fields)
