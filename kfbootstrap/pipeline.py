@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from kfbootstrap import ui
 from kfbootstrap.config import Config
 from kfbootstrap.context import RunContext
 from kfbootstrap.errors import KfbError, StepFailed
-from kfbootstrap.steps.base import NotAvailableStep, Step
+from kfbootstrap.steps.base import Step
 
 log = logging.getLogger("kfbootstrap.pipeline")
 
-# Components in install order, with the title their step shows. Steps not built yet
-# are NotAvailableStep so `up` says so instead of skipping them silently.
-_COMPONENT_STEPS = [
-    ("kubeflow", "Install Kubeflow manifests"),
-    ("kserve", "Install KServe (server-side)"),
-    ("metallb", "Install MetalLB"),
-    ("prometheus", "Install Prometheus"),
-    ("grafana", "Install Grafana"),
-    ("model_registry", "Install the model registry"),
-    ("object_store", "Find the pipelines' object store"),
-]
+# Components in install order.
+_COMPONENT_STEPS = ["kubeflow", "kserve", "metallb", "prometheus", "grafana", "model_registry", "object_store"]
 
 
 def build_steps(config: Config) -> list[Step]:
@@ -42,7 +34,7 @@ def build_steps(config: Config) -> list[Step]:
         from kfbootstrap.steps.dex_password import DexPasswordStep
 
         steps.append(DexPasswordStep(config))  # before Kubeflow: Dex must never start with the public default
-    steps += [_component_step(name, title, config) for name, title in _COMPONENT_STEPS if name in enabled]
+    steps += [_component_step(name, config) for name in _COMPONENT_STEPS if name in enabled]
     if enabled:
         from kfbootstrap.steps.wait import WaitStep
 
@@ -54,8 +46,8 @@ def build_steps(config: Config) -> list[Step]:
     return steps
 
 
-def _component_step(name: str, title: str, config: Config) -> Step:
-    """The installer of one component, or a NotAvailableStep while it is not built."""
+def _component_step(name: str, config: Config) -> Step:
+    """The installer of one component."""
     from kfbootstrap.steps.kserve import KServeStep
     from kfbootstrap.steps.kubeflow import KubeflowStep
     from kfbootstrap.steps.metallb import MetallbStep
@@ -72,7 +64,7 @@ def _component_step(name: str, title: str, config: Config) -> Step:
         "model_registry": ModelRegistryStep,
         "object_store": ObjectStoreStep,
     }
-    return builders[name]() if name in builders else NotAvailableStep(name, title)
+    return builders[name]()
 
 
 @dataclass
@@ -92,13 +84,25 @@ def run_steps(steps: list[Step], ctx: RunContext) -> PipelineReport:
     """Run each step that is not done yet; stop at the first failure with the step named."""
     report = PipelineReport()
     for step in steps:
-        if step.is_done(ctx):
+        if _is_done(step, ctx):
             ui.step_skipped(step.title, "already done")
             report.skipped.append(step.name)
             continue
         _run_one(step, ctx)
         report.ran.append(step.name)
     return report
+
+
+def _is_done(step: Step, ctx: RunContext) -> bool:
+    """Ask the step, under the same guard as its run: a refusal while looking fails that step by name."""
+    started = time.monotonic()
+    try:
+        return step.is_done(ctx)
+    except KfbError as exc:
+        ui.step_failed(step.title, time.monotonic() - started)
+        if isinstance(exc, StepFailed):
+            raise
+        raise _named(step, exc) from exc
 
 
 def _run_one(step: Step, ctx: RunContext) -> None:
@@ -113,6 +117,11 @@ def _run_one(step: Step, ctx: RunContext) -> None:
             ui.step_failed(step.title, line.elapsed())
             if isinstance(exc, StepFailed):
                 raise
-            raise StepFailed(f"{step.title.lower()}: {exc.message}", hint=exc.hint, exit_code=exc.exit_code) from exc
+            raise _named(step, exc) from exc
     ui.step_done(step.title, line.elapsed(), note or "")
     log.info("step %s: done in %.1fs", step.name, line.elapsed())
+
+
+def _named(step: Step, exc: KfbError) -> StepFailed:
+    """The error with the step's title in front, keeping its hint and exit code."""
+    return StepFailed(f"{step.title.lower()}: {exc.message}", hint=exc.hint, exit_code=exc.exit_code)

@@ -8,7 +8,7 @@ from kfbootstrap.config import Config
 from kfbootstrap.context import RunContext
 from kfbootstrap.errors import KfbError, StepFailed
 from kfbootstrap.pipeline import build_steps, run_steps
-from kfbootstrap.steps.base import NotAvailableStep, Step
+from kfbootstrap.steps.base import Step
 from tests.fakes import FakeRunner
 
 
@@ -85,9 +85,28 @@ def test_ctrl_c_propagates_and_the_rerun_resumes(ctx, capsys):
     assert report.ran == ["b", "c"] and world.things == {"a", "b", "c"}
 
 
-def test_not_available_step_fails_plainly(ctx):
-    with pytest.raises(StepFailed, match="not available yet"):
-        run_steps([NotAvailableStep("kserve", "Install KServe")], ctx)
+class RefusedWhileLooking(Step):
+    """A step whose look at the cluster is refused (RBAC), the way the adapter raises it."""
+
+    name, title = "refused", "Install the refused thing"
+
+    def is_done(self, ctx):
+        from kfbootstrap.kube.errors import Forbidden
+
+        raise Forbidden("cannot get Secret monitoring/grafana (kube context c): forbidden", hint="check RBAC")
+
+    def run(self, ctx):  # pragma: no cover - must never run
+        raise AssertionError("run after a refused is_done")
+
+
+def test_a_refusal_in_is_done_fails_that_step_by_name(ctx, capsys):
+    world = World()
+    with pytest.raises(StepFailed) as raised:
+        run_steps([MakeThing(world, "a"), RefusedWhileLooking(), MakeThing(world, "c")], ctx)
+    assert raised.value.message.startswith("install the refused thing: cannot get Secret monitoring/grafana")
+    assert (raised.value.hint, raised.value.exit_code) == ("check RBAC", 1)
+    assert "✗ Install the refused thing" in capsys.readouterr().err
+    assert world.runs == ["a"]
 
 
 @pytest.mark.parametrize("settings, present, absent", [
