@@ -118,7 +118,8 @@ class Kube:
     def create(self, resource: Resource, obj: Mapping[str, Any], namespace: str | None = None) -> dict[str, Any] | None:
         """Create `obj`; None when an object of that name exists already (we never overwrite it)."""
         name = (obj.get("metadata") or {}).get("name", "")
-        response = self.rest.request("POST", resource.collection_path(namespace), body=json.dumps(obj).encode(),
+        # A JSON body goes as the dict: the client serialises application/json itself.
+        response = self.rest.request("POST", resource.collection_path(namespace), body=dict(obj),
                                      content_type="application/json")
         if response.status == 409:
             return None

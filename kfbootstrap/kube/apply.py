@@ -37,12 +37,11 @@ from kfbootstrap.kube.crds import crd_state, wait_established
 from kfbootstrap.kube.discovery import Discovery, KindNotServed, crd_resources, scoped_ref
 from kfbootstrap.kube.objects import (COMPONENT_LABEL, CRD_KIND, PHASE_FOUNDATION, PHASE_MAIN, PHASE_WEBHOOKS,
                                       ObjectRef, crd_group_versions, crd_kinds, duplicates, for_apply, phase_of, ref_of)
+from kfbootstrap.kube.api import Kube
 from kfbootstrap.kube.rest import APPLY_PATCH, KubeRequestError, KubeRest
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
-
-    from kfbootstrap.kube.api import Kube
 
 log = logging.getLogger("kfbootstrap.apply")
 
@@ -233,7 +232,7 @@ class _Engine:
     def _crd_watcher(self, pending: dict[str, str | None], deadline: float) -> None:
         started = self.clock()
         try:
-            stuck = wait_established(self.rest, pending, deadline, on_established=self.crd_events.put,
+            stuck = wait_established(Kube(self.rest), pending, deadline, on_established=self.crd_events.put,
                                      label_selector=f"{COMPONENT_LABEL}={self.component}", clock=self.clock)
             log.info("%s: %d CRDs Established in %.1fs%s", self.component, len(pending) - len(stuck),
                      self.clock() - started, f"; not: {stuck}" if stuck else "")
@@ -406,8 +405,6 @@ def apply_objects(api_client: "Kube | ApiClient | KubeRest", objects: Sequence[M
 
 def _rest_of(api: "Kube | ApiClient | KubeRest", workers: int) -> KubeRest:
     """The run's adapter carries its transport; tests may hand a bare ApiClient."""
-    from kfbootstrap.kube.api import Kube
-
     if isinstance(api, Kube):
         return api.rest
     return api if isinstance(api, KubeRest) else KubeRest(api, pool_size=workers + 4)

@@ -9,17 +9,16 @@ version away (410 Gone) we list once and watch from the list.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import time
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from kfbootstrap.kube.rest import KubeRequestError, KubeRest, Response, StreamRefused
+from kfbootstrap.kube.errors import KubeError
+
+if TYPE_CHECKING:
+    from kfbootstrap.kube.api import Kube
 
 log = logging.getLogger("kfbootstrap.kube")
-
-CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
 def crd_state(crd: Mapping[str, Any]) -> str | None:
@@ -45,7 +44,7 @@ def oldest_version(versions: Mapping[str, str | None]) -> str | None:
     return str(min(int(v) for v in values))  # type: ignore[arg-type]
 
 
-def wait_established(rest: KubeRest, pending: Mapping[str, str | None], deadline: float,
+def wait_established(kube: "Kube", pending: Mapping[str, str | None], deadline: float,
                      label_selector: str | None = None,
                      on_established: Callable[[str], None] | None = None,
                      clock: Callable[[], float] = time.monotonic) -> dict[str, str]:
@@ -53,25 +52,26 @@ def wait_established(rest: KubeRest, pending: Mapping[str, str | None], deadline
 
     `on_established(name)` is called as each one is (from this thread). Returns the CRDs
     that are not, each with what we last knew ('not Established yet' or why its names
-    were rejected). Never raises for a watch that breaks: it re-lists and re-watches
-    until the deadline.
+    were rejected). Never raises for a watch that breaks or is refused: it lists and
+    watches again until the deadline.
     """
+    from kfbootstrap.kube.api import CRDS
+
     waiting = _Waiting(dict.fromkeys(pending, "not Established yet"), on_established)
     rejected: dict[str, str] = {}
-    version = oldest_version(pending)
+    since = oldest_version(pending)
     while waiting and clock() < deadline:
-        if version is None:
-            try:
-                version = _list(rest, waiting, rejected, label_selector)
-            except KubeRequestError as exc:
-                log.debug("listing CRDs failed: %s", exc)
-                time.sleep(min(1.0, max(0.0, deadline - clock())))
-                continue
-            if not waiting:
-                break
-        version = _watch(rest, waiting, rejected, version, deadline, label_selector, clock)
-        if version is None and waiting:
-            time.sleep(min(0.5, max(0.0, deadline - clock())))  # the watch broke: do not hammer the server
+        try:
+            for event in kube.watch(CRDS, labels=label_selector, deadline=deadline, since=since, clock=clock):
+                if event.type != "DELETED":
+                    for crd in event.objects if event.type == "SYNC" else (event.obj,):
+                        _settle(crd, waiting, rejected)
+                if not waiting:
+                    break
+        except KubeError as exc:
+            log.debug("watching CRDs failed: %s", exc.message)
+            time.sleep(min(1.0, max(0.0, deadline - clock())))
+        since = None  # whatever ended the watch, start over from a list
     return {**rejected, **waiting}
 
 
@@ -98,39 +98,3 @@ def _settle(crd: Mapping[str, Any], waiting: _Waiting, rejected: dict[str, str])
     elif state is not None:
         del waiting[name]
         rejected[name] = state
-
-
-def _list(rest: KubeRest, waiting: _Waiting, rejected: dict[str, str],
-          label_selector: str | None) -> str:
-    listing = rest.get_json(CRDS_PATH, query={"labelSelector": label_selector})
-    if listing is None:
-        raise rest.failed("GET", CRDS_PATH, Response(404, b"the CRD API is not served"))
-    for crd in listing.get("items") or []:
-        _settle(crd, waiting, rejected)
-    return str(listing["metadata"]["resourceVersion"])
-
-
-def _watch(rest: KubeRest, waiting: _Waiting, rejected: dict[str, str], version: str,
-           deadline: float, label_selector: str | None, clock: Callable[[], float]) -> str | None:
-    """One watch request; returns the version to resume from, or None to re-list."""
-    remaining = max(1, int(deadline - clock()))
-    query = {"watch": "true", "resourceVersion": version, "allowWatchBookmarks": "true",
-             "timeoutSeconds": min(remaining, 60), "labelSelector": label_selector}
-    try:
-        with contextlib.closing(rest.stream_lines(CRDS_PATH, query=query,
-                                                  timeout=min(remaining, 60) + rest.timeouts.read)) as lines:
-            for line in lines:
-                event = json.loads(line)
-                obj = event.get("object") or {}
-                if event.get("type") == "ERROR":
-                    log.debug("CRD watch error: %s", obj.get("message"))
-                    return None  # usually 410 Gone: list again
-                version = (obj.get("metadata") or {}).get("resourceVersion") or version
-                if event.get("type") in ("ADDED", "MODIFIED"):
-                    _settle(obj, waiting, rejected)
-                if not waiting or clock() >= deadline:
-                    break
-    except StreamRefused as exc:
-        log.debug("CRD watch failed: %s", exc)
-        return None
-    return version

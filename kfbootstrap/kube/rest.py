@@ -97,7 +97,7 @@ class KubeRest:
         return url, all_headers
 
     def request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
-                body: bytes | None = None, content_type: str | None = None,
+                body: bytes | Mapping[str, Any] | None = None, content_type: str | None = None,
                 accept: str | None = None, timeout: float | None = None) -> Response:
         """One request; never raises for HTTP or transport errors (see Response.status)."""
         headers: dict[str, str] = {}
@@ -111,12 +111,12 @@ class KubeRest:
             raw = self.api_client.rest_client.request(method, url, headers=headers, body=body,
                                                       _request_timeout=(self.timeouts.connect,
                                                                         timeout or self.timeouts.read))
-        except Exception as exc:  # urllib3 errors (refused, reset, timeout) and ApiException(status=0) for TLS
+        except _transport_errors() as exc:  # refused, reset, timed out; ApiException(status=0) for TLS
             log.debug("%s %s: no answer: %s", method, path, exc)
             return no_answer(exc)
         try:
             data = raw.response.data
-        except Exception as exc:  # the answer broke off (or the read timed out) mid-body
+        except _transport_errors() as exc:  # the answer broke off (or the read timed out) mid-body
             return no_answer(exc)
         finally:
             raw.response.release_conn()
@@ -154,7 +154,7 @@ class KubeRest:
         try:
             raw = self.api_client.rest_client.request("GET", url, headers=headers,
                                                       _request_timeout=(self.timeouts.connect, timeout))
-        except Exception as exc:
+        except _transport_errors() as exc:
             raise StreamRefused(no_answer(exc)) from None
         response = raw.response
         if cancel is not None:
@@ -173,7 +173,7 @@ class KubeRest:
                 yield buffered
         except StreamRefused:
             raise
-        except Exception as exc:  # the server, the read timeout or a cancel ended the stream: callers re-watch
+        except _transport_errors() as exc:  # the server, the read timeout or a cancel ended the stream: callers re-watch
             log.debug("watch %s ended: %s", path, exc)
         finally:
             if cancel is not None:
@@ -233,6 +233,14 @@ def _cut(response: Any) -> None:
             duplicate.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """What "no answer" looks like; anything else raised by the client is our bug, not the network's."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    return HTTPError, OSError, ApiException
 
 
 def no_answer(exc: BaseException) -> Response:

@@ -267,7 +267,8 @@ def test_status_when_the_cluster_does_not_answer(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("KFBOOTSTRAP_CLUSTER__CONTEXT", "gone")
     result = run_cli(capsys, "status", "--json")
     assert result.code == 1
-    assert "cannot reach the API server of context gone" in result.err and "Traceback" not in result.text
+    assert f"(kube context gone): cannot reach the API server at http://127.0.0.1:{dead_port}" in result.err
+    assert "Traceback" not in result.text
 
 
 # ------------------------------------------------------------------------------------------ end of `up`
