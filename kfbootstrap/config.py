@@ -236,7 +236,7 @@ class TimeoutsConfig(_Section):
     cluster: int = Field(600, gt=0, description="create the Kind cluster")
     apply: int = Field(1200, gt=0, description="apply manifests until they converge")
     ready: int = Field(1800, gt=0, description="wait for every workload to be ready")
-    api: int = Field(30, gt=0, description="one Kubernetes API request: the answer (connecting gets 10s at most)")
+    api: int = Field(60, gt=0, description="one Kubernetes API request: the answer (connecting gets 10s at most)")
 
 
 class Config(_Section):

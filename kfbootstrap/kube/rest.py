@@ -53,7 +53,7 @@ class Timeouts:
     accepts and never answers costs a bounded time instead of a hang."""
 
     connect: float = 10.0
-    read: float = 30.0
+    read: float = 60.0
 
 
 class KubeRequestError(KubeError):
