@@ -63,7 +63,7 @@ class Kube:
         from kfbootstrap.kube.client import api_client
 
         client = api_client(context, kubeconfig, pool_size=pool_size)
-        return cls(KubeRest(client, pool_size=pool_size, context=context, timeouts=timeouts), context)
+        return cls(KubeRest(client, context=context, timeouts=timeouts), context)
 
     @classmethod
     def of(cls, client: "ApiClient", context: str | None = None, timeouts: Timeouts | None = None) -> "Kube":

@@ -385,7 +385,7 @@ def apply_objects(api_client: "Kube | ApiClient | KubeRest", objects: Sequence[M
     if twice:
         raise KfbError(f"{component}: {len(twice)} objects occur more than once, e.g. {twice[0]}",
                        hint="a render must name each object once; check the kustomization or the pre-rendered files")
-    rest = _rest_of(api_client, workers)
+    rest = _rest_of(api_client)
     requests_before = rest.requests
     started = clock()
     engine = _Engine(rest, objects, component=component, timeout=timeout, progress=progress, workers=workers,
@@ -403,8 +403,8 @@ def apply_objects(api_client: "Kube | ApiClient | KubeRest", objects: Sequence[M
     return report
 
 
-def _rest_of(api: "Kube | ApiClient | KubeRest", workers: int) -> KubeRest:
+def _rest_of(api: "Kube | ApiClient | KubeRest") -> KubeRest:
     """The run's adapter carries its transport; tests may hand a bare ApiClient."""
     if isinstance(api, Kube):
         return api.rest
-    return api if isinstance(api, KubeRest) else KubeRest(api, pool_size=workers + 4)
+    return api if isinstance(api, KubeRest) else KubeRest(api)

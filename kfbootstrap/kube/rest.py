@@ -68,10 +68,10 @@ class KubeRequestError(KubeError):
 class KubeRest:
     """A thread-safe, counting, exception-free view of one ApiClient."""
 
-    def __init__(self, api_client: "ApiClient", timeout: float | None = None, pool_size: int = 16,
+    def __init__(self, api_client: "ApiClient", timeout: float | None = None,
                  context: str | None = None, timeouts: Timeouts | None = None):
+        """`api_client` should pool a connection per concurrent request (kube.client.api_client does)."""
         self.api_client = api_client
-        _ensure_pool_size(api_client, pool_size)
         self.timeouts = timeouts or Timeouts(read=timeout or Timeouts.read)
         self.context = context
         self._lock = threading.Lock()
@@ -259,14 +259,3 @@ def _short(exc: BaseException) -> str:
     """urllib3 puts a repr of the pool or connection first; what happened comes after it."""
     text = str(exc)
     return text.rsplit("): ", 1)[-1].strip(" )'\"") if "): " in text else text
-
-
-def _ensure_pool_size(api_client: "ApiClient", size: int) -> None:
-    """Keep one pooled connection per concurrent request (urllib3 discards the surplus otherwise)."""
-    from kubernetes.client import rest
-
-    configuration = api_client.configuration
-    if (configuration.connection_pool_maxsize or 0) < size:
-        configuration.connection_pool_maxsize = size
-        api_client.rest_client.close()
-        api_client.rest_client = rest.RESTClientObject(configuration)
