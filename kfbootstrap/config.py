@@ -165,13 +165,19 @@ class ChartConfig(_Section):
     _paths_exist = field_validator("path", "values")(_existing_path)
 
 
+class GrafanaChartConfig(ChartConfig):
+    admin_password: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                       description="name of an environment variable holding Grafana's admin password "
+                                                   "(default: a random one, generated once)")
+
+
 class ChartsConfig(_Section):
     """The Helm charts of the add-ons; local archives make `up` work offline."""
 
     helm: str = Field("helm", description="helm 3 executable: a name on PATH or a path")
     local_dir: Path | None = Field(None, description="directory holding <chart>-<version>.tgz (or <chart>/) for offline use")
     prometheus: ChartConfig = Field(default_factory=ChartConfig)
-    grafana: ChartConfig = Field(default_factory=ChartConfig)
+    grafana: GrafanaChartConfig = Field(default_factory=GrafanaChartConfig)
     metallb: ChartConfig = Field(default_factory=ChartConfig)
 
     _dir_exists = field_validator("local_dir")(_existing_path)

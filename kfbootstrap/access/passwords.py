@@ -13,7 +13,6 @@ keeps it. Where it comes from, in order: the environment variable named by
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -53,8 +52,10 @@ def matches(password: str, password_hash: str | None) -> bool:
 
 
 def random_password() -> str:
-    """20 URL-safe characters (120 bits): easy to paste, nothing a shell or YAML mangles."""
-    return secrets.token_urlsafe(15)
+    """The same kind of password kfbootstrap generates for Grafana: letters and digits, easy to paste."""
+    from kfbootstrap.kube.generated import new_password
+
+    return new_password()
 
 
 def check_strength(password: str, where: str) -> str:

@@ -1,6 +1,7 @@
 """Prometheus and Grafana, each a Helm release in namespace `monitoring`.
 
-Grafana's admin password is generated once into Secret `grafana` before the release
+Grafana's admin password is generated once (or taken from the environment variable
+charts.grafana.admin_password names) into Secret `grafana` before the release
 (the values only name that Secret), so it is never in Helm's history, never logged,
 and not rotated by a re-run. The name is the one the chart uses for its own Secret,
 so `kubectl get secret grafana -n monitoring` works as it did with the Makefile.
@@ -11,6 +12,8 @@ kept in memory across the upgrade and written back, so users keep their login.
 """
 
 from __future__ import annotations
+
+import os
 
 from kfbootstrap.context import RunContext
 from kfbootstrap.steps.helm_release import HelmReleaseStep
@@ -33,6 +36,8 @@ class GrafanaStep(HelmReleaseStep):
     def __init__(self, config) -> None:
         super().__init__(config)
         self._adopted: dict[str, str] | None = None
+        self._supplied = supplied_admin_password(config)  # a named but unset variable fails before anything runs
+        self._var = config.charts.grafana.admin_password
 
     def before_release(self, ctx: RunContext) -> None:
         from kfbootstrap.kube.generated import ensure_generated_secret, ensure_namespace, helm_owned_secret_data
@@ -43,7 +48,10 @@ class GrafanaStep(HelmReleaseStep):
         if owned and {GRAFANA_ADMIN_USER_KEY, GRAFANA_ADMIN_PASSWORD_KEY} <= set(owned):
             self._adopted = {key: owned[key] for key in (GRAFANA_ADMIN_USER_KEY, GRAFANA_ADMIN_PASSWORD_KEY)}
             return
-        ensure_generated_secret(kube, self.pin.namespace, GRAFANA_ADMIN_SECRET, self._new_admin, self.component)
+        created = ensure_generated_secret(kube, self.pin.namespace, GRAFANA_ADMIN_SECRET, self._new_admin,
+                                          self.component)
+        if not created and self._supplied is not None:
+            self._warn_if_not_supplied(ctx.core())
 
     def after_release(self, ctx, result) -> str | None:
         if self._adopted is None:
@@ -61,8 +69,33 @@ class GrafanaStep(HelmReleaseStep):
         keys = secret_keys(ctx.kube, self.pin.namespace, GRAFANA_ADMIN_SECRET)
         return keys is not None and {GRAFANA_ADMIN_USER_KEY, GRAFANA_ADMIN_PASSWORD_KEY} <= keys
 
-    @staticmethod
-    def _new_admin() -> dict[str, str]:
+    def _new_admin(self) -> dict[str, str]:
         from kfbootstrap.kube.generated import new_password
 
-        return {GRAFANA_ADMIN_USER_KEY: GRAFANA_ADMIN_USER, GRAFANA_ADMIN_PASSWORD_KEY: new_password()}
+        return {GRAFANA_ADMIN_USER_KEY: GRAFANA_ADMIN_USER, GRAFANA_ADMIN_PASSWORD_KEY: self._supplied or new_password()}
+
+    def _warn_if_not_supplied(self, core) -> None:
+        """Grafana sets its admin password only when its database is first created: a later change of the
+        variable cannot reach it through the Secret, so say so instead of pretending."""
+        from kfbootstrap import ui
+        from kfbootstrap.kube.secrets import read_secret
+
+        current = read_secret(core, self.pin.namespace, GRAFANA_ADMIN_SECRET).get(GRAFANA_ADMIN_PASSWORD_KEY)
+        if current != self._supplied:
+            ui.warn(f"Grafana keeps the admin password it was installed with, not ${self._var}'s: change it in "
+                    "Grafana (Profile → Change password); `kfbootstrap creds grafana` shows the one it has")
+
+
+def supplied_admin_password(config) -> str | None:
+    """Grafana's admin password from the variable charts.grafana.admin_password names, or None."""
+    from kfbootstrap.access.passwords import check_strength
+    from kfbootstrap.errors import ConfigError
+
+    var = config.charts.grafana.admin_password
+    if not var:
+        return None
+    value = os.environ.get(var)
+    if not value:
+        raise ConfigError(f"charts.grafana.admin_password names the environment variable {var}, which is not set",
+                          hint=f"export {var}=..., or remove the key to get a generated password")
+    return check_strength(value, f"${var}")

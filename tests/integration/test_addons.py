@@ -308,3 +308,42 @@ def test_grafana_keeps_the_password_of_a_release_installed_without_our_values(te
     assert step.is_done(ctx)
     password = base64.b64decode(after["data"]["admin-password"]).decode()
     assert password not in capsys.readouterr().err and password not in note
+
+
+def test_grafana_takes_the_admin_password_the_user_supplies(testbed, namespace, tmp_path, monkeypatch, capsys):
+    """charts.grafana.admin_password names a variable: the Secret (what creds shows) gets its value, never Helm's
+    values; a later change is not silently ignored (Grafana keeps the password its database was made with)."""
+    import dataclasses
+
+    from kfbootstrap.config import load_config
+    from kfbootstrap.context import RunContext
+    from kfbootstrap.steps.monitoring import GrafanaStep
+
+    use_testbed_kubeconfig(testbed, monkeypatch)
+    supplied = "grafana-" + base64.b32encode(__import__("os").urandom(10)).decode().lower()
+    monkeypatch.setenv("MY_GRAFANA_PW", supplied)
+    overlay = tmp_path / "no-rbac.yaml"
+    overlay.write_text("rbac:\n  create: false\n")
+    config = load_config(None, {"cluster.context": testbed.context, "charts.helm": str(testbed.bin_dir / "helm"),
+                                "charts.local_dir": str(fixture_path("charts")), "charts.grafana.version": "10.5.15",
+                                "charts.grafana.values": str(overlay),
+                                "charts.grafana.admin_password": "MY_GRAFANA_PW"}, env={}).config
+    step = GrafanaStep(config)
+    step.pin = dataclasses.replace(step.pin, namespace=namespace)
+    ctx = RunContext(config=config, runner=ShRunner())
+    note = step.run(ctx)
+    assert "installed (revision 1)" in note
+    secret = get(testbed, "secret", "grafana", "-n", namespace)
+    assert base64.b64decode(secret["data"]["admin-password"]).decode() == supplied
+    values = testbed.helm("get", "values", "grafana", "-n", namespace, "-o", "json").stdout
+    assert supplied not in values and supplied not in note and supplied not in capsys.readouterr().err
+
+    monkeypatch.setenv("MY_GRAFANA_PW", supplied + "-changed")
+    again = GrafanaStep(config)
+    again.pin = step.pin
+    again.run(ctx)
+    err = capsys.readouterr().err
+    assert "Grafana keeps the admin password it was installed with, not $MY_GRAFANA_PW's" in err
+    assert base64.b64decode(get(testbed, "secret", "grafana", "-n", namespace)["data"]["admin-password"]).decode() \
+        == supplied
+

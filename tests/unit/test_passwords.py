@@ -55,7 +55,7 @@ def test_the_named_variable_wins_then_the_kept_password_then_a_random_one(tmp_pa
     assert passwords.choose(plain, NoStore("kept-password"), env={}) == \
         passwords.Chosen("kept-password", "kept from the last run")
     first, second = (passwords.choose(plain, NoStore(), env={}) for _ in range(2))
-    assert first.source == "random" and len(first.password) == 20 and first.password != second.password
+    assert first.source == "random" and len(first.password) == 24 and first.password != second.password
 
 
 def test_a_named_but_unset_variable_is_a_config_error_before_anything_runs(tmp_path, monkeypatch):
@@ -116,3 +116,12 @@ def test_passwd_without_a_terminal_asks_for_from_env(monkeypatch, capsys):
     result = run_cli(capsys, "passwd")
     assert result.code == USAGE
     assert "no terminal to prompt" in result.err and "--from-env" in result.err
+
+
+def test_grafana_admin_password_variable_unset_is_a_config_error(monkeypatch):
+    from kfbootstrap.steps.monitoring import GrafanaStep
+
+    monkeypatch.delenv("UNSET_GRAFANA_PW", raising=False)
+    config = load_config(None, {"charts.grafana.admin_password": "UNSET_GRAFANA_PW"}, env={}).config
+    with pytest.raises(ConfigError, match="UNSET_GRAFANA_PW, which is not set"):
+        GrafanaStep(config)
