@@ -10,11 +10,12 @@ the nodes reach it by name on the kind network.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Callable
 
 from kfbootstrap.cache.credentials import Credential
-from kfbootstrap.cache.registries import DEBUG_PORT, LABEL, PROXY_PORT, Mirror
+from kfbootstrap.cache.registries import DEBUG_PORT, GENERATION_LABEL, LABEL, PROXY_PORT, Mirror
 from kfbootstrap.errors import CommandFailed, KfbError
 from kfbootstrap.tools.docker import Containers, ContainerState
 
@@ -61,6 +62,9 @@ def differences(state: ContainerState, wanted: Wanted) -> list[str]:
             found.append(f"{key}={state.env.get(key, '(unset)')} instead of {value}")
     if wanted.mirror.volume not in state.mounts:
         found.append(f"storage not in volume {wanted.mirror.volume}")
+    unpublished = [f"{p}/tcp" for p in (PROXY_PORT, DEBUG_PORT) if f"{p}/tcp" not in state.published]
+    if unpublished:
+        found.append(f"port {', '.join(unpublished)} not published on 127.0.0.1")
     secrets = wanted.secret_env()
     if any(state.env.get(k) != secrets.get(k) for k in (_USER_ENV, _SECRET_ENV)):
         found.append("registry credentials changed")
@@ -94,6 +98,10 @@ def ensure(containers: Containers, wanted: Wanted, network: str | None,
 
 def _create(containers: Containers, wanted: Wanted, network: str | None) -> None:
     mirror = wanted.mirror
+    if not containers.volume_exists(mirror.volume):
+        # A fresh id per volume: `images pull` keys its record of finished images by it, so a purged and
+        # re-made cache is warmed again (Docker's CreatedAt moves when the volume is first written).
+        containers.volume_create(mirror.volume, {GENERATION_LABEL: uuid.uuid4().hex})
     options = ["--name", mirror.container, "--restart", "unless-stopped",
                "--label", f"{LABEL}={mirror.registry}",
                "-v", f"{mirror.volume}:{_STORAGE}",

@@ -10,7 +10,7 @@ from typing import Iterable
 
 from kfbootstrap import paths, ui
 from kfbootstrap.cache.client import RegistryClient, RegistryUnreachable
-from kfbootstrap.cache.registries import PROXY_PORT, Mirror
+from kfbootstrap.cache.registries import GENERATION_LABEL, PROXY_PORT, Mirror
 from kfbootstrap.cache.report import human_bytes
 from kfbootstrap.cache.warm import PullState, PullTotals, pull_one
 from kfbootstrap.config import Config
@@ -43,7 +43,7 @@ def _pull_all(todo: list[ListedImage], mirrors: dict[str, Mirror], containers: C
 
     totals = PullTotals()
     clients = {r: _client(containers, m) for r, m in mirrors.items()}
-    generations = {r: containers.volume_created(m.volume) or "" for r, m in mirrors.items()}
+    generations = {r: containers.volume_label(m.volume, GENERATION_LABEL) or "" for r, m in mirrors.items()}
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), DownloadColumn(),
                         console=ui.err, disable=not ui.interactive())
     with progress:

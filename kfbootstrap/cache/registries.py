@@ -24,6 +24,7 @@ DEFAULT_UPSTREAMS: dict[str, str] = {
 DOCKER_HUB = "docker.io"
 NAME_PREFIX = "kfbootstrap-cache-"
 LABEL = "dev.kfbootstrap.cache"  # value: the registry host the container caches
+GENERATION_LABEL = "dev.kfbootstrap.cache.generation"  # on the volume: a fresh id each time it is made
 PROXY_PORT = 5000  # the registry's API inside its container
 DEBUG_PORT = 5001  # its debug server (/debug/vars: proxy hits and misses)
 

@@ -3,7 +3,7 @@
 Each image is fetched from its registry's cache on 127.0.0.1 the way a node would
 fetch it (index, then the manifest of the nodes' platform, its config and layers),
 and every blob is read to its end, which makes the cache keep it. Finished images
-are recorded in a state file keyed by the cache volume's creation time, so an
+are recorded in a state file keyed by the cache volume's generation label, so an
 interrupted run resumes where it stopped and a purged cache is warmed again.
 """
 

@@ -27,10 +27,12 @@ def ensure_caches(config: Config, containers: Containers, runner, network: str |
     """Every configured cache running as wanted (shared with `images pull`, which runs before any cluster)."""
     outcomes = []
     for mirror in cache_mirrors(config) if mirrors is None else mirrors:
-        credential = credentials.lookup(mirror.registry, runner)
-        wanted = proxies.Wanted(mirror, config.cache.image, credential)
-        outcomes.append(proxies.ensure(containers, wanted, network, note=ui.info))
+        outcomes.append(proxies.ensure(containers, wanted_for(config, mirror, runner), network, note=ui.info))
     return outcomes
+
+
+def wanted_for(config: Config, mirror: Mirror, runner) -> proxies.Wanted:
+    return proxies.Wanted(mirror, config.cache.image, credentials.lookup(mirror.registry, runner))
 
 
 def ensure_what_can_run(config: Config, containers: Containers, runner, network: str) -> tuple[list[proxies.Outcome],
@@ -60,11 +62,14 @@ class CacheStep(Step):
                 "every node's containerd at it (hosts.toml; the upstream stays the fallback)")
 
     def is_done(self, ctx: RunContext) -> bool:
+        """Every cache running exactly as wanted (image, upstream, credentials, network) and every node pointed at it."""
         containers = Containers(ctx.runner)
         mirrors = cache_mirrors(ctx.config)
         for mirror in mirrors:
             state = containers.inspect(mirror.container)
             if state is None or not state.running or ctx.config.cache.network not in state.networks:
+                return False
+            if proxies.differences(state, wanted_for(ctx.config, mirror, ctx.runner)):
                 return False
         node_names = Kind(ctx.runner).nodes(ctx.config.cluster.name)
         return bool(node_names) and all(nodes.configured(containers, n, mirrors) for n in node_names)

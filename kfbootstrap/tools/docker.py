@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kfbootstrap.errors import KfbError
 from kfbootstrap.tools.runner import Runner
@@ -66,6 +66,7 @@ class ContainerState:
     env: dict[str, str]  # may hold registry credentials: compare it, never print it
     networks: list[str]
     mounts: list[str]  # volume names
+    published: list[str] = field(default_factory=list)  # container ports published on the host, e.g. "5000/tcp"
 
 
 class Containers:
@@ -90,6 +91,8 @@ class Containers:
             status=str(state.get("Status", "")), labels=dict(config.get("Labels") or {}), env=env,
             networks=sorted((data.get("NetworkSettings") or {}).get("Networks") or {}),
             mounts=[m.get("Name", "") for m in data.get("Mounts") or [] if m.get("Type") == "volume"],
+            published=sorted(port for port, bindings in ((data.get("HostConfig") or {}).get("PortBindings") or {}).items()
+                             if bindings),
         )
 
     def names_with_label(self, label: str) -> list[str]:
@@ -125,11 +128,21 @@ class Containers:
     def volume_exists(self, volume: str) -> bool:
         return self.runner.run(["docker", "volume", "inspect", volume], check=False, timeout=30).ok
 
-    def volume_created(self, volume: str) -> str | None:
-        """When the volume was made: tells a warmed cache from one purged and made again."""
-        result = self.runner.run(["docker", "volume", "inspect", volume, "--format", "{{.CreatedAt}}"],
+    def volume_create(self, volume: str, labels: dict[str, str]) -> None:
+        argv = ["docker", "volume", "create"]
+        for key, value in labels.items():
+            argv += ["--label", f"{key}={value}"]
+        self.runner.run([*argv, volume], timeout=60)
+
+    def volume_label(self, volume: str, key: str) -> str | None:
+        """One label of a volume; None when the volume or the label is missing."""
+        result = self.runner.run(["docker", "volume", "inspect", volume, "--format", "{{json .Labels}}"],
                                  check=False, timeout=30)
-        return result.stdout.strip() if result.ok else None
+        try:
+            labels = json.loads(result.stdout) if result.ok else None
+        except ValueError:
+            return None
+        return str(labels[key]) if isinstance(labels, dict) and key in labels else None
 
     def volume_remove(self, volume: str) -> bool:
         """Remove a volume; False when there was none (`volume rm --force` succeeds for those too)."""

@@ -147,7 +147,7 @@ def _state(**changes) -> ContainerState:
     base = dict(name="c", image="registry:3", running=True, status="running", labels={},
                 env={"REGISTRY_PROXY_REMOTEURL": "https://ghcr.io", "REGISTRY_PROXY_TTL": "0",
                      "REGISTRY_HTTP_DEBUG_ADDR": ":5001", "PATH": "/bin"},
-                networks=["kind"], mounts=["kfbootstrap-cache-ghcr-io"])
+                networks=["kind"], mounts=["kfbootstrap-cache-ghcr-io"], published=["5000/tcp", "5001/tcp"])
     base.update(changes)
     return ContainerState(**base)
 
@@ -159,6 +159,7 @@ def test_a_matching_cache_container_is_reused_and_each_drift_is_named():
     moved = differences(_state(env={**_state().env, "REGISTRY_PROXY_REMOTEURL": "https://x"}), wanted)
     assert moved == ["REGISTRY_PROXY_REMOTEURL=https://x instead of https://ghcr.io"]
     assert differences(_state(mounts=[]), wanted) == ["storage not in volume kfbootstrap-cache-ghcr-io"]
+    assert differences(_state(published=["5000/tcp"]), wanted) == ["port 5001/tcp not published on 127.0.0.1"]
 
 
 def test_changed_credentials_replace_the_cache_without_naming_the_secret():
@@ -234,3 +235,17 @@ def test_images_list_json_through_the_cli(capsys, tmp_path, monkeypatch):
     assert {i["component"] for i in data["images"]} == {"kubeflow"}
     assert {"image": "busybox", "component": "kubeflow", "registry": "docker.io", "repository": "library/busybox",
             "tag": "latest", "digest": None} in data["images"]
+
+
+def test_pull_state_resumes_per_cache_generation(tmp_path):
+    from kfbootstrap.cache.warm import PullState
+
+    path = tmp_path / "state" / "images-pulled.json"
+    state = PullState(path)
+    state.mark("ghcr.io/a/b:1", "volume-made-at-1")
+    again = PullState(path)  # a new run reads what the interrupted one finished
+    assert again.done("ghcr.io/a/b:1", "volume-made-at-1")
+    assert not again.done("ghcr.io/a/b:1", "volume-made-at-2")  # the cache was purged and made again
+    assert not again.done("ghcr.io/a/c:1", "volume-made-at-1")
+    path.write_text("{not json")
+    assert not PullState(path).done("ghcr.io/a/b:1", "volume-made-at-1")  # a torn file means: pull again
