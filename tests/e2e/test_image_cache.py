@@ -11,7 +11,10 @@ on a Docker network the test creates, so no request can leave the machine.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -29,12 +32,14 @@ CACHE = "kfbootstrap-cache-kfb-e2e-upstream-5000"  # what kfbootstrap names the 
 class CacheSession(Session):
     """A session whose Kind nodes join the test's own network instead of `kind`."""
 
+    extra_env: dict[str, str] = {}
+
     def env(self) -> dict[str, str]:
-        return {**super().env(), "KIND_EXPERIMENTAL_DOCKER_NETWORK": NETWORK}
+        return {**super().env(), "KIND_EXPERIMENTAL_DOCKER_NETWORK": NETWORK, **self.extra_env}
 
 
 @pytest.fixture(scope="module")
-def world(ground, tmp_path_factory):
+def world(ground):
     image = registry_image()
     docker("rm", "-f", CACHE, check=False)
     docker("volume", "rm", "-f", CACHE, check=False)
@@ -45,7 +50,10 @@ def world(ground, tmp_path_factory):
     wait_until(lambda: docker("port", UPSTREAM, "5000/tcp", check=False).returncode == 0, 30, 0.5, "upstream port")
     time.sleep(1)
     digest = upstream.push(ground.echo_image, "e2e/echo", "v1")
-    session = CacheSession(ground, tmp_path_factory.mktemp(NAME), NAME, workers=1, extra={"cache": {
+    # Not under pytest's basetemp: other pytest runs on this machine prune old basetemps, and this
+    # module's state (the `images pull` record, the log searched for secrets) must outlive them.
+    root = Path(tempfile.mkdtemp(prefix=f"{NAME}-"))
+    session = CacheSession(ground, root, NAME, workers=1, extra={"cache": {
         "image": image, "network": NETWORK, "registries": {upstream.registry: f"http://{upstream.registry}"}}})
     session.delete_cluster()
     session.write_config()
@@ -56,6 +64,7 @@ def world(ground, tmp_path_factory):
     docker("volume", "rm", "-f", CACHE, check=False)
     upstream.remove()
     docker("network", "rm", NETWORK, check=False)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _images(world) -> dict[str, str]:
@@ -184,6 +193,41 @@ def test_up_restarts_a_stopped_cache_and_replaces_a_wrong_one(world):
     assert f"REGISTRY_PROXY_REMOTEURL=http://{world.upstream.registry}" in env
 
 
+def test_registry_credentials_reach_only_the_cache_container(world):
+    secret = "e2e-Secret-7c1f"
+    world.extra_env = {"KFB_CACHE_AUTH_KFB_E2E_UPSTREAM_5000": f"e2e-user:{secret}"}
+    try:
+        err = _up(world)
+    finally:
+        world.extra_env = {}
+    assert "registry credentials changed" in err and secret not in err
+    env = json.loads(docker("container", "inspect", CACHE).stdout)[0]["Config"]["Env"]
+    assert f"REGISTRY_PROXY_PASSWORD={secret}" in env and "REGISTRY_PROXY_USERNAME=e2e-user" in env
+    logs = "".join(p.read_text(errors="replace") for p in (world.root / "state").rglob("*.log*") if p.is_file())
+    assert logs and secret not in logs
+    for node in world.kind("get", "nodes", "--name", NAME).stdout.split():
+        found = docker("exec", node, "grep", "-r", "-l", secret, "/etc/containerd", check=False)
+        assert found.returncode == 1, found.stdout  # grep: not found anywhere in the node's containerd config
+    secrets = world.kubectl("get", "secrets,configmaps", "-A", "-o", "json").stdout
+    assert secret not in secrets
+    # Without the credentials the cache is made anonymous again (and says why, without the value).
+    err = _up(world)
+    assert "registry credentials changed" in err and secret not in err
+    env = json.loads(docker("container", "inspect", CACHE).stdout)[0]["Config"]["Env"]
+    assert not any(e.startswith("REGISTRY_PROXY_PASSWORD") for e in env)
+
+
+def test_status_and_doctor_show_the_cache(world):
+    status = world.kfb("status", "--json")
+    assert status.returncode == 0, status.stdout + status.stderr
+    cache = json.loads(status.stdout)["cache"]
+    assert cache["enabled"] and cache["caches"][0]["state"] == "running"
+    assert "1 caches running (kfb-e2e-upstream:5000)" in cache["summary"]
+    doctor = world.kfb("doctor", "--json", "--config", str(world.config_file))
+    rows = {row["check"]: row for row in json.loads(doctor.stdout)}
+    assert rows["image cache"]["status"] == "ok" and "kfb-e2e-upstream:5000" in rows["image cache"]["detail"]
+
+
 def test_down_purge_cache_removes_container_and_volume(world):
     print(f"\nupstream traffic for e2e/echo: first cluster {world.numbers.get('first')}, "
           f"second cluster {world.numbers.get('second')}")
@@ -191,3 +235,54 @@ def test_down_purge_cache_removes_container_and_volume(world):
     assert gone.returncode == 0, gone.stdout + gone.stderr
     assert docker("container", "inspect", CACHE, check=False).returncode != 0
     assert docker("volume", "inspect", CACHE, check=False).returncode != 0
+
+
+def _images_config(world, images: list[str]) -> str:
+    """A config whose only component is a pre-rendered 'Kubeflow' running `images` (for images list/pull)."""
+    import yaml
+
+    rendered = world.root / "prerendered.yaml"
+    rendered.write_text("\n---\n".join(deployment(f"warm{n}", image) for n, image in enumerate(images)))
+    config = yaml.safe_load(world.config_file.read_text())
+    config["components"] = {**config["components"], "kubeflow": True}
+    config["kubeflow"] = {"path": str(rendered)}
+    path = world.root / "images.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return str(path)
+
+
+def test_images_pull_warms_the_cache_before_any_cluster_and_resumes(world):
+    warm = unique_image(world.ground.echo_image, "kfbootstrap.test/echo-warm:e2e")
+    world.upstream.push(warm, "e2e/warm", "v1")
+    docker("rmi", warm, check=False)
+    images = [f"{world.upstream.registry}/e2e/echo:v1", f"{world.upstream.registry}/e2e/warm:v1"]
+    config = _images_config(world, images)
+    listed = world.kfb("images", "list", "--json", "--config", config)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert json.loads(listed.stdout)["per_registry"] == {world.upstream.registry: 2}
+    world.upstream.mark()
+    pulled = world.kfb("images", "pull", "--config", config, timeout=600)
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    assert "2 pulled" in pulled.stderr and docker("container", "inspect", CACHE, check=False).returncode == 0
+    warmed = world.upstream.since_mark()
+    assert summarize(warmed)["pulls"] >= 6  # 2 × (manifest, config, layer), fetched by the cache
+    again = world.kfb("images", "pull", "--config", config, timeout=600)
+    assert again.returncode == 0 and "0 pulled" in again.stderr and "2 already cached" in again.stderr
+
+
+def test_a_cluster_after_images_pull_pulls_nothing_upstream(world):
+    _up(world)
+    world.upstream.mark()
+    images = {"warm0": f"{world.upstream.registry}/e2e/echo:v1", "warm1": f"{world.upstream.registry}/e2e/warm:v1"}
+    _run_workloads(world, images)
+    assert set(images.values()) <= _running_images(world)
+    assert summarize(world.upstream.since_mark())["pulls"] == 0
+
+
+def test_cache_prune_empties_a_running_cache(world):
+    pruned = world.kfb("cache", "prune", "--yes")
+    assert pruned.returncode == 0, pruned.stdout + pruned.stderr
+    status = json.loads(world.kfb("cache", "status", "--json").stdout)["caches"][0]
+    assert status["state"] == "running" and status["repositories"] == 0
+    gone = world.kfb("down", "--purge-cache", timeout=600)
+    assert gone.returncode == 0, gone.stdout + gone.stderr
