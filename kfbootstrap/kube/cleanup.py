@@ -123,11 +123,20 @@ def _list(rest: KubeRest, resource: Resource, selector: str) -> list[_Found]:
 
 
 def _listable_resources(rest: KubeRest) -> list[Resource]:
-    """Every kind the server serves in its preferred version that can be listed and deleted."""
+    """Every kind the server serves that can be listed and deleted, each once.
+
+    A kind is taken in its group's preferred version when that version serves it, else in
+    the first version that does: a group's preferred version need not serve all its kinds
+    (MetalLB's preferred metallb.io/v1beta2 has only BGPPeer; IPAddressPool is v1beta1).
+    """
     versions = ["v1"]
     groups = rest.get_json("/apis") or {}
-    versions += [g["preferredVersion"]["groupVersion"] for g in groups.get("groups", []) if g.get("preferredVersion")]
+    for group in groups.get("groups", []):
+        preferred = (group.get("preferredVersion") or {}).get("groupVersion")
+        others = [v["groupVersion"] for v in group.get("versions", []) if v.get("groupVersion") != preferred]
+        versions += ([preferred] if preferred else []) + others
     resources: list[Resource] = []
+    seen: set[tuple[str, str]] = set()
     for api_version in versions:
         path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
         try:
@@ -135,11 +144,13 @@ def _listable_resources(rest: KubeRest) -> list[Resource]:
         except KubeRequestError as exc:  # an aggregated API whose server is down
             log.info("skipping %s: %s", api_version, exc)
             continue
+        group = api_version.rpartition("/")[0]
         for entry in listing.get("resources", []):
             verbs = set(entry.get("verbs") or [])
-            if "/" in entry["name"] or not {"list", "delete"} <= verbs:
+            if "/" in entry["name"] or not {"list", "delete"} <= verbs or (group, entry["kind"]) in seen:
                 continue
             if api_version == "v1" and entry["kind"] in ("Event", "ComponentStatus", "Binding"):
                 continue
+            seen.add((group, entry["kind"]))
             resources.append(Resource(api_version, entry["kind"], entry["name"], bool(entry.get("namespaced"))))
     return resources
