@@ -42,6 +42,7 @@ class Ground:
     kind: Path
     node_image: str
     echo_image: str
+    metallb_images: list[str]
     bin_dir: Path
 
     def path_env(self) -> str:
@@ -56,7 +57,8 @@ def ground() -> Ground:
     values = dict(line.split("=", 1) for line in checked.stdout.split() if "=" in line)
     bin_dir = subprocess.run(["bash", str(TESTBED_BUILD), "--check"], capture_output=True, text=True,
                              check=True).stdout.split()[-1]
-    return Ground(Path(values["KFB_KIND"]), values["KFB_KIND_NODE_IMAGE"], values["KFB_ECHO_IMAGE"], Path(bin_dir))
+    return Ground(Path(values["KFB_KIND"]), values["KFB_KIND_NODE_IMAGE"], values["KFB_ECHO_IMAGE"],
+                  values["KFB_METALLB_IMAGES"].split(","), Path(bin_dir))
 
 
 @dataclass
