@@ -1,7 +1,7 @@
 """The Helm charts of the add-ons: pinned versions, where each chart comes from, and our values.
 
-One table pins chart, version and repository per release (a version bump is a
-one-line change reviewed with its values file). A chart comes from its repository
+Each component's descriptor (kfbootstrap/components.py) pins chart, version and
+repository (a version bump is a one-line change reviewed with its values file). A chart comes from its repository
 unless the config points at a local archive or directory (offline machines, tests).
 Our values live in charts/<name>/values.yaml at the top of the repository (shipped
 in the package as kfbootstrap/data/charts); a user's `charts.<name>.values` file is
@@ -20,32 +20,12 @@ from typing import Any, Mapping
 
 import yaml
 
-from kfbootstrap.config import ChartConfig, ChartsConfig
+from kfbootstrap.components import ChartPin, chart_pins
+from kfbootstrap.config import ChartConfig, ChartsConfig, Config
 from kfbootstrap.errors import ConfigError, KfbError
 
 
-@dataclass(frozen=True)
-class ChartPin:
-    """One Helm release kfbootstrap manages, with the chart version it was tested with."""
-
-    name: str  # component name and key under `charts:` in the config
-    chart: str  # chart name in its repository
-    version: str
-    repo: str
-    release: str
-    namespace: str
-
-
-CHART_PINS: dict[str, ChartPin] = {
-    "prometheus": ChartPin("prometheus", "prometheus", "29.27.0",
-                           "https://prometheus-community.github.io/helm-charts", "prometheus", "monitoring"),
-    # The chart left grafana/helm-charts on 2026-01-30 (its last release there, 10.5.15,
-    # is deprecated); this is its new home.
-    "grafana": ChartPin("grafana", "grafana", "12.11.1",
-                        "https://grafana-community.github.io/helm-charts", "grafana", "monitoring"),
-    "metallb": ChartPin("metallb", "metallb", "0.16.1",
-                        "https://metallb.github.io/metallb", "metallb", "metallb-system"),
-}
+CHART_PINS: dict[str, ChartPin] = chart_pins()
 
 
 @dataclass(frozen=True)
@@ -62,8 +42,20 @@ class ChartSource:
         return self.repo is None
 
 
-def chart_source(pin: ChartPin, charts: ChartsConfig) -> ChartSource:
-    """Where to take the chart from: charts.<name>.path, then charts.local_dir, then the repository."""
+BUNDLED_CHARTS = "charts"  # the subdirectory of a `render --out` directory holding the chart archives
+
+
+def bundled_dir(config: Config) -> Path | None:
+    """DIR/charts when kubeflow.path is a directory `render --out DIR` wrote charts into."""
+    path = config.kubeflow.path
+    if path is not None and (path / BUNDLED_CHARTS).is_dir():
+        return path / BUNDLED_CHARTS
+    return None
+
+
+def chart_source(pin: ChartPin, charts: ChartsConfig, bundled: Path | None = None) -> ChartSource:
+    """Where to take the chart from: charts.<name>.path, then charts.local_dir, then the charts
+    `render --out` bundled next to the manifests, then the repository."""
     override: ChartConfig = getattr(charts, pin.name)
     version = override.version or pin.version
     if override.path is not None:
@@ -73,9 +65,10 @@ def chart_source(pin: ChartPin, charts: ChartsConfig) -> ChartSource:
                               f"not charts.{pin.name}.version {override.version}",
                               hint=f"remove charts.{pin.name}.version or point the path at {pin.chart} {override.version}")
         return ChartSource(str(override.path), None, found, str(override.path))
-    if charts.local_dir is not None:
-        path = _find_in_dir(charts.local_dir, pin, version)
-        return ChartSource(str(path), None, version, str(path))
+    for directory in (charts.local_dir, bundled):
+        if directory is not None:
+            path = _find_in_dir(directory, pin, version)
+            return ChartSource(str(path), None, version, str(path))
     return ChartSource(pin.chart, pin.repo, version, f"{pin.repo} (repository)")
 
 

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+
+from kfbootstrap import components as registry
 
 from kfbootstrap.cache.registries import DEFAULT_UPSTREAMS
 from kfbootstrap.errors import ConfigError
@@ -101,38 +103,40 @@ class KubeflowConfig(_Section):
         return _existing_path(value)
 
 
-class ComponentsConfig(_Section):
+class _ComponentsBase(_Section):
     """Switch components on or off."""
-
-    kubeflow: bool = True
-    kserve: bool = True
-    metallb: bool = True
-    prometheus: bool = True
-    grafana: bool = True
-    model_registry: bool = True
-    object_store: bool = True
 
     def enabled(self) -> list[str]:
         return [name for name, on in self.model_dump().items() if on]
 
+    def on(self, name: str) -> bool:
+        return bool(getattr(self, name))
 
-class PortsConfig(_Section):
+
+# One switch per component of kfbootstrap/components.py, all on by default.
+ComponentsConfig = create_model(
+    "ComponentsConfig", __base__=_ComponentsBase,
+    **{c.name: (bool, Field(True, description=f"install {c.title}")) for c in registry.COMPONENTS})  # type: ignore[call-overload]
+
+
+class _PortsBase(_Section):
     """Local ports of the forwards `up` and `expose` start."""
 
-    kubeflow: int = Field(8080, ge=1, le=65535)
-    grafana: int = Field(3000, ge=1, le=65535)
-    prometheus: int = Field(9090, ge=1, le=65535)
-    model_registry: int = Field(8081, ge=1, le=65535)
-    minio: int = Field(9000, ge=1, le=65535)
-
     @model_validator(mode="after")
-    def _unique(self) -> "PortsConfig":
+    def _unique(self) -> "_PortsBase":
         seen: dict[int, str] = {}
         for name, port in self.model_dump().items():
             if port in seen:
                 raise ValueError(f"port {port} is used by both {seen[port]} and {name}")
             seen[port] = name
         return self
+
+
+# One local port per forward target of kfbootstrap/components.py.
+PortsConfig = create_model(
+    "PortsConfig", __base__=_PortsBase,
+    **{t.port_key: (int, Field(t.default_port, ge=1, le=65535, description=f"local port of `expose {t.name}`"))
+       for t in registry.targets().values()})  # type: ignore[call-overload]
 
 
 class ForwardsConfig(_Section):
@@ -171,16 +175,24 @@ class GrafanaChartConfig(ChartConfig):
                                                    "(default: a random one, generated once)")
 
 
-class ChartsConfig(_Section):
+# Charts whose section has keys of its own; every other chart gets a plain ChartConfig.
+_CHART_SECTIONS: dict[str, type[ChartConfig]] = {"grafana": GrafanaChartConfig}
+
+
+class _ChartsBase(_Section):
     """The Helm charts of the add-ons; local archives make `up` work offline."""
 
     helm: str = Field("helm", description="helm 3 executable: a name on PATH or a path")
     local_dir: Path | None = Field(None, description="directory holding <chart>-<version>.tgz (or <chart>/) for offline use")
-    prometheus: ChartConfig = Field(default_factory=ChartConfig)
-    grafana: GrafanaChartConfig = Field(default_factory=GrafanaChartConfig)
-    metallb: ChartConfig = Field(default_factory=ChartConfig)
 
     _dir_exists = field_validator("local_dir")(_existing_path)
+
+
+# One section per chart pinned in kfbootstrap/components.py.
+ChartsConfig = create_model(
+    "ChartsConfig", __base__=_ChartsBase,
+    **{name: (section, Field(default_factory=section))
+       for name, section in ((n, _CHART_SECTIONS.get(n, ChartConfig)) for n in registry.chart_pins())})  # type: ignore[call-overload]
 
 
 class MetallbConfig(_Section):

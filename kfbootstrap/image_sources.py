@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from kfbootstrap.charts import CHART_PINS, chart_source, chart_values
 from kfbootstrap.config import Config
-from kfbootstrap.manifests import COMPONENTS, NotSeparate, Renderer
+from kfbootstrap.manifests import NotSeparate, render_named, renders_for
 from kfbootstrap.tools.runner import Runner
 
 
@@ -20,12 +20,12 @@ def objects_by_component(config: Config, runner: Runner,
                          note: Callable[[str], None] = lambda _: None) -> dict[str, list[dict[str, Any]]]:
     enabled = config.components.enabled()
     found: dict[str, list[dict[str, Any]]] = {}
-    renderer = Renderer(config, runner)
-    for component in [c for c in COMPONENTS if c in enabled]:
+    for name in renders_for(config):
+        component = "model_registry" if name.startswith("model-registry-") else name
         try:
-            found[component] = renderer.render(component).objects()
+            found.setdefault(component, []).extend(render_named(config, runner, name).objects())
         except NotSeparate as why:
-            note(f"{component}: {why}")
+            note(f"{name}: {why}")
     for name, pin in CHART_PINS.items():
         if name in enabled:
             found[name] = _chart_objects(config, runner, name)

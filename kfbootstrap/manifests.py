@@ -32,8 +32,7 @@ from kfbootstrap.tools.runner import Runner
 
 log = logging.getLogger("kfbootstrap.manifests")
 
-# Components rendered from a kustomization of kubeflow/manifests, in apply order.
-COMPONENTS = ("kubeflow", "kserve")
+MODEL_REGISTRY_OVERLAYS = {"db": "overlays/db", "istio": "options/istio", "csi": "options/csi"}
 SourceKind = Literal["release", "checkout", "file", "directory"]
 _YAML_SUFFIXES = (".yaml", ".yml", ".yaml.xz", ".yml.xz")
 
@@ -235,3 +234,40 @@ def _remove_tree(path: Path) -> None:
     import shutil
 
     shutil.rmtree(path, ignore_errors=True)
+
+
+def renders_for(config: Config) -> list[str]:
+    """Every render `up` applies with this config (the files `render --out` writes), in apply order."""
+    from kfbootstrap.components import selected
+
+    wanted = [name for component in selected(config.components.enabled()) for name in component.renders]
+    return [name for name in wanted if name != "model-registry-csi" or config.model_registry.csi]
+
+
+def render_named(config: Config, runner: Runner, name: str) -> Render:
+    """One render by its `render --out` name: a kustomization of the manifests, or a model registry overlay."""
+    if name.startswith("model-registry-"):
+        return render_overlay(config, runner, name.removeprefix("model-registry-"))
+    return Renderer(config, runner).render(name)
+
+
+def render_overlay(config: Config, runner: Runner, overlay: str) -> Render:
+    """One model registry overlay from model_registry.path, else from Kubeflow's manifests source.
+
+    Upstream applies it by hand with -n kubeflow (it is not part of `example`).
+    """
+    if config.model_registry.path is not None:
+        config = config.model_copy(update={"kubeflow": config.kubeflow.model_copy(
+            update={"path": config.model_registry.path})})
+    renderer = Renderer(config, runner)
+    component = f"model-registry-{overlay}"
+    relative = f"{renderer.source.release.model_registry_path}/{MODEL_REGISTRY_OVERLAYS[overlay]}"
+    if renderer.source.kind in ("directory", "file"):
+        try:
+            return renderer.render(component)
+        except NotSeparate:
+            raise ConfigError(f"{renderer.source.describe()} has no {component}.yaml[.xz]",
+                              hint="set model_registry.path to a kubeflow/manifests checkout or to a directory "
+                                   f"holding {component}.yaml (`kubectl kustomize {relative}`), or write them all "
+                                   "with `kfbootstrap render --out DIR`") from None
+    return renderer.render_kustomization(renderer.checkout(), relative, component)

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from dataclasses import dataclass, field
 
 from kfbootstrap import ui
+from kfbootstrap.components import Component, selected
 from kfbootstrap.config import Config
 from kfbootstrap.context import RunContext
 from kfbootstrap.errors import KfbError, StepFailed
 from kfbootstrap.steps.base import Step
 
 log = logging.getLogger("kfbootstrap.pipeline")
-
-# Components in install order.
-_COMPONENT_STEPS = ["kubeflow", "kserve", "metallb", "prometheus", "grafana", "model_registry", "object_store"]
-
 
 def build_steps(config: Config) -> list[Step]:
     """The plan for `up`: preflight, cluster, then each enabled component."""
@@ -34,7 +32,7 @@ def build_steps(config: Config) -> list[Step]:
         from kfbootstrap.steps.dex_password import DexPasswordStep
 
         steps.append(DexPasswordStep(config))  # before Kubeflow: Dex must never start with the public default
-    steps += [_component_step(name, config) for name in _COMPONENT_STEPS if name in enabled]
+    steps += [_component_step(component, config) for component in selected(enabled)]
     if enabled:
         from kfbootstrap.steps.wait import WaitStep
 
@@ -46,25 +44,10 @@ def build_steps(config: Config) -> list[Step]:
     return steps
 
 
-def _component_step(name: str, config: Config) -> Step:
-    """The installer of one component."""
-    from kfbootstrap.steps.kserve import KServeStep
-    from kfbootstrap.steps.kubeflow import KubeflowStep
-    from kfbootstrap.steps.metallb import MetallbStep
-    from kfbootstrap.steps.model_registry import ModelRegistryStep
-    from kfbootstrap.steps.monitoring import GrafanaStep, PrometheusStep
-    from kfbootstrap.steps.object_store import ObjectStoreStep
-
-    builders = {
-        "kubeflow": lambda: KubeflowStep(config),
-        "kserve": lambda: KServeStep(config),
-        "metallb": lambda: MetallbStep(config),
-        "prometheus": lambda: PrometheusStep(config),
-        "grafana": lambda: GrafanaStep(config),
-        "model_registry": ModelRegistryStep,
-        "object_store": ObjectStoreStep,
-    }
-    return builders[name]()
+def _component_step(component: Component, config: Config) -> Step:
+    """The installer its descriptor names, imported only now (`--help` must not load every step)."""
+    module, _, cls = component.step.partition(":")
+    return getattr(importlib.import_module(module), cls)(config)
 
 
 @dataclass

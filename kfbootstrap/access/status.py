@@ -1,63 +1,19 @@
 """`kfbootstrap status`: per component, the installed version, ready workloads / total, forward and URL.
 
-Which workloads belong to which component is one table here (namespaces, names or
-helm-release labels), matched against a single listing of the cluster's workloads.
+Which workloads belong to which component are the scopes in kfbootstrap/components.py,
+the same ones `up` waits on, matched against a single listing of the cluster's workloads.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from kfbootstrap.access import forwards
-from kfbootstrap.access.targets import TARGETS, Target, url
+from kfbootstrap.access.targets import Target, url
+from kfbootstrap.components import COMPONENTS, Component, owner
 from kfbootstrap.config import Config
 from kfbootstrap.kube.workloads import Workload, image_tag
-
-# Workloads in the kubeflow namespace that other components own.
-_KSERVE = ("kserve-controller-manager", "kserve-localmodel-controller-manager", "llmisvc-controller-manager",
-           "kserve-models-web-app")
-_MODEL_REGISTRY = ("model-registry-deployment", "model-registry-db")
-_OBJECT_STORE = ("seaweedfs", "minio")
-_KUBEFLOW_NAMESPACES = ("auth", "cert-manager", "istio-system", "knative-serving", "kubeflow-system", "oauth2-proxy",
-                        "kubeflow")
-
-
-@dataclass(frozen=True)
-class ComponentSpec:
-    """How to find a component's workloads, and which one tells its version."""
-
-    name: str
-    owns: Callable[[Workload], bool]
-    version_from: tuple[str, ...]  # workload names, first found wins
-    target: str | None = None
-
-
-def _in(namespace: str, names: tuple[str, ...]) -> Callable[[Workload], bool]:
-    return lambda w: w.namespace == namespace and w.name in names
-
-
-def _helm_release(namespace: str, release: str) -> Callable[[Workload], bool]:
-    return lambda w: w.namespace == namespace and w.labels.get("app.kubernetes.io/instance") == release
-
-
-def _kubeflow(w: Workload) -> bool:
-    if w.namespace == "kubeflow":
-        return w.name not in _KSERVE + _MODEL_REGISTRY + _OBJECT_STORE
-    return w.namespace in _KUBEFLOW_NAMESPACES
-
-
-COMPONENTS: tuple[ComponentSpec, ...] = (
-    ComponentSpec("kubeflow", _kubeflow, ("centraldashboard",), "kubeflow"),
-    ComponentSpec("kserve", _in("kubeflow", _KSERVE), ("kserve-controller-manager",)),
-    ComponentSpec("metallb", lambda w: w.namespace == "metallb-system", ("controller", "metallb-controller")),
-    ComponentSpec("prometheus", _helm_release("monitoring", "prometheus"), ("prometheus-server",), "prometheus"),
-    ComponentSpec("grafana", _helm_release("monitoring", "grafana"), ("grafana",), "grafana"),
-    ComponentSpec("model_registry", _in("kubeflow", _MODEL_REGISTRY), ("model-registry-deployment",),
-                  "model-registry"),
-    ComponentSpec("object_store", _in("kubeflow", _OBJECT_STORE), _OBJECT_STORE, "minio"),
-)
-
 
 @dataclass
 class ComponentStatus:
@@ -85,16 +41,17 @@ def collect(config: Config, workloads: list[Workload],
     """One status per component from one listing of workloads and the background-forward records."""
     records = forwards.read_records() if records is None else records
     enabled = set(config.components.enabled())
-    return [_component(spec, spec.name in enabled, [w for w in workloads if spec.owns(w)], records)
+    owners = [owner(w) for w in workloads]
+    return [_component(spec, spec.name in enabled, [w for w, o in zip(workloads, owners) if o == spec.name], records)
             for spec in COMPONENTS]
 
 
-def _component(spec: ComponentSpec, enabled: bool, owned: list[Workload],
+def _component(spec: Component, enabled: bool, owned: list[Workload],
                records: list[forwards.ForwardRecord]) -> ComponentStatus:
     ready = [w for w in owned if w.is_ready]
     state = "missing" if not owned else "ready" if len(ready) == len(owned) else "not ready"
     source = next((w for name in spec.version_from for w in owned if w.name == name), None)
-    forward, link = _forward(TARGETS[spec.target], records) if spec.target else (None, None)
+    forward, link = _forward(spec.targets[0], records) if spec.targets else (None, None)
     return ComponentStatus(
         name=spec.name, enabled=enabled, state=state,
         version=image_tag(source.images[0]) if source and source.images else None,

@@ -9,12 +9,13 @@ import typer
 from typing_extensions import Annotated
 
 from kfbootstrap.cli.common import ConfigOption, JsonOption, load
+from kfbootstrap.components import creds_targets
 
 ContextOption = Annotated[Optional[str], typer.Option(
     "--context", help="Kube context of the cluster (default: kind-<cluster.name>, or cluster.context).",
     show_default=False)]
 
-TARGETS = ("minio", "grafana", "kubeflow")
+TARGETS = tuple(creds_targets())
 
 
 def creds(

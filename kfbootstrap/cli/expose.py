@@ -15,12 +15,13 @@ import typer
 from typing_extensions import Annotated
 
 from kfbootstrap.cli.common import ConfigOption, JsonOption, load
+from kfbootstrap.components import targets
 
 ContextOption = Annotated[Optional[str], typer.Option(
     "--context", help="Kube context of the cluster (default: kind-<cluster.name>, or cluster.context).",
     show_default=False)]
 
-TARGETS = ("kubeflow", "grafana", "prometheus", "model-registry", "minio")
+TARGETS = tuple(targets())
 
 
 def expose(

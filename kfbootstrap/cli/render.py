@@ -1,60 +1,105 @@
-"""`kfbootstrap render`: write exactly what `up` would apply, one file per component."""
+"""`kfbootstrap render`: write exactly what `up` would apply, one file per render, plus the charts.
+
+`render --out DIR` writes everything `up --manifests DIR` needs on a machine without
+network: every enabled component's renders (kubeflow.yaml, kserve.yaml, the model
+registry's overlays) and, under DIR/charts, the archive of every enabled chart.
+"""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from typing_extensions import Annotated
 
 from kfbootstrap.cli.common import ConfigOption, load, run_context
 
+if TYPE_CHECKING:
+    from kfbootstrap.context import RunContext
+
 
 def render(
     config: ConfigOption = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Directory to write <component>.yaml files into (default: stdout).", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Directory to write <render>.yaml files and charts/ into (default: manifests to stdout).", show_default=False)] = None,
     kubeflow_version: Annotated[Optional[str], typer.Option("--kubeflow-version", help="kubeflow/manifests release, e.g. 26.03.", show_default=False)] = None,
     manifests: Annotated[Optional[Path], typer.Option("--manifests", help="Local manifests checkout or pre-rendered YAML.", show_default=False)] = None,
 ) -> None:
     """Render the manifests `up` would apply (with kfbootstrap's labels), for review, GitOps or air-gapped installs.
 
-    A directory written with --out can be given back as kubeflow.path (or --manifests) on a machine without network.
+    A directory written with --out (manifests and chart archives) can be given back as kubeflow.path
+    (or --manifests) on a machine without network.
     """
     loaded = load(config, kubeflow__version=kubeflow_version, kubeflow__path=manifests)
-    from kfbootstrap import paths, ui
-    from kfbootstrap.kube.objects import dump_manifests, for_apply
-    from kfbootstrap.manifests import COMPONENTS, NotSeparate, Renderer
+    from kfbootstrap import paths
+    from kfbootstrap.manifests import renders_for
 
     if out is not None:
         paths.output_dir(out)  # before rendering: a bad --out should not cost a 20 s render
     ctx = run_context(loaded)
-    renderer = Renderer(loaded.config, ctx.runner)
-    enabled = set(loaded.config.components.enabled())
-    for component in [c for c in COMPONENTS if c in enabled]:
-        title = f"Render {component} from {renderer.source.describe()}"
-        with ui.step_line(title) as line:
-            try:
-                rendered = renderer.render(component)
-            except NotSeparate as why:
-                ui.step_skipped(title, f"no separate render: {why}")
-                continue
-            objects = [for_apply(obj, component) for obj in rendered.objects()]
-            text = dump_manifests(objects)
-        if out is None:
-            ui.out.print(f"# kfbootstrap render: {component}, {_objects(len(objects))} from {rendered.origin}",
-                         markup=False, highlight=False)
-            ui.out.file.write(text if text.startswith("---") else "---\n" + text)
-            ui.out.file.flush()
-        else:
-            target = out / f"{component}.yaml"
-            target.write_text(text, encoding="utf-8")
-            ui.out.print(f"{target}: {_objects(len(objects))}", markup=False, highlight=False)
-        ui.step_done(title, line.elapsed(), _objects(len(objects)))
+    for name in renders_for(loaded.config):
+        _write_render(ctx, name, out)
+    if out is not None:
+        _bundle_charts(ctx, out / "charts")
 
 
-def _objects(count: int) -> str:
-    return f"{count} object{'s' if count != 1 else ''}"
+def _write_render(ctx: "RunContext", name: str, out: Path | None) -> None:
+    from kfbootstrap import ui
+    from kfbootstrap.kube.objects import dump_manifests, for_apply
+    from kfbootstrap.manifests import NotSeparate, render_named, source_for
+
+    title = f"Render {name} from {source_for(ctx.config).describe()}"
+    component = "model_registry" if name.startswith("model-registry-") else name
+    with ui.step_line(title) as line:
+        try:
+            rendered = render_named(ctx.config, ctx.runner, name)
+        except NotSeparate as why:
+            ui.step_skipped(title, f"no separate render: {why}")
+            return
+        objects = [for_apply(obj, component) for obj in rendered.objects()]
+        text = dump_manifests(objects)
+    if out is None:
+        ui.out.print(f"# kfbootstrap render: {name}, {_count(len(objects), 'object')} from {rendered.origin}",
+                     markup=False, highlight=False)
+        ui.out.file.write(text if text.startswith("---") else "---\n" + text)
+        ui.out.file.flush()
+    else:
+        target = out / f"{name}.yaml"
+        target.write_text(text, encoding="utf-8")
+        ui.out.print(f"{target}: {_count(len(objects), 'object')}", markup=False, highlight=False)
+    ui.step_done(title, line.elapsed(), _count(len(objects), "object"))
+
+
+def _bundle_charts(ctx: "RunContext", directory: Path) -> None:
+    """Every enabled chart's archive, so `up --manifests DIR` needs no chart repository."""
+    from kfbootstrap import ui
+    from kfbootstrap.charts import CHART_PINS, chart_source
+    from kfbootstrap.tools.helm import Helm
+
+    pins = [CHART_PINS[name] for name in ctx.config.components.enabled() if name in CHART_PINS]
+    if not pins:
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    title = f"Bundle {_count(len(pins), 'chart')} into {directory}"
+    with ui.step_line(title) as line:
+        for pin in pins:
+            source = chart_source(pin, ctx.config.charts)
+            if source.local:
+                origin = Path(source.ref)
+                target = directory / (f"{pin.chart}-{source.version}" + (".tgz" if origin.is_file() else ""))
+                if origin.is_file():
+                    shutil.copyfile(origin, target)
+                else:
+                    shutil.copytree(origin, target, dirs_exist_ok=True)
+            else:
+                target = Helm(ctx.runner, ctx.config.charts.helm).pull(source, pin.chart, directory)
+            ui.out.print(f"{target}: {pin.chart} {source.version}", markup=False, highlight=False)
+    ui.step_done(title, line.elapsed(), ", ".join(f"{p.chart}" for p in pins))
+
+
+def _count(count: int, what: str) -> str:
+    return f"{count} {what}{'s' if count != 1 else ''}"
 
 
 def register(app: typer.Typer) -> None:

@@ -18,6 +18,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
+from kfbootstrap import components as registry
+from kfbootstrap.components import Scope
 from kfbootstrap.errors import KfbError
 from kfbootstrap.kube.api import EVENTS, PODS
 from kfbootstrap.kube.rest import Cancel
@@ -32,34 +34,12 @@ log = logging.getLogger("kfbootstrap.readiness")
 LOG_LINES = 5
 
 
-@dataclass(frozen=True)
-class Scope:
-    """Where a component's workloads live: a namespace, optionally narrowed by labels."""
-
-    namespace: str
-    labels: tuple[tuple[str, str], ...] = ()
-
-    def matches(self, workload: Workload) -> bool:
-        return workload.namespace == self.namespace and all(workload.labels.get(k) == v for k, v in self.labels)
-
-
-_ISTIO = (("app.kubernetes.io/part-of", "istio"),)
-# Which workloads belong to which component (namespaces from the 26.03 render and our charts).
-COMPONENT_SCOPES: dict[str, tuple[Scope, ...]] = {
-    "kubeflow": tuple(Scope(ns) for ns in ("cert-manager", "istio-system", "auth", "oauth2-proxy", "knative-serving",
-                                           "kubeflow", "kubeflow-system")) + (Scope("kube-system", _ISTIO),),
-    "kserve": (Scope("kubeflow", (("app.kubernetes.io/name", "kserve"),)),),
-    "metallb": (Scope("metallb-system"),),
-    "prometheus": (Scope("monitoring", (("app.kubernetes.io/instance", "prometheus"),)),),
-    "grafana": (Scope("monitoring", (("app.kubernetes.io/instance", "grafana"),)),),
-    "model_registry": (Scope("kubeflow", (("component", "db"),)),
-                       Scope("kubeflow", (("component", "model-registry-server"),))),
-    "object_store": (),  # Kubeflow brings it; covered by the kubeflow scopes
-}
+COMPONENT_SCOPES: dict[str, tuple[Scope, ...]] = {c.name: c.scopes for c in registry.COMPONENTS}
 
 
 def scopes_for(components: Iterable[str]) -> list[Scope]:
-    return [scope for name in components for scope in COMPONENT_SCOPES.get(name, ())]
+    """The scopes of the enabled components (kfbootstrap/components.py says which workloads are whose)."""
+    return registry.scopes_for(components)
 
 
 def in_scope(workload: Workload, scopes: Sequence[Scope]) -> bool:

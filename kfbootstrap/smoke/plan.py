@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from kfbootstrap.components import component_of_check
 from kfbootstrap.config import Config
 from kfbootstrap.smoke import checks
 from kfbootstrap.smoke.checks import CheckContext, Service
@@ -19,24 +20,29 @@ class Check:
     service: str  # key into services_for()
 
 
+def _check(name: str, title: str, run: Callable[[CheckContext], str], service: str) -> Check:
+    """A check of the component whose descriptor (kfbootstrap/components.py) lists it."""
+    return Check(name, component_of_check(name), title, run, service)
+
+
 def all_checks(with_pipeline: bool = False) -> list[Check]:
     from kfbootstrap.smoke.pipeline_run import run_tiny_pipeline
 
     found = [
-        Check("dashboard-redirects-to-dex", "kubeflow", "Kubeflow dashboard redirects to the dex login",
+        _check("dashboard-redirects-to-dex", "Kubeflow dashboard redirects to the dex login",
               checks.dashboard_redirects_to_dex, "kubeflow"),
-        Check("dex-login", "kubeflow", "Login with the configured user", checks.dex_login, "kubeflow"),
-        Check("pipelines-healthz", "kubeflow", "Pipelines API healthz", checks.pipelines_healthz, "pipelines"),
-        Check("pipelines-list", "kubeflow", "Pipelines API lists pipelines", checks.pipelines_list, "pipelines"),
-        Check("model-registry-list", "model_registry", "Model registry lists registered models",
+        _check("dex-login", "Login with the configured user", checks.dex_login, "kubeflow"),
+        _check("pipelines-healthz", "Pipelines API healthz", checks.pipelines_healthz, "pipelines"),
+        _check("pipelines-list", "Pipelines API lists pipelines", checks.pipelines_list, "pipelines"),
+        _check("model-registry-list", "Model registry lists registered models",
               checks.model_registry_list, "model_registry"),
-        Check("object-store-list-buckets", "object_store", "Object store accepts `creds minio` (ListBuckets)",
+        _check("object-store-list-buckets", "Object store accepts `creds minio` (ListBuckets)",
               checks.object_store_list_buckets, "object_store"),
-        Check("grafana-health", "grafana", "Grafana /api/health", checks.grafana_health, "grafana"),
-        Check("prometheus-ready", "prometheus", "Prometheus /-/ready", checks.prometheus_ready, "prometheus"),
+        _check("grafana-health", "Grafana /api/health", checks.grafana_health, "grafana"),
+        _check("prometheus-ready", "Prometheus /-/ready", checks.prometheus_ready, "prometheus"),
     ]
     if with_pipeline:
-        found.append(Check("pipelines-run", "kubeflow", "A tiny pipeline runs to success",
+        found.append(_check("pipelines-run", "A tiny pipeline runs to success",
                            run_tiny_pipeline, "pipelines"))
     return found
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from kfbootstrap import ui
-from kfbootstrap.charts import CHART_PINS, ChartPin, ChartSource, chart_source, chart_values
+from kfbootstrap.charts import CHART_PINS, ChartPin, ChartSource, bundled_dir, chart_source, chart_values
+from kfbootstrap.components import get
 from kfbootstrap.config import Config
 from kfbootstrap.context import RunContext
 from kfbootstrap.steps.base import Step
@@ -20,13 +21,12 @@ from kfbootstrap.tools.helm import Helm, ReleaseResult
 
 class HelmReleaseStep(Step):
     component = ""
-    label = ""  # human name: "Prometheus"
 
     def __init__(self, config: Config) -> None:
         self.pin: ChartPin = CHART_PINS[self.component]
         self.name = self.component
         version = getattr(config.charts, self.component).version or self.pin.version
-        self.title = f"Install {self.label} ({self.pin.chart} chart {version})"
+        self.title = f"Install {get(self.component).title} ({self.pin.chart} chart {version})"
 
     def describe(self) -> str:
         return (f"{self.title}: Helm release {self.pin.release} in namespace {self.pin.namespace}, "
@@ -63,7 +63,8 @@ class HelmReleaseStep(Step):
         return f"{note}; {extra}" if extra else note
 
     def wanted(self, ctx: RunContext) -> tuple[ChartSource, dict[str, Any]]:
-        return chart_source(self.pin, ctx.config.charts), chart_values(self.pin, ctx.config.charts)
+        return (chart_source(self.pin, ctx.config.charts, bundled_dir(ctx.config)),
+                chart_values(self.pin, ctx.config.charts))
 
 
 def helm_for(ctx: RunContext) -> Helm:

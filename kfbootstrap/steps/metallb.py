@@ -82,7 +82,6 @@ def pool_objects(addresses: str) -> list[dict[str, Any]]:
 
 class MetallbStep(HelmReleaseStep):
     component = "metallb"
-    label = "MetalLB"
 
     def __init__(self, config) -> None:
         super().__init__(config)

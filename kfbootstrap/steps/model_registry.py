@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING
 
 from kfbootstrap import ui
 from kfbootstrap.context import RunContext
-from kfbootstrap.errors import ConfigError
 from kfbootstrap.steps.base import Step
 
 if TYPE_CHECKING:
+    from kfbootstrap.config import Config
     from kfbootstrap.manifests import Render
 
 NAMESPACE = "kubeflow"
-OVERLAYS = {"db": "overlays/db", "istio": "options/istio", "csi": "options/csi"}
 ISTIO_CRD = "virtualservices.networking.istio.io"
 
 
@@ -34,7 +33,7 @@ class ModelRegistryStep(Step):
     name = "model_registry"
     title = "Install the model registry"
 
-    def __init__(self) -> None:
+    def __init__(self, config: "Config | None" = None) -> None:
         self._render: tuple[list["Render"], str] | None = None
 
     def describe(self) -> str:
@@ -74,36 +73,16 @@ class ModelRegistryStep(Step):
 
     def rendered(self, ctx: RunContext) -> tuple[list["Render"], str]:
         """The overlays' renders and one hash over them; made once per run."""
+        from kfbootstrap.manifests import render_overlay
+
         if self._render is None:
             wanted = ["db", "istio"] + (["csi"] if ctx.config.model_registry.csi else [])
             if not _istio_installed(ctx):
                 wanted.remove("istio")
-            renders = [render_overlay(ctx, overlay) for overlay in wanted]
+            renders = [render_overlay(ctx.config, ctx.runner, overlay) for overlay in wanted]
             digest = hashlib.sha256("".join(r.digest for r in renders).encode()).hexdigest()
             self._render = (renders, digest)
         return self._render
-
-
-def render_overlay(ctx: RunContext, overlay: str) -> "Render":
-    """One overlay from model_registry.path, else from Kubeflow's manifests source."""
-    from kfbootstrap.manifests import NotSeparate, Renderer
-
-    config = ctx.config
-    if config.model_registry.path is not None:
-        config = config.model_copy(update={"kubeflow": config.kubeflow.model_copy(
-            update={"path": config.model_registry.path})})
-    renderer = Renderer(config, ctx.runner)
-    component = f"model-registry-{overlay}"
-    if renderer.source.kind in ("directory", "file"):
-        try:
-            return renderer.render(component)
-        except NotSeparate:
-            raise ConfigError(f"{renderer.source.describe()} has no {component}.yaml[.xz]",
-                              hint="set model_registry.path to a kubeflow/manifests checkout or to a directory "
-                                   f"holding {component}.yaml (`kubectl kustomize "
-                                   f"{renderer.source.release.model_registry_path}/{OVERLAYS[overlay]}`)") from None
-    relative = f"{renderer.source.release.model_registry_path}/{OVERLAYS[overlay]}"
-    return renderer.render_kustomization(renderer.checkout(), relative, component)
 
 
 def _istio_installed(ctx: RunContext) -> bool:

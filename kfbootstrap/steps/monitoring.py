@@ -26,12 +26,10 @@ GRAFANA_ADMIN_USER = "admin"
 
 class PrometheusStep(HelmReleaseStep):
     component = "prometheus"
-    label = "Prometheus"
 
 
 class GrafanaStep(HelmReleaseStep):
     component = "grafana"
-    label = "Grafana"
 
     def __init__(self, config) -> None:
         super().__init__(config)

@@ -6,6 +6,7 @@ SeaweedFS behind `seaweedfs` / `minio-service`). See kfbootstrap/kube/object_sto
 
 from __future__ import annotations
 
+from kfbootstrap.config import Config
 from kfbootstrap.context import RunContext
 from kfbootstrap.errors import KfbError
 from kfbootstrap.releases import RELEASES
@@ -15,6 +16,9 @@ from kfbootstrap.steps.base import Step
 class ObjectStoreStep(Step):
     name = "object_store"
     title = "Find the pipelines' object store"
+
+    def __init__(self, config: Config | None = None) -> None:
+        """Built like every component's step; what it finds depends on the cluster, not the config."""
 
     def describe(self) -> str:
         return "Find the pipelines' object store (MinIO or SeaweedFS) Kubeflow runs and record it for expose/creds"
@@ -31,7 +35,7 @@ class ObjectStoreStep(Step):
 
         found = object_store.detect(ctx.kube)
         if found is None:
-            if ctx.config.components.kubeflow:
+            if ctx.config.components.on("kubeflow"):
                 raise KfbError(f"neither svc/seaweedfs nor svc/minio-service exists in namespace {object_store.NAMESPACE}",
                                hint="Kubeflow Pipelines did not install completely; re-run `kfbootstrap up`")
             return "Kubeflow is not installed here (components.kubeflow is off): nothing to record"

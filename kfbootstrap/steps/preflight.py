@@ -17,6 +17,7 @@ from kfbootstrap.host import HostProbe
 from kfbootstrap.steps.base import Step
 from kfbootstrap.steps.preflight_arch import check_architecture
 from kfbootstrap.steps.preflight_disk import check_disk
+from kfbootstrap.components import chart_pins, targets
 from kfbootstrap.tools.docker import Docker, DockerInfo
 from kfbootstrap.tools.runner import Runner
 from kfbootstrap.tools.versions import format_version, parse_version
@@ -35,8 +36,7 @@ MIN_KUSTOMIZE = (5, 0, 0)
 MIN_HELM = (3, 12, 0)
 
 # Which forwarded port belongs to which component.
-FORWARD_COMPONENTS = {"kubeflow": "kubeflow", "grafana": "grafana", "prometheus": "prometheus",
-                      "model_registry": "model_registry", "minio": "object_store"}
+FORWARD_COMPONENTS = {target.port_key: target.component for target in targets().values()}
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def collect_findings(config: Config, runner: Runner, host: HostProbe, fix: bool 
     findings.append(_check_kubectl(runner))
     if _needs_kustomize(config):
         findings.append(_check_kustomize(runner))
-    if config.components.prometheus or config.components.grafana or config.components.metallb:
+    if any(config.components.on(name) for name in chart_pins()):
         findings.append(_check_helm(runner, config.charts.helm))
     if creating:
         findings += _check_resources(config, host, docker_info)
@@ -80,7 +80,7 @@ def collect_findings(config: Config, runner: Runner, host: HostProbe, fix: bool 
 def _needs_kustomize(config: Config) -> bool:
     """A pre-rendered YAML file needs no kustomize; a manifests checkout (ours or the user's) does."""
     path = config.kubeflow.path
-    return config.components.kubeflow and (path is None or path.is_dir())
+    return config.components.on("kubeflow") and (path is None or path.is_dir())
 
 
 def _tool_output(runner: Runner, argv: list[str]) -> tuple[str | None, str]:

@@ -153,6 +153,12 @@ class Helm:
         """Recover a stuck release, then install or upgrade only if chart version or values differ."""
         return _run(self._ensure(release, namespace, source, chart, values, on_note), f"install release {release}")
 
+    def pull(self, source: "ChartSource", chart: str, destination: Path) -> Path:
+        """`helm pull` a repository chart's archive into `destination` (for offline `up`); the path of it."""
+        self.runner.run([self.executable, "pull", source.ref, "--repo", source.repo or "", "--version", source.version,
+                         "--destination", str(destination)])
+        return destination / f"{chart}-{source.version}.tgz"
+
     def template(self, release: str, namespace: str, source: "ChartSource", values: dict[str, Any]) -> list[dict[str, Any]]:
         """The objects `helm template` renders (no cluster needed): what the release would run."""
         return _run(self._template(release, namespace, source, values), f"render chart {source.ref}")

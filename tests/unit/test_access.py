@@ -67,7 +67,7 @@ def test_get_target_accepts_both_spellings(name):
 def test_unknown_target_lists_the_known_ones():
     with pytest.raises(UsageError) as info:
         get_target("jupyter")
-    assert "kubeflow, grafana, prometheus, model-registry, minio" in info.value.hint
+    assert "kubeflow, prometheus, grafana, model-registry, minio" in info.value.hint
 
 
 @pytest.mark.parametrize("release,first", [("26.03", "seaweedfs"), ("v1.11.0", "minio-service"),
@@ -391,6 +391,6 @@ def test_up_plan_ends_with_forwards_unless_disabled(capsys, tmp_path, monkeypatc
     monkeypatch.setattr("kfbootstrap.cli.common.new_runner", lambda: None)
     plan = run_cli(capsys, "up", "--dry-run")
     assert plan.code == 0 and plan.out.strip().splitlines()[-1].split(". ", 1)[1].startswith(
-        "Start background port-forwards (kubeflow, grafana, prometheus, model-registry, minio)")
+        "Start background port-forwards (kubeflow, prometheus, grafana, model-registry, minio)")
     assert "port-forwards" not in run_cli(capsys, "up", "--dry-run", "--no-expose").out
     assert "port-forwards" not in run_cli(capsys, "up", "--dry-run", "--profile", "ci").out

@@ -203,7 +203,9 @@ def test_failed_clone_leaves_nothing_behind_and_says_how_to_work_offline(tmp_pat
 # ---------------------------------------------------------------- `kfbootstrap render`
 
 
-def test_render_writes_one_labelled_file_per_component(tmp_path, capsys):
+def test_render_writes_one_labelled_file_per_component(tmp_path, capsys, monkeypatch):
+    for off in ("METALLB", "PROMETHEUS", "GRAFANA", "MODEL_REGISTRY"):  # only the kustomize renders here
+        monkeypatch.setenv(f"KFBOOTSTRAP_COMPONENTS__{off}", "false")
     pre = tmp_path / "pre"
     pre.mkdir()
     (pre / "kubeflow.yaml").write_text(CONFIGMAP.format(name="k") + "---\n" + CONFIGMAP.format(name="l"))
@@ -227,6 +229,7 @@ def test_render_to_stdout_and_disabled_components(tmp_path, capsys, monkeypatch)
     single = tmp_path / "all.yaml"
     single.write_text(CONFIGMAP.format(name="k"))
     monkeypatch.setenv("KFBOOTSTRAP_COMPONENTS__KSERVE", "false")
+    monkeypatch.setenv("KFBOOTSTRAP_COMPONENTS__MODEL_REGISTRY", "false")  # a single file has no overlays
     result = run_cli(capsys, "render", "--manifests", single)
     assert result.code == 0
     docs = [d for d in yaml.safe_load_all(result.out) if d]

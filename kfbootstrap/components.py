@@ -1,0 +1,187 @@
+"""One descriptor per component: every table and every command derives from COMPONENTS.
+
+A component is what `components.<name>` switches: the step that installs it, the
+workloads that make it ready (the readiness wait and `status` read the same scopes),
+the Services people reach (`expose`, the forwards of `up`, `status`, smoke), its
+credentials (`creds`), its Helm chart pin, the renders `render --out` writes for it
+and the smoke checks that prove it works. The config's `components`,
+`forwards.ports` and `charts` sections are generated from here too.
+
+Pure data, no imports beyond the standard library: config.py, kube/ and the CLI
+all read it, and `kfbootstrap --help` must stay fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from kfbootstrap.kube.workloads import Workload
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where some of a component's workloads live: a namespace, optionally narrowed by labels or names."""
+
+    namespace: str
+    labels: tuple[tuple[str, str], ...] = ()
+    names: tuple[str, ...] = ()
+
+    def matches(self, workload: "Workload") -> bool:
+        return (workload.namespace == self.namespace and all(workload.labels.get(k) == v for k, v in self.labels)
+                and (not self.names or workload.name in self.names))
+
+    @property
+    def narrow(self) -> bool:
+        """Narrowed scopes win over a whole namespace when two components share one (status counts once)."""
+        return bool(self.labels or self.names)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One forwardable Service."""
+
+    name: str  # what the user types: `expose grafana`
+    component: str  # the component that installs it
+    port_key: str  # the forwards.ports key of its local port
+    default_port: int  # that key's default local port (Makefile parity)
+    namespace: str
+    services: tuple[str, ...]  # candidate Service names, the first that exists wins
+    remote_port: int  # the Service port (not the pod's): targetPort is resolved per pod
+    path: str = "/"  # what to open in a browser
+    creds: str | None = None  # the `creds` target holding its login, if any
+
+
+@dataclass(frozen=True)
+class ChartPin:
+    """One Helm release kfbootstrap manages, with the chart version it was tested with."""
+
+    name: str  # component name and key under `charts:` in the config
+    chart: str  # chart name in its repository
+    version: str
+    repo: str
+    release: str
+    namespace: str
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str  # the key under `components:`
+    title: str  # human name: "Grafana"
+    step: str  # "module:Class" of its installer, imported only when `up` builds its plan
+    scopes: tuple[Scope, ...] = ()  # the workloads that make it ready
+    version_from: tuple[str, ...] = ()  # workload names whose image tag is its version, first found wins
+    targets: tuple[Target, ...] = ()
+    creds: tuple[str, ...] = ()  # `creds` targets it provides
+    chart: ChartPin | None = None
+    renders: tuple[str, ...] = ()  # `render --out` files (<render>.yaml) that `up --manifests DIR` reads
+    smoke: tuple[str, ...] = ()  # names of its smoke checks
+
+
+_ISTIO = (("app.kubernetes.io/part-of", "istio"),)
+_KUBEFLOW_NAMESPACES = ("cert-manager", "istio-system", "auth", "oauth2-proxy", "knative-serving", "kubeflow",
+                        "kubeflow-system")
+
+# In install order (the order of `up`'s steps). Namespaces from the 26.03 render and our charts.
+COMPONENTS: tuple[Component, ...] = (
+    Component(
+        "kubeflow", "Kubeflow", "kfbootstrap.steps.kubeflow:KubeflowStep",
+        scopes=tuple(Scope(ns) for ns in _KUBEFLOW_NAMESPACES) + (Scope("kube-system", _ISTIO),),
+        version_from=("centraldashboard",),
+        targets=(Target("kubeflow", "kubeflow", "kubeflow", 8080, "istio-system", ("istio-ingressgateway",), 80,
+                        creds="kubeflow"),),
+        creds=("kubeflow",), renders=("kubeflow",),
+        smoke=("dashboard-redirects-to-dex", "dex-login", "pipelines-healthz", "pipelines-list", "pipelines-run")),
+    Component(
+        "kserve", "KServe", "kfbootstrap.steps.kserve:KServeStep",
+        scopes=(Scope("kubeflow", names=("kserve-controller-manager", "kserve-localmodel-controller-manager",
+                                         "llmisvc-controller-manager", "kserve-models-web-app")),),
+        version_from=("kserve-controller-manager",), renders=("kserve",)),
+    Component(
+        "metallb", "MetalLB", "kfbootstrap.steps.metallb:MetallbStep",
+        scopes=(Scope("metallb-system"),), version_from=("controller", "metallb-controller"),
+        chart=ChartPin("metallb", "metallb", "0.16.1", "https://metallb.github.io/metallb", "metallb",
+                       "metallb-system")),
+    Component(
+        "prometheus", "Prometheus", "kfbootstrap.steps.monitoring:PrometheusStep",
+        scopes=(Scope("monitoring", (("app.kubernetes.io/instance", "prometheus"),)),),
+        version_from=("prometheus-server",),
+        targets=(Target("prometheus", "prometheus", "prometheus", 9090, "monitoring", ("prometheus-server",), 80),),
+        chart=ChartPin("prometheus", "prometheus", "29.27.0", "https://prometheus-community.github.io/helm-charts",
+                       "prometheus", "monitoring"),
+        smoke=("prometheus-ready",)),
+    Component(
+        "grafana", "Grafana", "kfbootstrap.steps.monitoring:GrafanaStep",
+        scopes=(Scope("monitoring", (("app.kubernetes.io/instance", "grafana"),)),), version_from=("grafana",),
+        targets=(Target("grafana", "grafana", "grafana", 3000, "monitoring", ("grafana",), 80, creds="grafana"),),
+        creds=("grafana",),
+        # The chart left grafana/helm-charts on 2026-01-30 (its last release there, 10.5.15,
+        # is deprecated); this is its new home.
+        chart=ChartPin("grafana", "grafana", "12.11.1", "https://grafana-community.github.io/helm-charts", "grafana",
+                       "monitoring"),
+        smoke=("grafana-health",)),
+    Component(
+        "model_registry", "the model registry", "kfbootstrap.steps.model_registry:ModelRegistryStep",
+        scopes=(Scope("kubeflow", (("component", "db"),)), Scope("kubeflow", (("component", "model-registry-server"),)),
+                Scope("kubeflow", names=("model-registry-deployment", "model-registry-db"))),
+        version_from=("model-registry-deployment",),
+        targets=(Target("model-registry", "model_registry", "model_registry", 8081, "kubeflow",
+                        ("model-registry-service",), 8080, path="/api/model_registry/v1alpha3/registered_models"),),
+        renders=("model-registry-db", "model-registry-istio", "model-registry-csi"),
+        smoke=("model-registry-list",)),
+    Component(
+        "object_store", "the pipelines' object store", "kfbootstrap.steps.object_store:ObjectStoreStep",
+        # Kubeflow brings it: its readiness is Kubeflow's; status shows its own workloads.
+        scopes=(Scope("kubeflow", names=("seaweedfs", "minio")),), version_from=("seaweedfs", "minio"),
+        # v1.10.x runs real MinIO behind minio-service; v1.11.0 keeps a minio-service in front of
+        # SeaweedFS; 26.03 has only the seaweedfs Service. Which exists is decided at run time.
+        targets=(Target("minio", "object_store", "minio", 9000, "kubeflow", ("minio-service", "seaweedfs"), 9000,
+                        creds="minio"),),
+        creds=("minio",), smoke=("object-store-list-buckets",)),
+)
+
+BY_NAME = {component.name: component for component in COMPONENTS}
+
+
+def names() -> list[str]:
+    return [component.name for component in COMPONENTS]
+
+
+def get(name: str) -> Component:
+    return BY_NAME[name]
+
+
+def selected(enabled: Iterable[str]) -> list[Component]:
+    """The enabled components, in install order."""
+    wanted = set(enabled)
+    return [component for component in COMPONENTS if component.name in wanted]
+
+
+def targets() -> dict[str, Target]:
+    """Every forward target by the name users type, in component order."""
+    return {target.name: target for component in COMPONENTS for target in component.targets}
+
+
+def chart_pins() -> dict[str, ChartPin]:
+    return {component.name: component.chart for component in COMPONENTS if component.chart is not None}
+
+
+def creds_targets() -> list[str]:
+    return [name for component in COMPONENTS for name in component.creds]
+
+
+def scopes_for(enabled: Iterable[str]) -> list[Scope]:
+    return [scope for name in enabled for scope in BY_NAME[name].scopes]
+
+
+def owner(workload: "Workload") -> str | None:
+    """The component a workload belongs to: a narrowed scope wins over a whole namespace."""
+    matches = [(scope.narrow, component.name) for component in COMPONENTS for scope in component.scopes
+               if scope.matches(workload)]
+    narrow = [name for is_narrow, name in matches if is_narrow]
+    return (narrow or [name for _, name in matches] or [None])[0]
+
+
+def component_of_check(check: str) -> str:
+    return next(component.name for component in COMPONENTS if check in component.smoke)
