@@ -17,16 +17,18 @@ import os
 import re
 import selectors
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kfbootstrap import paths
 from kfbootstrap.errors import KfbError
 from kfbootstrap.kube.portforward import PortInUse
+from kfbootstrap.tools.detached import start_module
+
+if TYPE_CHECKING:
+    from kfbootstrap.tools.detached import Process
 
 DAEMON_MODULE = "kfbootstrap.access.daemon"
 HEARTBEAT_SECONDS = 5.0
@@ -329,10 +331,8 @@ def port_free(address: str, port: int) -> bool:
 def start_background(spec: ForwardSpec, timeout: float = START_TIMEOUT) -> ForwardRecord:
     """Start a detached forwarder and return once it listens; errors carry the daemon's own message.
 
-    The daemon is our own interpreter running kfbootstrap.access.daemon, started
-    with subprocess directly (not tools.runner): the runner runs external tools to
-    completion, while this is a long-lived child of ours that must outlive us, in
-    its own session so Ctrl-C or closing the terminal does not reach it.
+    The daemon is our own interpreter running kfbootstrap.access.daemon, a
+    long-lived child that outlives us (kfbootstrap/tools/detached.py).
     """
     if os.name == "nt":
         raise KfbError("background forwards need Linux or macOS",
@@ -345,11 +345,7 @@ def start_background(spec: ForwardSpec, timeout: float = START_TIMEOUT) -> Forwa
         raise port_in_use_error(spec.address, spec.port, directory.parent)
     log_path = directory / f"{spec.target}.log"
     with open(log_path, "ab") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", DAEMON_MODULE, json.dumps(asdict(spec))],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log_file,
-            start_new_session=True, close_fds=True, cwd=str(directory), env=_daemon_env(),
-        )
+        proc = start_module(DAEMON_MODULE, json.dumps(asdict(spec)), cwd=directory, env=_daemon_env(), log=log_file)
     record = ForwardRecord(spec=spec, pid=proc.pid, started_at=time.time(), log=str(log_path))
     write_json_atomically(spec.record_path(), record.to_json())
     try:
@@ -376,7 +372,7 @@ def _daemon_env() -> dict[str, str]:
     return env
 
 
-def _wait_ready(proc: subprocess.Popen, timeout: float, log_path: Path) -> None:
+def _wait_ready(proc: "Process", timeout: float, log_path: Path) -> None:
     """The daemon writes one JSON line on stdout: {"ok": true} once listening, or its error."""
     assert proc.stdout is not None
     line = b""

@@ -26,6 +26,8 @@ import yaml
 from kfbootstrap.diagnose import tables
 from kfbootstrap.diagnose.redact import MASK, Redactor, redact_pod_env
 from kfbootstrap.errors import KfbError
+from kfbootstrap.tools.helm import Helm
+from kfbootstrap.tools.versions import version_argv
 
 log = logging.getLogger("kfbootstrap.diagnose")
 
@@ -74,7 +76,7 @@ def build_bundle(config, config_yaml: str, runner, out_dir: Path, *, connect: Ca
         collector.root.mkdir()
         redactor = Redactor()
         collector.write("config.yaml", config_yaml)
-        versions = _tool_versions(runner)
+        versions = _tool_versions(runner, config.charts.helm)
         summary = _collect_cluster(config, collector, redactor, versions, connect)
         collector.write_yaml("versions.yaml", versions)
         _collect_helm(config, runner, collector)
@@ -186,14 +188,13 @@ def _strip(obj: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- tools
 
 
-def _tool_versions(runner) -> dict[str, Any]:
+def _tool_versions(runner, helm: str = "helm") -> dict[str, Any]:
     from kfbootstrap import __version__
 
     versions: dict[str, Any] = {"kfbootstrap": __version__, "python": sys.version.split()[0],
                                 "platform": platform.platform()}
-    for tool, argv in {"kind": ["kind", "version"], "kubectl": ["kubectl", "version", "--client"],
-                       "helm": ["helm", "version", "--short"],
-                       "docker": ["docker", "version", "--format", "{{.Server.Version}}"]}.items():
+    for tool in ("kind", "kubectl", "helm", "docker"):
+        argv = version_argv(tool, helm if tool == "helm" else None)
         try:
             result = runner.run(argv, check=False, timeout=30)
             text = " ".join((result.stdout.strip() or result.stderr.strip()).split())[:300]
@@ -204,11 +205,8 @@ def _tool_versions(runner) -> dict[str, Any]:
 
 
 def _collect_helm(config, runner, collector: Collector) -> None:
-    argv = ["helm", "list", "--all-namespaces", "--all", "-o", "json"]
-    if config.kube_context:
-        argv += ["--kube-context", config.kube_context]
     try:
-        result = runner.run(argv, check=False, timeout=60)
+        result = Helm(runner, config.charts.helm, context=config.kube_context).list_all()
     except KfbError as exc:
         collector.problem(f"helm releases not collected: {exc.message}")
         return

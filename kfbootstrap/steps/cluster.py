@@ -16,6 +16,7 @@ from kfbootstrap.errors import ConfigError, KfbError
 from kfbootstrap.kubeadm_patches import adapt_kind_config
 from kfbootstrap.steps.base import Step
 from kfbootstrap.tools.kind import Kind
+from kfbootstrap.tools.kubectl import Kubectl
 
 
 def base_kind_config(config: Config) -> str:
@@ -44,15 +45,9 @@ def render_kind_config(base_yaml: str, workers: int, node_image: str) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
-def kubectl_argv(context: str | None, *args: str) -> list[str]:
-    """kubectl with our context, or the current one when none is set."""
-    return ["kubectl", *(["--context", context] if context else []), *args]
-
-
 def kube_api_ready(ctx: RunContext, context: str | None) -> bool:
     """Does the API server behind this kube context answer /readyz?"""
-    argv = kubectl_argv(context, "get", "--raw", "/readyz", "--request-timeout", "10s")
-    return ctx.runner.run(argv, check=False, timeout=30).ok
+    return Kubectl(ctx.runner, context).api_ready()
 
 
 class ClusterStep(Step):
@@ -102,9 +97,10 @@ class ExistingClusterStep(Step):
 
     def run(self, ctx: RunContext) -> str | None:
         context = ctx.config.kube_context
-        contexts = ctx.runner.run(["kubectl", "config", "get-contexts", "-o", "name"]).stdout.split()
+        kubectl = Kubectl(ctx.runner)
+        contexts = kubectl.contexts()
         if context is None:
-            context = ctx.runner.run(["kubectl", "config", "current-context"], check=False).stdout.strip() or None
+            context = kubectl.current_context()
         if context not in contexts:
             raise KfbError(f"kube context {context!r} not found",
                            hint=f"known contexts: {', '.join(contexts) or 'none'}; pass one with --context")

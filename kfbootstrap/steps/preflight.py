@@ -20,7 +20,8 @@ from kfbootstrap.steps.preflight_disk import check_disk
 from kfbootstrap.components import chart_pins, targets
 from kfbootstrap.tools.docker import Docker, DockerInfo
 from kfbootstrap.tools.runner import Runner
-from kfbootstrap.tools.versions import format_version, parse_version
+from kfbootstrap.tools import sysctl
+from kfbootstrap.tools.versions import format_version, parse_version, version_argv
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
@@ -126,7 +127,7 @@ def _check_docker(runner: Runner) -> tuple[Finding, DockerInfo | None]:
 
 
 def _check_kind(runner: Runner) -> Finding:
-    return _versioned_check("kind", runner, ["kind", "version"], MIN_KIND,
+    return _versioned_check("kind", runner, version_argv("kind"), MIN_KIND,
                             f"install kind {format_version(MIN_KIND)}+ ({format_version(RECOMMENDED_KIND)} tested): "
                             "https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
                             recommended=RECOMMENDED_KIND)
@@ -143,24 +144,24 @@ def _check_kubectl(runner: Runner) -> Finding:
     def parse(output: str):
         return parse_version(_kubectl_client(output).get("clientVersion", {}).get("gitVersion", "")) or parse_version(output)
 
-    return _versioned_check("kubectl", runner, ["kubectl", "version", "--client", "-o", "json"], MIN_KUBECTL,
+    return _versioned_check("kubectl", runner, version_argv("kubectl"), MIN_KUBECTL,
                             "install kubectl: https://kubernetes.io/docs/tasks/tools/", parse=parse)
 
 
 def _check_kustomize(runner: Runner) -> Finding:
     """kubectl's built-in kustomize is enough; a standalone kustomize is the fallback."""
-    output, _ = _tool_output(runner, ["kubectl", "version", "--client", "-o", "json"])
+    output, _ = _tool_output(runner, version_argv("kubectl"))
     built_in = parse_version(_kubectl_client(output or "").get("kustomizeVersion", ""))
     if built_in and built_in >= MIN_KUSTOMIZE:
         return Finding("kustomize", OK, f"{format_version(built_in)} (built into kubectl)")
-    standalone = _versioned_check("kustomize", runner, ["kustomize", "version"], MIN_KUSTOMIZE,
+    standalone = _versioned_check("kustomize", runner, version_argv("kustomize"), MIN_KUSTOMIZE,
                                   "install kustomize v5+ or a kubectl whose built-in kustomize is v5+")
     return standalone
 
 
 def _check_helm(runner: Runner, executable: str = "helm") -> Finding:
     """The helm the add-on steps will run (charts.helm: a name on PATH or a path)."""
-    finding = _versioned_check("helm", runner, [executable, "version", "--short"], MIN_HELM,
+    finding = _versioned_check("helm", runner, version_argv("helm", executable), MIN_HELM,
                                "install helm 3: https://helm.sh/docs/intro/install/ (or set charts.helm)")
     if finding.status == OK and finding.detail.startswith("v4"):
         return Finding("helm", WARN, f"{finding.detail}: we test with helm 3", "install helm 3 if releases fail")
@@ -203,8 +204,7 @@ def _check_inotify(runner: Runner, host: HostProbe, fix: bool) -> list[Finding]:
         return []  # Docker Desktop's VM has its own limits, out of our reach
     low = {name: value for name, value in ((n, host.sysctl(n)) for n in INOTIFY) if value is None or value < INOTIFY[name]}
     if low and fix:
-        argv = ["sysctl", "-w", *(f"{k}={v}" for k, v in INOTIFY.items())]
-        runner.run(argv if host.is_root() else ["sudo", *argv])
+        sysctl.write(runner, INOTIFY, as_root=host.is_root())
         low = {name: host.sysctl(name) for name in low if (host.sysctl(name) or 0) < INOTIFY[name]}
     findings = []
     for name, wanted in INOTIFY.items():

@@ -70,22 +70,28 @@ def _make_client(runner: Runner, **command_options: Any):
     from pyhelm3.command import Command
 
     class RunnerCommand(Command):
+        """pyhelm3's Command, run through our Runner. It keeps its own copy of the options it was
+        built with (pyhelm3 keeps them private), so nothing of pyhelm3's internals is read."""
+
         def __init__(self, runner: Runner, **kwargs: Any):
             super().__init__(**kwargs)
-            self._runner = runner
+            self.runner = runner
+            self.executable = str(kwargs.get("executable") or "helm")
+            self.kubeconfig = kwargs.get("kubeconfig")
+            self.kubecontext = kwargs.get("kubecontext")
 
         def _argv(self, command: Sequence[Any]) -> list[str]:
-            argv = [self._executable, *(str(part) for part in command)]
-            if self._kubeconfig:
-                argv += ["--kubeconfig", str(self._kubeconfig)]
-            if self._kubecontext:
-                argv += ["--kube-context", self._kubecontext]
+            argv = [self.executable, *(str(part) for part in command)]
+            if self.kubeconfig:
+                argv += ["--kubeconfig", str(self.kubeconfig)]
+            if self.kubecontext:
+                argv += ["--kube-context", self.kubecontext]
             return argv
 
         async def run(self, command: list[Any], input: bytes | None = None) -> bytes:
             argv = self._argv(command)
             text_in = input.decode("utf-8") if input is not None else None
-            result = await asyncio.to_thread(self._runner.run, argv, check=False, input=text_in)
+            result = await asyncio.to_thread(self.runner.run, argv, check=False, input=text_in)
             if result.ok:
                 return result.stdout.encode("utf-8")
             error_class = _error_class(helm_errors, result.stderr)
@@ -94,7 +100,7 @@ def _make_client(runner: Runner, **command_options: Any):
         def client_version(self):
             import semver
 
-            result = self._runner.run([self._executable, "version", "--template", "{{ .Version }}"], timeout=30)
+            result = self.runner.run([self.executable, "version", "--template", "{{ .Version }}"], timeout=30)
             return semver.Version.parse(result.stdout.strip().removeprefix("v"))
 
     class RunnerClient(Client):
@@ -152,6 +158,12 @@ class Helm:
                on_note: Callable[[str], None] = lambda _: None) -> ReleaseResult:
         """Recover a stuck release, then install or upgrade only if chart version or values differ."""
         return _run(self._ensure(release, namespace, source, chart, values, on_note), f"install release {release}")
+
+    def list_all(self) -> Any:
+        """`helm list` of every release in every namespace and status, as JSON (for diagnose); never raises on exit."""
+        argv = [self.executable, "list", "--all-namespaces", "--all", "-o", "json"]
+        return self.runner.run(argv + (["--kube-context", self.context] if self.context else []), check=False,
+                               timeout=60)
 
     def pull(self, source: "ChartSource", chart: str, destination: Path) -> Path:
         """`helm pull` a repository chart's archive into `destination` (for offline `up`); the path of it."""
@@ -233,12 +245,23 @@ def _canonical(values: dict[str, Any]) -> str:
     return json.dumps(values, sort_keys=True, default=str)
 
 
+_LOOP: asyncio.AbstractEventLoop | None = None
+
+
+def _loop() -> asyncio.AbstractEventLoop:
+    """The run's one event loop for pyhelm3 (made on first use), instead of a new one per call."""
+    global _LOOP
+    if _LOOP is None or _LOOP.is_closed():
+        _LOOP = asyncio.new_event_loop()
+    return _LOOP
+
+
 def _run(coro, what: str):
-    """Run one pyhelm3 coroutine; its errors become HelmFailed with helm's last line and a hint."""
+    """Run one pyhelm3 coroutine on the run's loop; its errors become HelmFailed with helm's last line and a hint."""
     from pyhelm3 import errors as helm_errors
 
     try:
-        return asyncio.run(coro)
+        return _loop().run_until_complete(coro)
     except helm_errors.Error as exc:
         raise _helm_failed(exc, what) from None
 

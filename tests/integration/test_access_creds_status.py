@@ -178,7 +178,7 @@ def test_creds_missing_key_is_named(bed, capsys):
 
 def test_creds_unknown_target_is_a_usage_error(capsys):
     result = run_cli(capsys, "creds", "prometheus")
-    assert result.code == 2 and "choose one of: minio, grafana, kubeflow" in result.err
+    assert result.code == 2 and "choose one of: kubeflow, grafana, minio" in result.err
 
 
 # ------------------------------------------------------------------------------------------ status
