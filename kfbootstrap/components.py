@@ -29,8 +29,11 @@ class Scope:
     names: tuple[str, ...] = ()
 
     def matches(self, workload: "Workload") -> bool:
-        return (workload.namespace == self.namespace and all(workload.labels.get(k) == v for k, v in self.labels)
-                and (not self.names or workload.name in self.names))
+        return (
+            workload.namespace == self.namespace
+            and all(workload.labels.get(k) == v for k, v in self.labels)
+            and (not self.names or workload.name in self.names)
+        )
 
     @property
     def narrow(self) -> bool:
@@ -80,65 +83,142 @@ class Component:
 
 
 _ISTIO = (("app.kubernetes.io/part-of", "istio"),)
-_KUBEFLOW_NAMESPACES = ("cert-manager", "istio-system", "auth", "oauth2-proxy", "knative-serving", "kubeflow",
-                        "kubeflow-system")
+_KUBEFLOW_NAMESPACES = (
+    "cert-manager",
+    "istio-system",
+    "auth",
+    "oauth2-proxy",
+    "knative-serving",
+    "kubeflow",
+    "kubeflow-system",
+)
 
 # In install order (the order of `up`'s steps). Namespaces from the 26.03 render and our charts.
 COMPONENTS: tuple[Component, ...] = (
     Component(
-        "kubeflow", "Kubeflow", "kfbootstrap.steps.kubeflow:KubeflowStep",
+        "kubeflow",
+        "Kubeflow",
+        "kfbootstrap.steps.kubeflow:KubeflowStep",
         scopes=tuple(Scope(ns) for ns in _KUBEFLOW_NAMESPACES) + (Scope("kube-system", _ISTIO),),
         version_from=("centraldashboard",),
-        targets=(Target("kubeflow", "kubeflow", "kubeflow", 8080, "istio-system", ("istio-ingressgateway",), 80,
-                        creds="kubeflow"),),
-        creds=("kubeflow",), renders=("kubeflow",),
-        smoke=("dashboard-redirects-to-dex", "dex-login", "pipelines-healthz", "pipelines-list", "pipelines-run")),
+        targets=(
+            Target(
+                "kubeflow",
+                "kubeflow",
+                "kubeflow",
+                8080,
+                "istio-system",
+                ("istio-ingressgateway",),
+                80,
+                creds="kubeflow",
+            ),
+        ),
+        creds=("kubeflow",),
+        renders=("kubeflow",),
+        smoke=("dashboard-redirects-to-dex", "dex-login", "pipelines-healthz", "pipelines-list", "pipelines-run"),
+    ),
     Component(
-        "kserve", "KServe", "kfbootstrap.steps.kserve:KServeStep",
-        scopes=(Scope("kubeflow", names=("kserve-controller-manager", "kserve-localmodel-controller-manager",
-                                         "llmisvc-controller-manager", "kserve-models-web-app")),),
-        version_from=("kserve-controller-manager",), renders=("kserve",)),
+        "kserve",
+        "KServe",
+        "kfbootstrap.steps.kserve:KServeStep",
+        scopes=(
+            Scope(
+                "kubeflow",
+                names=(
+                    "kserve-controller-manager",
+                    "kserve-localmodel-controller-manager",
+                    "llmisvc-controller-manager",
+                    "kserve-models-web-app",
+                ),
+            ),
+        ),
+        version_from=("kserve-controller-manager",),
+        renders=("kserve",),
+    ),
     Component(
-        "metallb", "MetalLB", "kfbootstrap.steps.metallb:MetallbStep",
-        scopes=(Scope("metallb-system"),), version_from=("controller", "metallb-controller"),
-        chart=ChartPin("metallb", "metallb", "0.16.1", "https://metallb.github.io/metallb", "metallb",
-                       "metallb-system")),
+        "metallb",
+        "MetalLB",
+        "kfbootstrap.steps.metallb:MetallbStep",
+        scopes=(Scope("metallb-system"),),
+        version_from=("controller", "metallb-controller"),
+        chart=ChartPin(
+            "metallb", "metallb", "0.16.1", "https://metallb.github.io/metallb", "metallb", "metallb-system"
+        ),
+    ),
     Component(
-        "prometheus", "Prometheus", "kfbootstrap.steps.monitoring:PrometheusStep",
+        "prometheus",
+        "Prometheus",
+        "kfbootstrap.steps.monitoring:PrometheusStep",
         scopes=(Scope("monitoring", (("app.kubernetes.io/instance", "prometheus"),)),),
         version_from=("prometheus-server",),
         targets=(Target("prometheus", "prometheus", "prometheus", 9090, "monitoring", ("prometheus-server",), 80),),
-        chart=ChartPin("prometheus", "prometheus", "29.27.0", "https://prometheus-community.github.io/helm-charts",
-                       "prometheus", "monitoring"),
-        smoke=("prometheus-ready",)),
+        chart=ChartPin(
+            "prometheus",
+            "prometheus",
+            "29.27.0",
+            "https://prometheus-community.github.io/helm-charts",
+            "prometheus",
+            "monitoring",
+        ),
+        smoke=("prometheus-ready",),
+    ),
     Component(
-        "grafana", "Grafana", "kfbootstrap.steps.monitoring:GrafanaStep",
-        scopes=(Scope("monitoring", (("app.kubernetes.io/instance", "grafana"),)),), version_from=("grafana",),
+        "grafana",
+        "Grafana",
+        "kfbootstrap.steps.monitoring:GrafanaStep",
+        scopes=(Scope("monitoring", (("app.kubernetes.io/instance", "grafana"),)),),
+        version_from=("grafana",),
         targets=(Target("grafana", "grafana", "grafana", 3000, "monitoring", ("grafana",), 80, creds="grafana"),),
         creds=("grafana",),
         # The chart left grafana/helm-charts on 2026-01-30 (its last release there, 10.5.15,
         # is deprecated); this is its new home.
-        chart=ChartPin("grafana", "grafana", "12.11.1", "https://grafana-community.github.io/helm-charts", "grafana",
-                       "monitoring"),
-        smoke=("grafana-health",)),
+        chart=ChartPin(
+            "grafana", "grafana", "12.11.1", "https://grafana-community.github.io/helm-charts", "grafana", "monitoring"
+        ),
+        smoke=("grafana-health",),
+    ),
     Component(
-        "model_registry", "the model registry", "kfbootstrap.steps.model_registry:ModelRegistryStep",
-        scopes=(Scope("kubeflow", (("component", "db"),)), Scope("kubeflow", (("component", "model-registry-server"),)),
-                Scope("kubeflow", names=("model-registry-deployment", "model-registry-db"))),
+        "model_registry",
+        "the model registry",
+        "kfbootstrap.steps.model_registry:ModelRegistryStep",
+        scopes=(
+            Scope("kubeflow", (("component", "db"),)),
+            Scope("kubeflow", (("component", "model-registry-server"),)),
+            Scope("kubeflow", names=("model-registry-deployment", "model-registry-db")),
+        ),
         version_from=("model-registry-deployment",),
-        targets=(Target("model-registry", "model_registry", "model_registry", 8081, "kubeflow",
-                        ("model-registry-service",), 8080, path="/api/model_registry/v1alpha3/registered_models"),),
+        targets=(
+            Target(
+                "model-registry",
+                "model_registry",
+                "model_registry",
+                8081,
+                "kubeflow",
+                ("model-registry-service",),
+                8080,
+                path="/api/model_registry/v1alpha3/registered_models",
+            ),
+        ),
         renders=("model-registry-db", "model-registry-istio", "model-registry-csi"),
-        smoke=("model-registry-list",)),
+        smoke=("model-registry-list",),
+    ),
     Component(
-        "object_store", "the pipelines' object store", "kfbootstrap.steps.object_store:ObjectStoreStep",
+        "object_store",
+        "the pipelines' object store",
+        "kfbootstrap.steps.object_store:ObjectStoreStep",
         # Kubeflow brings it: its readiness is Kubeflow's; status shows its own workloads.
-        scopes=(Scope("kubeflow", names=("seaweedfs", "minio")),), version_from=("seaweedfs", "minio"),
+        scopes=(Scope("kubeflow", names=("seaweedfs", "minio")),),
+        version_from=("seaweedfs", "minio"),
         # v1.10.x runs real MinIO behind minio-service; v1.11.0 keeps a minio-service in front of
         # SeaweedFS; 26.03 has only the seaweedfs Service. Which exists is decided at run time.
-        targets=(Target("minio", "object_store", "minio", 9000, "kubeflow", ("minio-service", "seaweedfs"), 9000,
-                        creds="minio"),),
-        creds=("minio",), smoke=("object-store-list-buckets",)),
+        targets=(
+            Target(
+                "minio", "object_store", "minio", 9000, "kubeflow", ("minio-service", "seaweedfs"), 9000, creds="minio"
+            ),
+        ),
+        creds=("minio",),
+        smoke=("object-store-list-buckets",),
+    ),
 )
 
 BY_NAME = {component.name: component for component in COMPONENTS}
@@ -177,10 +257,15 @@ def scopes_for(enabled: Iterable[str]) -> list[Scope]:
 
 def owner(workload: "Workload") -> str | None:
     """The component a workload belongs to: a narrowed scope wins over a whole namespace."""
-    matches = [(scope.narrow, component.name) for component in COMPONENTS for scope in component.scopes
-               if scope.matches(workload)]
+    matches = [
+        (scope.narrow, component.name)
+        for component in COMPONENTS
+        for scope in component.scopes
+        if scope.matches(workload)
+    ]
     narrow = [name for is_narrow, name in matches if is_narrow]
-    return (narrow or [name for _, name in matches] or [None])[0]
+    candidates = narrow or [name for _, name in matches]
+    return candidates[0] if candidates else None
 
 
 def component_of_check(check: str) -> str:

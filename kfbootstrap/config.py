@@ -240,11 +240,11 @@ class CacheConfig(_Section):
     @field_validator("registries")
     @classmethod
     def _valid_registries(cls, value: dict[str, str]) -> dict[str, str]:
-        for registry, remote in value.items():
-            if not _REGISTRY_HOST.match(registry):
-                raise ValueError(f"{registry!r} is not a registry host (host or host:port, as images name it)")
+        for host, remote in value.items():
+            if not _REGISTRY_HOST.match(host):
+                raise ValueError(f"{host!r} is not a registry host (host or host:port, as images name it)")
             if not remote.startswith(("https://", "http://")):
-                raise ValueError(f"upstream of {registry} must be an http(s):// URL, not {remote!r}")
+                raise ValueError(f"upstream of {host} must be an http(s):// URL, not {remote!r}")
         return value
 
 
@@ -371,7 +371,8 @@ def _read_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
         text = path.read_text(encoding="utf-8")
         data, node = safeyaml.load(text)
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}", hint="check the file's permissions and encoding")
+        raise ConfigError(f"cannot read config file {path}: {exc}",
+                          hint="check the file's permissions and encoding") from None
     except safeyaml.YamlRefused as exc:
         raise ConfigError(f"config file {path}{f' line {exc.line}' if exc.line else ''}: {exc.problem}",
                           hint="write each key once; use anchors only for plain copies") from None
@@ -379,7 +380,8 @@ def _read_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"config file {path}{where}: {problem}", hint="fix the YAML syntax (indentation, colons, quotes)")
+        raise ConfigError(f"config file {path}{where}: {problem}",
+                          hint="fix the YAML syntax (indentation, colons, quotes)") from None
     if data is None:
         return {}, {}
     if not isinstance(data, dict):

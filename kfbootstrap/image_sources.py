@@ -26,7 +26,7 @@ def objects_by_component(config: Config, runner: Runner,
             found.setdefault(component, []).extend(render_named(config, runner, name).objects())
         except NotSeparate as why:
             note(f"{name}: {why}")
-    for name, pin in CHART_PINS.items():
+    for name in CHART_PINS:
         if name in enabled:
             found[name] = _chart_objects(config, runner, name)
     return found

@@ -16,6 +16,7 @@ from kfbootstrap.steps.base import Step
 
 log = logging.getLogger("kfbootstrap.pipeline")
 
+
 def build_steps(config: Config) -> list[Step]:
     """The plan for `up`: preflight, cluster, then each enabled component."""
     from kfbootstrap.steps.cluster import ClusterStep, ExistingClusterStep

@@ -26,7 +26,6 @@ class Release:
     model_registry_path: str
     object_store: str  # "seaweedfs", "minio-service->seaweedfs" or "minio"
     object_store_service: str
-    object_store_port: int = 9000
     example_path: str = "example"
     # The commit the tag pointed to when we checked; a clone at another commit is refused
     # (a moved tag is a supply-chain warning sign). None: not pinned yet, not checked.

@@ -10,18 +10,16 @@ stream breaks, until a deadline or a cancel.
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from kfbootstrap.kube.discovery import Resource
 from kfbootstrap.kube.errors import Conflict, Forbidden, KubeError, NotFound, Unauthorized, error_for
 from kfbootstrap.kube.rest import APPLY_PATCH, METADATA_LIST_ACCEPT, Cancel, KubeRest, Response, StreamRefused, Timeouts
-
-if TYPE_CHECKING:
-    from kubernetes.client import ApiClient
 
 log = logging.getLogger("kfbootstrap.kube")
 
@@ -31,7 +29,6 @@ SECRETS = Resource("v1", "Secret", "secrets", True)
 CONFIGMAPS = Resource("v1", "ConfigMap", "configmaps", True)
 PODS = Resource("v1", "Pod", "pods", True)
 EVENTS = Resource("v1", "Event", "events", True)
-NODES = Resource("v1", "Node", "nodes", False)
 DEPLOYMENTS = Resource("apps/v1", "Deployment", "deployments", True)
 STATEFULSETS = Resource("apps/v1", "StatefulSet", "statefulsets", True)
 DAEMONSETS = Resource("apps/v1", "DaemonSet", "daemonsets", True)
@@ -58,16 +55,12 @@ class Kube:
         self.context = context if context is not None else rest.context
 
     @classmethod
-    def connect(cls, context: str | None, kubeconfig: str | None = None, timeouts: Timeouts | None = None,
-                pool_size: int = 16) -> "Kube":
+    def connect(
+        cls, context: str | None, kubeconfig: str | None = None, timeouts: Timeouts | None = None, pool_size: int = 16
+    ) -> "Kube":
         from kfbootstrap.kube.client import api_client
 
         client = api_client(context, kubeconfig, pool_size=pool_size)
-        return cls(KubeRest(client, context=context, timeouts=timeouts), context)
-
-    @classmethod
-    def of(cls, client: "ApiClient", context: str | None = None, timeouts: Timeouts | None = None) -> "Kube":
-        """An adapter over an existing ApiClient (tests build theirs from the testbed's kubeconfig)."""
         return cls(KubeRest(client, context=context, timeouts=timeouts), context)
 
     @property
@@ -83,15 +76,28 @@ class Kube:
             return None
         return self._ok(response, "get", resource, namespace, name)
 
-    def list(self, resource: Resource, namespace: str | None = None, *, labels: str | None = None,
-             fields: str | None = None, metadata_only: bool = False) -> dict[str, Any]:
+    def list(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        *,
+        labels: str | None = None,
+        fields: str | None = None,
+        metadata_only: bool = False,
+    ) -> dict[str, Any]:
         """The list object (`items`, `metadata.resourceVersion`); namespace None: all namespaces."""
         query = {"labelSelector": labels, "fieldSelector": fields}
-        response = self.rest.request("GET", resource.collection_path(namespace), query=query,
-                                     accept=METADATA_LIST_ACCEPT if metadata_only else None)
+        response = self.rest.request(
+            "GET",
+            resource.collection_path(namespace),
+            query=query,
+            accept=METADATA_LIST_ACCEPT if metadata_only else None,
+        )
         return self._ok(response, "list", resource, namespace)
 
-    def items(self, resource: Resource, namespace: str | None = None, **selectors: Any) -> list[dict[str, Any]]:
+    def items(
+        self, resource: Resource, namespace: str | None = None, **selectors: Any
+    ) -> builtins.list[dict[str, Any]]:
         return list(self.list(resource, namespace, **selectors).get("items") or [])
 
     def raw(self, path: str, verb: str = "get") -> dict[str, Any] | None:
@@ -103,12 +109,23 @@ class Kube:
             raise self._error(response, verb, path)
         return response.json()
 
-    def logs(self, namespace: str, pod: str, container: str | None = None, *, previous: bool = False,
-             tail_lines: int | None = None, limit_bytes: int | None = None) -> str:
-        query = {"container": container, "previous": previous or None, "tailLines": tail_lines,
-                 "limitBytes": limit_bytes}
-        response = self.rest.request("GET", PODS.object_path(namespace, pod) + "/log", query=query,
-                                     accept="text/plain")
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None = None,
+        *,
+        previous: bool = False,
+        tail_lines: int | None = None,
+        limit_bytes: int | None = None,
+    ) -> str:
+        query = {
+            "container": container,
+            "previous": previous or None,
+            "tailLines": tail_lines,
+            "limitBytes": limit_bytes,
+        }
+        response = self.rest.request("GET", PODS.object_path(namespace, pod) + "/log", query=query, accept="text/plain")
         if not response.ok:
             raise self._error(response, "get", f"the logs of pod {namespace}/{pod}", "pods/log", namespace)
         return response.body.decode("utf-8", "replace")
@@ -119,25 +136,32 @@ class Kube:
         """Create `obj`; None when an object of that name exists already (we never overwrite it)."""
         name = (obj.get("metadata") or {}).get("name", "")
         # A JSON body goes as the dict: the client serialises application/json itself.
-        response = self.rest.request("POST", resource.collection_path(namespace), body=dict(obj),
-                                     content_type="application/json")
+        response = self.rest.request(
+            "POST", resource.collection_path(namespace), body=dict(obj), content_type="application/json"
+        )
         if response.status == 409:
             return None
         return self._ok(response, "create", resource, namespace, name)
 
-    def apply(self, resource: Resource, obj: Mapping[str, Any], *, field_manager: str,
-              namespace: str | None = None) -> dict[str, Any]:
+    def apply(
+        self, resource: Resource, obj: Mapping[str, Any], *, field_manager: str, namespace: str | None = None
+    ) -> dict[str, Any]:
         """Server-side apply one object, taking conflicting fields (a re-run wins back what others changed)."""
         name = (obj.get("metadata") or {}).get("name", "")
-        response = self.rest.request("PATCH", resource.object_path(namespace, name),
-                                     query={"fieldManager": field_manager, "force": "true"},
-                                     body=json.dumps(obj).encode(), content_type=APPLY_PATCH)
+        response = self.rest.request(
+            "PATCH",
+            resource.object_path(namespace, name),
+            query={"fieldManager": field_manager, "force": "true"},
+            body=json.dumps(obj).encode(),
+            content_type=APPLY_PATCH,
+        )
         return self._ok(response, "patch", resource, namespace, name)
 
     def delete(self, resource: Resource, name: str, namespace: str | None = None) -> bool:
         """Delete it (in the background); False when it was not there."""
-        response = self.rest.request("DELETE", resource.object_path(namespace, name),
-                                     query={"propagationPolicy": "Background"})
+        response = self.rest.request(
+            "DELETE", resource.object_path(namespace, name), query={"propagationPolicy": "Background"}
+        )
         if response.status == 404:
             return False
         self._ok(response, "delete", resource, namespace, name)
@@ -145,9 +169,17 @@ class Kube:
 
     # ---------------------------------------------------------------- watching
 
-    def watch(self, resource: Resource, namespace: str | None = None, *, labels: str | None = None,
-              deadline: float, cancel: Cancel | None = None, since: str | None = None,
-              clock: Callable[[], float] = time.monotonic) -> Iterator[Event]:
+    def watch(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        *,
+        labels: str | None = None,
+        deadline: float,
+        cancel: Cancel | None = None,
+        since: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Iterator[Event]:
         """Events until `deadline` (a clock() value) or `cancel`: a SYNC first (unless `since` names
         a version to start from), then changes; a SYNC again whenever the watch had to start over.
 
@@ -170,7 +202,7 @@ class Kube:
             except KubeError as exc:  # unreachable, timed out, 5xx: the server may come back before the deadline
                 last_error, failures = exc, failures + 1
                 log.debug("watch %s: %s (retrying)", resource.plural, exc.message)
-                pause = min(2.0 ** failures, 10.0, max(0.0, deadline - clock()))
+                pause = min(2.0**failures, 10.0, max(0.0, deadline - clock()))
                 if cancel is not None:
                     cancel.wait(pause)
                 else:
@@ -178,16 +210,30 @@ class Kube:
         if not synced and last_error is not None:
             raise last_error
 
-    def _watch_once(self, resource: Resource, namespace: str | None, labels: str | None, version: str,
-                    deadline: float, cancel: Cancel | None, clock: Callable[[], float]):
+    def _watch_once(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        labels: str | None,
+        version: str,
+        deadline: float,
+        cancel: Cancel | None,
+        clock: Callable[[], float],
+    ):
         """One watch request; returns the version to go on from, or None to list again."""
         seconds = max(1, min(int(deadline - clock()), WATCH_SECONDS))
-        query = {"watch": "true", "resourceVersion": version, "allowWatchBookmarks": "true",
-                 "timeoutSeconds": seconds, "labelSelector": labels}
+        query = {
+            "watch": "true",
+            "resourceVersion": version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": seconds,
+            "labelSelector": labels,
+        }
         path = resource.collection_path(namespace)
         try:
-            for line in self.rest.stream_lines(path, query=query, timeout=seconds + self.rest.timeouts.read,
-                                               cancel=cancel):
+            for line in self.rest.stream_lines(
+                path, query=query, timeout=seconds + self.rest.timeouts.read, cancel=cancel
+            ):
                 event = json.loads(line)
                 obj = event.get("object") or {}
                 kind = event.get("type")
@@ -202,32 +248,47 @@ class Kube:
         except StreamRefused as refused:
             if refused.response.status == 410:
                 return None
-            raise self._error(refused.response, "watch", _what(resource, namespace), resource.plural,
-                              namespace) from None
+            raise self._error(
+                refused.response, "watch", _what(resource, namespace), resource.plural, namespace
+            ) from None
         return version
 
     # ---------------------------------------------------------------- errors
 
-    def _ok(self, response: Response, verb: str, resource: Resource, namespace: str | None,
-            name: str | None = None) -> dict[str, Any]:
+    def _ok(
+        self, response: Response, verb: str, resource: Resource, namespace: str | None, name: str | None = None
+    ) -> dict[str, Any]:
         if not response.ok:
             raise self._error(response, verb, _what(resource, namespace, name), resource.plural, namespace)
         return response.json() if response.body else {}
 
-    def _error(self, response: Response, verb: str, what: str, plural: str = "",
-               namespace: str | None = None) -> KubeError:
+    def _error(
+        self, response: Response, verb: str, what: str, plural: str = "", namespace: str | None = None
+    ) -> KubeError:
         from kfbootstrap.kube.retry import status_message
 
         message, _ = status_message(response.body) if response.status else (response.body.decode(), {})
-        return error_for(verb=verb, what=what, context=self.context, server=self.server, status=response.status,
-                         message=message[:300], failure=response.failure, resource=plural, namespace=namespace)
+        return error_for(
+            verb=verb,
+            what=what,
+            context=self.context,
+            server=self.server,
+            status=response.status,
+            message=message[:300],
+            failure=response.failure,
+            resource=plural,
+            namespace=namespace,
+        )
 
 
 def _what(resource: Resource, namespace: str | None, name: str | None = None) -> str:
     if name:
         return f"{resource.kind} {namespace}/{name}" if resource.namespaced and namespace else f"{resource.kind} {name}"
-    where = f"in namespace {namespace}" if resource.namespaced and namespace else (
-        "in all namespaces" if resource.namespaced else "")
+    where = (
+        f"in namespace {namespace}"
+        if resource.namespaced and namespace
+        else ("in all namespaces" if resource.namespaced else "")
+    )
     return f"{resource.plural} {where}".strip()
 
 

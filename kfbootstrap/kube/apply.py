@@ -35,8 +35,20 @@ from kfbootstrap.errors import KfbError
 from kfbootstrap.kube import retry
 from kfbootstrap.kube.crds import crd_state, wait_established
 from kfbootstrap.kube.discovery import Discovery, KindNotServed, crd_resources, scoped_ref
-from kfbootstrap.kube.objects import (COMPONENT_LABEL, CRD_KIND, PHASE_FOUNDATION, PHASE_MAIN, PHASE_WEBHOOKS,
-                                      ObjectRef, crd_group_versions, crd_kinds, duplicates, for_apply, phase_of, ref_of)
+from kfbootstrap.kube.objects import (
+    COMPONENT_LABEL,
+    CRD_KIND,
+    PHASE_FOUNDATION,
+    PHASE_MAIN,
+    PHASE_WEBHOOKS,
+    ObjectRef,
+    crd_group_versions,
+    crd_kinds,
+    duplicates,
+    for_apply,
+    phase_of,
+    ref_of,
+)
 from kfbootstrap.kube.api import Kube
 from kfbootstrap.kube.rest import APPLY_PATCH, KubeRequestError, KubeRest
 
@@ -123,16 +135,20 @@ class ApplyFailed(KfbError):
         self.report = report
         failed = report.failed
         when = f"within {timeout:.0f}s" if report.timed_out else "(they cannot succeed by waiting)"
-        message = (f"{len(failed)} of {report.total} objects of {report.component} did not apply {when}:\n"
-                   f"{report.failure_table()}")
+        message = (
+            f"{len(failed)} of {report.total} objects of {report.component} did not apply {when}:\n"
+            f"{report.failure_table()}"
+        )
         super().__init__(message, hint=_hint_for({r.reason for r in failed}))
 
 
 def _hint_for(reasons: set[str]) -> str:
     if retry.WEBHOOK_NOT_READY in reasons:
-        return ("webhook servers were not ready in time (often images still pulling): check "
-                "`kubectl get pods -A | grep -v Running`, then re-run `kfbootstrap up` (applied objects are kept), "
-                "or raise timeouts.apply")
+        return (
+            "webhook servers were not ready in time (often images still pulling): check "
+            "`kubectl get pods -A | grep -v Running`, then re-run `kfbootstrap up` (applied objects are kept), "
+            "or raise timeouts.apply"
+        )
     if retry.KIND_NOT_SERVED in reasons:
         return "a CRD is missing or not Established: check `kubectl get crd` and the render's CRDs"
     if reasons & {retry.INVALID, retry.DENIED, retry.FORBIDDEN}:
@@ -156,12 +172,25 @@ class _Item:
 
 
 class _Engine:
-    def __init__(self, rest: KubeRest, objects: Sequence[Mapping[str, Any]], *, component: str,
-                 timeout: float, progress: Progress | None, workers: int,
-                 default_namespace: str | None, field_manager: str, clock: Callable[[], float]):
+    def __init__(
+        self,
+        rest: KubeRest,
+        objects: Sequence[Mapping[str, Any]],
+        *,
+        component: str,
+        timeout: float,
+        progress: Progress | None,
+        workers: int,
+        default_namespace: str | None,
+        field_manager: str,
+        clock: Callable[[], float],
+    ):
         self.rest = rest
-        self.discovery = Discovery(rest, clock, known=[resource for obj in objects if obj.get("kind") == CRD_KIND
-                                                       for resource in crd_resources(obj)])
+        self.discovery = Discovery(
+            rest,
+            clock,
+            known=[resource for obj in objects if obj.get("kind") == CRD_KIND for resource in crd_resources(obj)],
+        )
         self.component = component
         self.timeout = timeout
         self.progress = progress or (lambda done, total: None)
@@ -179,8 +208,9 @@ class _Engine:
         self.timed_out = False
         # Custom resources of CRDs in this set wait in `held` until their CRD is Established.
         self.crd_kinds = crd_kinds(objects)
-        self.crd_versions = {name: [f"{group}/{v}" for v in versions]
-                             for name, (group, versions) in crd_group_versions(objects).items()}
+        self.crd_versions = {
+            name: [f"{group}/{v}" for v in versions] for name, (group, versions) in crd_group_versions(objects).items()
+        }
         self.held: dict[str, list[_Item]] = {}
         self.unestablished: set[str] = set()
         self.crd_events: queue.Queue[str | None] = queue.Queue()
@@ -219,8 +249,11 @@ class _Engine:
         Objects of built-in kinds do not wait: they are applied while the API server
         establishes the CRDs.
         """
-        pending = {item.result.ref.name: item.crd_version for item in foundation
-                   if item.obj.get("kind") == CRD_KIND and item.result.applied and item.crd_state != "established"}
+        pending = {
+            item.result.ref.name: item.crd_version
+            for item in foundation
+            if item.obj.get("kind") == CRD_KIND and item.result.applied and item.crd_state != "established"
+        }
         log.debug("%s: namespaces and CRDs sent; watching %d CRDs", self.component, len(pending))
         if not pending or self.timed_out:
             return
@@ -232,10 +265,21 @@ class _Engine:
     def _crd_watcher(self, pending: dict[str, str | None], deadline: float) -> None:
         started = self.clock()
         try:
-            stuck = wait_established(Kube(self.rest), pending, deadline, on_established=self.crd_events.put,
-                                     label_selector=f"{COMPONENT_LABEL}={self.component}", clock=self.clock)
-            log.info("%s: %d CRDs Established in %.1fs%s", self.component, len(pending) - len(stuck),
-                     self.clock() - started, f"; not: {stuck}" if stuck else "")
+            stuck = wait_established(
+                Kube(self.rest),
+                pending,
+                deadline,
+                on_established=self.crd_events.put,
+                label_selector=f"{COMPONENT_LABEL}={self.component}",
+                clock=self.clock,
+            )
+            log.info(
+                "%s: %d CRDs Established in %.1fs%s",
+                self.component,
+                len(pending) - len(stuck),
+                self.clock() - started,
+                f"; not: {stuck}" if stuck else "",
+            )
         finally:
             self.crd_events.put(None)  # the watch is over: release whatever still waits
 
@@ -342,9 +386,12 @@ class _Engine:
             return retry.classify(exc.response.status, exc.response.body)
         item.result.ref = ref = scoped_ref(resource, ref, self.default_namespace)
         response = self.rest.request(
-            "PATCH", resource.object_path(ref.namespace, ref.name),
+            "PATCH",
+            resource.object_path(ref.namespace, ref.name),
             query={"fieldManager": self.field_manager, "force": "true"},
-            body=self._body(obj, ref), content_type=APPLY_PATCH)
+            body=self._body(obj, ref),
+            content_type=APPLY_PATCH,
+        )
         if response.ok:
             if ref.kind == CRD_KIND:
                 self._note_crd(item, response.json())
@@ -369,10 +416,19 @@ class _Engine:
         item.crd_state = crd_state(crd)
 
 
-def apply_objects(api_client: "Kube | ApiClient | KubeRest", objects: Sequence[Mapping[str, Any]], *, component: str,
-                  timeout: float = 1200.0, progress: Progress | None = None, workers: int = DEFAULT_WORKERS,
-                  default_namespace: str | None = None, field_manager: str = FIELD_MANAGER,
-                  raise_on_failure: bool = True, clock: Callable[[], float] = time.monotonic) -> ApplyReport:
+def apply_objects(
+    api_client: "Kube | ApiClient | KubeRest",
+    objects: Sequence[Mapping[str, Any]],
+    *,
+    component: str,
+    timeout: float = 1200.0,
+    progress: Progress | None = None,
+    workers: int = DEFAULT_WORKERS,
+    default_namespace: str | None = None,
+    field_manager: str = FIELD_MANAGER,
+    raise_on_failure: bool = True,
+    clock: Callable[[], float] = time.monotonic,
+) -> ApplyReport:
     """Server-side apply `objects` until each is applied or `timeout` seconds have passed.
 
     Every object gets our managed-by and component labels. `default_namespace` is used
@@ -383,21 +439,42 @@ def apply_objects(api_client: "Kube | ApiClient | KubeRest", objects: Sequence[M
     """
     twice = duplicates(objects, default_namespace)
     if twice:
-        raise KfbError(f"{component}: {len(twice)} objects occur more than once, e.g. {twice[0]}",
-                       hint="a render must name each object once; check the kustomization or the pre-rendered files")
+        raise KfbError(
+            f"{component}: {len(twice)} objects occur more than once, e.g. {twice[0]}",
+            hint="a render must name each object once; check the kustomization or the pre-rendered files",
+        )
     rest = _rest_of(api_client)
     requests_before = rest.requests
     started = clock()
-    engine = _Engine(rest, objects, component=component, timeout=timeout, progress=progress, workers=workers,
-                     default_namespace=default_namespace, field_manager=field_manager, clock=clock)
+    engine = _Engine(
+        rest,
+        objects,
+        component=component,
+        timeout=timeout,
+        progress=progress,
+        workers=workers,
+        default_namespace=default_namespace,
+        field_manager=field_manager,
+        clock=clock,
+    )
     results = engine.run()
-    report = ApplyReport(component, results, requests=rest.requests - requests_before,
-                         seconds=clock() - started, timed_out=engine.timed_out)
+    report = ApplyReport(
+        component,
+        results,
+        requests=rest.requests - requests_before,
+        seconds=clock() - started,
+        timed_out=engine.timed_out,
+    )
     log.info("%s: applied %s in %.1fs with %d requests", component, report.summary(), report.seconds, report.requests)
     if not report.ok:
         for failed in report.failed:
-            log.info("not applied: %s (%s, %d tries): %s", failed.ref, failed.reason, failed.attempts,
-                     failed.verdict.message if failed.verdict else "")
+            log.info(
+                "not applied: %s (%s, %d tries): %s",
+                failed.ref,
+                failed.reason,
+                failed.attempts,
+                failed.verdict.message if failed.verdict else "",
+            )
         if raise_on_failure:
             raise ApplyFailed(report, timeout)
     return report

@@ -22,10 +22,26 @@ from kfbootstrap.kube.rest import METADATA_LIST_ACCEPT, KubeRequestError, KubeRe
 log = logging.getLogger("kfbootstrap.cleanup")
 
 # Groups of built-in kinds: anything else is a custom resource (deleted early, see above).
-_BUILTIN_GROUPS = {"", "apps", "batch", "autoscaling", "policy", "rbac.authorization.k8s.io", "networking.k8s.io",
-                   "scheduling.k8s.io", "storage.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io",
-                   "coordination.k8s.io", "discovery.k8s.io", "node.k8s.io", "certificates.k8s.io",
-                   "apiregistration.k8s.io", "flowcontrol.apiserver.k8s.io", "events.k8s.io"}
+_BUILTIN_GROUPS = {
+    "",
+    "apps",
+    "batch",
+    "autoscaling",
+    "policy",
+    "rbac.authorization.k8s.io",
+    "networking.k8s.io",
+    "scheduling.k8s.io",
+    "storage.k8s.io",
+    "admissionregistration.k8s.io",
+    "apiextensions.k8s.io",
+    "coordination.k8s.io",
+    "discovery.k8s.io",
+    "node.k8s.io",
+    "certificates.k8s.io",
+    "apiregistration.k8s.io",
+    "flowcontrol.apiserver.k8s.io",
+    "events.k8s.io",
+}
 ORDER = ("webhook configurations", "custom resources", "other objects", "namespaces", "CRDs")
 
 
@@ -68,8 +84,9 @@ def plan_deletion(found: Iterable[ObjectRef]) -> list[list[ObjectRef]]:
     return stages
 
 
-def delete_managed(rest: KubeRest, *, selector: str = MANAGED_SELECTOR, workers: int = 8,
-                   progress: Callable[[str], None] | None = None) -> DeleteReport:
+def delete_managed(
+    rest: KubeRest, *, selector: str = MANAGED_SELECTOR, workers: int = 8, progress: Callable[[str], None] | None = None
+) -> DeleteReport:
     """Find every object matching `selector` and delete it (background propagation, not waited for)."""
     before = rest.requests
     report = DeleteReport()
@@ -90,8 +107,11 @@ def delete_managed(rest: KubeRest, *, selector: str = MANAGED_SELECTOR, workers:
 
 
 def _delete(rest: KubeRest, item: _Found) -> str | None:
-    response = rest.request("DELETE", item.resource.object_path(item.ref.namespace, item.ref.name),
-                            query={"propagationPolicy": "Background"})
+    response = rest.request(
+        "DELETE",
+        item.resource.object_path(item.ref.namespace, item.ref.name),
+        query={"propagationPolicy": "Background"},
+    )
     if response.ok or response.status == 404:
         return None
     from kfbootstrap.kube.retry import status_message
@@ -108,16 +128,21 @@ def _find(rest: KubeRest, selector: str, workers: int) -> list[_Found]:
 
 def _list(rest: KubeRest, resource: Resource, selector: str) -> list[_Found]:
     try:
-        listing = rest.get_json(resource.collection_path(None), query={"labelSelector": selector},
-                                accept=METADATA_LIST_ACCEPT) or {}
+        listing = (
+            rest.get_json(
+                resource.collection_path(None), query={"labelSelector": selector}, accept=METADATA_LIST_ACCEPT
+            )
+            or {}
+        )
     except KubeRequestError as exc:  # e.g. forbidden to us: nothing of ours can be there anyway
         log.info("skipping %s: %s", resource.plural, exc)
         return []
     found = []
     for item in listing.get("items") or []:
         meta = item.get("metadata") or {}
-        ref = ObjectRef(resource.api_version, resource.kind, meta.get("namespace") if resource.namespaced else None,
-                        meta["name"])
+        ref = ObjectRef(
+            resource.api_version, resource.kind, meta.get("namespace") if resource.namespaced else None, meta["name"]
+        )
         found.append(_Found(resource, ref))
     return found
 

@@ -30,14 +30,17 @@ def load_configuration(context: str | None, kubeconfig: str | None = None) -> "C
     # Read $KUBECONFIG now: the library's default is frozen when kubernetes is first imported.
     kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
     try:
-        kube_config.load_kube_config(config_file=kubeconfig, context=context,
-                                     client_configuration=configuration, persist_config=False)
+        kube_config.load_kube_config(
+            config_file=kubeconfig, context=context, client_configuration=configuration, persist_config=False
+        )
     except (kube_config.ConfigException, OSError, TypeError, ValueError, AttributeError, yaml.YAMLError) as exc:
         # YAMLError: a kubeconfig that is not YAML; AttributeError: YAML that is not a mapping.
         where = kubeconfig or "$KUBECONFIG or ~/.kube/config"
         detail = " ".join(str(exc).split())  # one line: YAML errors span several
-        raise KfbError(f"cannot use kube context {context or '(current)'} from {where}: {detail}",
-                       hint="check `kubectl config get-contexts`; pass --context, or run `kfbootstrap up` first") from None
+        raise KfbError(
+            f"cannot use kube context {context or '(current)'} from {where}: {detail}",
+            hint="check `kubectl config get-contexts`; pass --context, or run `kfbootstrap up` first",
+        ) from None
     configuration.retries = _retries()
     return configuration
 
@@ -68,11 +71,15 @@ def api_errors(context: str | None) -> Iterator[None]:
     try:
         yield
     except HTTPError as exc:
-        raise KfbError(f"cannot reach the API server of context {context or '(current)'}: {exc}",
-                       hint="is the cluster running? `kubectl cluster-info` checks it; `kfbootstrap up` creates it") from None
+        raise KfbError(
+            f"cannot reach the API server of context {context or '(current)'}: {exc}",
+            hint="is the cluster running? `kubectl cluster-info` checks it; `kfbootstrap up` creates it",
+        ) from None
     except ApiException as exc:
-        raise KfbError(f"the API server refused: {exc.status} {exc.reason}",
-                       hint=f"check your access with `kubectl --context {context or '(current)'} auth can-i --list`") from None
+        raise KfbError(
+            f"the API server refused: {exc.status} {exc.reason}",
+            hint=f"check your access with `kubectl --context {context or '(current)'} auth can-i --list`",
+        ) from None
 
 
 def typed_core(context: str | None, kubeconfig: str | None = None) -> Any:

@@ -44,10 +44,14 @@ def oldest_version(versions: Mapping[str, str | None]) -> str | None:
     return str(min(int(v) for v in values))  # type: ignore[arg-type]
 
 
-def wait_established(kube: "Kube", pending: Mapping[str, str | None], deadline: float,
-                     label_selector: str | None = None,
-                     on_established: Callable[[str], None] | None = None,
-                     clock: Callable[[], float] = time.monotonic) -> dict[str, str]:
+def wait_established(
+    kube: "Kube",
+    pending: Mapping[str, str | None],
+    deadline: float,
+    label_selector: str | None = None,
+    on_established: Callable[[str], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, str]:
     """Watch until every CRD in `pending` (name -> resourceVersion of our apply) is Established.
 
     `on_established(name)` is called as each one is (from this thread). Returns the CRDs
@@ -89,7 +93,7 @@ class _Waiting(dict):
 
 
 def _settle(crd: Mapping[str, Any], waiting: _Waiting, rejected: dict[str, str]) -> None:
-    name = (crd.get("metadata") or {}).get("name")
+    name = str((crd.get("metadata") or {}).get("name") or "")
     if name not in waiting:
         return
     state = crd_state(crd)

@@ -50,8 +50,7 @@ class KindNotServed(Exception):
 class Discovery:
     """Thread-safe cache of group/version -> {kind: Resource}."""
 
-    def __init__(self, rest: KubeRest, clock: Callable[[], float] = time.monotonic,
-                 known: Iterable[Resource] = ()):
+    def __init__(self, rest: KubeRest, clock: Callable[[], float] = time.monotonic, known: Iterable[Resource] = ()):
         """`known`: resources we can name without asking, i.e. those of CRDs in the set being applied."""
         self.rest = rest
         self.clock = clock
@@ -105,8 +104,9 @@ class Discovery:
         for entry in listing.get("resources", []):
             if "/" in entry.get("name", ""):
                 continue  # subresources such as deployments/status
-            kinds.setdefault(entry["kind"], Resource(api_version, entry["kind"], entry["name"],
-                                                     bool(entry.get("namespaced"))))
+            kinds.setdefault(
+                entry["kind"], Resource(api_version, entry["kind"], entry["name"], bool(entry.get("namespaced")))
+            )
         return kinds
 
 
@@ -127,6 +127,13 @@ def crd_resources(crd: Mapping[str, Any]) -> list[Resource]:
     names = spec.get("names") or {}
     if not spec.get("group") or not names.get("kind") or not names.get("plural"):
         return []
-    return [Resource(f"{spec['group']}/{version['name']}", str(names["kind"]), str(names["plural"]),
-                     spec.get("scope", "Namespaced") == "Namespaced")
-            for version in spec.get("versions") or [] if version.get("served", True) and version.get("name")]
+    return [
+        Resource(
+            f"{spec['group']}/{version['name']}",
+            str(names["kind"]),
+            str(names["plural"]),
+            spec.get("scope", "Namespaced") == "Namespaced",
+        )
+        for version in spec.get("versions") or []
+        if version.get("served", True) and version.get("name")
+    ]

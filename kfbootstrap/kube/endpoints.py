@@ -27,14 +27,18 @@ class ServiceNotFound(KfbError):
 
     def __init__(self, namespace: str, names: Sequence[str]):
         listed = " or ".join(f"svc/{n}" for n in names)
-        super().__init__(f"{listed} not found in namespace {namespace}",
-                         hint="is the component installed? check `kfbootstrap status`")
+        super().__init__(
+            f"{listed} not found in namespace {namespace}",
+            hint="is the component installed? check `kfbootstrap status`",
+        )
 
 
 class ServicePortNotFound(KfbError):
     def __init__(self, namespace: str, service: str, port: int, have: Sequence[int]):
-        super().__init__(f"svc/{service} in namespace {namespace} has no port {port} (it has {', '.join(map(str, have)) or 'none'})",
-                         hint="the installed release may differ from the one kfbootstrap expects; check `kfbootstrap status`")
+        super().__init__(
+            f"svc/{service} in namespace {namespace} has no port {port} (it has {', '.join(map(str, have)) or 'none'})",
+            hint="the installed release may differ from the one kfbootstrap expects; check `kfbootstrap status`",
+        )
 
 
 @dataclass(frozen=True)
@@ -63,8 +67,9 @@ def service_port(service: Any, port: int) -> Any:
     for candidate in service.spec.ports or []:
         if candidate.port == port:
             return candidate
-    raise ServicePortNotFound(service.metadata.namespace, service.metadata.name, port,
-                              [p.port for p in service.spec.ports or []])
+    raise ServicePortNotFound(
+        service.metadata.namespace, service.metadata.name, port, [p.port for p in service.spec.ports or []]
+    )
 
 
 def backends_from_slices(slices: Sequence[Any], port_name: str | None) -> list[Backend]:
@@ -132,8 +137,17 @@ class ServiceBackends:
     Thread-safe: every connection of a forward shares one instance.
     """
 
-    def __init__(self, core: Any, discovery: Any, namespace: str, services: Sequence[str], port: int,
-                 ttl: float = 2.0, min_interval: float = 0.2, quarantine: float = 5.0):
+    def __init__(
+        self,
+        core: Any,
+        discovery: Any,
+        namespace: str,
+        services: Sequence[str],
+        port: int,
+        ttl: float = 2.0,
+        min_interval: float = 0.2,
+        quarantine: float = 5.0,
+    ):
         self.core = core
         self.discovery = discovery
         self.namespace = namespace
@@ -219,7 +233,8 @@ class ServiceBackends:
             return []
         try:
             return self.discovery.list_namespaced_endpoint_slice(
-                self.namespace, label_selector=f"{SERVICE_NAME_LABEL}={service_name}").items
+                self.namespace, label_selector=f"{SERVICE_NAME_LABEL}={service_name}"
+            ).items
         except ApiException as exc:
             if exc.status in (403, 404):  # no EndpointSlice API, or no right to read it: use the selector
                 log.debug("endpoint slices unavailable (%s); using the selector", exc.status)

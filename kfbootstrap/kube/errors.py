@@ -13,8 +13,9 @@ from kfbootstrap.errors import KfbError
 class KubeError(KfbError):
     """An API request failed. `status` is the HTTP status, 0 when no answer came."""
 
-    def __init__(self, message: str, hint: str, *, status: int = 0, verb: str = "", what: str = "",
-                 context: str | None = None):
+    def __init__(
+        self, message: str, hint: str, *, status: int = 0, verb: str = "", what: str = "", context: str | None = None
+    ):
         super().__init__(message, hint=hint)
         self.status = status
         self.verb = verb
@@ -54,8 +55,18 @@ def describe_context(context: str | None) -> str:
     return context or "(current)"
 
 
-def error_for(*, verb: str, what: str, context: str | None, server: str, status: int, message: str,
-              failure: str = "", resource: str = "", namespace: str | None = None) -> KubeError:
+def error_for(
+    *,
+    verb: str,
+    what: str,
+    context: str | None,
+    server: str,
+    status: int,
+    message: str,
+    failure: str = "",
+    resource: str = "",
+    namespace: str | None = None,
+) -> KubeError:
     """The error for one failed request: `verb` get/list/watch/create/patch/delete, `what` the object.
 
     `failure` is "timeout" or "unreachable" when no answer came (status 0); `resource`
@@ -63,27 +74,42 @@ def error_for(*, verb: str, what: str, context: str | None, server: str, status:
     """
     ctx = describe_context(context)
     where = f"cannot {verb} {what} (kube context {ctx})"
-    fields = {"status": status, "verb": verb, "what": what, "context": context}
+
+    def make(kind: type[KubeError], message_: str, hint: str) -> KubeError:
+        return kind(message_, hint, status=status, verb=verb, what=what, context=context)
+
     if status == 0 and failure == "timeout":
-        return TimedOut(f"{where}: the API server at {server} did not answer in time: {message}",
-                        hint=f"check the server address {server} of context {ctx} and that the cluster is up "
-                             "(`kubectl cluster-info`); a busy server may need a longer timeouts.api", **fields)
+        return make(
+            TimedOut,
+            f"{where}: the API server at {server} did not answer in time: {message}",
+            f"check the server address {server} of context {ctx} and that the cluster is up "
+            "(`kubectl cluster-info`); a busy server may need a longer timeouts.api",
+        )
     if status == 0:
-        return Unreachable(f"{where}: cannot reach the API server at {server}: {message}",
-                           hint=f"is the cluster running, and is {server} the right server address for context "
-                                f"{ctx}? `kubectl --context {ctx} cluster-info` checks it; `kfbootstrap up` creates it",
-                           **fields)
+        return make(
+            Unreachable,
+            f"{where}: cannot reach the API server at {server}: {message}",
+            f"is the cluster running, and is {server} the right server address for context "
+            f"{ctx}? `kubectl --context {ctx} cluster-info` checks it; `kfbootstrap up` creates it",
+        )
     if status == 403:
         scope = f" -n {namespace}" if namespace else ""
-        return Forbidden(f"{where}: forbidden: {message}",
-                         hint=f"your kube user lacks the RBAC permission; check it with `kubectl --context {ctx} "
-                              f"auth can-i {verb} {resource or 'RESOURCE'}{scope}` and ask for a role that grants it",
-                         **fields)
+        return make(
+            Forbidden,
+            f"{where}: forbidden: {message}",
+            f"your kube user lacks the RBAC permission; check it with `kubectl --context {ctx} "
+            f"auth can-i {verb} {resource or 'RESOURCE'}{scope}` and ask for a role that grants it",
+        )
     if status == 401:
-        return Unauthorized(f"{where}: unauthorized: {message}",
-                            hint=f"the credentials of context {ctx} were refused (expired token or certificate?); "
-                                 "check the user entry in your kubeconfig", **fields)
+        return make(
+            Unauthorized,
+            f"{where}: unauthorized: {message}",
+            f"the credentials of context {ctx} were refused (expired token or certificate?); "
+            "check the user entry in your kubeconfig",
+        )
     kinds = {404: NotFound, 409: Conflict, 410: Gone}
-    return kinds.get(status, KubeError)(f"{where}: HTTP {status}: {message}",
-                                         hint=f"check that the cluster answers: `kubectl --context {ctx} get --raw /readyz`",
-                                         **fields)
+    return make(
+        kinds.get(status, KubeError),
+        f"{where}: HTTP {status}: {message}",
+        f"check that the cluster answers: `kubectl --context {ctx} get --raw /readyz`",
+    )

@@ -55,12 +55,14 @@ def helm_owned_secret_data(kube: "Kube", namespace: str, name: str) -> dict[str,
     annotations = (secret.get("metadata") or {}).get("annotations") or {}
     if "meta.helm.sh/release-name" not in annotations:
         return None
-    return {key: base64.b64decode(value).decode("utf-8", "replace")
-            for key, value in (secret.get("data") or {}).items()}
+    return {
+        key: base64.b64decode(value).decode("utf-8", "replace") for key, value in (secret.get("data") or {}).items()
+    }
 
 
-def ensure_generated_secret(kube: "Kube", namespace: str, name: str, make: Callable[[], Mapping[str, str]],
-                            component: str) -> bool:
+def ensure_generated_secret(
+    kube: "Kube", namespace: str, name: str, make: Callable[[], Mapping[str, str]], component: str
+) -> bool:
     """Create the Secret from `make()` unless it exists with every key `make` would set.
 
     True when it was created. An existing Secret missing a key is an error rather than
@@ -73,12 +75,18 @@ def ensure_generated_secret(kube: "Kube", namespace: str, name: str, make: Calla
     if have is not None:
         missing = set(wanted) - have
         if missing:
-            raise KfbError(f"secret {name} in namespace {namespace} exists but lacks {', '.join(sorted(missing))}",
-                           hint=f"delete it to let kfbootstrap generate it: kubectl delete secret {name} -n {namespace}")
+            raise KfbError(
+                f"secret {name} in namespace {namespace} exists but lacks {', '.join(sorted(missing))}",
+                hint=f"delete it to let kfbootstrap generate it: kubectl delete secret {name} -n {namespace}",
+            )
         return False
-    body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-            "metadata": {"name": name, "namespace": namespace, "labels": _labels(component)},
-            "stringData": wanted}
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {"name": name, "namespace": namespace, "labels": _labels(component)},
+        "stringData": wanted,
+    }
     if kube.create(SECRETS, body, namespace) is None:
         return False  # created meanwhile
     log.info("created secret %s/%s (keys: %s)", namespace, name, ", ".join(sorted(wanted)))

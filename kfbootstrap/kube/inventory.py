@@ -86,12 +86,20 @@ def pod_log(cluster: Cluster, namespace: str, pod: str, container: str, previous
     """The last LOG_TAIL_LINES lines of one container (of its previous run with `previous`)."""
     try:
         response = cluster.core.read_namespaced_pod_log(
-            pod, namespace, container=container, previous=previous, tail_lines=LOG_TAIL_LINES,
-            limit_bytes=LOG_LIMIT_BYTES, _preload_content=False, _request_timeout=30)
+            pod,
+            namespace,
+            container=container,
+            previous=previous,
+            tail_lines=LOG_TAIL_LINES,
+            limit_bytes=LOG_LIMIT_BYTES,
+            _preload_content=False,
+            _request_timeout=30,
+        )
         return response.data.decode("utf-8", "replace")
     except Exception as exc:
-        raise InventoryError(f"logs of {namespace}/{pod} container {container}"
-                             f"{' (previous)' if previous else ''}: {_reason(exc)}") from None
+        raise InventoryError(
+            f"logs of {namespace}/{pod} container {container}{' (previous)' if previous else ''}: {_reason(exc)}"
+        ) from None
 
 
 def _reason(exc: Exception) -> str:

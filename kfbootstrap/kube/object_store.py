@@ -45,10 +45,15 @@ class ObjectStore:
 
     @classmethod
     def from_record(cls, data: Mapping[str, str]) -> "ObjectStore":
-        return cls(kind=data["kind"], service=data["service"], port=int(data["port"]),
-                   namespace=data.get("namespace", NAMESPACE), secret=data.get("secret", CREDENTIALS_SECRET),
-                   access_key_key=data.get("access_key_key", "accesskey"),
-                   secret_key_key=data.get("secret_key_key", "secretkey"))
+        return cls(
+            kind=data["kind"],
+            service=data["service"],
+            port=int(data["port"]),
+            namespace=data.get("namespace", NAMESPACE),
+            secret=data.get("secret", CREDENTIALS_SECRET),
+            access_key_key=data.get("access_key_key", "accesskey"),
+            secret_key_key=data.get("secret_key_key", "secretkey"),
+        )
 
 
 def classify(services: Mapping[str, Mapping[str, Any]]) -> ObjectStore | None:
@@ -84,6 +89,9 @@ def read_record(kube: "Kube", namespace: str = NAMESPACE) -> ObjectStore | None:
 
 
 def record_object(store: ObjectStore) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": RECORD_NAME, "namespace": store.namespace},
-            "data": store.as_record()}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": RECORD_NAME, "namespace": store.namespace},
+        "data": store.as_record(),
+    }

@@ -56,8 +56,12 @@ class ObjectRef:
 
 def ref_of(obj: Mapping[str, Any], default_namespace: str | None = None) -> ObjectRef:
     meta = obj.get("metadata") or {}
-    return ObjectRef(str(obj.get("apiVersion", "")), str(obj.get("kind", "")),
-                     meta.get("namespace") or default_namespace, str(meta.get("name", "")))
+    return ObjectRef(
+        str(obj.get("apiVersion", "")),
+        str(obj.get("kind", "")),
+        meta.get("namespace") or default_namespace,
+        str(meta.get("name", "")),
+    )
 
 
 def parse_manifests(text: str, origin: str = "manifests") -> list[dict[str, Any]]:
@@ -74,15 +78,19 @@ def parse_manifests(text: str, origin: str = "manifests") -> list[dict[str, Any]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ManifestError(f"{origin}{where}: invalid YAML ({getattr(exc, 'problem', None) or exc})",
-                            hint="re-render the manifests; a hand-edited pre-rendered file may be broken") from None
+        raise ManifestError(
+            f"{origin}{where}: invalid YAML ({getattr(exc, 'problem', None) or exc})",
+            hint="re-render the manifests; a hand-edited pre-rendered file may be broken",
+        ) from None
     objects: list[dict[str, Any]] = []
     for number, doc in enumerate(documents, 1):
         if doc is None:
             continue
         if not isinstance(doc, dict):
-            raise ManifestError(f"{origin}: document {number} is a {type(doc).__name__}, not an object",
-                                hint="every YAML document must be one Kubernetes object")
+            raise ManifestError(
+                f"{origin}: document {number} is a {type(doc).__name__}, not an object",
+                hint="every YAML document must be one Kubernetes object",
+            )
         if doc.get("kind", "").endswith("List") and isinstance(doc.get("items"), list):
             objects.extend(item for item in doc["items"] if item)
         else:
@@ -95,9 +103,14 @@ def parse_manifests(text: str, origin: str = "manifests") -> list[dict[str, Any]
 def _check_object(obj: Mapping[str, Any], origin: str) -> None:
     meta = obj.get("metadata")
     if not obj.get("apiVersion") or not obj.get("kind") or not isinstance(meta, dict) or not meta.get("name"):
-        shown = {k: obj.get(k) for k in ("apiVersion", "kind")} | {"name": (meta or {}).get("name") if isinstance(meta, dict) else None}
-        hint = "generateName is not supported: apply needs a fixed name" if isinstance(meta, dict) and meta.get("generateName") else \
-            "every object needs apiVersion, kind and metadata.name"
+        shown = {k: obj.get(k) for k in ("apiVersion", "kind")} | {
+            "name": (meta or {}).get("name") if isinstance(meta, dict) else None
+        }
+        hint = (
+            "generateName is not supported: apply needs a fixed name"
+            if isinstance(meta, dict) and meta.get("generateName")
+            else "every object needs apiVersion, kind and metadata.name"
+        )
         raise ManifestError(f"{origin}: object {shown} lacks apiVersion, kind or metadata.name", hint=hint)
 
 
@@ -122,8 +135,11 @@ def for_apply(obj: Mapping[str, Any], component: str) -> dict[str, Any]:
     a change on every re-run and a moment without permissions. So we leave it out.
     """
     prepared = with_labels(obj, component)
-    if obj.get("kind") == "ClusterRole" and obj.get("aggregationRule") and \
-            str(obj.get("apiVersion", "")).startswith("rbac.authorization.k8s.io/"):
+    if (
+        obj.get("kind") == "ClusterRole"
+        and obj.get("aggregationRule")
+        and str(obj.get("apiVersion", "")).startswith("rbac.authorization.k8s.io/")
+    ):
         prepared.pop("rules", None)
     return prepared
 
@@ -188,8 +204,11 @@ def duplicates(objects: Sequence[Mapping[str, Any]], default_namespace: str | No
 
 def namespaces_of(objects: Iterable[Mapping[str, Any]]) -> list[str]:
     """Names of the Namespace objects in a render (the cheap existence check of a re-run)."""
-    return sorted(str(obj["metadata"]["name"]) for obj in objects if phase_of(obj) == PHASE_FOUNDATION
-                  and obj.get("kind") == NAMESPACE_KIND)
+    return sorted(
+        str(obj["metadata"]["name"])
+        for obj in objects
+        if phase_of(obj) == PHASE_FOUNDATION and obj.get("kind") == NAMESPACE_KIND
+    )
 
 
 def dump_manifests(objects: Iterable[Mapping[str, Any]]) -> str:

@@ -53,8 +53,10 @@ class PortInUse(KfbError):
         self.address = address
         self.port = port
         self.who = who
-        super().__init__(f"port {port} on {address} is already in use{f' by {who}' if who else ''}",
-                         hint=hint or "stop that process, or pick another local port with --port or forwards.ports.*")
+        super().__init__(
+            f"port {port} on {address} is already in use{f' by {who}' if who else ''}",
+            hint=hint or "stop that process, or pick another local port with --port or forwards.ports.*",
+        )
 
 
 def bind_listener(address: str, port: int) -> socket.socket:
@@ -70,15 +72,19 @@ def bind_listener(address: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EACCES:  # a privileged port: free, but not ours to take
-            raise KfbError(f"cannot bind {address}:{port}: permission denied (ports below 1024 need root)",
-                           hint="use a port above 1023 (--port, or forwards.ports.*)") from None
+            raise KfbError(
+                f"cannot bind {address}:{port}: permission denied (ports below 1024 need root)",
+                hint="use a port above 1023 (--port, or forwards.ports.*)",
+            ) from None
         if exc.errno == errno.EADDRINUSE:
             from kfbootstrap.host import port_holder
 
             raise PortInUse(address, port, port_holder(port)) from None
         if exc.errno == errno.EADDRNOTAVAIL:
-            raise KfbError(f"cannot bind {address}: no such address on this machine",
-                           hint="use 127.0.0.1, or an address of one of this machine's interfaces") from None
+            raise KfbError(
+                f"cannot bind {address}: no such address on this machine",
+                hint="use 127.0.0.1, or an address of one of this machine's interfaces",
+            ) from None
         raise
     return sock
 
@@ -125,8 +131,13 @@ class Route:
 class Forwarder:
     """Serves any number of routes from one process: accept, pick a pod, relay."""
 
-    def __init__(self, configuration: Any, routes: list[Route], connect_timeout: float = 30.0,
-                 open_stream: Callable[[str, Backend], Any] | None = None):
+    def __init__(
+        self,
+        configuration: Any,
+        routes: list[Route],
+        connect_timeout: float = 30.0,
+        open_stream: Callable[[str, Backend], Any] | None = None,
+    ):
         self.configuration = configuration
         self.routes = routes
         self.connect_timeout = connect_timeout
@@ -153,8 +164,9 @@ class Forwarder:
                         conn, peer = key.fileobj.accept()  # type: ignore[union-attr]
                     except OSError:
                         continue
-                    threading.Thread(target=self._relay, args=(key.data, conn),
-                                     name=f"relay-{key.data.name}-{peer[1]}", daemon=True).start()
+                    threading.Thread(
+                        target=self._relay, args=(key.data, conn), name=f"relay-{key.data.name}-{peer[1]}", daemon=True
+                    ).start()
 
     def close(self) -> None:
         for route in self.routes:
@@ -183,8 +195,10 @@ class Forwarder:
             opened = self._open_to_ready_pod(route, deadline)
             if opened is None:
                 route.stats.add(failed=1)
-                message = f"no ready pod behind svc/{route.backends.service_name or route.backends.services[0]} " \
-                          f"within {self.connect_timeout:.0f}s"
+                message = (
+                    f"no ready pod behind svc/{route.backends.service_name or route.backends.services[0]} "
+                    f"within {self.connect_timeout:.0f}s"
+                )
                 log.warning("%s: %s", route.name, message)
                 route.stats.note(last_error=message, last_error_at=time.time())
                 return
@@ -192,8 +206,12 @@ class Forwarder:
             outcome = _pump(client, stream, backend.port, replay)
             if outcome != _RETRY or time.monotonic() > deadline:
                 return
-            log.info("%s: pod %s was not reachable (%s); replaying on another pod", route.name, backend.pod,
-                     stream.error(backend.port))
+            log.info(
+                "%s: pod %s was not reachable (%s); replaying on another pod",
+                route.name,
+                backend.pod,
+                stream.error(backend.port),
+            )
             route.backends.mark_failed(backend)
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
@@ -236,8 +254,9 @@ class Forwarder:
 
         websocket.setdefaulttimeout(HANDSHAKE_TIMEOUT)  # bounds the handshake; reset to blocking below
         api = client.CoreV1Api(client.ApiClient(self.configuration))
-        stream = portforward(api.connect_get_namespaced_pod_portforward, backend.pod, namespace,
-                             ports=str(backend.port))
+        stream = portforward(
+            api.connect_get_namespaced_pod_portforward, backend.pod, namespace, ports=str(backend.port)
+        )
         stream.websocket.settimeout(None)  # an idle stream is fine; the proxy thread select()s
         return stream
 

@@ -83,8 +83,13 @@ class WaitResult:
 Progress = Callable[[list[Workload]], None]
 
 
-def wait_ready(kube: "Kube", scopes: Sequence[Scope], timeout: float,
-               progress: Progress | None = None, clock: Callable[[], float] = time.monotonic) -> WaitResult:
+def wait_ready(
+    kube: "Kube",
+    scopes: Sequence[Scope],
+    timeout: float,
+    progress: Progress | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> WaitResult:
     """Watch until every workload in `scopes` is ready or `timeout` seconds pass.
 
     One watch thread per kind, all on the run's adapter. `progress` gets the current
@@ -95,8 +100,15 @@ def wait_ready(kube: "Kube", scopes: Sequence[Scope], timeout: float,
     events: queue.Queue = queue.Queue()
     cancel = Cancel()
     deadline = time.monotonic() + timeout
-    threads = [threading.Thread(target=_watch_kind, args=(kube, kind, resource, events, cancel, deadline),
-                                name=f"kfb-ready-{kind}", daemon=True) for kind, resource in resources().items()]
+    threads = [
+        threading.Thread(
+            target=_watch_kind,
+            args=(kube, kind, resource, events, cancel, deadline),
+            name=f"kfb-ready-{kind}",
+            daemon=True,
+        )
+        for kind, resource in resources().items()
+    ]
     for thread in threads:
         thread.start()
     state: dict[tuple[str, str, str], Workload] = {}
@@ -156,11 +168,15 @@ def _put(state: dict, workload: Workload, scopes: Sequence[Scope]) -> bool:
     before = state.get(key)
     state[key] = workload
     return before is None or (before.ready, before.desired, before.current) != (
-        workload.ready, workload.desired, workload.current)
+        workload.ready,
+        workload.desired,
+        workload.current,
+    )
 
 
-def _watch_kind(kube: "Kube", kind: str, resource: "Resource", events: queue.Queue, cancel: Cancel,
-                deadline: float) -> None:
+def _watch_kind(
+    kube: "Kube", kind: str, resource: "Resource", events: queue.Queue, cancel: Cancel, deadline: float
+) -> None:
     """Feed one kind's events to the waiting thread; an error that waiting cannot fix ends it."""
     try:
         for event in kube.watch(resource, deadline=deadline + 5, cancel=cancel):
@@ -204,7 +220,9 @@ def _explain_one(kube: "Kube", workload: Workload) -> Problem:
         return Problem(workload, "NoPods", _no_pods_reason(kube, workload))
     if not workload.current:
         return Problem(workload, "Progressing", "the controller has not rolled out the latest spec yet")
-    return Problem(workload, "NotReady", f"{workload.ready}/{workload.desired} ready; pods look healthy, still starting")
+    return Problem(
+        workload, "NotReady", f"{workload.ready}/{workload.desired} ready; pods look healthy, still starting"
+    )
 
 
 def label_selector(selector: Mapping[str, Any]) -> str:
@@ -212,8 +230,14 @@ def label_selector(selector: Mapping[str, Any]) -> str:
     parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
     for expr in selector.get("matchExpressions") or []:
         key, op, values = expr["key"], expr["operator"], ",".join(expr.get("values") or [])
-        parts.append({"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})",
-                      "Exists": key, "DoesNotExist": f"!{key}"}[op])
+        parts.append(
+            {
+                "In": f"{key} in ({values})",
+                "NotIn": f"{key} notin ({values})",
+                "Exists": key,
+                "DoesNotExist": f"!{key}",
+            }[op]
+        )
     return ",".join(parts)
 
 
@@ -228,15 +252,23 @@ def pod_problem(pod: Mapping[str, Any]) -> tuple[str, str] | None:
     """(reason, detail) for a pod that is not ready, or None when it is ready."""
     status = pod.get("status") or {}
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
-    images = {c.get("name"): c.get("image") for c in ((pod.get("spec") or {}).get("containers") or [])
-              + ((pod.get("spec") or {}).get("initContainers") or [])}
+    images = {
+        c.get("name"): c.get("image")
+        for c in ((pod.get("spec") or {}).get("containers") or [])
+        + ((pod.get("spec") or {}).get("initContainers") or [])
+    }
     name = (pod.get("metadata") or {}).get("name", "?")
     for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
         waiting = (cs.get("state") or {}).get("waiting")
         if waiting and waiting.get("reason") not in (None, "ContainerCreating", "PodInitializing"):
             reason = waiting["reason"]
             if reason in ("ImagePullBackOff", "ErrImagePull", "InvalidImageName"):
-                return reason, f"pod {name}: image {cs.get('image') or images.get(cs.get('name'))}: {waiting.get('message', '')}".rstrip(": ")
+                return (
+                    reason,
+                    f"pod {name}: image {cs.get('image') or images.get(cs.get('name'))}: {waiting.get('message', '')}".rstrip(
+                        ": "
+                    ),
+                )
             if reason == "CrashLoopBackOff":
                 return reason, f"pod {name}: container {cs.get('name')} restarted {cs.get('restartCount', 0)} times"
             return reason, f"pod {name}: container {cs.get('name')}: {waiting.get('message', '')}".rstrip(": ")
@@ -251,7 +283,10 @@ def pod_problem(pod: Mapping[str, Any]) -> tuple[str, str] | None:
     if status.get("phase") == "Pending":
         return "Pending", f"pod {name}: {(ready or {}).get('message') or 'containers are being created'}"
     not_ready = [cs.get("name") for cs in status.get("containerStatuses") or [] if not cs.get("ready")]
-    return "NotReady", f"pod {name}: container {', '.join(not_ready) or '?'} running but not ready (readiness probe failing?)"
+    return (
+        "NotReady",
+        f"pod {name}: container {', '.join(not_ready) or '?'} running but not ready (readiness probe failing?)",
+    )
 
 
 def scheduler_reason(message: str) -> str:
@@ -263,12 +298,19 @@ def scheduler_reason(message: str) -> str:
 def _with_logs(kube: "Kube", pod: Mapping[str, Any], detail: str) -> str:
     """Add the last log lines of the crashing container (its previous run, else the current one)."""
     meta = pod.get("metadata") or {}
-    crashing = next((cs.get("name") for cs in (pod.get("status") or {}).get("containerStatuses") or []
-                     if ((cs.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"), None)
+    crashing = next(
+        (
+            cs.get("name")
+            for cs in (pod.get("status") or {}).get("containerStatuses") or []
+            if ((cs.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"
+        ),
+        None,
+    )
     for previous in (True, False):
         try:
-            text = kube.logs(meta.get("namespace", ""), meta.get("name", ""), crashing, previous=previous,
-                             tail_lines=LOG_LINES)
+            text = kube.logs(
+                meta.get("namespace", ""), meta.get("name", ""), crashing, previous=previous, tail_lines=LOG_LINES
+            )
         except KfbError:  # no previous run yet, or logs unavailable
             continue
         lines = [line for line in (text or "").splitlines() if line.strip()][-LOG_LINES:]
@@ -283,8 +325,11 @@ def _no_pods_reason(kube: "Kube", workload: Workload) -> str:
         events = kube.items(EVENTS, workload.namespace)
     except KfbError:
         events = []
-    mine = [e for e in events if e.get("type") == "Warning"
-            and ((e.get("involvedObject") or {}).get("name") or "").startswith(workload.name)]
+    mine = [
+        e
+        for e in events
+        if e.get("type") == "Warning" and ((e.get("involvedObject") or {}).get("name") or "").startswith(workload.name)
+    ]
     if mine:
         latest = max(mine, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
         return f"{latest.get('reason')}: {latest.get('message')}"

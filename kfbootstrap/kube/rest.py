@@ -60,16 +60,27 @@ class KubeRequestError(KubeError):
     """A raw-path request that failed; keeps the Response so the apply engine can classify it."""
 
     def __init__(self, error: KubeError, response: Response):
-        super().__init__(error.message, error.hint or "", status=error.status, verb=error.verb, what=error.what,
-                         context=error.context)
+        super().__init__(
+            error.message,
+            error.hint or "",
+            status=error.status,
+            verb=error.verb,
+            what=error.what,
+            context=error.context,
+        )
         self.response = response
 
 
 class KubeRest:
     """A thread-safe, counting, exception-free view of one ApiClient."""
 
-    def __init__(self, api_client: "ApiClient", timeout: float | None = None,
-                 context: str | None = None, timeouts: Timeouts | None = None):
+    def __init__(
+        self,
+        api_client: "ApiClient",
+        timeout: float | None = None,
+        context: str | None = None,
+        timeouts: Timeouts | None = None,
+    ):
         """`api_client` should pool a connection per concurrent request (kube.client.api_client does)."""
         self.api_client = api_client
         self.timeouts = timeouts or Timeouts(read=timeout or Timeouts.read)
@@ -85,20 +96,30 @@ class KubeRest:
         with self._lock:
             self.requests += 1
 
-    def _prepare(self, method: str, path: str, query: Mapping[str, Any] | None,
-                 headers: Mapping[str, str] | None) -> tuple[str, dict[str, str]]:
+    def _prepare(
+        self, method: str, path: str, query: Mapping[str, Any] | None, headers: Mapping[str, str] | None
+    ) -> tuple[str, dict[str, str]]:
         all_headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
         queries: list[tuple[str, str]] = []
         # Adds the bearer token (refreshing exec-plugin credentials when needed).
         self.api_client.update_params_for_auth(all_headers, queries, ["BearerToken"], path, method, None)
-        params = [(k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (query or {}).items()
-                  if v is not None] + queries
+        params = [
+            (k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (query or {}).items() if v is not None
+        ] + queries
         url = self.api_client.configuration.host + path + (f"?{urlencode(params)}" if params else "")
         return url, all_headers
 
-    def request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
-                body: bytes | Mapping[str, Any] | None = None, content_type: str | None = None,
-                accept: str | None = None, timeout: float | None = None) -> Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, Any] | None = None,
+        body: bytes | Mapping[str, Any] | None = None,
+        content_type: str | None = None,
+        accept: str | None = None,
+        timeout: float | None = None,
+    ) -> Response:
         """One request; never raises for HTTP or transport errors (see Response.status)."""
         headers: dict[str, str] = {}
         if content_type:
@@ -108,9 +129,13 @@ class KubeRest:
         url, headers = self._prepare(method, path, query, headers)
         self._count()
         try:
-            raw = self.api_client.rest_client.request(method, url, headers=headers, body=body,
-                                                      _request_timeout=(self.timeouts.connect,
-                                                                        timeout or self.timeouts.read))
+            raw = self.api_client.rest_client.request(
+                method,
+                url,
+                headers=headers,
+                body=body,
+                _request_timeout=(self.timeouts.connect, timeout or self.timeouts.read),
+            )
         except _transport_errors() as exc:  # refused, reset, timed out; ApiException(status=0) for TLS
             log.debug("%s %s: no answer: %s", method, path, exc)
             return no_answer(exc)
@@ -136,13 +161,23 @@ class KubeRest:
         from kfbootstrap.kube.retry import status_message
 
         message = status_message(response.body)[0] if response.status else response.body.decode("utf-8", "replace")
-        verb = {"GET": "get", "PATCH": "patch", "POST": "create", "DELETE": "delete", "PUT": "update"}.get(method, method)
-        error = error_for(verb=verb, what=path, context=self.context, server=self.server, status=response.status,
-                          message=message[:300], failure=response.failure)
+        verb = {"GET": "get", "PATCH": "patch", "POST": "create", "DELETE": "delete", "PUT": "update"}.get(
+            method, method
+        )
+        error = error_for(
+            verb=verb,
+            what=path,
+            context=self.context,
+            server=self.server,
+            status=response.status,
+            message=message[:300],
+            failure=response.failure,
+        )
         return KubeRequestError(error, response)
 
-    def stream_lines(self, path: str, *, query: Mapping[str, Any], timeout: float,
-                     cancel: "Cancel | None" = None) -> Iterator[bytes]:
+    def stream_lines(
+        self, path: str, *, query: Mapping[str, Any], timeout: float, cancel: "Cancel | None" = None
+    ) -> Iterator[bytes]:
         """A watch: yields one JSON event per line until the server ends it or `timeout` passes.
 
         Yields nothing more once `cancel` is set (which also cuts the open response).
@@ -152,8 +187,9 @@ class KubeRest:
         url, headers = self._prepare("GET", path, query, None)
         self._count()
         try:
-            raw = self.api_client.rest_client.request("GET", url, headers=headers,
-                                                      _request_timeout=(self.timeouts.connect, timeout))
+            raw = self.api_client.rest_client.request(
+                "GET", url, headers=headers, _request_timeout=(self.timeouts.connect, timeout)
+            )
         except _transport_errors() as exc:
             raise StreamRefused(no_answer(exc)) from None
         response = raw.response
@@ -173,7 +209,9 @@ class KubeRest:
                 yield buffered
         except StreamRefused:
             raise
-        except _transport_errors() as exc:  # the server, the read timeout or a cancel ended the stream: callers re-watch
+        except (
+            _transport_errors()
+        ) as exc:  # the server, the read timeout or a cancel ended the stream: callers re-watch
             log.debug("watch %s ended: %s", path, exc)
         finally:
             if cancel is not None:
@@ -251,7 +289,8 @@ def no_answer(exc: BaseException) -> Response:
     reason = exc.reason if isinstance(exc, MaxRetryError) and exc.reason is not None else exc
     # urllib3 makes a refused connection a kind of connect timeout; it is not one.
     timed_out = not isinstance(reason, NewConnectionError) and (
-        isinstance(reason, (Urllib3Timeout, TimeoutError)) or "timed out" in str(reason).lower())
+        isinstance(reason, (Urllib3Timeout, TimeoutError)) or "timed out" in str(reason).lower()
+    )
     return Response(0, _short(reason).encode(), "timeout" if timed_out else "unreachable")
 
 

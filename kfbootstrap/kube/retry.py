@@ -116,8 +116,9 @@ def classify(code: int, body: bytes | str) -> Verdict:
     return Verdict(OTHER, f"HTTP {code}: {message}")
 
 
-def backoff(attempt: int, base: float = 0.5, cap: float = 8.0, jitter: float = 0.2,
-            rand: random.Random | None = None) -> float:
+def backoff(
+    attempt: int, base: float = 0.5, cap: float = 8.0, jitter: float = 0.2, rand: random.Random | None = None
+) -> float:
     """Seconds to wait before attempt `attempt + 1`: exponential from `base`, capped, with jitter.
 
     Jitter keeps hundreds of objects waiting for the same webhook from hitting it in lockstep.

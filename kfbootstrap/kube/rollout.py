@@ -25,8 +25,10 @@ def restart_deployment(apps: Any, namespace: str, name: str) -> None:
         apps.patch_namespaced_deployment(name, namespace, patch)
     except ApiException as exc:
         if exc.status == 404:
-            raise KfbError(f"deployment {name} not found in namespace {namespace}",
-                           hint="is Kubeflow installed? check `kfbootstrap status`") from None
+            raise KfbError(
+                f"deployment {name} not found in namespace {namespace}",
+                hint="is Kubeflow installed? check `kfbootstrap status`",
+            ) from None
         raise
 
 
@@ -60,18 +62,26 @@ def wait_rolled_out(apps: Any, namespace: str, name: str, timeout: float) -> flo
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise KfbError(f"deployment {name} in namespace {namespace} did not roll out within {timeout:.0f}s "
-                           f"({last})", hint=f"check its pods: kubectl get pods -n {namespace}")
-        listed = json.loads(apps.list_namespaced_deployment(namespace, field_selector=selector,
-                                                            _preload_content=False).data)
+            raise KfbError(
+                f"deployment {name} in namespace {namespace} did not roll out within {timeout:.0f}s ({last})",
+                hint=f"check its pods: kubectl get pods -n {namespace}",
+            )
+        listed = json.loads(
+            apps.list_namespaced_deployment(namespace, field_selector=selector, _preload_content=False).data
+        )
         items = listed.get("items") or []
         if items:
             last = rollout_state(items[0]) or ""
             if not last:
                 return time.monotonic() - started
-        stream = watch.Watch().stream(apps.list_namespaced_deployment, namespace, field_selector=selector,
-                                      resource_version=(listed.get("metadata") or {}).get("resourceVersion"),
-                                      timeout_seconds=max(1, int(min(remaining, 30))), deserialize=False)
+        stream = watch.Watch().stream(
+            apps.list_namespaced_deployment,
+            namespace,
+            field_selector=selector,
+            resource_version=(listed.get("metadata") or {}).get("resourceVersion"),
+            timeout_seconds=max(1, int(min(remaining, 30))),
+            deserialize=False,
+        )
         try:
             for event in stream:
                 last = rollout_state(event.get("object") or {}) or ""

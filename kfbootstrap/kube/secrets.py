@@ -22,9 +22,11 @@ class SecretNotFound(KfbError):
 
 class SecretKeyMissing(KfbError):
     def __init__(self, namespace: str, name: str, key: str, have: list[str]):
-        super().__init__(f"secret {name} in namespace {namespace} has no key {key!r} "
-                         f"(it has: {', '.join(sorted(have)) or 'no keys'})",
-                         hint="the component may have been installed differently; check how it was configured")
+        super().__init__(
+            f"secret {name} in namespace {namespace} has no key {key!r} "
+            f"(it has: {', '.join(sorted(have)) or 'no keys'})",
+            hint="the component may have been installed differently; check how it was configured",
+        )
 
 
 def read_secret(core: Any, namespace: str, name: str, component_hint: str = "") -> dict[str, str]:
@@ -37,12 +39,14 @@ def read_secret(core: Any, namespace: str, name: str, component_hint: str = "") 
         if exc.status == 404:
             raise _not_found(core, namespace, name, component_hint) from None
         if exc.status == 403:
-            raise KfbError(f"not allowed to read secret {name} in namespace {namespace}",
-                           hint="your kube user needs `get` on secrets there (kubectl auth can-i get secrets -n "
-                                f"{namespace})") from None
+            raise KfbError(
+                f"not allowed to read secret {name} in namespace {namespace}",
+                hint=f"your kube user needs `get` on secrets there (kubectl auth can-i get secrets -n {namespace})",
+            ) from None
         raise
-    decoded = {key: base64.b64decode(value).decode("utf-8", "backslashreplace")
-               for key, value in (secret.data or {}).items()}
+    decoded = {
+        key: base64.b64decode(value).decode("utf-8", "backslashreplace") for key, value in (secret.data or {}).items()
+    }
     decoded.update(secret.string_data or {})
     return decoded
 
@@ -70,8 +74,10 @@ def _not_found(core: Any, namespace: str, name: str, component_hint: str) -> Sec
     detail = "" if _namespace_exists(core, namespace) else f" (namespace {namespace} does not exist)"
     elsewhere = _namespaces_with_secret(core, name)
     if elsewhere:
-        hint = (f"a secret {name} exists in namespace {', '.join(elsewhere)}; "
-                f"pass --namespace {elsewhere[0]} if that is the one")
+        hint = (
+            f"a secret {name} exists in namespace {', '.join(elsewhere)}; "
+            f"pass --namespace {elsewhere[0]} if that is the one"
+        )
     else:
         hint = component_hint or "is the component installed? check `kfbootstrap status`"
     return SecretNotFound(namespace, name, detail, hint)
@@ -98,21 +104,27 @@ def _namespaces_with_secret(core: Any, name: str) -> list[str]:
     return sorted({item.metadata.namespace for item in items})
 
 
-def write_secret(core: Any, namespace: str, name: str, string_data: dict[str, str],
-                 labels: dict[str, str] | None = None) -> None:
+def write_secret(
+    core: Any, namespace: str, name: str, string_data: dict[str, str], labels: dict[str, str] | None = None
+) -> None:
     """Create the Secret, or set these keys in the existing one (its other keys are kept)."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    body = client.V1Secret(metadata=client.V1ObjectMeta(name=name, namespace=namespace, labels=labels),
-                           type="Opaque", string_data=string_data)
+    body = client.V1Secret(
+        metadata=client.V1ObjectMeta(name=name, namespace=namespace, labels=labels),
+        type="Opaque",
+        string_data=string_data,
+    )
     try:
         core.create_namespaced_secret(namespace, body)
         return
     except ApiException as exc:
         if exc.status == 403:
-            raise KfbError(f"not allowed to write secret {name} in namespace {namespace}",
-                           hint=f"your kube user needs `create` and `patch` on secrets in {namespace}") from None
+            raise KfbError(
+                f"not allowed to write secret {name} in namespace {namespace}",
+                hint=f"your kube user needs `create` and `patch` on secrets in {namespace}",
+            ) from None
         if exc.status != 409:
             raise
     core.patch_namespaced_secret(name, namespace, {"metadata": {"labels": labels or {}}, "stringData": string_data})

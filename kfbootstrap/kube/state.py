@@ -53,9 +53,15 @@ def read_marker(kube: "Kube", component: str) -> Marker | None:
 
 def write_marker(kube: "Kube", marker: Marker) -> None:
     """Record `marker`; each component owns its own key (its own field manager), so writes never clash."""
-    stamped = Marker(**{**asdict(marker), "applied_at": marker.applied_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-    kube.apply(CONFIGMAPS, _configmap({marker.component: json.dumps(asdict(stamped), sort_keys=True)}),
-               field_manager=f"kfbootstrap-state-{marker.component}", namespace=STATE_NAMESPACE)
+    stamped = Marker(
+        **{**asdict(marker), "applied_at": marker.applied_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    )
+    kube.apply(
+        CONFIGMAPS,
+        _configmap({marker.component: json.dumps(asdict(stamped), sort_keys=True)}),
+        field_manager=f"kfbootstrap-state-{marker.component}",
+        namespace=STATE_NAMESPACE,
+    )
 
 
 def forget_marker(kube: "Kube", component: str) -> None:
@@ -65,9 +71,13 @@ def forget_marker(kube: "Kube", component: str) -> None:
 
 def _configmap(data: dict[str, str] | None) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": STATE_CONFIGMAP, "namespace": STATE_NAMESPACE,
-                     "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, COMPONENT_LABEL: "state"}},
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": STATE_CONFIGMAP,
+            "namespace": STATE_NAMESPACE,
+            "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, COMPONENT_LABEL: "state"},
+        },
     }
     if data is not None:
         body["data"] = data
@@ -78,6 +88,9 @@ def missing_namespaces(kube: "Kube", names: list[str]) -> list[str]:
     """Which of `names` do not exist (or are being deleted); one metadata-only request."""
     if not names:
         return []
-    alive = {item["metadata"]["name"] for item in kube.items(NAMESPACES, metadata_only=True)
-             if not item["metadata"].get("deletionTimestamp")}
+    alive = {
+        item["metadata"]["name"]
+        for item in kube.items(NAMESPACES, metadata_only=True)
+        if not item["metadata"].get("deletionTimestamp")
+    }
     return [name for name in names if name not in alive]

@@ -15,7 +15,7 @@ SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 def ready_endpoints(slices: Sequence[Mapping[str, Any]]) -> list[str]:
     """Addresses of ready, not terminating endpoints in raw EndpointSlice objects."""
-    found = []
+    found: list[str] = []
     for endpoint_slice in slices:
         for endpoint in endpoint_slice.get("endpoints") or []:
             conditions = endpoint.get("conditions") or {}
@@ -44,6 +44,8 @@ def wait_service_endpoints(kube: "Kube", namespace: str, service: str, timeout: 
         if ready_endpoints(list(slices.values())):
             return ready_endpoints(list(slices.values()))
     seen = "no EndpointSlice" if not slices else "endpoints exist but none is ready"
-    raise KfbError(f"service {service} in namespace {namespace} has no ready endpoint after {timeout:.0f}s "
-                   f"({seen})" + (f"; {why}" if why else ""),
-                   hint=f"check its pods: kubectl get pods -n {namespace}; then re-run `kfbootstrap up`")
+    raise KfbError(
+        f"service {service} in namespace {namespace} has no ready endpoint after {timeout:.0f}s "
+        f"({seen})" + (f"; {why}" if why else ""),
+        hint=f"check its pods: kubectl get pods -n {namespace}; then re-run `kfbootstrap up`",
+    )

@@ -62,10 +62,16 @@ def workload_from(kind: str, obj: Mapping[str, Any]) -> Workload:
             leftover = not on_delete and None not in revisions and revisions[0] != revisions[1]
             updated = desired if on_delete else updated
     containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
-    return Workload(kind, meta.get("namespace", ""), meta.get("name", ""), ready=ready, desired=desired,
-                    images=tuple(c.get("image", "") for c in containers if c.get("image")),
-                    labels=dict(meta.get("labels") or {}),
-                    current=current and updated >= desired and not leftover)
+    return Workload(
+        kind,
+        meta.get("namespace", ""),
+        meta.get("name", ""),
+        ready=ready,
+        desired=desired,
+        images=tuple(c.get("image", "") for c in containers if c.get("image")),
+        labels=dict(meta.get("labels") or {}),
+        current=current and updated >= desired and not leftover,
+    )
 
 
 def list_workloads(kube: "Kube") -> list[Workload]:

@@ -93,9 +93,9 @@ class ForwardedEndpoints:
         return self._api()[1]
 
     def close(self) -> None:
-        for forwarder, stop, thread in self._running:
+        for _forwarder, stop, _thread in self._running:
             stop.set()
-        for forwarder, stop, thread in self._running:
+        for forwarder, _stop, thread in self._running:
             thread.join(timeout=5)
             forwarder.close()
         self._running.clear()

@@ -95,11 +95,6 @@ class Containers:
                              if bindings),
         )
 
-    def names_with_label(self, label: str) -> list[str]:
-        result = self.runner.run(["docker", "ps", "-a", "--filter", f"label={label}", "--format", "{{.Names}}"],
-                                 timeout=30)
-        return sorted(result.stdout.split())
-
     def run_detached(self, options: list[str], image: str, env: dict[str, str] | None = None) -> None:
         """`docker run -d OPTIONS IMAGE`. Secret values travel in `env` (as `-e NAME` in options), never in argv."""
         import os

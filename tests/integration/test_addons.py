@@ -109,7 +109,7 @@ def test_up_installs_the_addons_and_a_second_run_changes_nothing(testbed, cli_en
     config = write_config(tmp_path, testbed)
     testbed.apply(istio_crds())
     for crd in ISTIO_CRDS:  # `kubectl wait` trips over a CRD whose status is not written yet
-        wait_until(lambda: testbed.kubectl("get", crd, "-A",
+        wait_until(lambda crd=crd: testbed.kubectl("get", crd, "-A",
                                            check=False).returncode == 0, 60, what=f"{crd} served")
     # What Kubeflow 26.03 brings for pipelines: a seaweedfs Service (the object store step records it).
     testbed.kubectl("create", "namespace", "kubeflow", check=False)

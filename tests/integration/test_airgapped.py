@@ -37,11 +37,13 @@ def test_render_out_then_up_manifests_on_a_fresh_cluster_needs_nothing_else(test
     grafana = {"version": "10.5.15"}  # the version the fixtures hold
 
     # 1. Where the inputs are: render everything `up` needs into one directory.
-    render_config = _config(tmp_path / "render.yaml", charts={"helm": helm, "local_dir": str(fixture_path("charts")),
-                                                              "grafana": grafana})
+    render_config = _config(
+        tmp_path / "render.yaml", charts={"helm": helm, "local_dir": str(fixture_path("charts")), "grafana": grafana}
+    )
     bundle = tmp_path / "bundle"
-    rendered = run_cli(capsys, "render", "--config", render_config, "--manifests", fixture_path("kubeflow-26.03"),
-                       "--out", bundle)
+    rendered = run_cli(
+        capsys, "render", "--config", render_config, "--manifests", fixture_path("kubeflow-26.03"), "--out", bundle
+    )
     assert rendered.code == 0, rendered.text
     assert sorted(p.name for p in bundle.iterdir()) == ["charts", "model-registry-db.yaml", "model-registry-istio.yaml"]
     assert sorted(p.name for p in (bundle / "charts").iterdir()) == CHARTS
@@ -51,14 +53,19 @@ def test_render_out_then_up_manifests_on_a_fresh_cluster_needs_nothing_else(test
     # 2. Elsewhere, on a fresh cluster: only the bundle (and the testbed's own webhook setting).
     metallb_values = tmp_path / "metallb-values.yaml"
     metallb_values.write_text("crds:\n  validationFailurePolicy: Ignore  # no webhook servers on the testbed\n")
-    up_config = _config(tmp_path / "up.yaml", charts={"helm": helm, "grafana": grafana,
-                                                      "metallb": {"values": str(metallb_values)}},
-                        timeouts={"apply": 180, "ready": 180})
+    up_config = _config(
+        tmp_path / "up.yaml",
+        charts={"helm": helm, "grafana": grafana, "metallb": {"values": str(metallb_values)}},
+        timeouts={"apply": 180, "ready": 180},
+    )
     with Testbed(testbed.bin_dir, testbed.stage_dir) as fresh:
         use_testbed_kubeconfig(fresh, monkeypatch)
         fresh.apply(istio_crds())  # what Kubeflow would have brought: the model registry's options/istio needs it
-        wait_until(lambda: fresh.kubectl("get", "virtualservices", "-A", check=False).returncode == 0, 60,
-                   what="Istio's CRDs served")
+        wait_until(
+            lambda: fresh.kubectl("get", "virtualservices", "-A", check=False).returncode == 0,
+            60,
+            what="Istio's CRDs served",
+        )
         up = run_cli(capsys, "up", "--context", fresh.context, "--config", up_config, "--manifests", bundle)
         assert up.code == 0, up.text
         for chart in CHARTS:
@@ -66,8 +73,12 @@ def test_render_out_then_up_manifests_on_a_fresh_cluster_needs_nothing_else(test
         assert "Install the model registry" in up.err and "db, istio" in up.err
         listed = json.loads(fresh.helm("list", "-A", "-o", "json").stdout)
         assert sorted((r["name"], r["status"]) for r in listed) == [
-            ("grafana", "deployed"), ("metallb", "deployed"), ("prometheus", "deployed")]
-        deployment = json.loads(fresh.kubectl("get", "deployment", "model-registry-deployment", "-n", "kubeflow",
-                                              "-o", "json").stdout)
+            ("grafana", "deployed"),
+            ("metallb", "deployed"),
+            ("prometheus", "deployed"),
+        ]
+        deployment = json.loads(
+            fresh.kubectl("get", "deployment", "model-registry-deployment", "-n", "kubeflow", "-o", "json").stdout
+        )
         assert deployment["status"].get("readyReplicas") == 1
     assert not [argv for argv in runner.docker_calls if argv[:2] != ["docker", "network"]]

@@ -29,6 +29,7 @@ from kfbootstrap.kube.discovery import Discovery, KindNotServed, scoped_ref
 from kfbootstrap.kube.objects import (COMPONENT_LABEL, MANAGED_SELECTOR, WEBHOOK_KINDS, dump_manifests,
                                       parse_manifests, ref_of)
 from kfbootstrap.kube.rest import METADATA_LIST_ACCEPT, KubeRest
+from tests.shared_fixtures import fixture_path
 from tests.testbed.cluster import Testbed, free_ports, wait_until
 
 
@@ -49,7 +50,6 @@ def widget_crd(group: str) -> dict[str, Any]:
                      "versions": [{"name": "v1", "served": True, "storage": True,
                                    "schema": {"openAPIV3Schema": {"type": "object",
                                                                   "x-kubernetes-preserve-unknown-fields": True}}}]}}
-from tests.shared_fixtures import fixture_path
 
 
 def widget(group: str, namespace: str, name: str = "w1") -> dict[str, Any]:

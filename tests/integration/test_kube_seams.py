@@ -22,7 +22,7 @@ RESTRICTED = "kfb-restricted"
 
 
 @pytest.fixture
-def restricted_context(testbed, namespace, tmp_path, monkeypatch, cli_env):
+def restricted_context(testbed, namespace, tmp_path, monkeypatch, cli_env):  # noqa: F811 (the fixture)
     """KUBECONFIG with the testbed's contexts plus RESTRICTED, a ServiceAccount bound to nothing."""
     testbed.kubectl("create", "serviceaccount", "nobody", "-n", namespace)
     token = testbed.kubectl("create", "token", "nobody", "-n", namespace, "--duration", "1h").stdout.strip()
@@ -37,16 +37,27 @@ def restricted_context(testbed, namespace, tmp_path, monkeypatch, cli_env):
     return RESTRICTED
 
 
-ONLY = {"kubeflow": False, "kserve": False, "metallb": False, "prometheus": False, "grafana": False,
-        "model_registry": False, "object_store": False}
+ONLY = {
+    "kubeflow": False,
+    "kserve": False,
+    "metallb": False,
+    "prometheus": False,
+    "grafana": False,
+    "model_registry": False,
+    "object_store": False,
+}
 
 
-@pytest.mark.parametrize("component, step, refused", [
-    ("object_store", "find the pipelines' object store", "cannot get Service kubeflow/minio-service"),
-    ("model_registry", "install the model registry", "cannot get ConfigMap kube-system/kfbootstrap-state"),
-])
+@pytest.mark.parametrize(
+    "component, step, refused",
+    [
+        ("object_store", "find the pipelines' object store", "cannot get Service kubeflow/minio-service"),
+        ("model_registry", "install the model registry", "cannot get ConfigMap kube-system/kfbootstrap-state"),
+    ],
+)
 def test_a_user_whose_rbac_forbids_reading_a_steps_objects_gets_exit_1_and_the_step_named(
-        testbed, restricted_context, tmp_path, capsys, component, step, refused):
+    testbed, restricted_context, tmp_path, capsys, component, step, refused
+):
     config = write_config(tmp_path, testbed, components={**ONLY, component: True})
     result = run_cli(capsys, "up", "--context", restricted_context, "--config", str(config))
     assert result.code == 1, result.text
@@ -75,10 +86,19 @@ def test_a_deployment_mid_rollout_is_judged_the_same_by_up_and_status(testbed, n
     from kfbootstrap.kube.workloads import list_workloads
     from kfbootstrap.tools.runner import ShRunner
 
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": namespace},
-                  "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
-                           "template": {"metadata": {"labels": {"app": "web"}},
-                                        "spec": {"containers": [{"name": "main", "image": "registry.example/web:1"}]}}}}
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": namespace},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "main", "image": "registry.example/web:1"}]},
+            },
+        },
+    }
     testbed.apply([deployment])
     use_testbed_kubeconfig(testbed, monkeypatch)
     config = load_config(None, {"cluster.context": testbed.context, "timeouts.ready": 3}, env={}).config
@@ -91,13 +111,24 @@ def test_a_deployment_mid_rollout_is_judged_the_same_by_up_and_status(testbed, n
         return mine[0].is_ready, waited.ok
 
     wait_until(lambda: judged() == (True, True), 60, what="the first rollout ready for both")
-    testbed.kubectl("patch", "deployment", "web", "-n", namespace, "--type", "merge", "-p", json.dumps(
-        {"spec": {"template": {"spec": {"nodeSelector": {"disk": "ssd-nowhere"}}}}}))
+    testbed.kubectl(
+        "patch",
+        "deployment",
+        "web",
+        "-n",
+        namespace,
+        "--type",
+        "merge",
+        "-p",
+        json.dumps({"spec": {"template": {"spec": {"nodeSelector": {"disk": "ssd-nowhere"}}}}}),
+    )
 
     def stuck() -> bool:
         live = json.loads(testbed.kubectl("get", "deployment", "web", "-n", namespace, "-o", "json").stdout)
         status = live.get("status") or {}
-        return status.get("observedGeneration") == 2 and status.get("replicas") == 2 and status.get("readyReplicas") == 1
+        return (
+            status.get("observedGeneration") == 2 and status.get("replicas") == 2 and status.get("readyReplicas") == 1
+        )
 
     wait_until(stuck, 60, what="the rollout stuck with the old pod ready")
     time.sleep(0.5)

@@ -105,7 +105,7 @@ def _wait_until_forwards_work(bed) -> None:
     for key, namespace, service, port, _, _ in BACKENDS:
         target = Service(key, namespace, (service,), port)
 
-        def answers():
+        def answers(target=target):
             try:
                 with ForwardedEndpoints(bed.context, bed.kubeconfig, connect_timeout=5) as endpoints:
                     return Session(timeout=5).get(endpoints.base_url(target) + "/", follow=False).status > 0

@@ -13,8 +13,16 @@ import time
 import pytest
 
 from kfbootstrap.kube.api import SECRETS, SERVICES, Kube
-from kfbootstrap.kube.errors import (Conflict, Forbidden, KubeError, NotFound, TimedOut, Unauthorized, Unreachable,
-                                     error_for)
+from kfbootstrap.kube.errors import (
+    Conflict,
+    Forbidden,
+    KubeError,
+    NotFound,
+    TimedOut,
+    Unauthorized,
+    Unreachable,
+    error_for,
+)
 from kfbootstrap.kube.rest import Timeouts
 from kfbootstrap.kube.workloads import workload_from
 
@@ -26,11 +34,18 @@ def adapter(tmp_path):
 
     def build(port: int, read: float = 1.0) -> Kube:
         kubeconfig = tmp_path / f"kubeconfig-{port}"
-        kubeconfig.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "kind-test",
-            "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
-            "users": [{"name": "u", "user": {"token": "t"}}],
-            "contexts": [{"name": "kind-test", "context": {"cluster": "c", "user": "u"}}]}))
+        kubeconfig.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "kind-test",
+                    "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+                    "users": [{"name": "u", "user": {"token": "t"}}],
+                    "contexts": [{"name": "kind-test", "context": {"cluster": "c", "user": "u"}}],
+                }
+            )
+        )
         return Kube.connect("kind-test", str(kubeconfig), timeouts=Timeouts(connect=1.0, read=read))
 
     return build
@@ -98,16 +113,27 @@ def test_nobody_listening_is_unreachable_with_the_address_to_check(adapter):
     assert f"127.0.0.1:{port}" in raised.value.hint and "cluster-info" in raised.value.hint
 
 
-@pytest.mark.parametrize("status, kind, hint_has", [
-    (403, Forbidden, "kubectl --context ctx auth can-i get secrets -n monitoring"),
-    (401, Unauthorized, "credentials of context ctx were refused"),
-    (404, NotFound, "get --raw /readyz"),
-    (409, Conflict, "get --raw /readyz"),
-    (500, KubeError, "get --raw /readyz"),
-])
+@pytest.mark.parametrize(
+    "status, kind, hint_has",
+    [
+        (403, Forbidden, "kubectl --context ctx auth can-i get secrets -n monitoring"),
+        (401, Unauthorized, "credentials of context ctx were refused"),
+        (404, NotFound, "get --raw /readyz"),
+        (409, Conflict, "get --raw /readyz"),
+        (500, KubeError, "get --raw /readyz"),
+    ],
+)
 def test_each_refusal_becomes_our_type_with_verb_object_context_and_hint(status, kind, hint_has):
-    error = error_for(verb="get", what="Secret monitoring/grafana", context="ctx", server="https://127.0.0.1:6443",
-                      status=status, message="nope", resource="secrets", namespace="monitoring")
+    error = error_for(
+        verb="get",
+        what="Secret monitoring/grafana",
+        context="ctx",
+        server="https://127.0.0.1:6443",
+        status=status,
+        message="nope",
+        resource="secrets",
+        namespace="monitoring",
+    )
     assert type(error) is kind
     assert error.message.startswith("cannot get Secret monitoring/grafana (kube context ctx)")
     assert hint_has in error.hint
@@ -118,18 +144,23 @@ def deployment(generation: int, observed: int | None, replicas: int, updated: in
     status = {"replicas": total, "updatedReplicas": updated, "readyReplicas": ready}
     if observed is not None:
         status["observedGeneration"] = observed
-    return {"metadata": {"name": "web", "namespace": "kubeflow", "generation": generation},
-            "spec": {"replicas": replicas, "template": {"spec": {"containers": [{"image": "web:2"}]}}},
-            "status": status}
+    return {
+        "metadata": {"name": "web", "namespace": "kubeflow", "generation": generation},
+        "spec": {"replicas": replicas, "template": {"spec": {"containers": [{"image": "web:2"}]}}},
+        "status": status,
+    }
 
 
-@pytest.mark.parametrize("obj, ready", [
-    (deployment(1, 1, 1, 1, 1, 1), True),
-    (deployment(2, None, 1, 1, 1, 1), False),  # the controller has not written observedGeneration yet
-    (deployment(2, 1, 1, 1, 1, 1), False),  # it has not seen the new spec
-    (deployment(2, 2, 1, 1, 1, 2), False),  # mid-rollout: the old pod is ready, the new one is not
-    (deployment(2, 2, 2, 1, 2, 2), False),  # one of two replicas still runs the old spec
-])
+@pytest.mark.parametrize(
+    "obj, ready",
+    [
+        (deployment(1, 1, 1, 1, 1, 1), True),
+        (deployment(2, None, 1, 1, 1, 1), False),  # the controller has not written observedGeneration yet
+        (deployment(2, 1, 1, 1, 1, 1), False),  # it has not seen the new spec
+        (deployment(2, 2, 1, 1, 1, 2), False),  # mid-rollout: the old pod is ready, the new one is not
+        (deployment(2, 2, 2, 1, 2, 2), False),  # one of two replicas still runs the old spec
+    ],
+)
 def test_up_and_status_judge_a_workload_the_same(obj, ready):
     """`status` (access.status.collect) and `up`'s wait (readiness) read the same Workload."""
     from kfbootstrap.access.status import collect

@@ -15,13 +15,23 @@ API_MODULES = {"kubernetes", "urllib3", "websocket"}
 # Not yet on the adapter, named here so the list can only shrink: the port-forward streams
 # (kube/portforward.py takes a client Configuration, kube/endpoints.py typed models) and the
 # commands reading Secrets through kube/secrets.py's typed CoreV1Api.
-API_NOT_YET = {"access/daemon.py", "access/expose.py", "smoke/forwards.py", "cli/expose.py",
-               "access/summary.py", "cli/creds.py", "cli/passwd.py", "cli/smoke.py"}
+API_NOT_YET = {
+    "access/daemon.py",
+    "access/expose.py",
+    "smoke/forwards.py",
+    "cli/expose.py",
+    "access/summary.py",
+    "cli/creds.py",
+    "cli/passwd.py",
+    "cli/smoke.py",
+}
 
 
 def _modules() -> list[tuple[str, ast.Module]]:
-    return [(str(path.relative_to(PACKAGE)), ast.parse(path.read_text(encoding="utf-8")))
-            for path in sorted(PACKAGE.rglob("*.py"))]
+    return [
+        (str(path.relative_to(PACKAGE)), ast.parse(path.read_text(encoding="utf-8")))
+        for path in sorted(PACKAGE.rglob("*.py"))
+    ]
 
 
 def _imports(tree: ast.Module) -> set[str]:
@@ -36,8 +46,14 @@ def _imports(tree: ast.Module) -> set[str]:
 
 def _argv_literals(tree: ast.Module) -> list[str]:
     """List literals that start with a program's name: an argv being built."""
-    return [ast.unparse(node)[:80] for node in ast.walk(tree) if isinstance(node, ast.List) and node.elts
-            and isinstance(node.elts[0], ast.Constant) and node.elts[0].value in PROGRAMS]
+    return [
+        ast.unparse(node)[:80]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.List)
+        and node.elts
+        and isinstance(node.elts[0], ast.Constant)
+        and node.elts[0].value in PROGRAMS
+    ]
 
 
 @pytest.mark.parametrize("name, tree", _modules(), ids=lambda value: value if isinstance(value, str) else "")
