@@ -265,7 +265,7 @@ def _our_objects(rest: KubeRest, objects: list[dict[str, Any]], selector: str) -
         except KindNotServed:  # its CRD is gone, and its objects with it
             continue
         listing = rest.get_json(resource.collection_path(None), query={"labelSelector": selector},
-                                accept=METADATA_LIST_ACCEPT)
+                                accept=METADATA_LIST_ACCEPT) or {}  # 404: its CRD went away while we polled
         for item in listing.get("items") or []:
             meta = item["metadata"]
             ref = ref_of({"apiVersion": api_version, "kind": kind, "metadata": meta})
