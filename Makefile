@@ -50,7 +50,7 @@ kindground: testbed
 # grows as modules are next edited), types of kube/ and steps/, dead code.
 FORMATTED := kfbootstrap/kube kfbootstrap/components.py kfbootstrap/pipeline.py kfbootstrap/context.py \
              tests/unit/test_kube_adapter.py tests/unit/test_layering.py tests/integration/test_kube_seams.py \
-             tests/integration/test_airgapped.py
+             tests/integration/test_airgapped.py tests/unit/test_components.py
 lint: $(STAMP)
 	$(BIN)/ruff check kfbootstrap tests
 	$(BIN)/ruff format --check $(FORMATTED)
