@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,8 +23,9 @@ sys.path.insert(0, str(REPO))
 from tests.e2e.cache_ground import (Upstream, deployment, docker, registry_image, summarize,  # noqa: E402
                                     unique_image)
 
-NAME, NETWORK, UPSTREAM = "kfb-bench-cache", "kfb-bench-cache-net", "kfb-bench-upstream"
-CACHE = "kfbootstrap-cache-kfb-bench-upstream-5000"
+RUN = uuid.uuid4().hex[:6]  # names of this run only: tests may use the same Docker at the same time
+NAME, NETWORK, UPSTREAM = f"kfb-bench-cache-{RUN}", f"kfb-bench-net-{RUN}", f"kfb-bench-up-{RUN}"
+CACHE = f"kfbootstrap-cache-kfb-bench-up-{RUN}-5000"
 
 
 def ground() -> dict[str, str]:

@@ -73,15 +73,33 @@ def parse_access_log(text: str) -> list[Request]:
 class Upstream:
     """Our stand-in for a public registry, on the test's network."""
 
-    def __init__(self, name: str, network: str, image: str):
-        self.name, self.network, self.image = name, network, image
+    def __init__(self, name: str, network: str, image: str, login: tuple[str, str, Path] | None = None):
+        """`login` (user, password, a private directory): the upstream asks for basic auth, like a private registry."""
+        self.name, self.network, self.image, self.login = name, network, image, login
         self.registry = f"{name}:{UPSTREAM_PORT}"  # how images on the nodes name it
         self._mark = 0
 
     def start(self) -> None:
         docker("rm", "-f", self.name, check=False)
+        auth: list[str] = []
+        if self.login:
+            import bcrypt
+
+            user, password, directory = self.login
+            (directory / "htpasswd").write_text(f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()}\n")
+            auth = ["-v", f"{directory}:/auth:ro", "-e", "REGISTRY_AUTH=htpasswd",
+                    "-e", "REGISTRY_AUTH_HTPASSWD_REALM=e2e", "-e", "REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd"]
         docker("run", "-d", "--name", self.name, "--network", self.network, "-p", f"127.0.0.1::{UPSTREAM_PORT}",
-               self.image)
+               *auth, self.image)
+
+    def _docker_client(self) -> list[str]:
+        """docker CLI flags for pushing: a private client config, so the host's own logins never change."""
+        if not self.login:
+            return []
+        user, password, directory = self.login
+        client = ["--config", str(directory / "docker-client")]
+        docker(*client, "login", "--username", user, "--password-stdin", self.host_address(), input=password.encode())
+        return client
 
     def host_address(self) -> str:
         out = docker("port", self.name, f"{UPSTREAM_PORT}/tcp").stdout.decode().split()[0]
@@ -91,7 +109,7 @@ class Upstream:
         """Push a local image into the upstream (from the host, over 127.0.0.1); returns its digest."""
         target = f"{self.host_address()}/{repository}:{tag}"
         docker("tag", local_image, target)
-        pushed = docker("push", target).stdout.decode()
+        pushed = docker(*self._docker_client(), "push", target).stdout.decode()
         docker("rmi", target, check=False)
         return re.search(r"digest: (sha256:[0-9a-f]{64})", pushed).group(1)
 

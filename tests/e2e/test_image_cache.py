@@ -14,19 +14,25 @@ import json
 import shutil
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
+from kfbootstrap.cache.credentials import env_name
 from tests.e2e.cache_ground import Upstream, deployment, docker, registry_image, summarize, unique_image
 from tests.e2e.conftest import Session, wait_until
 
 pytestmark = pytest.mark.kind
 
-NAME = "kfb-e2e-cache"
-NETWORK = "kfb-e2e-cache-net"
-UPSTREAM = "kfb-e2e-upstream"
-CACHE = "kfbootstrap-cache-kfb-e2e-upstream-5000"  # what kfbootstrap names the cache of that registry
+# Names of this run only: helpers and CI may run this module at the same time on one Docker.
+RUN = uuid.uuid4().hex[:6]
+NAME = f"kfb-e2e-cache-{RUN}"
+NETWORK = f"kfb-e2e-cache-net-{RUN}"
+UPSTREAM = f"kfb-e2e-up-{RUN}"
+PRIVATE = f"kfb-e2e-priv-{RUN}"
+CACHE = f"kfbootstrap-cache-kfb-e2e-up-{RUN}-5000"  # what kfbootstrap names the cache of that registry
+PRIVATE_CACHE = f"kfbootstrap-cache-kfb-e2e-priv-{RUN}-5000"
 
 
 class CacheSession(Session):
@@ -195,7 +201,7 @@ def test_up_restarts_a_stopped_cache_and_replaces_a_wrong_one(world):
 
 def test_registry_credentials_reach_only_the_cache_container(world):
     secret = "e2e-Secret-7c1f"
-    world.extra_env = {"KFB_CACHE_AUTH_KFB_E2E_UPSTREAM_5000": f"e2e-user:{secret}"}
+    world.extra_env = {env_name(world.upstream.registry): f"e2e-user:{secret}"}
     try:
         err = _up(world)
     finally:
@@ -217,15 +223,51 @@ def test_registry_credentials_reach_only_the_cache_container(world):
     assert not any(e.startswith("REGISTRY_PROXY_PASSWORD") for e in env)
 
 
+def test_a_private_upstream_is_pulled_with_the_caches_credentials(world):
+    """Nodes hold no credentials, so a pod of a private registry's image runs only if the cache logged in."""
+    import yaml
+
+    private_dir = world.root / "private"
+    private_dir.mkdir()
+    user, password = "e2e-user", "e2e-Private-91d3"
+    private = Upstream(PRIVATE, NETWORK, world.extra["cache"]["image"], login=(user, password, private_dir))
+    private.start()
+    wait_until(lambda: docker("port", private.name, "5000/tcp", check=False).returncode == 0, 30, 0.5, "private port")
+    time.sleep(1)
+    try:
+        private.push(world.ground.echo_image, "e2e/private", "v1")
+        config = yaml.safe_load(world.config_file.read_text())
+        config["cache"]["registries"][private.registry] = f"http://{private.registry}"
+        two = world.root / "two-registries.yaml"
+        two.write_text(yaml.safe_dump(config))
+        world.extra_env = {env_name(private.registry): f"{user}:{password}"}
+        try:
+            up = world.kfb("up", "--config", str(two), timeout=1200)
+        finally:
+            world.extra_env = {}
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert password not in up.stdout + up.stderr
+        unauthenticated = [r for r in private.requests() if r.status == 401]
+        _run_workloads(world, {"private": f"{private.registry}/e2e/private:v1"}, timeout=240)
+        pulls = [r for r in private.requests() if r.is_pull and "e2e/private" in r.path]
+        assert pulls and all(not r.agent.startswith("containerd") for r in pulls)  # the cache pulled, not a node
+        assert len(private.requests()) > len(unauthenticated)
+    finally:
+        world.kubectl("delete", "deployment", "private", "--ignore-not-found", check=False)
+        docker("rm", "-f", PRIVATE_CACHE, check=False)
+        docker("volume", "rm", "-f", PRIVATE_CACHE, check=False)
+        private.remove()
+
+
 def test_status_and_doctor_show_the_cache(world):
     status = world.kfb("status", "--json")
     assert status.returncode == 0, status.stdout + status.stderr
     cache = json.loads(status.stdout)["cache"]
     assert cache["enabled"] and cache["caches"][0]["state"] == "running"
-    assert "1 caches running (kfb-e2e-upstream:5000)" in cache["summary"]
+    assert f"1 caches running ({world.upstream.registry})" in cache["summary"]
     doctor = world.kfb("doctor", "--json", "--config", str(world.config_file))
     rows = {row["check"]: row for row in json.loads(doctor.stdout)}
-    assert rows["image cache"]["status"] == "ok" and "kfb-e2e-upstream:5000" in rows["image cache"]["detail"]
+    assert rows["image cache"]["status"] == "ok" and world.upstream.registry in rows["image cache"]["detail"]
 
 
 def test_down_purge_cache_removes_container_and_volume(world):
