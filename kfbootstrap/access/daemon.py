@@ -64,12 +64,12 @@ def main(argv: list[str]) -> int:
 def _build(spec: ForwardSpec):
     from kubernetes import client
 
-    from kfbootstrap.kube.client import load_configuration
+    from kfbootstrap.kube.client import load_configuration, timed_client
     from kfbootstrap.kube.endpoints import ServiceBackends
     from kfbootstrap.kube.portforward import Forwarder, Route
 
     configuration = load_configuration(spec.context, spec.kubeconfig)
-    api = client.ApiClient(configuration)
+    api = timed_client(configuration)
     backends = ServiceBackends(client.CoreV1Api(api), client.DiscoveryV1Api(api), spec.namespace,
                                spec.services, spec.remote_port)
     route = Route(spec.target, spec.address, spec.port, backends)

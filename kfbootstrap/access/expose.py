@@ -91,12 +91,12 @@ def run_foreground(plans: list[Plan], config: Config, stop: threading.Event | No
     """Serve every plan from this process until Ctrl-C (or `stop` is set)."""
     from kubernetes import client
 
-    from kfbootstrap.kube.client import load_configuration
+    from kfbootstrap.kube.client import load_configuration, timed_client
     from kfbootstrap.kube.endpoints import ServiceBackends
     from kfbootstrap.kube.portforward import Forwarder, PortInUse, Route
 
     configuration = load_configuration(config.kube_context)
-    api = client.ApiClient(configuration)
+    api = timed_client(configuration)
     core, discovery = client.CoreV1Api(api), client.DiscoveryV1Api(api)
     routes = [Route(p.target.name, p.address, p.port,
                     ServiceBackends(core, discovery, p.namespace, p.services, p.target.remote_port))

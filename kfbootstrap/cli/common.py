@@ -40,7 +40,18 @@ def load(config_file: Path | None, **flags: Any) -> "LoadedConfig":
     from kfbootstrap.config import load_config
 
     dotted = {key.replace("__", "."): value for key, value in flags.items()}
-    return load_config(config_file, dotted, flag_names=FLAG_NAMES)
+    loaded = load_config(config_file, dotted, flag_names=FLAG_NAMES)
+    _bound_api_requests(loaded.config)
+    return loaded
+
+
+def _bound_api_requests(config) -> None:
+    """Every typed Kubernetes client this command makes gets timeouts.api (the adapter gets it via RunContext)."""
+    from kfbootstrap.context import api_timeouts
+    from kfbootstrap.kube.client import use_timeouts
+
+    timeouts = api_timeouts(config)
+    use_timeouts(timeouts.connect, timeouts.read)
 
 
 def new_runner():

@@ -32,7 +32,7 @@ def down(
     from kfbootstrap.access.forwards import stop_for_context
 
     if keep_cluster:
-        _delete_applied(loaded.config.kube_context)
+        _delete_applied(loaded.config)
     else:
         _delete_kind_cluster(loaded)
     # Only after the delete worked (a failed one leaves the platform, and its forwards, usable), and only
@@ -76,17 +76,21 @@ def _kind_cluster_of(context: str) -> str | None:
         return None  # no kind here: then it is not a Kind cluster of ours either
 
 
-def _delete_applied(context: str | None) -> None:
+def _delete_applied(config) -> None:
     """Everything labelled kfbootstrap.dev/managed-by=kfbootstrap, in a safe order (kube/cleanup.py)."""
     from kfbootstrap import ui
+    from kfbootstrap.context import api_timeouts
     from kfbootstrap.errors import KfbError
     from kfbootstrap.kube.cleanup import delete_managed
     from kfbootstrap.kube.client import api_client
     from kfbootstrap.kube.rest import KubeRest
 
+    context = config.kube_context
     title = f"Delete what kfbootstrap applied (context {context or 'current'})"
     with ui.step_line(title) as line:
-        report = delete_managed(KubeRest(api_client(context)),
+        # The context and timeouts.api, so a silent server is named and bounds every request.
+        rest = KubeRest(api_client(context), context=context, timeouts=api_timeouts(config))
+        report = delete_managed(rest,
                                 progress=lambda text: ui.step_progress(text, plain=text))
     if report.failed:
         ui.step_failed(title, line.elapsed())

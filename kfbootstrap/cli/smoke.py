@@ -46,7 +46,7 @@ def smoke(
         ctx = CheckContext(endpoints=endpoints, services=services_for(cfg), user=user,
                            password=os.environ.get(password_env) or _kept_password(endpoints) or DEFAULT_PASSWORD,
                            object_store_credentials=lambda: _object_store_credentials(endpoints, cfg),
-                           pipeline_timeout=pipeline_timeout)
+                           pipeline_timeout=pipeline_timeout, api_problem=_api_problem(endpoints, cfg))
         report = run_checks(all_checks(with_pipeline=pipeline), set(cfg.components.enabled()), ctx,
                             on_result=_show_result)
     report.properties.update({"cluster": cfg.cluster.name, "context": cfg.kube_context or "(current)",
@@ -59,6 +59,25 @@ def smoke(
         _print_summary(report, junit)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _api_problem(endpoints, config) -> str | None:
+    """One request first: a server that accepts and never answers costs one timeout, not one per check."""
+    from kubernetes import client
+    from urllib3.exceptions import HTTPError
+
+    from kfbootstrap.errors import KfbError
+    from kfbootstrap.kube.client import transport_problem
+
+    try:
+        client.VersionApi(endpoints.core_api().api_client).get_code()
+    except HTTPError as exc:
+        return transport_problem(exc, config.kube_context)
+    except KfbError as exc:
+        return exc.message
+    except Exception:  # noqa: BLE001 - the server answered (e.g. 403): the checks say what they can
+        return None
+    return None
 
 
 def _check_writable(path: Path) -> None:

@@ -53,13 +53,43 @@ def _retries() -> Any:
     return Retry(total=2, connect=2, read=0, status=0, redirect=0, other=0)
 
 
-def api_client(context: str | None, kubeconfig: str | None = None, pool_size: int = 16) -> "ApiClient":
-    """A new ApiClient for `context`, pooling `pool_size` connections (one per concurrent request)."""
+# (connect, read) seconds for every request of a typed client; the CLI sets it from timeouts.api.
+_request_timeout: tuple[float, float] = (10.0, 60.0)
+
+
+def use_timeouts(connect: float, read: float) -> None:
+    """Bound every typed client's requests made from now on (the adapter gets its Timeouts itself)."""
+    global _request_timeout
+    _request_timeout = (connect, read)
+
+
+def timed_client(configuration: "Configuration") -> "ApiClient":
+    """An ApiClient whose every request has a connect and read timeout unless the caller gives its own:
+    the kubernetes client's default is none, so a server that accepts and never answers hung creds,
+    expose, smoke and the forward daemons forever."""
+    import inspect
+
     from kubernetes.client import ApiClient
 
+    api = ApiClient(configuration)
+    send = api.rest_client.request  # every version of the client sends each request through this one method
+    signature = inspect.signature(send)
+
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        if bound.arguments.get("_request_timeout") is None:
+            bound.arguments["_request_timeout"] = _request_timeout
+        return send(*bound.args, **bound.kwargs)
+
+    api.rest_client.request = bounded  # type: ignore[method-assign]  # this instance only, not the class
+    return api
+
+
+def api_client(context: str | None, kubeconfig: str | None = None, pool_size: int = 16) -> "ApiClient":
+    """A new ApiClient for `context`, pooling `pool_size` connections (one per concurrent request)."""
     configuration = load_configuration(context, kubeconfig)
     configuration.connection_pool_maxsize = pool_size
-    return ApiClient(configuration)
+    return timed_client(configuration)
 
 
 @contextmanager
@@ -72,14 +102,29 @@ def api_errors(context: str | None) -> Iterator[None]:
         yield
     except HTTPError as exc:
         raise KfbError(
-            f"cannot reach the API server of context {context or '(current)'}: {exc}",
-            hint="is the cluster running? `kubectl cluster-info` checks it; `kfbootstrap up` creates it",
+            transport_problem(exc, context),
+            hint="is the cluster running? `kubectl cluster-info` checks it; `kfbootstrap up` creates it; "
+            "a busy server may need a longer timeouts.api",
         ) from None
     except ApiException as exc:
         raise KfbError(
             f"the API server refused: {exc.status} {exc.reason}",
             hint=f"check your access with `kubectl --context {context or '(current)'} auth can-i --list`",
         ) from None
+
+
+def transport_problem(exc: BaseException, context: str | None) -> str:
+    """One line naming the server and what went wrong: no answer in time, or no connection at all."""
+    from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+    pool = getattr(exc, "pool", None)
+    server = f"{pool.host}:{pool.port}" if pool is not None else "(unknown address)"
+    reason = getattr(exc, "reason", None) or exc
+    where = f"the API server {server} of context {context or '(current)'}"
+    if isinstance(reason, (ReadTimeoutError, ConnectTimeoutError)) or isinstance(exc, ReadTimeoutError):
+        read = _request_timeout[1]
+        return f"{where} did not answer within {read:g}s (timeouts.api)"
+    return f"cannot reach {where}: {' '.join(str(reason).split())[:200]}"
 
 
 def typed_core(context: str | None, kubeconfig: str | None = None) -> Any:

@@ -74,13 +74,16 @@ def wait_rolled_out(apps: Any, namespace: str, name: str, timeout: float) -> flo
             last = rollout_state(items[0]) or ""
             if not last:
                 return time.monotonic() - started
+        window = max(1, int(min(remaining, 30)))
+        # A quiet watch answers nothing until the server ends it: the read may last the whole window.
         stream = watch.Watch().stream(
             apps.list_namespaced_deployment,
             namespace,
             field_selector=selector,
             resource_version=(listed.get("metadata") or {}).get("resourceVersion"),
-            timeout_seconds=max(1, int(min(remaining, 30))),
+            timeout_seconds=window,
             deserialize=False,
+            _request_timeout=(10, window + 10),
         )
         try:
             for event in stream:

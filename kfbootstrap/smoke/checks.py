@@ -61,6 +61,7 @@ class CheckContext:
     pipeline_timeout: float = 600.0
     pipeline_image: str = "busybox:1.36"
     poll_interval: float = 5.0
+    api_problem: str | None = None  # the API server did not answer the first request: no check can pass
 
     def url(self, key: str, path: str) -> str:
         return self.endpoints.base_url(self.services[key]) + path

@@ -77,10 +77,10 @@ class ForwardedEndpoints:
         if self._clients is None:
             from kubernetes import client
 
-            from kfbootstrap.kube.client import load_configuration
+            from kfbootstrap.kube.client import load_configuration, timed_client
 
             configuration = load_configuration(self.context, self.kubeconfig)
-            api = client.ApiClient(configuration)
+            api = timed_client(configuration)
             self._clients = (configuration, client.CoreV1Api(api), client.DiscoveryV1Api(api))
         return self._clients
 

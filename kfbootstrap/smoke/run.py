@@ -20,6 +20,8 @@ def run_checks(checks: Iterable[Check], enabled: set[str], ctx: CheckContext,
         if check.component not in enabled:
             result = CheckResult(check.name, check.component, check.title, SKIPPED, 0.0,
                                  f"component {check.component} is disabled in the config")
+        elif ctx.api_problem:  # each check would wait out the same timeout against the same silent server
+            result = CheckResult(check.name, check.component, check.title, FAILED, 0.0, f"not run: {ctx.api_problem}")
         else:
             result = run_one(check, ctx)
         report.results.append(result)
