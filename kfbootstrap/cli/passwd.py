@@ -32,18 +32,21 @@ def passwd(
     from kfbootstrap.access import passwords
     from kfbootstrap.access.creds import dex_user
     from kfbootstrap.kube.client import api_client, api_errors
+    from kfbootstrap.context import api_timeouts
+    from kfbootstrap.kube.api import Kube
     from kfbootstrap.kube.rollout import restart_deployment, wait_rolled_out
 
     kube_context = loaded.config.kube_context
     with api_errors(kube_context):
         api = api_client(kube_context)
-        core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
-        _require_dex(apps)
+        core = client.CoreV1Api(api)
+        kube = Kube.connect(kube_context, timeouts=api_timeouts(loaded.config))
+        _require_dex(kube)
         passwords.set_password(core, password)
         title = "Restart Dex with the new password"
         with ui.step_line(title) as line:
-            restart_deployment(apps, passwords.DEX_NAMESPACE, "dex")
-            wait_rolled_out(apps, passwords.DEX_NAMESPACE, "dex", timeout)
+            restart_deployment(kube, passwords.DEX_NAMESPACE, "dex")
+            wait_rolled_out(kube, passwords.DEX_NAMESPACE, "dex", timeout)
         ui.step_done(title, line.elapsed())
         user = dex_user(core, passwords.DEX_NAMESPACE)
     typer.echo(f"The new password of {user} works now (`kfbootstrap creds kubeflow` shows it).")
@@ -66,21 +69,17 @@ def _new_password(from_env: str | None) -> str:
     return check_strength(value, "the prompt")
 
 
-def _require_dex(apps) -> None:
+def _require_dex(kube) -> None:
     """Before changing anything: without Dex's Deployment there is nothing the password would unlock."""
-    from kubernetes.client.exceptions import ApiException
-
     from kfbootstrap.access.passwords import DEX_NAMESPACE
     from kfbootstrap.errors import KfbError
+    from kfbootstrap.kube.api import DEPLOYMENTS
 
-    try:
-        apps.read_namespaced_deployment("dex", DEX_NAMESPACE)
-    except ApiException as exc:
-        if exc.status == 404:
-            raise KfbError(f"deployment dex not found in namespace {DEX_NAMESPACE}",
-                           hint="is Kubeflow installed? check `kfbootstrap status`; `kfbootstrap up` sets a password "
-                                "itself") from None
-        raise
+    if kube.get(DEPLOYMENTS, "dex", DEX_NAMESPACE) is None:
+        raise KfbError(
+            f"deployment dex not found in namespace {DEX_NAMESPACE}",
+            hint="is Kubeflow installed? check `kfbootstrap status`; `kfbootstrap up` sets a password itself",
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -157,6 +157,18 @@ class Kube:
         )
         return self._ok(response, "patch", resource, namespace, name)
 
+    def patch(
+        self, resource: Resource, name: str, body: Mapping[str, Any], namespace: str | None = None
+    ) -> dict[str, Any]:
+        """A JSON merge patch of one object (what `kubectl patch --type merge` sends)."""
+        response = self.rest.request(
+            "PATCH",
+            resource.object_path(namespace, name),
+            body=dict(body),  # a +json body goes as the dict: the client serialises it
+            content_type="application/merge-patch+json",
+        )
+        return self._ok(response, "patch", resource, namespace, name)
+
     def delete(self, resource: Resource, name: str, namespace: str | None = None) -> bool:
         """Delete it (in the background); False when it was not there."""
         response = self.rest.request(
@@ -175,6 +187,7 @@ class Kube:
         namespace: str | None = None,
         *,
         labels: str | None = None,
+        fields: str | None = None,
         deadline: float,
         cancel: Cancel | None = None,
         since: str | None = None,
@@ -191,11 +204,12 @@ class Kube:
         while clock() < deadline and not (cancel and cancel.is_set()):
             try:
                 if version is None:
-                    listing = self.list(resource, namespace, labels=labels)
+                    listing = self.list(resource, namespace, labels=labels, fields=fields)
                     version = (listing.get("metadata") or {}).get("resourceVersion") or ""
                     synced = True
                     yield Event("SYNC", {}, tuple(listing.get("items") or []))
-                version = yield from self._watch_once(resource, namespace, labels, version, deadline, cancel, clock)
+                selectors = {"labelSelector": labels, "fieldSelector": fields}
+                version = yield from self._watch_once(resource, namespace, selectors, version, deadline, cancel, clock)
                 failures = 0
             except (Forbidden, Unauthorized, NotFound):
                 raise
@@ -214,7 +228,7 @@ class Kube:
         self,
         resource: Resource,
         namespace: str | None,
-        labels: str | None,
+        selectors: Mapping[str, str | None],
         version: str,
         deadline: float,
         cancel: Cancel | None,
@@ -227,7 +241,7 @@ class Kube:
             "resourceVersion": version,
             "allowWatchBookmarks": "true",
             "timeoutSeconds": seconds,
-            "labelSelector": labels,
+            **selectors,
         }
         path = resource.collection_path(namespace)
         try:

@@ -8,28 +8,30 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kfbootstrap.errors import KfbError
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
+if TYPE_CHECKING:
+    from kfbootstrap.kube.api import Kube
 
-def restart_deployment(apps: Any, namespace: str, name: str) -> None:
+
+def restart_deployment(kube: "Kube", namespace: str, name: str) -> None:
     """Change the pod template's restartedAt annotation: the Deployment rolls out new pods."""
-    from kubernetes.client.exceptions import ApiException
+    from kfbootstrap.kube.api import DEPLOYMENTS
+    from kfbootstrap.kube.errors import NotFound
 
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
     try:
-        apps.patch_namespaced_deployment(name, namespace, patch)
-    except ApiException as exc:
-        if exc.status == 404:
-            raise KfbError(
-                f"deployment {name} not found in namespace {namespace}",
-                hint="is Kubeflow installed? check `kfbootstrap status`",
-            ) from None
-        raise
+        kube.patch(DEPLOYMENTS, name, patch, namespace)
+    except NotFound:
+        raise KfbError(
+            f"deployment {name} not found in namespace {namespace}",
+            hint="is Kubeflow installed? check `kfbootstrap status`",
+        ) from None
 
 
 def rollout_state(deployment: dict[str, Any]) -> str | None:
@@ -48,50 +50,18 @@ def rollout_state(deployment: dict[str, Any]) -> str | None:
     return None
 
 
-def wait_rolled_out(apps: Any, namespace: str, name: str, timeout: float) -> float:
-    """Watch the Deployment until rollout_state says done; returns the seconds it took."""
-    import json
-
-    from kubernetes import watch
-    from kubernetes.client.exceptions import ApiException
+def wait_rolled_out(kube: "Kube", namespace: str, name: str, timeout: float) -> float:
+    """Watch the Deployment (the adapter's one watch) until rollout_state says done; the seconds it took."""
+    from kfbootstrap.kube.api import DEPLOYMENTS
 
     started = time.monotonic()
-    deadline = started + timeout
-    selector = f"metadata.name={name}"
     last = "not seen yet"
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise KfbError(
-                f"deployment {name} in namespace {namespace} did not roll out within {timeout:.0f}s ({last})",
-                hint=f"check its pods: kubectl get pods -n {namespace}",
-            )
-        listed = json.loads(
-            apps.list_namespaced_deployment(namespace, field_selector=selector, _preload_content=False).data
-        )
-        items = listed.get("items") or []
-        if items:
-            last = rollout_state(items[0]) or ""
+    for event in kube.watch(DEPLOYMENTS, namespace, fields=f"metadata.name={name}", deadline=started + timeout):
+        for obj in event.objects if event.type == "SYNC" else (event.obj,):
+            last = rollout_state(obj) or ""
             if not last:
                 return time.monotonic() - started
-        window = max(1, int(min(remaining, 30)))
-        # A quiet watch answers nothing until the server ends it: the read may last the whole window.
-        stream = watch.Watch().stream(
-            apps.list_namespaced_deployment,
-            namespace,
-            field_selector=selector,
-            resource_version=(listed.get("metadata") or {}).get("resourceVersion"),
-            timeout_seconds=window,
-            deserialize=False,
-            _request_timeout=(10, window + 10),
-        )
-        try:
-            for event in stream:
-                last = rollout_state(event.get("object") or {}) or ""
-                if not last:
-                    return time.monotonic() - started
-        except ApiException as exc:
-            if exc.status != 410:
-                raise  # 410: our version is too old to watch from; the next round lists again
-        finally:
-            stream.close()
+    raise KfbError(
+        f"deployment {name} in namespace {namespace} did not roll out within {timeout:.0f}s ({last})",
+        hint=f"check its pods: kubectl get pods -n {namespace}",
+    )
