@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator,
+                      model_validator)
 
 from kfbootstrap import components as registry
 
@@ -36,7 +37,7 @@ DEFAULT_NODE_IMAGE = (
 _REGISTRY_HOST = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
-Profile = Literal["full", "minimal", "ci"]
+Profile = Literal["full", "minimal", "ci", "pipelines"]
 
 
 class _Section(BaseModel):
@@ -83,12 +84,43 @@ class KubeflowConfig(_Section):
                                  description="name of an environment variable holding the Dex user's password "
                                              "(default: a random one, kept in the cluster)")
     keep_default_password: bool = Field(False, description="keep upstream's public default password 12341234")
+    apps: list[str] | None = Field(None, description="applications of the release to install, e.g. [pipelines, kserve] "
+                                                     "(default: everything `example` has); see `up --dry-run`")
+    remove_dropped: bool = Field(False, description="delete what an earlier `up` installed for apps no longer chosen "
+                                                    "(their CRDs and every custom resource of them included)")
 
     @model_validator(mode="after")
     def _one_password_source(self) -> "KubeflowConfig":
         if self.password and self.keep_default_password:
             raise ValueError("password and keep_default_password exclude each other")
         return self
+
+    @field_validator("apps", mode="before")
+    @classmethod
+    def _apps_list(cls, value: Any) -> Any:
+        """`--apps pipelines,kserve` and KFBOOTSTRAP_KUBEFLOW__APPS=pipelines,kserve arrive as one string."""
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("apps")
+    @classmethod
+    def _apps_known(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        """Apps of the chosen release's catalog (`version` is validated first: it is declared first)."""
+        if value is None:
+            return value
+        from kfbootstrap.apps.catalog import catalog_for
+
+        version = info.data.get("version", DEFAULT_RELEASE)
+        catalog = catalog_for(version)
+        if catalog is None:
+            raise ValueError(f"choosing applications needs a release whose parts kfbootstrap knows; "
+                             f"{version} is not one (leave kubeflow.apps out there)")
+        unknown = [app for app in value if app not in catalog.apps()]
+        if unknown or not value:
+            raise ValueError(f"unknown application(s) {', '.join(unknown) or '(none given)'}; "
+                             f"{version} has: {', '.join(catalog.apps())}")
+        return value
 
     @field_validator("version")
     @classmethod
@@ -271,6 +303,18 @@ class Config(_Section):
     timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
 
+    @model_validator(mode="after")
+    def _steps_follow_apps(self) -> "Config":
+        """The separate KServe and model-registry steps install apps too: off when those apps are not chosen."""
+        if self.kubeflow.apps is not None:
+            if "kserve" not in self.kubeflow.apps:
+                self.components.kserve = False
+            if "hub" not in self.kubeflow.apps:
+                self.components.model_registry = False
+            if "pipelines" not in self.kubeflow.apps:
+                self.components.object_store = False  # the pipelines' object store
+        return self
+
     @property
     def kube_context(self) -> str | None:
         """The kube context we talk to: the one given, Kind's for our cluster, or None for the current one."""
@@ -288,6 +332,13 @@ PROFILE_PRESETS: dict[str, dict[str, Any]] = {
         "timeouts": {"ready": 1200},
     },
     "ci": {"forwards": {"auto": False}, "timeouts": {"ready": 2700}},
+    # Kubeflow Pipelines and what it needs, its object store included; nothing else (README, 'Profiles').
+    "pipelines": {
+        "cluster": {"workers": 1},
+        "kubeflow": {"apps": ["pipelines"]},
+        "components": {"prometheus": False, "grafana": False, "metallb": False},
+        "timeouts": {"ready": 1200},
+    },
 }
 
 
@@ -305,6 +356,7 @@ PROFILE_NEEDS = {
     "full": ProfileNeeds(12, 4, 16, 8),
     "minimal": ProfileNeeds(8, 4, 12, 6),
     "ci": ProfileNeeds(12, 4, 16, 8),
+    "pipelines": ProfileNeeds(8, 2, 12, 4),
 }
 # A bare cluster (every component off) needs only what kind's nodes need.
 CLUSTER_ONLY_NEEDS = ProfileNeeds(4, 2, 8, 4)
@@ -337,6 +389,11 @@ def load_config(
     _merge_layer(raw, *_read_flags(flags or {}, flag_names or {}), sources)
     config = _validate(_with_profile_preset(raw), sources)
     return LoadedConfig(config=config, file=file, sources=sources)
+
+
+def profile_config(profile: str, version: str = DEFAULT_RELEASE) -> Config:
+    """A profile's config with nothing else set (for comparing profiles: dry-run, README)."""
+    return _validate(_with_profile_preset({"profile": profile, "kubeflow": {"version": version}}), {})
 
 
 def _find_config_file(explicit: Path | None, env: Mapping[str, str], cwd: Path) -> Path | None:

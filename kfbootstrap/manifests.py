@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kfbootstrap import paths
+from kfbootstrap.apps.origin import ORIGIN_DIR
 from kfbootstrap.config import Config
 from kfbootstrap.errors import CommandFailed, ConfigError, KfbError
 from kfbootstrap.releases import MANIFESTS_REPO, RELEASES, Release
@@ -74,6 +75,10 @@ class Render:
     text: str
     origin: str
     digest: str = ""
+    # The directory of the kustomization that was built and the checkout root: what the
+    # render's origin annotations are relative to (kfbootstrap/apps/origin.py).
+    built_from: str = ORIGIN_DIR
+    root: str = "."
     _objects: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -111,7 +116,39 @@ class Renderer:
         if kind == "directory":
             return self._prerendered(component)
         root = self.checkout()
+        if component == "kubeflow":
+            return self.render_with_origin(root)
         return self.render_kustomization(root, self.source.release.component_path(component), component)
+
+    def render_with_origin(self, root: Path) -> Render:
+        """The `example` rendered with kustomize's origin annotations, so applications can be chosen from it.
+
+        The kustomization asking for them (`buildMetadata: [originAnnotations]`, resources:
+        the example) is written into our cache, never into the user's checkout; kustomize
+        accepts a relative path to a directory outside the kustomization's own.
+        """
+        example = root / self.source.release.example_path
+        if not (example / "kustomization.yaml").is_file() and not (example / "kustomization.yml").is_file():
+            raise KfbError(f"{example} has no kustomization.yaml",
+                           hint=f"is {root} a kubeflow/manifests checkout of release {self.source.release.tag}? "
+                                "set kubeflow.version to match it")
+        directory = paths.ensure(self.cache_root / "origin" / _sha256(str(root.resolve()))[:16])
+        resource = os.path.relpath(example.resolve(), directory.resolve()).replace(os.sep, "/")
+        text = ("# written by kfbootstrap: render the example with each object's source path\n"
+                f"buildMetadata: [originAnnotations]\nresources:\n- {resource}\n")
+        kustomization = directory / "kustomization.yaml"
+        if not kustomization.is_file() or kustomization.read_text(encoding="utf-8") != text:
+            _write_atomically(kustomization, text)
+        relative = os.path.relpath(directory.resolve(), root.resolve()).replace(os.sep, "/")
+        render = self.render_kustomization(root, relative, "kubeflow", label=self.source.release.example_path)
+        render.built_from, render.root = directory.resolve().as_posix(), root.resolve().as_posix()
+        return render
+
+    def is_local(self) -> bool:
+        """Can we render without the network (a local source, or the release already cloned)?"""
+        if self.source.kind != "release":
+            return True
+        return (self.cache_root / "manifests" / self.source.release.tag / ".git").is_dir()
 
     def checkout(self) -> Path:
         """The manifests checkout: the user's, or our cached clone of the release tag."""
@@ -122,8 +159,8 @@ class Renderer:
                            hint="point kubeflow.path at a kubeflow/manifests checkout to render kustomizations")
         return clone_release(self.source.release, self.runner, self.cache_root)
 
-    def render_kustomization(self, root: Path, relative: str, component: str) -> Render:
-        """`kustomize build root/relative`, from the cache when the inputs are unchanged."""
+    def render_kustomization(self, root: Path, relative: str, component: str, label: str | None = None) -> Render:
+        """`kustomize build root/relative`, from the cache when the inputs are unchanged (`label`: its name in messages)."""
         from kfbootstrap.tools.kustomize import Kustomize
 
         kustomize = Kustomize(self.runner)
@@ -136,15 +173,15 @@ class Renderer:
         cached = paths.ensure(self.cache_root / "renders") / f"{component}-{_sha256(key)[:24]}.yaml"
         if cached.is_file():
             log.info("render of %s from cache %s", relative, cached)
-            return Render(component, cached.read_text(encoding="utf-8"), f"{relative} (cached render {cached.name})")
+            return Render(component, cached.read_text(encoding="utf-8"), f"{label or relative} (cached render {cached.name})")
         try:
             text = kustomize.build(directory)
         except CommandFailed as exc:
-            raise KfbError(f"rendering {relative} failed: {exc.message}",
+            raise KfbError(f"rendering {label or relative} failed: {exc.message}",
                            hint="the example fetches remote bases over git, so it needs the network; offline, render on "
                                 "a connected machine with `kfbootstrap render --out DIR` and set kubeflow.path to DIR") from None
         _write_atomically(cached, text)
-        return Render(component, text, relative)
+        return Render(component, text, label or relative)
 
     def _inputs_key(self, root: Path) -> str:
         """What identifies the render's inputs: tag + commit for our clone, a file fingerprint for a checkout."""

@@ -21,7 +21,7 @@ ConfigOption = Annotated[
     typer.Option("--config", "-c", help="Config file (default: ./kfbootstrap.yaml if present).", show_default=False),
 ]
 ProfileOption = Annotated[
-    Optional[str], typer.Option("--profile", help="full, minimal or ci (see README, 'Profiles').", show_default=False)
+    Optional[str], typer.Option("--profile", help="full, minimal, ci or pipelines (see README, 'Profiles').", show_default=False)
 ]
 NameOption = Annotated[Optional[str], typer.Option("--name", help="Kind cluster name.", show_default=False)]
 ContextOption = Annotated[

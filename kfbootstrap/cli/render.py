@@ -25,13 +25,14 @@ def render(
     out: Annotated[Optional[Path], typer.Option("--out", help="Directory to write <render>.yaml files and charts/ into (default: manifests to stdout).", show_default=False)] = None,
     kubeflow_version: Annotated[Optional[str], typer.Option("--kubeflow-version", help="kubeflow/manifests release, e.g. 26.03.", show_default=False)] = None,
     manifests: Annotated[Optional[Path], typer.Option("--manifests", help="Local manifests checkout or pre-rendered YAML.", show_default=False)] = None,
+    apps: Annotated[Optional[str], typer.Option("--apps", help="Kubeflow applications, comma-separated (sets kubeflow.apps).", show_default=False)] = None,
 ) -> None:
     """Render the manifests `up` would apply (with kfbootstrap's labels), for review, GitOps or air-gapped installs.
 
     A directory written with --out (manifests and chart archives) can be given back as kubeflow.path
     (or --manifests) on a machine without network.
     """
-    loaded = load(config, kubeflow__version=kubeflow_version, kubeflow__path=manifests)
+    loaded = load(config, kubeflow__version=kubeflow_version, kubeflow__path=manifests, kubeflow__apps=apps)
     from kfbootstrap import paths
     from kfbootstrap.manifests import renders_for
 
@@ -57,7 +58,7 @@ def _write_render(ctx: "RunContext", name: str, out: Path | None) -> None:
         except NotSeparate as why:
             ui.step_skipped(title, f"no separate render: {why}")
             return
-        objects = [for_apply(obj, component) for obj in rendered.objects()]
+        objects = [for_apply(obj, component) for obj in _chosen(ctx.config, name, rendered)]
         text = dump_manifests(objects)
     if out is None:
         ui.out.print(f"# kfbootstrap render: {name}, {_count(len(objects), 'object')} from {rendered.origin}",
@@ -100,6 +101,15 @@ def _bundle_charts(ctx: "RunContext", directory: Path) -> None:
 
 def _count(count: int, what: str) -> str:
     return f"{count} {what}{'s' if count != 1 else ''}"
+
+
+def _chosen(config, name: str, rendered) -> list:
+    """What `up` applies of a render: for Kubeflow, the chosen apps only (kfbootstrap/apps)."""
+    if name != "kubeflow":
+        return rendered.objects()
+    from kfbootstrap.apps.plan import selection_for
+
+    return selection_for(config, rendered).objects
 
 
 def register(app: typer.Typer) -> None:

@@ -19,6 +19,9 @@ def up(
     kubeflow_version: Annotated[Optional[str], typer.Option("--kubeflow-version", help="kubeflow/manifests release, e.g. 26.03.", show_default=False)] = None,
     manifests: Annotated[Optional[Path], typer.Option("--manifests", help="Local manifests checkout or pre-rendered YAML.", show_default=False)] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", help="Number of Kind worker nodes.", show_default=False)] = None,
+    apps: Annotated[Optional[str], typer.Option(
+        "--apps", help="Kubeflow applications to install, comma-separated, e.g. pipelines,kserve (sets kubeflow.apps; "
+                       "default: all of the release's example).", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and change nothing.")] = False,
     timeout: Annotated[Optional[str], typer.Option(
         "--timeout", help="How long to wait for every workload to be ready, e.g. 45m (sets timeouts.ready).",
@@ -28,14 +31,18 @@ def up(
 ) -> None:
     """Create the cluster and install the platform. Safe to re-run: finished steps are skipped."""
     loaded = load(config, profile=profile, cluster__name=name, cluster__context=context,
-                  kubeflow__version=kubeflow_version, kubeflow__path=manifests, cluster__workers=workers,
+                  kubeflow__version=kubeflow_version, kubeflow__path=manifests, kubeflow__apps=apps, cluster__workers=workers,
                   timeouts__ready=_seconds(timeout),
                   forwards__auto=False if no_expose else None)
     from kfbootstrap.pipeline import build_steps, print_plan, run_steps
 
     steps = build_steps(loaded.config)
     if dry_run:
+        from kfbootstrap.apps.dryrun import print_choice
+        from kfbootstrap.cli import common
+
         print_plan(steps)
+        print_choice(loaded.config, common.new_runner, common.new_host())
         return
     run_steps(steps, run_context(loaded))
     from kfbootstrap.access.summary import print_summary

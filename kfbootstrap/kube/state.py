@@ -33,6 +33,10 @@ class Marker:
     namespaces: list[str] = field(default_factory=list)
     applied_at: str = ""
     kfbootstrap: str = __version__
+    # Kubeflow only: the parts (apps and what they need) applied, and parts an earlier run
+    # applied that are no longer chosen but were left installed (kfbootstrap/apps/plan.py).
+    parts: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
 
 
 def read_markers(kube: "Kube") -> dict[str, Marker]:

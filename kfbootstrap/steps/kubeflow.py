@@ -16,6 +16,8 @@ from kfbootstrap.context import RunContext
 from kfbootstrap.steps.base import Step
 
 if TYPE_CHECKING:
+    from kfbootstrap.kube.api import Kube
+    from kfbootstrap.kube.state import Marker
     from kfbootstrap.manifests import Render, Renderer
 
 
@@ -46,23 +48,44 @@ class ManifestsStep(Step):
         if marker is None:
             return False
         render = self.rendered(ctx)
-        return render is not None and marker.render_hash == render.digest and \
-            not missing_namespaces(ctx.kube, marker.namespaces)
+        return render is not None and marker.render_hash == self.digest(render) and \
+            not missing_namespaces(ctx.kube, marker.namespaces) and not self.to_remove(marker)
 
     def run(self, ctx: RunContext) -> str | None:
         from kfbootstrap.kube.apply import apply_objects
         from kfbootstrap.kube.objects import namespaces_of
-        from kfbootstrap.kube.state import Marker, forget_marker, write_marker
+        from kfbootstrap.kube.state import Marker, forget_marker, read_marker, write_marker
 
         render = self.rendered(ctx)
         if render is None:
             return f"not applied separately: {self._not_separate}"
+        previous = read_marker(ctx.kube, self.component)
         forget_marker(ctx.kube, self.component)  # an interrupted apply must not look done on the next run
-        objects = self.adjusted(ctx, render.objects())
+        objects = self.adjusted(ctx, self.objects(render))
         report = apply_objects(ctx.kube, objects, component=self.component, timeout=ctx.config.timeouts.apply,
                                progress=_progress)
-        write_marker(ctx.kube, Marker(self.component, render.digest, report.total, namespaces_of(objects)))
-        return f"{report.summary()} from {render.origin}"
+        kept = self.after_apply(ctx.kube, previous)
+        write_marker(ctx.kube, Marker(self.component, self.digest(render), report.total, namespaces_of(objects),
+                                      parts=self.parts(), kept=kept))
+        note = f"; kept, no longer chosen: {', '.join(kept)}" if kept else ""
+        return f"{report.summary()} from {render.origin}{note}"
+
+    # Hooks for the Kubeflow step, which applies only the chosen apps (kfbootstrap/apps).
+    def objects(self, render: "Render") -> list[dict]:
+        return render.objects()
+
+    def digest(self, render: "Render") -> str:
+        return render.digest
+
+    def parts(self) -> list[str]:
+        return []
+
+    def to_remove(self, marker: "Marker") -> list[str]:
+        return []
+
+    def after_apply(self, kube: "Kube", previous: "Marker | None") -> list[str]:
+        """What is left installed of an earlier choice (nothing: only Kubeflow chooses)."""
+        return []
 
     def adjusted(self, ctx: RunContext, objects: list) -> list:
         """What the cluster must differ in from the render (none by default)."""
@@ -86,6 +109,12 @@ def _progress(done: int, total: int) -> None:
 
 
 class KubeflowStep(ManifestsStep):
+    """The `example`, or the chosen apps of it (kubeflow.apps) and the common parts they need.
+
+    Apps an earlier run installed and the new choice drops are kept unless
+    kubeflow.remove_dropped is set (README, 'Choosing applications', says why).
+    """
+
     name = "kubeflow"
     component = "kubeflow"
     what = "the `example` (Kubeflow)"
@@ -99,3 +128,47 @@ class KubeflowStep(ManifestsStep):
             return objects
         current = passwords.current_hash(ctx.core())
         return passwords.with_current_hash(objects, current) if current else objects
+
+    def describe(self) -> str:
+        apps = self.config.kubeflow.apps
+        chosen = f"; only {', '.join(apps)} and what they need" if apps is not None else ""
+        return super().describe() + chosen
+
+    def objects(self, render: "Render") -> list[dict]:
+        from kfbootstrap.apps.plan import selection_for
+
+        return selection_for(self.config, render).objects
+
+    def digest(self, render: "Render") -> str:
+        from kfbootstrap.apps.plan import selection_digest
+
+        return selection_digest(render, self.parts())
+
+    def parts(self) -> list[str]:
+        from kfbootstrap.apps.plan import chosen_parts
+
+        return chosen_parts(self.config)
+
+    def to_remove(self, marker: "Marker") -> list[str]:
+        """Dropped parts still on the cluster that the config asks to remove."""
+        from kfbootstrap.apps.plan import left_behind
+
+        return left_behind(marker.parts, marker.kept, self.parts()) if self.config.kubeflow.remove_dropped else []
+
+    def after_apply(self, kube: "Kube", previous: "Marker | None") -> list[str]:
+        """Remove the dropped parts when asked; else report them kept."""
+        from kfbootstrap.apps.plan import left_behind, part_selector
+
+        if previous is None:
+            return []
+        dropped = left_behind(previous.parts, previous.kept, self.parts())
+        if not dropped or not self.config.kubeflow.remove_dropped:
+            return dropped
+        from kfbootstrap.kube.cleanup import delete_managed
+
+        report = delete_managed(kube.rest, selector=part_selector(dropped))
+        if report.failed:
+            ref, why = report.failed[0]
+            ui.warn(f"removing dropped apps: {len(report.failed)} objects not deleted, first {ref}: {why}")
+            return dropped
+        return []

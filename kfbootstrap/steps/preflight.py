@@ -52,8 +52,13 @@ class Finding:
         return self.status == FAIL
 
 
-def collect_findings(config: Config, runner: Runner, host: HostProbe, fix: bool = False) -> list[Finding]:
-    """Every finding for this config on this machine, in the order a user would fix them."""
+def collect_findings(config: Config, runner: Runner, host: HostProbe, fix: bool = False,
+                     requests: "Callable[[float | None, int | None, str], Finding] | None" = None) -> list[Finding]:
+    """Every finding for this config on this machine, in the order a user would fix them.
+
+    `requests`, when given, judges the chosen apps' measured requests against the
+    machine's memory and CPUs (kfbootstrap/apps/fit.py) instead of the profile's fixed minimum.
+    """
     creating = not config.cluster.existing
     findings: list[Finding] = []
     docker_info: DockerInfo | None = None
@@ -66,7 +71,7 @@ def collect_findings(config: Config, runner: Runner, host: HostProbe, fix: bool 
     if any(config.components.on(name) for name in chart_pins()):
         findings.append(_check_helm(runner, config.charts.helm))
     if creating:
-        findings += _check_resources(config, host, docker_info)
+        findings += _check_resources(config, host, docker_info, requests)
         findings.append(check_disk(config, host, docker_info))
         findings.append(check_architecture(config, runner, host, docker_info))
         findings += _check_inotify(runner, host, fix)
@@ -168,8 +173,10 @@ def _check_helm(runner: Runner, executable: str = "helm") -> Finding:
     return finding
 
 
-def _check_resources(config: Config, host: HostProbe, docker: DockerInfo | None) -> list[Finding]:
-    """Compare what Docker (or else the host) offers with what the profile needs (a bare cluster less)."""
+def _check_resources(config: Config, host: HostProbe, docker: DockerInfo | None,
+                     requests: "Callable[[float | None, int | None, str], Finding] | None" = None) -> list[Finding]:
+    """Compare what Docker (or else the host) offers with what the profile needs (a bare cluster less),
+    or with what the chosen apps request when `requests` can measure them."""
     bare = not config.components.enabled()
     needs = CLUSTER_ONLY_NEEDS if bare else PROFILE_NEEDS[config.profile]
     wanted_by = "a cluster without components" if bare else f"profile {config.profile}"
@@ -177,9 +184,12 @@ def _check_resources(config: Config, host: HostProbe, docker: DockerInfo | None)
     source = ("Docker Desktop VM" if docker.is_desktop else "Docker engine") if docker and docker.memory_gib else "host"
     memory = docker.memory_gib if docker and docker.memory_gib else host.memory_gib()
     cpus = docker.cpus if docker and docker.cpus else host.cpus()
+    cpu_finding = _resource_finding("cpus", cpus, needs.min_cpus, needs.recommended_cpus, "CPUs", source, wanted_by)
+    if requests is not None:
+        return [requests(memory, cpus, source), cpu_finding]
     return [
         _resource_finding("memory", memory, needs.min_memory_gib, needs.recommended_memory_gib, "GiB", source, wanted_by),
-        _resource_finding("cpus", cpus, needs.min_cpus, needs.recommended_cpus, "CPUs", source, wanted_by),
+        cpu_finding,
     ]
 
 
@@ -239,6 +249,39 @@ def _check_ports(config: Config, host: HostProbe) -> list[Finding]:
     return findings
 
 
+def _requests_check(ctx: RunContext) -> "Callable[[float | None, int | None, str], Finding] | None":
+    """The chosen apps' measured requests as a check, or None (no catalog for the release, or no render yet possible)."""
+    from kfbootstrap.apps.catalog import catalog_for
+
+    config = ctx.config
+    if not config.components.kubeflow or catalog_for(config.kubeflow.version) is None:
+        return None
+    from kfbootstrap.apps.fit import NO, TIGHT, fit
+    from kfbootstrap.apps.plan import budget, nodes_of, selection_for
+    from kfbootstrap.manifests import Renderer
+
+    renderer = Renderer(config, ctx.runner)
+    if not renderer.is_local():
+        return None  # not cloned yet: the profile's fixed minimum stands in (preflight fetches nothing)
+    try:  # the Kubeflow step renders the same a moment later, from the render cache
+        render = renderer.render("kubeflow")
+    except KfbError:
+        return None  # the Kubeflow step reports why it cannot render
+    nodes = nodes_of(config)
+    totals = budget(selection_for(config, render), nodes).total
+
+    def check(memory: float | None, cpus: int | None, source: str) -> Finding:
+        verdict = fit(totals, nodes, memory, cpus)
+        more = "raise Docker Desktop's Memory (Settings → Resources)" if source == "Docker Desktop VM" \
+            else "give Docker more memory"
+        hint = f"{more}, choose fewer apps (`--apps pipelines`) or `--profile pipelines`; " \
+               "`up --dry-run` shows what each asks for"
+        status = FAIL if verdict.verdict == NO else WARN if verdict.verdict == TIGHT else OK
+        return Finding("requests", status, f"{verdict.describe()} on the {source}", hint if status != OK else "")
+
+    return check
+
+
 class PreflightStep(Step):
     """Stop `up` before any side effect when a blocker is found."""
 
@@ -249,7 +292,7 @@ class PreflightStep(Step):
         return "Preflight checks (docker, kind, kubectl, helm, memory, inotify, ports)"
 
     def run(self, ctx: RunContext) -> str | None:
-        findings = collect_findings(ctx.config, ctx.runner, ctx.host)
+        findings = collect_findings(ctx.config, ctx.runner, ctx.host, requests=_requests_check(ctx))
         blockers = [f for f in findings if f.blocker]
         if blockers:
             first = blockers[0]

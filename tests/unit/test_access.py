@@ -390,7 +390,8 @@ def test_up_plan_ends_with_forwards_unless_disabled(capsys, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("kfbootstrap.cli.common.new_runner", lambda: None)
     plan = run_cli(capsys, "up", "--dry-run")
-    assert plan.code == 0 and plan.out.strip().splitlines()[-1].split(". ", 1)[1].startswith(
+    steps = [line for line in plan.out.splitlines() if line.startswith("  ") and ". " in line]
+    assert plan.code == 0 and steps[-1].split(". ", 1)[1].startswith(
         "Start background port-forwards (kubeflow, prometheus, grafana, model-registry, minio)")
     assert "port-forwards" not in run_cli(capsys, "up", "--dry-run", "--no-expose").out
     assert "port-forwards" not in run_cli(capsys, "up", "--dry-run", "--profile", "ci").out

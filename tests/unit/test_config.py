@@ -110,7 +110,7 @@ BAD_FILES = [
     ("cluster:\n  kind_config: /nope/kind.yaml\n", "`cluster.kind_config`", "does not exist"),
     ("kubeflow:\n  version: '1.2'\n", "`kubeflow.version` (kfbootstrap.yaml line 2): unknown release '1.2'", "known: 26.03, v1.11.0, v1.10.2"),
     ("kubeflow:\n  path: /definitely/not/here\n", "`kubeflow.path`", "path /definitely/not/here does not exist"),
-    ("profile: huge\n", "`profile` (kfbootstrap.yaml line 1): Input should be 'full', 'minimal' or 'ci'", ""),
+    ("profile: huge\n", "`profile` (kfbootstrap.yaml line 1): Input should be 'full', 'minimal', 'ci' or 'pipelines'", ""),
     ("forwards:\n  ports:\n    grafana: 70000\n", "`forwards.ports.grafana` (kfbootstrap.yaml line 3)", "less than or equal to 65535"),
     ("forwards:\n  ports:\n    grafana: 0\n", "`forwards.ports.grafana`", "greater than or equal to 1"),
     ("forwards:\n  ports:\n    grafana: 8080\n", "`forwards.ports` (kfbootstrap.yaml line 2): port 8080 is used by both kubeflow and grafana", ""),
