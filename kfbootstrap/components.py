@@ -54,6 +54,7 @@ class Target:
     remote_port: int  # the Service port (not the pod's): targetPort is resolved per pod
     path: str = "/"  # what to open in a browser
     creds: str | None = None  # the `creds` target holding its login, if any
+    part: str | None = None  # the Kubeflow part it lives in (kfbootstrap/apps/catalog.py), when apps are chosen
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ COMPONENTS: tuple[Component, ...] = (
                 ("istio-ingressgateway",),
                 80,
                 creds="kubeflow",
+                part="istio",
             ),
         ),
         creds=("kubeflow",),
@@ -213,7 +215,15 @@ COMPONENTS: tuple[Component, ...] = (
         # SeaweedFS; 26.03 has only the seaweedfs Service. Which exists is decided at run time.
         targets=(
             Target(
-                "minio", "object_store", "minio", 9000, "kubeflow", ("minio-service", "seaweedfs"), 9000, creds="minio"
+                "minio",
+                "object_store",
+                "minio",
+                9000,
+                "kubeflow",
+                ("minio-service", "seaweedfs"),
+                9000,
+                creds="minio",
+                part="pipelines",
             ),
         ),
         creds=("minio",),

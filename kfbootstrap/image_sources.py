@@ -23,13 +23,22 @@ def objects_by_component(config: Config, runner: Runner,
     for name in renders_for(config):
         component = "model_registry" if name.startswith("model-registry-") else name
         try:
-            found.setdefault(component, []).extend(render_named(config, runner, name).objects())
+            found.setdefault(component, []).extend(_chosen(config, name, render_named(config, runner, name)))
         except NotSeparate as why:
             note(f"{name}: {why}")
     for name in CHART_PINS:
         if name in enabled:
             found[name] = _chart_objects(config, runner, name)
     return found
+
+
+def _chosen(config: Config, component: str, render: Any) -> list[dict[str, Any]]:
+    """Kubeflow's chosen apps only (kubeflow.apps): their images are all a cluster of this config pulls."""
+    if component != "kubeflow":
+        return render.objects()
+    from kfbootstrap.apps.plan import selection_for
+
+    return selection_for(config, render).objects
 
 
 def _chart_objects(config: Config, runner: Runner, name: str) -> list[dict[str, Any]]:

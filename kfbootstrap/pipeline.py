@@ -29,7 +29,9 @@ def build_steps(config: Config) -> list[Step]:
 
         steps.append(CacheStep(config))  # before anything is applied: every pull goes through a cache
     enabled = set(config.components.enabled())
-    if "kubeflow" in enabled and not config.kubeflow.keep_default_password:
+    from kfbootstrap.apps.plan import has_part
+
+    if "kubeflow" in enabled and has_part(config, "dex") and not config.kubeflow.keep_default_password:
         from kfbootstrap.steps.dex_password import DexPasswordStep
 
         steps.append(DexPasswordStep(config))  # before Kubeflow: Dex must never start with the public default

@@ -35,9 +35,11 @@ def service_candidates(target: Target, config: Config) -> tuple[str, ...]:
 
 
 def enabled_targets(config: Config) -> list[Target]:
-    """Targets whose component is switched on, in table order."""
+    """Targets whose component is switched on (and whose Kubeflow part is chosen), in table order."""
+    from kfbootstrap.apps.plan import has_part
+
     enabled = set(config.components.enabled())
-    return [t for t in TARGETS.values() if t.component in enabled]
+    return [t for t in TARGETS.values() if t.component in enabled and has_part(config, t.part)]
 
 
 def local_port(target: Target, config: Config) -> int:

@@ -35,6 +35,10 @@ def creds(
     from kubernetes import client
 
     from kfbootstrap.access.creds import read_creds
+    from kfbootstrap.apps.plan import require_part
+
+    # The Kubeflow login is Dex's; the object store is the pipelines'.
+    require_part(loaded.config, {"kubeflow": "dex", "minio": "pipelines"}.get(target), f"`creds {target}`")
     from kfbootstrap.kube.client import api_client, api_errors
 
     context = loaded.config.kube_context

@@ -69,6 +69,10 @@ def _start(config, target, all_targets, port, namespace, explicit_address, backg
 
     check_address(config.forwards.address, explicit_address)
     targets = enabled_targets(config) if all_targets else [get_target(target)]
+    if not all_targets:
+        from kfbootstrap.apps.plan import require_part
+
+        require_part(config, targets[0].part, f"`expose {targets[0].name}`")
     if not targets:
         raise UsageError("no component with a service to expose is enabled", hint="see `kfbootstrap config show`")
     with api_errors(config.kube_context):

@@ -19,8 +19,12 @@ ManifestsOption = Annotated[Optional[Path], typer.Option("--manifests", help="Lo
                                                          show_default=False)]
 
 
-def _listed(config: ConfigOption, kubeflow_version: str | None, manifests: Path | None):
-    loaded = load(config, kubeflow__version=kubeflow_version, kubeflow__path=manifests)
+AppsOption = Annotated[Optional[str], typer.Option("--apps", help="Kubeflow applications, comma-separated (sets kubeflow.apps).",
+                                                   show_default=False)]
+
+
+def _listed(config: ConfigOption, kubeflow_version: str | None, manifests: Path | None, apps: str | None = None):
+    loaded = load(config, kubeflow__version=kubeflow_version, kubeflow__path=manifests, kubeflow__apps=apps)
     from kfbootstrap import ui
     from kfbootstrap.image_sources import objects_by_component
     from kfbootstrap.images import list_images
@@ -34,9 +38,9 @@ def _listed(config: ConfigOption, kubeflow_version: str | None, manifests: Path 
 
 @images_app.command("list")
 def list_command(config: ConfigOption = None, kubeflow_version: VersionOption = None, manifests: ManifestsOption = None,
-                 json_output: JsonOption = False) -> None:
-    """Every image the enabled components run, per component and registry."""
-    _, _, images = _listed(config, kubeflow_version, manifests)
+                 apps: AppsOption = None, json_output: JsonOption = False) -> None:
+    """Every image the enabled components (and the chosen Kubeflow apps) run, per component and registry."""
+    _, _, images = _listed(config, kubeflow_version, manifests, apps)
     from kfbootstrap import ui
     from kfbootstrap.images import distinct, per_registry
 
@@ -58,9 +62,10 @@ def list_command(config: ConfigOption = None, kubeflow_version: VersionOption = 
 
 
 @images_app.command("pull")
-def pull_command(config: ConfigOption = None, kubeflow_version: VersionOption = None, manifests: ManifestsOption = None) -> None:
+def pull_command(config: ConfigOption = None, kubeflow_version: VersionOption = None, manifests: ManifestsOption = None,
+                 apps: AppsOption = None) -> None:
     """Warm the image cache: pull every image through it, so the next `up` pulls nothing upstream. Resumable."""
-    loaded, ctx, images = _listed(config, kubeflow_version, manifests)
+    loaded, ctx, images = _listed(config, kubeflow_version, manifests, apps)
     from kfbootstrap.cache.pull_run import pull_images
 
     if not loaded.config.cache.enabled:

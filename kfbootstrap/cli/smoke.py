@@ -47,8 +47,10 @@ def smoke(
                            password=os.environ.get(password_env) or _kept_password(endpoints) or DEFAULT_PASSWORD,
                            object_store_credentials=lambda: _object_store_credentials(endpoints, cfg),
                            pipeline_timeout=pipeline_timeout, api_problem=_api_problem(endpoints, cfg))
+        from kfbootstrap.apps.plan import has_part
+
         report = run_checks(all_checks(with_pipeline=pipeline), set(cfg.components.enabled()), ctx,
-                            on_result=_show_result)
+                            on_result=_show_result, chosen=lambda part: has_part(cfg, part))
     report.properties.update({"cluster": cfg.cluster.name, "context": cfg.kube_context or "(current)",
                               "kubeflow_version": cfg.kubeflow.version, "profile": cfg.profile})
     if junit is not None:

@@ -24,17 +24,21 @@ def status(config: ConfigOption = None, context: ContextOption = None, json_outp
     from kfbootstrap.kube.workloads import list_workloads
 
     kube = Kube.connect(loaded.config.kube_context, timeouts=api_timeouts(loaded.config))
-    components = collect(loaded.config, list_workloads(kube))
+    workloads = list_workloads(kube)
+    components = collect(loaded.config, workloads)
+    apps = _apps(loaded.config, kube, workloads)
     cache = _cache_summary(loaded.config)
     if json_output:
         typer.echo(json.dumps({"context": loaded.config.kube_context,
-                               "components": [c.to_json() for c in components], "cache": cache}, indent=2))
+                               "components": [c.to_json() for c in components], "cache": cache, "apps": apps},
+                              indent=2))
         return
     _print_table(components)
     if cache is not None:
         from kfbootstrap import ui
 
         ui.out.print(f"  image cache: {cache['summary']}")
+    _print_apps(apps)
 
 
 def _cache_summary(config) -> dict | None:
@@ -56,6 +60,28 @@ def _cache_summary(config) -> dict | None:
     except KfbError as exc:  # no docker here: the cluster may still answer
         return {"enabled": config.cache.enabled, "summary": f"unknown ({exc.message})", "caches": []}
     return {"enabled": config.cache.enabled, "summary": summary, "caches": [r.to_json() for r in reports]}
+
+
+def _apps(config, kube, workloads) -> dict:
+    """The chosen Kubeflow apps, and per part on the cluster: chosen or kept from an earlier choice, ready/total."""
+    from kfbootstrap.apps.plan import apps_status
+    from kfbootstrap.kube.state import read_marker
+
+    marker = read_marker(kube, "kubeflow")
+    kept = marker.kept if marker else []
+    return {"chosen": config.kubeflow.apps, "kept": kept, "parts": apps_status(config, workloads, kept)}
+
+
+def _print_apps(apps: dict) -> None:
+    from kfbootstrap import ui
+
+    if not apps["parts"]:
+        return
+    chosen = ", ".join(apps["chosen"]) if apps["chosen"] is not None else "everything in the release's example"
+    ui.out.print(f"Kubeflow apps chosen: {chosen}", markup=False)
+    for row in apps["parts"]:
+        how = "chosen" if row["chosen"] else "kept, no longer chosen" if row["kept"] else "not chosen"
+        ui.out.print(f"  {row['part']:<28} {row['ready']}/{row['total']} ready  ({how})", markup=False)
 
 
 def _print_table(components) -> None:

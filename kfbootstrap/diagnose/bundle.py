@@ -248,6 +248,7 @@ def _summary_text(config, summary: dict[str, Any], problems: list[str], now: _dt
         f"kfbootstrap diagnose bundle, {now.strftime('%Y-%m-%d %H:%M:%S')} UTC",
         f"cluster: {config.cluster.name} (context {config.kube_context or 'current'}), "
         f"profile {config.profile}, Kubeflow {config.kubeflow.version}",
+        f"Kubeflow apps: {_apps_line(config)}",
         f"pods: {summary.get('pods', '?')}, not ready: {summary.get('not_ready', '?')}, "
         f"nodes: {summary.get('nodes', '?')}",
         "",
@@ -262,6 +263,15 @@ def _summary_text(config, summary: dict[str, Any], problems: list[str], now: _dt
         *[f"  - {p}" for p in problems],
     ]
     return "\n".join(lines) + "\n"
+
+
+def _apps_line(config) -> str:
+    """What this config installs of Kubeflow, so a reader does not look for what was never chosen."""
+    from kfbootstrap.apps.plan import chosen_parts
+
+    if config.kubeflow.apps is None:
+        return "everything in the release's example"
+    return f"{', '.join(config.kubeflow.apps)} (with {', '.join(chosen_parts(config))})"
 
 
 def _scrub_tree(root: Path, redactor: Redactor) -> int:
