@@ -84,13 +84,11 @@ def part_selector(parts: Sequence[str]) -> str:
 
 
 def has_part(config: Config, part: str | None) -> bool:
-    """Does this config install `part`? (Always, for the release's whole example: no choice made or possible.)"""
-    if part is None:
+    """Does the choice of apps leave `part` in? Always when no choice was made (kubeflow.apps unset):
+    then the components alone decide, as before apps could be chosen."""
+    if part is None or config.kubeflow.apps is None:
         return True
-    if not config.components.kubeflow:
-        return False
-    parts = chosen_parts(config)
-    return not parts or part in parts
+    return part in chosen_parts(config)
 
 
 def apps_status(config: Config, workloads: Sequence["Workload"], kept: Sequence[str] = ()) -> list[dict]:
@@ -115,6 +113,6 @@ def require_part(config: Config, part: str | None, what: str) -> None:
         return
     from kfbootstrap.errors import KfbError
 
-    apps = ",".join(config.kubeflow.apps or []) if config.components.kubeflow else "(Kubeflow switched off)"
+    apps = ",".join(config.kubeflow.apps or [])
     raise KfbError(f"{what} is not installed by this config: kubeflow.apps {apps} does not bring {part}",
                    hint=f"add an app that needs {part} to kubeflow.apps (or `--apps`), or give the install's own --config")
