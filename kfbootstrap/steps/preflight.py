@@ -254,7 +254,7 @@ def _requests_check(ctx: RunContext) -> "Callable[[float | None, int | None, str
     from kfbootstrap.apps.catalog import catalog_for
 
     config = ctx.config
-    if not config.components.kubeflow or catalog_for(config.kubeflow.version) is None:
+    if not config.components.on("kubeflow") or catalog_for(config.kubeflow.version) is None:
         return None
     from kfbootstrap.apps.fit import NO, TIGHT, fit
     from kfbootstrap.apps.plan import budget, nodes_of, selection_for
