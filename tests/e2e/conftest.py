@@ -14,13 +14,14 @@ import json
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from tests.testbed.cluster import wait_until  # noqa: F401  (the e2e modules import it from here)
 
 REPO = Path(__file__).resolve().parents[2]
 TESTBED_BUILD = REPO / "tests" / "testbed" / "build.sh"
@@ -141,14 +142,3 @@ def ready_nodes(session: Session) -> list[str]:
     nodes = session.kubectl_json("get", "nodes")["items"]
     return [n["metadata"]["name"] for n in nodes
             if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])]
-
-
-def wait_until(predicate, timeout: float, interval: float = 2.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}", pytrace=False)
-        time.sleep(interval)

@@ -52,19 +52,7 @@ log "starting dockerd (log: $logfile)"
 # setsid: the engine must outlive this script and the make that ran it.
 setsid dockerd >>"$logfile" 2>&1 < /dev/null &
 for _ in $(seq 1 60); do
-  # kind's documented host limits for clusters of several nodes (kfbootstrap's
-# preflight refuses to create one below them); raising them is harmless.
-raise_inotify() {
-  local key want have
-  for pair in fs.inotify.max_user_instances=2280 fs.inotify.max_user_watches=1255360; do
-    key="${pair%%=*}" want="${pair#*=}"
-    have="$(sysctl -n "$key" 2>/dev/null || echo 0)"
-    [ "$have" -ge "$want" ] || sysctl -qw "$pair" || log "could not raise $key (needs root)"
-  done
-}
-raise_inotify
-
-if docker info >/dev/null 2>&1; then exit 0; fi
+  if docker info >/dev/null 2>&1; then exit 0; fi
   sleep 1
 done
 echo "error: dockerd did not answer within 60s; see $logfile" >&2
