@@ -60,15 +60,21 @@ def _purge_cache(loaded) -> None:
 
 
 def _kind_cluster_of(context: str) -> str | None:
-    """The Kind cluster behind a context kind names `kind-<cluster>`, if kind knows that cluster."""
+    """The Kind cluster behind a context kind names `kind-<cluster>`, if kfbootstrap created it.
+
+    Kind knowing the cluster is not enough: one that `kind create` made by hand must never be
+    deleted (seen on the Kind test ground). `up` writes clusters/<name>/kind-config.yaml in
+    our state dir before it creates a cluster; without it the cluster is not ours.
+    """
     import re
 
+    from kfbootstrap import paths
     from kfbootstrap.cli import common
     from kfbootstrap.errors import KfbError
     from kfbootstrap.tools.kind import Kind
 
     match = re.fullmatch(r"kind-([a-z0-9]([-a-z0-9]*[a-z0-9])?)", context)
-    if match is None:
+    if match is None or not (paths.state_dir() / "clusters" / match.group(1) / "kind-config.yaml").is_file():
         return None
     try:
         return match.group(1) if Kind(common.new_runner()).exists(match.group(1)) else None

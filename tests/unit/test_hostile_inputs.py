@@ -177,9 +177,18 @@ def test_doctor_says_a_privileged_port_needs_root():
 def test_down_with_the_context_kind_made_for_our_cluster_deletes_it(monkeypatch, tmp_path, capsys):
     from tests.fakes import FakeRunner
 
+    from kfbootstrap import paths
+
     monkeypatch.chdir(tmp_path)
-    runner = FakeRunner().on("kind", "get", "clusters", stdout="kubeflow\n")
+    runner = FakeRunner().on("kind", "get", "clusters", stdout="kubeflow\nhandmade\n")
     monkeypatch.setattr("kfbootstrap.cli.common.new_runner", lambda: runner)
+    # `up` leaves this behind for a cluster it created; `handmade` was made by `kind create` itself
+    marker = paths.state_dir() / "clusters" / "kubeflow" / "kind-config.yaml"
+    marker.parent.mkdir(parents=True)
+    marker.write_text("kind: Cluster\n")
+    handmade = run_cli(capsys, "down", "--context", "kind-handmade")
+    assert handmade.code == USAGE and "did not create" in handmade.err
+    assert not [argv for argv in runner.calls if argv[:2] == ["kind", "delete"]]
     result = run_cli(capsys, "down", "--context", "kind-kubeflow")
     assert result.code == 0, result.text
     assert ["kind", "delete", "cluster", "--name", "kubeflow"] in runner.calls
