@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -129,6 +130,11 @@ class Session:
 
     def delete_cluster(self) -> None:
         self.kind("delete", "cluster", "--name", self.name, check=False)
+
+
+def unique_name(prefix: str) -> str:
+    """A cluster name of this run only: other checkouts run the same tests on the same engine."""
+    return f"{prefix}-{secrets.token_hex(2)}"
 
 
 def make_session(ground: Ground, tmp_path_factory, name: str, **kwargs) -> Session:

@@ -17,12 +17,12 @@ import subprocess
 import pytest
 import yaml
 
-from tests.e2e.conftest import CGROUP_V1_PATCH, make_session, wait_until
+from tests.e2e.conftest import CGROUP_V1_PATCH, make_session, unique_name, wait_until
 from tests.shared_fixtures import fixture_path
 
 pytestmark = pytest.mark.kind
 
-NAME = "kfb-e2e-ext"
+NAME = unique_name("kfb-e2e-ext")
 
 
 def docker(*args: str) -> str:

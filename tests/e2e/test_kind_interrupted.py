@@ -16,11 +16,11 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import make_session, ready_nodes, wait_until
+from tests.e2e.conftest import make_session, ready_nodes, unique_name, wait_until
 
 pytestmark = pytest.mark.kind
 
-NAME = "kfb-e2e-cut"
+NAME = unique_name("kfb-e2e-cut")
 
 
 def node_has(name: str, path: str) -> bool:

@@ -20,11 +20,11 @@ import urllib.request
 
 import pytest
 
-from tests.e2e.conftest import make_session, ready_nodes, wait_until
+from tests.e2e.conftest import make_session, ready_nodes, unique_name, wait_until
 
 pytestmark = pytest.mark.kind
 
-NAME = "kfb-e2e-up"
+NAME = unique_name("kfb-e2e-up")
 
 
 @pytest.fixture(scope="module")
