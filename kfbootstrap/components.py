@@ -13,11 +13,12 @@ all read it, and `kfbootstrap --help` must stay fast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 if TYPE_CHECKING:
     from kfbootstrap.kube.workloads import Workload
+    from kfbootstrap.releases import Release
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ _KUBEFLOW_NAMESPACES = (
     "kubeflow-system",
 )
 
-# In install order (the order of `up`'s steps). Namespaces from the 26.03 render and our charts.
+# In install order (the order of `up`'s steps). Namespaces from the 26.03 render and our charts;
+# what differs between releases is applied by for_release().
 COMPONENTS: tuple[Component, ...] = (
     Component(
         "kubeflow",
@@ -261,15 +263,39 @@ def creds_targets() -> list[str]:
     return [name for component in COMPONENTS for name in component.creds]
 
 
-def scopes_for(enabled: Iterable[str]) -> list[Scope]:
-    return [scope for name in enabled for scope in BY_NAME[name].scopes]
+_KSERVE = ("kserve-controller-manager", "kserve-localmodel-controller-manager", "llmisvc-controller-manager")
+_MODEL_REGISTRY = ("model-registry-deployment", "model-registry-db", "model-registry-ui")
 
 
-def owner(workload: "Workload") -> str | None:
+def for_release(release: "Release | None") -> tuple[Component, ...]:
+    """COMPONENTS with what differs per release (kfbootstrap/releases.py): workload names and
+    the model registry's namespace (Kubeflow Hub's profile namespace since 26.03.1)."""
+    if release is None:
+        return COMPONENTS
+    names, hub = release.workloads, release.model_registry
+    changed = {
+        "kubeflow": {"version_from": (names.dashboard,)},
+        "kserve": {"scopes": (Scope("kubeflow", names=_KSERVE + (names.kserve_models_web_app,)),)},
+        "model_registry": {
+            "scopes": (Scope(hub.namespace, (("component", "db"),)),
+                       Scope(hub.namespace, (("component", "model-registry-server"),)),
+                       Scope(hub.namespace, names=_MODEL_REGISTRY)),
+            "version_from": (hub.deployment,),
+            "targets": tuple(replace(t, namespace=hub.namespace) for t in BY_NAME["model_registry"].targets)},
+    }
+    return tuple(replace(c, **changed[c.name]) if c.name in changed else c for c in COMPONENTS)
+
+
+def scopes_for(enabled: Iterable[str], release: "Release | None" = None) -> list[Scope]:
+    by_name = {component.name: component for component in for_release(release)}
+    return [scope for name in enabled for scope in by_name[name].scopes]
+
+
+def owner(workload: "Workload", components: Sequence[Component] = COMPONENTS) -> str | None:
     """The component a workload belongs to: a narrowed scope wins over a whole namespace."""
     matches = [
         (scope.narrow, component.name)
-        for component in COMPONENTS
+        for component in components
         for scope in component.scopes
         if scope.matches(workload)
     ]

@@ -23,17 +23,15 @@ from kfbootstrap import components as registry
 
 from kfbootstrap.cache.registries import DEFAULT_UPSTREAMS
 from kfbootstrap.errors import ConfigError
-from kfbootstrap.releases import DEFAULT_RELEASE, RELEASES, known_tags
+from kfbootstrap.releases import DEFAULT_RELEASE, RELEASES, Release, known_tags
 
 CONFIG_FILE_NAME = "kfbootstrap.yaml"
 ENV_PREFIX = "KFBOOTSTRAP_"
 # Environment variables with our prefix that are not configuration keys.
 ENV_NOT_CONFIG = {"KFBOOTSTRAP_CONFIG", "KFBOOTSTRAP_STATE_DIR", "KFBOOTSTRAP_CACHE_DIR"}
 
-# kind v0.30's node image for Kubernetes 1.34, pinned by digest as kind's release notes ask.
-DEFAULT_NODE_IMAGE = (
-    "kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a"
-)
+# The node image the default release's own CI creates its cluster with, pinned by digest.
+DEFAULT_NODE_IMAGE = RELEASES[DEFAULT_RELEASE].tested.node_image
 _REGISTRY_HOST = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -77,7 +75,7 @@ class ClusterConfig(_Section):
 class KubeflowConfig(_Section):
     """Which Kubeflow manifests to install."""
 
-    version: str = Field(DEFAULT_RELEASE, description="kubeflow/manifests release",
+    version: str = Field(DEFAULT_RELEASE, description="Kubeflow community-distribution (ex kubeflow/manifests) release",
                          json_schema_extra={"enum": list(RELEASES)})
     path: Path | None = Field(None, description="local manifests checkout, or pre-rendered YAML file/dir")
     password: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
@@ -321,6 +319,11 @@ class Config(_Section):
         if self.cluster.context:
             return self.cluster.context
         return None if self.cluster.existing else f"kind-{self.cluster.name}"
+
+    @property
+    def release(self) -> Release:
+        """The facts of the chosen Kubeflow release (kfbootstrap/releases.py)."""
+        return RELEASES[self.kubeflow.version]
 
 
 # What each profile changes from the defaults (the user's own settings still win).

@@ -2,7 +2,7 @@
 
 Three sources, decided from `kubeflow.path` before anything runs:
 
-- nothing set: the pinned kubeflow/manifests release, cloned once (`git clone --depth 1
+- nothing set: the pinned kubeflow/community-distribution release (ex kubeflow/manifests), cloned once (`git clone --depth 1
   --branch TAG`) into the cache directory and reused;
 - a directory with the release's `example/kustomization.yaml`: a local checkout;
 - a YAML file (optionally .xz), or a directory of `<component>.yaml` files as
@@ -28,7 +28,7 @@ from kfbootstrap import paths
 from kfbootstrap.apps.origin import ORIGIN_DIR
 from kfbootstrap.config import Config
 from kfbootstrap.errors import CommandFailed, ConfigError, KfbError
-from kfbootstrap.releases import MANIFESTS_REPO, RELEASES, Release
+from kfbootstrap.releases import RELEASES, REPOSITORY, REPOSITORY_NAME, Release
 from kfbootstrap.tools.runner import Runner
 
 log = logging.getLogger("kfbootstrap.manifests")
@@ -48,7 +48,7 @@ class ManifestSource:
 
     def describe(self) -> str:
         if self.kind == "release":
-            return f"kubeflow/manifests {self.release.tag}"
+            return f"{REPOSITORY_NAME} {self.release.tag}"
         if self.kind == "checkout":
             return f"manifests checkout {self.path}"
         return f"pre-rendered {self.path}"
@@ -156,7 +156,7 @@ class Renderer:
             return self.source.path  # type: ignore[return-value]
         if self.source.kind != "release":
             raise KfbError(f"{self.source.describe()} is not a kustomize checkout",
-                           hint="point kubeflow.path at a kubeflow/manifests checkout to render kustomizations")
+                           hint=f"point kubeflow.path at a {REPOSITORY_NAME} checkout to render kustomizations")
         return clone_release(self.source.release, self.runner, self.cache_root)
 
     def render_kustomization(self, root: Path, relative: str, component: str, label: str | None = None) -> Render:
@@ -167,7 +167,7 @@ class Renderer:
         directory = root / relative
         if not (directory / "kustomization.yaml").is_file() and not (directory / "kustomization.yml").is_file():
             raise KfbError(f"{directory} has no kustomization.yaml",
-                           hint=f"is {root} a kubeflow/manifests checkout of release {self.source.release.tag}? "
+                           hint=f"is {root} a {REPOSITORY_NAME} checkout of release {self.source.release.tag}? "
                                 "set kubeflow.version to match it")
         key = "\n".join([self._inputs_key(root), relative, kustomize.version()])
         cached = paths.ensure(self.cache_root / "renders") / f"{component}-{_sha256(key)[:24]}.yaml"
@@ -215,10 +215,10 @@ def clone_release(release: Release, runner: Runner, cache_root: Path) -> Path:
     if not (dest / ".git").is_dir():
         partial = dest.with_name(f"{release.tag}.partial-{os.getpid()}")
         try:
-            git.shallow_clone(MANIFESTS_REPO, release.tag, partial)
+            git.shallow_clone(REPOSITORY, release.tag, partial)
         except CommandFailed as exc:
             _remove_tree(partial)
-            raise KfbError(f"cloning kubeflow/manifests {release.tag} failed: {exc.message}",
+            raise KfbError(f"cloning {REPOSITORY_NAME} {release.tag} failed: {exc.message}",
                            hint="check the network; offline, set kubeflow.path to a local checkout or a pre-rendered "
                                 "file (`kfbootstrap render --out DIR` on a connected machine)") from None
         partial.rename(dest)  # only a complete clone ever gets the real name
@@ -277,7 +277,12 @@ def renders_for(config: Config) -> list[str]:
     """Every render `up` applies with this config (the files `render --out` writes), in apply order."""
     from kfbootstrap.components import selected
 
+    release = config.release
     wanted = [name for component in selected(config.components.enabled()) for name in component.renders]
+    if release.model_registry.in_example:  # Kubeflow Hub comes with example (26.03.1): nothing more to render
+        wanted = [name for name in wanted if not name.startswith("model-registry-")]
+    if release.kserve_in_example and config.components.kubeflow:  # as the KServe step: no second copy
+        wanted = [name for name in wanted if name != "kserve"]
     return [name for name in wanted if name != "model-registry-csi" or config.model_registry.csi]
 
 
@@ -298,13 +303,13 @@ def render_overlay(config: Config, runner: Runner, overlay: str) -> Render:
             update={"path": config.model_registry.path})})
     renderer = Renderer(config, runner)
     component = f"model-registry-{overlay}"
-    relative = f"{renderer.source.release.model_registry_path}/{MODEL_REGISTRY_OVERLAYS[overlay]}"
+    relative = f"{renderer.source.release.model_registry.path}/{MODEL_REGISTRY_OVERLAYS[overlay]}"
     if renderer.source.kind in ("directory", "file"):
         try:
             return renderer.render(component)
         except NotSeparate:
             raise ConfigError(f"{renderer.source.describe()} has no {component}.yaml[.xz]",
-                              hint="set model_registry.path to a kubeflow/manifests checkout or to a directory "
+                              hint=f"set model_registry.path to a {REPOSITORY_NAME} checkout or to a directory "
                                    f"holding {component}.yaml (`kubectl kustomize {relative}`), or write them all "
                                    "with `kfbootstrap render --out DIR`") from None
     return renderer.render_kustomization(renderer.checkout(), relative, component)

@@ -13,7 +13,7 @@ from typing import Any
 
 from kfbootstrap import ui
 from kfbootstrap.access import forwards
-from kfbootstrap.access.targets import Target, is_loopback, local_port, service_candidates, url
+from kfbootstrap.access.targets import Target, is_loopback, local_port, namespace_for, service_candidates, url
 from kfbootstrap.config import Config
 from kfbootstrap.errors import UsageError
 from kfbootstrap.paths import absolute_path_list
@@ -54,7 +54,7 @@ def plan(target: Target, config: Config, core: Any, port: int | None = None, add
     """
     from kfbootstrap.kube.endpoints import find_service, service_port
 
-    namespace = namespace or target.namespace
+    namespace = namespace or namespace_for(target, config)
     candidates = service_candidates(target, config)
     service = find_service(core, namespace, candidates)
     service_port(service, target.remote_port)  # fail now, with the ports it has, not per connection

@@ -11,7 +11,7 @@ from typing import Any
 
 from kfbootstrap.access import forwards
 from kfbootstrap.access.targets import Target, url
-from kfbootstrap.components import COMPONENTS, Component, owner
+from kfbootstrap.components import Component, for_release, owner
 from kfbootstrap.config import Config
 from kfbootstrap.kube.workloads import Workload, image_tag
 
@@ -41,9 +41,10 @@ def collect(config: Config, workloads: list[Workload],
     """One status per component from one listing of workloads and the background-forward records."""
     records = forwards.read_records() if records is None else records
     enabled = set(config.components.enabled())
-    owners = [owner(w) for w in workloads]
+    components = for_release(config.release)
+    owners = [owner(w, components) for w in workloads]
     return [_component(spec, spec.name in enabled, [w for w, o in zip(workloads, owners) if o == spec.name], records)
-            for spec in COMPONENTS]
+            for spec in components]
 
 
 def _component(spec: Component, enabled: bool, owned: list[Workload],

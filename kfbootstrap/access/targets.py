@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from kfbootstrap.components import Target, targets
+from kfbootstrap.components import Target, for_release, targets
 from kfbootstrap.config import Config
 from kfbootstrap.errors import UsageError
 
@@ -28,10 +28,14 @@ def service_candidates(target: Target, config: Config) -> tuple[str, ...]:
     """Service names to try, the configured release's own object store first."""
     if target.name != "minio":
         return target.services
-    from kfbootstrap.releases import RELEASES
-
-    preferred = RELEASES[config.kubeflow.version].object_store_service
+    preferred = config.release.object_store_service
     return (preferred,) + tuple(s for s in target.services if s != preferred)
+
+
+def namespace_for(target: Target, config: Config) -> str:
+    """Where the target's Service lives in the configured release (Kubeflow Hub puts the
+    model registry in the profile namespace since 26.03.1)."""
+    return next(t.namespace for c in for_release(config.release) for t in c.targets if t.name == target.name)
 
 
 def enabled_targets(config: Config) -> list[Target]:

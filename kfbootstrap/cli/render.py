@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def render(
     config: ConfigOption = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Directory to write <render>.yaml files and charts/ into (default: manifests to stdout).", show_default=False)] = None,
-    kubeflow_version: Annotated[Optional[str], typer.Option("--kubeflow-version", help="kubeflow/manifests release, e.g. 26.03.", show_default=False)] = None,
+    kubeflow_version: Annotated[Optional[str], typer.Option("--kubeflow-version", help="Kubeflow community-distribution release, e.g. 26.03.1.", show_default=False)] = None,
     manifests: Annotated[Optional[Path], typer.Option("--manifests", help="Local manifests checkout or pre-rendered YAML.", show_default=False)] = None,
     apps: Annotated[Optional[str], typer.Option("--apps", help="Kubeflow applications, comma-separated (sets kubeflow.apps).", show_default=False)] = None,
 ) -> None:

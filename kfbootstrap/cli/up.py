@@ -16,7 +16,7 @@ def up(
     profile: ProfileOption = None,
     name: NameOption = None,
     context: ContextOption = None,
-    kubeflow_version: Annotated[Optional[str], typer.Option("--kubeflow-version", help="kubeflow/manifests release, e.g. 26.03.", show_default=False)] = None,
+    kubeflow_version: Annotated[Optional[str], typer.Option("--kubeflow-version", help="Kubeflow community-distribution release, e.g. 26.03.1.", show_default=False)] = None,
     manifests: Annotated[Optional[Path], typer.Option("--manifests", help="Local manifests checkout or pre-rendered YAML.", show_default=False)] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", help="Number of Kind worker nodes.", show_default=False)] = None,
     apps: Annotated[Optional[str], typer.Option(

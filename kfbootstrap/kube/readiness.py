@@ -27,6 +27,7 @@ from kfbootstrap.kube.workloads import Workload, list_workloads, resources, work
 
 if TYPE_CHECKING:
     from kfbootstrap.kube.api import Kube
+    from kfbootstrap.releases import Release
     from kfbootstrap.kube.discovery import Resource
 
 log = logging.getLogger("kfbootstrap.readiness")
@@ -37,9 +38,10 @@ LOG_LINES = 5
 COMPONENT_SCOPES: dict[str, tuple[Scope, ...]] = {c.name: c.scopes for c in registry.COMPONENTS}
 
 
-def scopes_for(components: Iterable[str]) -> list[Scope]:
-    """The scopes of the enabled components (kfbootstrap/components.py says which workloads are whose)."""
-    return registry.scopes_for(components)
+def scopes_for(components: Iterable[str], release: "Release | None" = None) -> list[Scope]:
+    """The scopes of the enabled components (kfbootstrap/components.py says which workloads are whose),
+    with the release's names and namespaces."""
+    return registry.scopes_for(components, release)
 
 
 def in_scope(workload: Workload, scopes: Sequence[Scope]) -> bool:

@@ -13,13 +13,13 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
+from kfbootstrap.releases import PROFILE_NAMESPACE
 from kfbootstrap.smoke import dex
 from kfbootstrap.smoke.http import HttpError, Response, Session
 from kfbootstrap.smoke.sigv4 import sign_request
 
 DEFAULT_USER = "user@example.com"
 DEFAULT_PASSWORD = "12341234"  # upstream's public default, see DESIGN.md §2
-PROFILE_NAMESPACE = "kubeflow-user-example-com"
 
 
 class CheckFailed(Exception):

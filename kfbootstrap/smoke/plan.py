@@ -50,11 +50,11 @@ def all_checks(with_pipeline: bool = False) -> list[Check]:
 
 def services_for(config: Config) -> dict[str, Service]:
     """The Services behind the checks: `expose`'s target table, plus the pipelines API it has no target for."""
-    from kfbootstrap.access.targets import TARGETS, service_candidates
+    from kfbootstrap.access.targets import TARGETS, namespace_for, service_candidates
 
     def target(key: str, name: str) -> Service:
         found = TARGETS[name]
-        return Service(key, found.namespace, tuple(service_candidates(found, config)), found.remote_port)
+        return Service(key, namespace_for(found, config), tuple(service_candidates(found, config)), found.remote_port)
 
     return {
         "kubeflow": target("kubeflow", "kubeflow"),

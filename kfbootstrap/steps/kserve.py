@@ -3,14 +3,23 @@
 The Makefile applied KServe separately with `--server-side --force-conflicts` because
 its CRDs are too large for client-side apply. Our engine always applies server-side
 with forced conflicts, so this is the same ManifestsStep on another path (the path
-moved between releases: see kfbootstrap/releases.py). Since v1.10 the `example` also
-contains KServe; applying the identical objects again changes nothing but their
-component label, and the marker makes re-runs skip it.
+moved between releases: see kfbootstrap/releases.py).
+
+Every supported release's `example` already contains KServe, so with Kubeflow on this
+step applies no second copy (a second render is not even identical: in 26.03.1 three
+Certificates get another issuer when KServe is rendered alone). With Kubeflow off it
+installs KServe on its own.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from kfbootstrap.context import RunContext
 from kfbootstrap.steps.kubeflow import ManifestsStep
+
+if TYPE_CHECKING:
+    from kfbootstrap.manifests import Render
 
 
 class KServeStep(ManifestsStep):
@@ -18,3 +27,20 @@ class KServeStep(ManifestsStep):
     component = "kserve"
     what = "KServe"
     title = "Install KServe (server-side)"
+
+    def describe(self) -> str:
+        if self._in_example():
+            return f"KServe comes with the example of {self.config.release.tag}: nothing more to apply"
+        return super().describe()
+
+    def is_done(self, ctx: RunContext) -> bool:
+        return False if self._in_example() else super().is_done(ctx)
+
+    def rendered(self, ctx: RunContext) -> "Render | None":
+        if self._in_example():
+            self._not_separate = f"KServe comes with the example of {self.config.release.tag}"
+            return None
+        return super().rendered(ctx)
+
+    def _in_example(self) -> bool:
+        return self.config.components.kubeflow and self.config.release.kserve_in_example

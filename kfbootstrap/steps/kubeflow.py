@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 class ManifestsStep(Step):
-    """Apply one component rendered from kubeflow/manifests (see kfbootstrap/manifests.py)."""
+    """Apply one component rendered from the Kubeflow release (see kfbootstrap/manifests.py)."""
 
     component = ""
     what = ""  # for describe(): what is rendered

@@ -1,6 +1,10 @@
 """The Kubeflow model registry: upstream kustomize overlays applied into `kubeflow`, then waited on.
 
-It is not part of the `example` render, so upstream applies `overlays/db` and
+Since 26.03.1 the registry lives in Kubeflow Hub and comes with `example` (namespace
+kubeflow-user-example-com, made by the profile controller): then this step applies
+nothing and only waits for it (kfbootstrap/releases.py says which release is which).
+
+Before, it is not part of the `example` render, so upstream applies `overlays/db` and
 `options/istio` (and optionally `options/csi`) by hand with `-n kubeflow`. We do the
 same with the apply engine. The overlays come from the same place as Kubeflow's
 manifests (kfbootstrap/manifests.py: the pinned release's cached clone, a checkout,
@@ -37,20 +41,22 @@ class ModelRegistryStep(Step):
         self._render: tuple[list["Render"], str] | None = None
 
     def describe(self) -> str:
-        return "Apply the model registry overlays (db, istio[, csi]) into namespace kubeflow and wait until it is ready"
+        return "Apply the model registry overlays (db, istio[, csi]) into namespace kubeflow and wait until it is ready" \
+            " (releases whose example brings it, like 26.03.1's Kubeflow Hub: only wait)"
 
     def is_done(self, ctx: RunContext) -> bool:
-        from kfbootstrap.kube import readiness
         from kfbootstrap.kube.state import read_marker
 
+        if ctx.config.release.model_registry.in_example:
+            return _ready(ctx)
         marker = read_marker(ctx.kube, self.name)
         if marker is None or marker.render_hash != self.rendered(ctx)[1]:
             return False
-        workloads = readiness.snapshot(ctx.kube, readiness.scopes_for([self.name]))
-        return bool(workloads) and all(w.is_ready for w in workloads)
+        return _ready(ctx)
 
     def run(self, ctx: RunContext) -> str | None:
-        from kfbootstrap.kube import readiness
+        if ctx.config.release.model_registry.in_example:
+            return _wait_for_example_registry(ctx)
         from kfbootstrap.kube.apply import apply_objects
         from kfbootstrap.kube.generated import ensure_namespace
         from kfbootstrap.kube.state import Marker, forget_marker, write_marker
@@ -67,7 +73,7 @@ class ModelRegistryStep(Step):
         report = apply_objects(kube, objects, component=self.name, timeout=ctx.config.timeouts.apply,
                                default_namespace=NAMESPACE,
                                progress=lambda done, total: ui.step_progress(f"{done}/{total} objects"))
-        wait_or_explain(ctx, readiness.scopes_for([self.name]), what="the model registry")
+        wait_or_explain(ctx, _scopes(ctx), what="the model registry")
         write_marker(kube, Marker(self.name, digest, report.total, [NAMESPACE]))
         return f"{', '.join(overlays)}: {report.summary()}, ready"
 
@@ -83,6 +89,33 @@ class ModelRegistryStep(Step):
             digest = hashlib.sha256("".join(r.digest for r in renders).encode()).hexdigest()
             self._render = (renders, digest)
         return self._render
+
+
+def _scopes(ctx: RunContext) -> list:
+    from kfbootstrap.kube import readiness
+
+    return readiness.scopes_for(["model_registry"], ctx.config.release)
+
+
+def _ready(ctx: RunContext) -> bool:
+    from kfbootstrap.kube import readiness
+
+    workloads = readiness.snapshot(ctx.kube, _scopes(ctx))
+    return bool(workloads) and all(w.is_ready for w in workloads)
+
+
+def _wait_for_example_registry(ctx: RunContext) -> str:
+    """The release's example brought the registry: apply no second copy, wait until it is ready."""
+    from kfbootstrap.steps.wait import wait_or_explain
+
+    release = ctx.config.release
+    registry = release.model_registry
+    if not ctx.config.components.kubeflow:
+        raise ConfigError(f"the model registry of release {release.tag} comes with Kubeflow's example "
+                          f"({registry.home}), and components.kubeflow is off",
+                          hint="switch components.kubeflow on, or components.model_registry off")
+    wait_or_explain(ctx, _scopes(ctx), what="the model registry")
+    return f"{registry.home}, namespace {registry.namespace}: nothing more to apply, ready"
 
 
 def _istio_installed(ctx: RunContext) -> bool:

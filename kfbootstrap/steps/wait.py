@@ -38,14 +38,14 @@ class WaitStep(Step):
     def is_done(self, ctx: RunContext) -> bool:
         from kfbootstrap.kube import readiness
 
-        scopes = readiness.scopes_for(ctx.config.components.enabled())
+        scopes = readiness.scopes_for(ctx.config.components.enabled(), ctx.config.release)
         workloads = readiness.snapshot(ctx.kube, scopes)
         return all(w.is_ready for w in workloads)
 
     def run(self, ctx: RunContext) -> str | None:
         from kfbootstrap.kube import readiness
 
-        scopes = readiness.scopes_for(ctx.config.components.enabled())
+        scopes = readiness.scopes_for(ctx.config.components.enabled(), ctx.config.release)
         if not scopes:
             return "no enabled component has workloads"
         result = wait_or_explain(ctx, scopes, what="the platform")

@@ -35,6 +35,7 @@ def bed():
 def kube_env(bed, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", bed.kubeconfig)
     monkeypatch.setenv("KFBOOTSTRAP_CLUSTER__CONTEXT", bed.context)
+    monkeypatch.setenv("KFBOOTSTRAP_KUBEFLOW__VERSION", "26.03")  # its names; 26.03.1 in test_release_26_03_1.py
     yield
     forwards.stop_all()
 

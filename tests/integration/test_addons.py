@@ -72,6 +72,7 @@ def write_config(tmp_path: Path, testbed, **extra) -> Path:
     metallb_values.write_text("crds:\n  validationFailurePolicy: Ignore  # no webhook servers on the testbed\n")
     config = {
         "components": {"kubeflow": False, "kserve": False},
+        "kubeflow": {"version": "26.03"},  # its model registry is applied beyond example (26.03.1's is in it)
         "charts": {"helm": str(testbed.bin_dir / "helm"), "local_dir": str(fixture_path("charts")),
                    "grafana": {"version": "10.5.15"}, "metallb": {"values": str(metallb_values)}},
         "model_registry": {"path": str(fixture_path("kubeflow-26.03"))},

@@ -243,15 +243,15 @@ def kubeflow_input(tmp_path_factory) -> tuple[Path, list[dict[str, Any]]]:
     return path, objects
 
 
-def _step_and_context(bed: Testbed, manifests: Path, monkeypatch, step_class=None):
+def _step_and_context(bed: Testbed, manifests: Path, monkeypatch, step_class=None, **flags):
     from kfbootstrap.config import load_config
     from kfbootstrap.context import RunContext
     from kfbootstrap.steps.kubeflow import KubeflowStep
     from kfbootstrap.tools.runner import ShRunner
 
     monkeypatch.setenv("KUBECONFIG", bed.kubeconfig)
-    config = load_config(flags={"cluster.context": bed.context, "kubeflow.path": manifests}, env={},
-                         cwd=manifests.parent).config
+    config = load_config(flags={"cluster.context": bed.context, "kubeflow.path": manifests,
+                                "kubeflow.version": "26.03", **flags}, env={}, cwd=manifests.parent).config
     return (step_class or KubeflowStep)(config), RunContext(config=config, runner=ShRunner())
 
 
@@ -328,10 +328,15 @@ def test_kserve_step_applies_its_own_render_and_then_skips(fresh, kubeflow_input
 
     kubeflow_again, ctx = _step_and_context(fresh, tmp_path, monkeypatch)
     assert kubeflow_again.is_done(ctx)  # same kubeflow render from another source: still done
+    # With Kubeflow on, the example already brought KServe: no second copy.
     step, ctx = _step_and_context(fresh, tmp_path, monkeypatch, KServeStep)
+    assert step.run(ctx) == "not applied separately: KServe comes with the example of 26.03"
+    # KServe alone (Kubeflow off) is applied from its own render.
+    alone = {"components.kubeflow": False}
+    step, ctx = _step_and_context(fresh, tmp_path, monkeypatch, KServeStep, **alone)
     assert not step.is_done(ctx)
     assert step.run(ctx).startswith(f"{len(kserve)}/{len(kserve)} objects")
-    assert _step_and_context(fresh, tmp_path, monkeypatch, KServeStep)[0].is_done(ctx)
+    assert _step_and_context(fresh, tmp_path, monkeypatch, KServeStep, **alone)[0].is_done(ctx)
     crd = json.loads(fresh.kubectl("get", "crd", "inferenceservices.serving.kserve.io", "-o", "json").stdout)
     assert crd["metadata"]["labels"][COMPONENT_LABEL] == "kserve"
 

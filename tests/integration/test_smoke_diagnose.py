@@ -121,6 +121,7 @@ def cli_env(bed, monkeypatch, platform):
     for app in platform.apps.values():
         app.mode = "ok"
     monkeypatch.setenv("KUBECONFIG", bed.kubeconfig)
+    monkeypatch.setenv("KFBOOTSTRAP_KUBEFLOW__VERSION", "26.03")  # model registry in kubeflow, as BACKENDS has it
     monkeypatch.delenv("KUBEFLOW_PASSWORD", raising=False)
     return bed
 

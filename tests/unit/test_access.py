@@ -30,7 +30,7 @@ from kfbootstrap.access import forwards
 from kfbootstrap.access.creds import DEX_DEFAULT_HASHES, is_default_password
 from kfbootstrap.access.status import collect
 from kfbootstrap.access.summary import rows
-from kfbootstrap.access.targets import TARGETS, get_target, is_loopback, service_candidates, url
+from kfbootstrap.access.targets import TARGETS, get_target, is_loopback, namespace_for, service_candidates, url
 from kfbootstrap.config import load_config
 from kfbootstrap.errors import UsageError
 from kfbootstrap.kube.endpoints import Backend, ServiceBackends, backends_from_pods, backends_from_slices
@@ -70,7 +70,7 @@ def test_unknown_target_lists_the_known_ones():
     assert "kubeflow, prometheus, grafana, model-registry, minio" in info.value.hint
 
 
-@pytest.mark.parametrize("release,first", [("26.03", "seaweedfs"), ("v1.11.0", "minio-service"),
+@pytest.mark.parametrize("release,first", [("26.03.1", "seaweedfs"), ("26.03", "seaweedfs"), ("v1.11.0", "minio-service"),
                                            ("v1.10.2", "minio-service")])
 def test_object_store_service_of_the_configured_release_is_tried_first(release, first):
     candidates = service_candidates(TARGETS["minio"], config(KUBEFLOW__VERSION=release))
@@ -287,21 +287,38 @@ def workload(name, namespace, ready=1, desired=1, image="x/y:v1", labels=None, k
     return Workload(kind, namespace, name, ready, desired, (image,), labels or {})
 
 
-def test_status_groups_workloads_by_component():
-    workloads = [workload("centraldashboard", "kubeflow", image="ghcr.io/kubeflow/central-dashboard:v1.10.0"),
+@pytest.mark.parametrize("release,dashboard,web_app", [("26.03", "centraldashboard", "kserve-models-web-app"),
+                                                       ("26.03.1", "dashboard", "kserve-models-web-application")])
+def test_status_groups_workloads_by_component(release, dashboard, web_app):
+    workloads = [workload(dashboard, "kubeflow", image="ghcr.io/kubeflow/central-dashboard:v1.10.0"),
                  workload("kserve-controller-manager", "kubeflow", 0, 1, image="kserve/kserve-controller:v0.16.0"),
+                 workload(web_app, "kubeflow"),
                  workload("istiod", "istio-system"),
                  workload("seaweedfs", "kubeflow", image="chrislusf/seaweedfs@sha256:" + "ab" * 32),
                  workload("prometheus-server", "monitoring", labels={"app.kubernetes.io/instance": "prometheus"}),
                  workload("other", "monitoring")]
-    by_name = {c.name: c for c in collect(config(COMPONENTS__METALLB="false"), workloads, records=[])}
+    cfg = config(COMPONENTS__METALLB="false", KUBEFLOW__VERSION=release)
+    by_name = {c.name: c for c in collect(cfg, workloads, records=[])}
     assert (by_name["kubeflow"].ready, by_name["kubeflow"].total, by_name["kubeflow"].version) == (2, 2, "v1.10.0")
+    assert by_name["kserve"].total == 2  # the models web app under this release's name belongs to KServe
     assert (by_name["kserve"].state, by_name["kserve"].not_ready) == (
         "not ready", ["kubeflow/deployment/kserve-controller-manager (0/1)"])
     assert by_name["object_store"].version == "sha256:abababababab"
     assert (by_name["prometheus"].state, by_name["prometheus"].total) == ("ready", 1)
     assert (by_name["grafana"].state, by_name["metallb"].enabled) == ("missing", False)
     assert by_name["grafana"].forward["state"] == "none" and by_name["grafana"].url is None
+
+
+@pytest.mark.parametrize("release,namespace", [("26.03.1", "kubeflow-user-example-com"), ("26.03", "kubeflow"),
+                                               ("v1.10.2", "kubeflow")])
+def test_model_registry_is_found_where_the_release_puts_it(release, namespace):
+    cfg = config(KUBEFLOW__VERSION=release)
+    assert namespace_for(TARGETS["model-registry"], cfg) == namespace
+    registry = [workload("model-registry-deployment", namespace, image="ghcr.io/kubeflow/hub/server:v0.3.9"),
+                workload("model-registry-db", namespace), workload("model-registry-deployment", "elsewhere")]
+    status = next(c for c in collect(cfg, registry, records=[]) if c.name == "model_registry")
+    assert (status.total, status.version, status.version_from) == (
+        2, "v0.3.9", f"{namespace}/deployment/model-registry-deployment")
 
 
 @pytest.mark.parametrize("image,tag", [("grafana/grafana:12.3.1", "12.3.1"), ("localhost:5000/app", "latest"),

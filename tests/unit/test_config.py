@@ -35,7 +35,7 @@ def test_defaults_without_any_file(tmp_path, monkeypatch, capsys):
     assert data["profile"] == "full"
     assert data["cluster"] == {"name": "kubeflow", "existing": False, "context": None,
                                "node_image": DEFAULT_NODE_IMAGE, "workers": 2, "kind_config": None}
-    assert data["kubeflow"]["version"] == "26.03"
+    assert data["kubeflow"]["version"] == "26.03.1"
     assert data["forwards"]["address"] == "127.0.0.1"
     assert all(data["components"].values())
 
@@ -108,7 +108,7 @@ BAD_FILES = [
     ("cluster:\n  name: " + "a" * 41 + "\n", "`cluster.name`", "at most 40 characters"),
     ("cluster: 3\n", "`cluster` (kfbootstrap.yaml line 1): Input should be a valid dictionary", ""),
     ("cluster:\n  kind_config: /nope/kind.yaml\n", "`cluster.kind_config`", "does not exist"),
-    ("kubeflow:\n  version: '1.2'\n", "`kubeflow.version` (kfbootstrap.yaml line 2): unknown release '1.2'", "known: 26.03, v1.11.0, v1.10.2"),
+    ("kubeflow:\n  version: '1.2'\n", "`kubeflow.version` (kfbootstrap.yaml line 2): unknown release '1.2'", "known: 26.03.1, 26.03, v1.11.0, v1.10.2"),
     ("kubeflow:\n  path: /definitely/not/here\n", "`kubeflow.path`", "path /definitely/not/here does not exist"),
     ("profile: huge\n", "`profile` (kfbootstrap.yaml line 1): Input should be 'full', 'minimal', 'ci' or 'pipelines'", ""),
     ("forwards:\n  ports:\n    grafana: 70000\n", "`forwards.ports.grafana` (kfbootstrap.yaml line 3)", "less than or equal to 65535"),

@@ -6,6 +6,8 @@ real local git repository, so the argv, the cache key and the files are the real
 
 from __future__ import annotations
 
+import dataclasses
+
 import lzma
 import os
 import shutil
@@ -21,7 +23,7 @@ from kfbootstrap.config import load_config
 from kfbootstrap.errors import KfbError
 from kfbootstrap.kube.objects import COMPONENT_LABEL, MANAGED_BY_LABEL
 from kfbootstrap.manifests import NotSeparate, Renderer, clone_release, read_text, source_for, tree_fingerprint
-from kfbootstrap.releases import RELEASES, Release
+from kfbootstrap.releases import RELEASES
 from kfbootstrap.tools.runner import ShRunner
 from tests.cli_helpers import run_cli
 
@@ -73,7 +75,7 @@ def test_source_for_tells_release_checkout_file_and_directory_apart(tmp_path):
     single.write_text(CONFIGMAP.format(name="a"))
     (tmp_path / "pre").mkdir()
     assert source_for(config()).kind == "release"
-    assert source_for(config()).describe() == "kubeflow/manifests 26.03"
+    assert source_for(config()).describe() == "kubeflow/community-distribution 26.03.1"
     assert source_for(config(checkout)).kind == "checkout"
     assert source_for(config(single)).kind == "file"
     assert source_for(config(tmp_path / "pre")).kind == "directory"
@@ -180,10 +182,9 @@ def upstream(tmp_path) -> tuple[str, str]:
 @needs_git
 def test_release_is_cloned_shallowly_once_and_checked_against_the_pin(tmp_path, upstream, monkeypatch):
     url, commit = upstream
-    monkeypatch.setattr("kfbootstrap.manifests.MANIFESTS_REPO", url)
+    monkeypatch.setattr("kfbootstrap.manifests.REPOSITORY", url)
     runner = RecordingRunner()
-    release = Release(tag="26.03", kserve_path="applications/kserve/kserve", model_registry_path="x",
-                      object_store="seaweedfs", object_store_service="seaweedfs", commit=commit)
+    release = dataclasses.replace(RELEASES["26.03"], commit=commit)
     dest = clone_release(release, runner, tmp_path / "cache")
     assert (dest / "example" / "kustomization.yaml").is_file()
     clone = [argv for argv in runner.calls if argv[:2] == ["git", "clone"]]
@@ -194,17 +195,17 @@ def test_release_is_cloned_shallowly_once_and_checked_against_the_pin(tmp_path, 
     assert clone_release(release, runner, tmp_path / "cache") == dest
     assert runner.ran("git", "clone") == 1  # reused
 
-    moved = Release(**{**release.__dict__, "commit": "0" * 40})
+    moved = dataclasses.replace(release, commit="0" * 40)
     with pytest.raises(KfbError, match="not the pinned"):
         clone_release(moved, runner, tmp_path / "cache")
 
 
 @needs_git
 def test_failed_clone_leaves_nothing_behind_and_says_how_to_work_offline(tmp_path, monkeypatch):
-    monkeypatch.setattr("kfbootstrap.manifests.MANIFESTS_REPO", f"file://{tmp_path}/nowhere")
+    monkeypatch.setattr("kfbootstrap.manifests.REPOSITORY", f"file://{tmp_path}/nowhere")
     with pytest.raises(KfbError) as caught:
         clone_release(RELEASES["26.03"], ShRunner(), tmp_path / "cache")
-    assert "cloning kubeflow/manifests 26.03 failed" in caught.value.message
+    assert "cloning kubeflow/community-distribution 26.03 failed" in caught.value.message
     assert "kubeflow.path" in caught.value.hint
     assert list((tmp_path / "cache" / "manifests").iterdir()) == []
 

@@ -160,7 +160,7 @@ def test_missing_forward_fails_the_check_not_the_run(platform):
     report = run_checks(all_checks(), ALL, context(platform, endpoints=LocalEndpoints(urls)))
     result = results_by_name(report)["model-registry-list"]
     assert result.status == "failed"
-    assert result.message == "cannot forward to service kubeflow/model-registry-service"
+    assert result.message == "cannot forward to service kubeflow-user-example-com/model-registry-service"
     assert sum(r.status == "passed" for r in report.results) == 7
 
 
