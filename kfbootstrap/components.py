@@ -277,11 +277,14 @@ def for_release(release: "Release | None") -> tuple[Component, ...]:
         "kubeflow": {"version_from": (names.dashboard,)},
         "kserve": {"scopes": (Scope("kubeflow", names=_KSERVE + (names.kserve_models_web_app,)),)},
         "model_registry": {
-            "scopes": (Scope(hub.namespace, (("component", "db"),)),
-                       Scope(hub.namespace, (("component", "model-registry-server"),)),
-                       Scope(hub.namespace, names=_MODEL_REGISTRY)),
+            "scopes": (
+                Scope(hub.namespace, (("component", "db"),)),
+                Scope(hub.namespace, (("component", "model-registry-server"),)),
+                Scope(hub.namespace, names=_MODEL_REGISTRY),
+            ),
             "version_from": (hub.deployment,),
-            "targets": tuple(replace(t, namespace=hub.namespace) for t in BY_NAME["model_registry"].targets)},
+            "targets": tuple(replace(t, namespace=hub.namespace) for t in BY_NAME["model_registry"].targets),
+        },
     }
     return tuple(replace(c, **changed[c.name]) if c.name in changed else c for c in COMPONENTS)
 

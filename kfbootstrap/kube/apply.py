@@ -7,7 +7,10 @@ until the slowest webhook is ready, each object is retried on its own:
 2. Everything else follows with bounded concurrency. An object refused because a
    webhook has no ready endpoint yet, its kind is not served yet or its namespace is
    missing waits with backoff and is tried again, while the rest proceed
-   (kfbootstrap/kube/retry.py decides what is worth waiting for).
+   (kfbootstrap/kube/retry.py decides what is worth waiting for). Some namespaces are
+   made by a controller from an object of the same render (a Kubeflow Profile's
+   namespace, by the profile controller): their objects wait the same way, and at the
+   deadline the failure says which controller never created the namespace.
 3. Webhook configurations go last, once every other object is settled.
 
 Always server-side apply with one field manager and forced conflicts: large CRDs do not
@@ -42,6 +45,7 @@ from kfbootstrap.kube.objects import (
     PHASE_MAIN,
     PHASE_WEBHOOKS,
     ObjectRef,
+    controller_namespaces,
     crd_group_versions,
     crd_kinds,
     duplicates,
@@ -89,6 +93,8 @@ class ApplyReport:
     requests: int = 0
     seconds: float = 0.0
     timed_out: bool = False
+    # {namespace: (controller, source object)} for namespaces a controller makes from the render
+    controller_namespaces: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -115,6 +121,11 @@ class ApplyReport:
         text = f"{self.applied}/{self.total} objects"
         return text + (f", {retried} after retries" if retried else "")
 
+    def awaited_controllers(self) -> dict[str, tuple[str, str]]:
+        """{namespace: (controller, source)} for the controller-made namespaces failed objects still wait for."""
+        missing = {r.ref.namespace for r in self.failed if r.reason == retry.NAMESPACE_MISSING}
+        return {ns: who for ns, who in self.controller_namespaces.items() if ns in missing}
+
     def failure_table(self, limit: int = 30) -> str:
         """One line per object that did not apply: object, reason, attempts, server message."""
         rows = sorted(self.failed, key=lambda r: (r.reason, str(r.ref)))
@@ -139,7 +150,20 @@ class ApplyFailed(KfbError):
             f"{len(failed)} of {report.total} objects of {report.component} did not apply {when}:\n"
             f"{report.failure_table()}"
         )
-        super().__init__(message, hint=_hint_for({r.reason for r in failed}))
+        awaited = report.awaited_controllers()
+        for namespace, (controller, source) in awaited.items():
+            message += f"\nnamespace {namespace} is still missing: waiting for {controller} to create it from {source}"
+        hint = _controller_hint(awaited) if awaited else _hint_for({r.reason for r in failed})
+        super().__init__(message, hint=hint)
+
+
+def _controller_hint(awaited: dict[str, tuple[str, str]]) -> str:
+    controller = next(iter(awaited.values()))[0]
+    return (
+        f"{controller} has not created {', '.join(awaited)}: check that its pod runs "
+        "(`kubectl get pods -n kubeflow`) and its logs, then re-run `kfbootstrap up` (applied objects are kept), "
+        "or raise timeouts.apply"
+    )
 
 
 def _hint_for(reasons: set[str]) -> str:
@@ -215,6 +239,8 @@ class _Engine:
         self.unestablished: set[str] = set()
         self.crd_events: queue.Queue[str | None] = queue.Queue()
         self.watching = False
+        self.controller_namespaces = controller_namespaces(objects)
+        self.announced: set[str] = set()  # controller-made namespaces we said we wait for
 
     # ------------------------------------------------------------------ phases
 
@@ -351,6 +377,7 @@ class _Engine:
             self.progress(self.applied, len(self.items))
             return
         result.verdict = verdict
+        self._announce_controller_wait(result)
         if verdict.allows_attempt(result.attempts):
             delay = retry.backoff(result.attempts)
             log.debug("retry %s in %.1fs (%s): %s", result.ref, delay, verdict.reason, verdict.message[:200])
@@ -358,6 +385,25 @@ class _Engine:
         else:
             log.warning("%s did not apply (%s): %s", result.ref, verdict.reason, verdict.message[:300])
             self.resolved.add(id(item))
+
+    def _announce_controller_wait(self, result: ObjectResult) -> None:
+        """Say once per namespace that its objects wait for the controller that makes it."""
+        namespace = result.ref.namespace
+        if (
+            result.reason != retry.NAMESPACE_MISSING
+            or namespace not in self.controller_namespaces
+            or namespace in self.announced
+        ):
+            return
+        self.announced.add(namespace)
+        controller, source = self.controller_namespaces[namespace]
+        log.info(
+            "%s: objects in namespace %s wait until %s creates it from %s",
+            self.component,
+            namespace,
+            controller,
+            source,
+        )
 
     def _expire(self) -> None:
         """The deadline passed: let requests in flight finish, fail everything else."""
@@ -464,6 +510,7 @@ def apply_objects(
         requests=rest.requests - requests_before,
         seconds=clock() - started,
         timed_out=engine.timed_out,
+        controller_namespaces=engine.controller_namespaces,
     )
     log.info("%s: applied %s in %.1fs with %d requests", component, report.summary(), report.seconds, report.requests)
     if not report.ok:

@@ -211,6 +211,25 @@ def namespaces_of(objects: Iterable[Mapping[str, Any]]) -> list[str]:
     )
 
 
+# Kinds whose controller makes a namespace named like the object, and who that controller is:
+# objects of a render inside such a namespace can only apply once the controller has run.
+NAMESPACE_CONTROLLERS: dict[tuple[str, str], str] = {
+    ("kubeflow.org", "Profile"): "the Kubeflow profile controller (Deployment kubeflow/profiles-deployment)",
+}
+
+
+def controller_namespaces(objects: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:
+    """{namespace: (controller, "<Kind> <name>" it makes it from)} for namespaces a controller creates."""
+    found = {}
+    for obj in objects:
+        group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+        controller = NAMESPACE_CONTROLLERS.get((group, str(obj.get("kind"))))
+        if controller:
+            name = str(obj["metadata"]["name"])
+            found[name] = (controller, f"{obj['kind']} {name}")
+    return found
+
+
 def dump_manifests(objects: Iterable[Mapping[str, Any]]) -> str:
     """Multi-document YAML with the C dumper, keys in the render's order."""
     import yaml
