@@ -104,6 +104,6 @@ def healthy_runner() -> FakeRunner:
     """A machine where every tool is present at a good version and Docker answers."""
     return (FakeRunner()
             .on("docker", "info", stdout=DOCKER_INFO_JSON)
-            .on("kind", "version", stdout="kind v0.30.0 go1.24.6 linux/amd64")
+            .on("kind", "version", stdout="kind v0.32.0 go1.26.0 linux/amd64")
             .on("kubectl", "version", stdout=KUBECTL_CLIENT_JSON)
             .on("helm", "version", stdout="v3.19.0+g3d8990f"))

@@ -40,7 +40,7 @@ class Runner(Protocol):
 
 # How to install each tool we shell out to, for the ToolMissing hint.
 INSTALL_HINTS = {
-    "kind": "install kind v0.27+ (v0.30 tested): https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
+    "kind": "install kind v0.27+ (v0.32 tested): https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
     "kubectl": "install kubectl: https://kubernetes.io/docs/tasks/tools/",
     "helm": "install helm 3: https://helm.sh/docs/intro/install/",
     "docker": "install Docker and start it: https://docs.docker.com/get-docker/",

@@ -18,7 +18,7 @@ def findings_by_check(config=None, runner=None, host=None, fix=False):
 def test_healthy_machine_has_no_blocker():
     found = findings_by_check()
     assert {f.status for f in found.values()} == {OK}
-    assert found["kind"].detail == "v0.30.0" and found["kubectl"].detail == "v1.34.1"
+    assert found["kind"].detail == "v0.32.0" and found["kubectl"].detail == "v1.34.1"
     assert found["kustomize"].detail == "v5.7.1 (built into kubectl)"
     assert found["memory"].detail == "32.0 GiB on the Docker engine"  # Docker's view, not the host's
 
@@ -30,8 +30,8 @@ def test_healthy_machine_has_no_blocker():
      "docker", FAIL, "docker CLI not found", "install Docker"),
     (healthy_runner().on("kind", "version", stdout="kind v0.20.0 go1.20"),
      "kind", FAIL, "v0.20.0 is older than v0.27.0", "upgrade kind"),
-    (healthy_runner().on("kind", "version", stdout="kind v0.28.0 go1.24"),
-     "kind", WARN, "v0.28.0 works; v0.30.0 is what we test", "upgrade kind when you can"),
+    (healthy_runner().on("kind", "version", stdout="kind v0.30.0 go1.24"),
+     "kind", WARN, "v0.30.0 works; release 26.03.1 was tested with kind v0.32.0", "upgrade kind to v0.32.0"),
     (healthy_runner().on("kubectl", "version", stdout='{"clientVersion": {"gitVersion": "v1.27.3"}}'),
      "kubectl", FAIL, "v1.27.3 is older than v1.30.0", "upgrade kubectl"),
     (healthy_runner().on("helm", "version", stdout="v3.8.0+gabc"),
@@ -47,6 +47,13 @@ def test_tool_problems_are_reported_with_a_fix(runner, check, status, detail, fi
     assert finding.status == status
     assert detail in finding.detail
     assert fix in finding.fix
+
+
+def test_kind_is_judged_against_the_chosen_release_s_ci():
+    older = Config.model_validate({"kubeflow": {"version": "26.03"}})
+    runner = healthy_runner().on("kind", "version", stdout="kind v0.30.0 go1.24")
+    assert findings_by_check(older, runner)["kind"].status == OK  # 26.03's CI used v0.30.0
+    assert findings_by_check(Config(), runner)["kind"].status == WARN
 
 
 def test_missing_kind_is_a_blocker_with_install_hint():
