@@ -207,7 +207,9 @@ class Renderer:
 
 
 def clone_release(release: Release, runner: Runner, cache_root: Path) -> Path:
-    """Our shallow clone of the release tag, made once and reused (verified against the pinned commit)."""
+    """Our shallow clone of the release tag, made once and reused, at the commit the tag must be at
+    (pinned in releases.py, or the first one we saw: kfbootstrap/tag_pins.py)."""
+    from kfbootstrap import tag_pins
     from kfbootstrap.tools.git import Git
 
     git = Git(runner)
@@ -216,17 +218,17 @@ def clone_release(release: Release, runner: Runner, cache_root: Path) -> Path:
         partial = dest.with_name(f"{release.tag}.partial-{os.getpid()}")
         try:
             git.shallow_clone(REPOSITORY, release.tag, partial)
+            tag_pins.verify(release, git.head(partial), partial, cache_root)
         except CommandFailed as exc:
             _remove_tree(partial)
             raise KfbError(f"cloning {REPOSITORY_NAME} {release.tag} failed: {exc.message}",
                            hint="check the network; offline, set kubeflow.path to a local checkout or a pre-rendered "
                                 "file (`kfbootstrap render --out DIR` on a connected machine)") from None
-        partial.rename(dest)  # only a complete clone ever gets the real name
-    if release.commit:
-        head = git.head(dest)
-        if head != release.commit:
-            raise KfbError(f"the cached clone of {release.tag} is at {head}, not the pinned {release.commit}",
-                           hint=f"the tag may have moved upstream; delete {dest} to clone again, and report it if it persists")
+        except KfbError:
+            _remove_tree(partial)  # a refused commit never gets the real name either
+            raise
+        partial.rename(dest)  # only a complete, verified clone ever gets the real name
+    tag_pins.verify(release, git.head(dest), dest, cache_root)
     return dest
 
 

@@ -200,6 +200,46 @@ def test_release_is_cloned_shallowly_once_and_checked_against_the_pin(tmp_path, 
         clone_release(moved, runner, tmp_path / "cache")
 
 
+def _move_tag(url: str, tag: str) -> str:
+    """Commit again upstream and move `tag` there (a re-release, or worse); returns the new commit."""
+    repo = url.removeprefix("file://")
+    git = ["git", "-C", repo, "-c", "user.email=t@e", "-c", "user.name=t"]
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "moved"], check=True)
+    subprocess.run([*git, "tag", "-f", tag], check=True, capture_output=True)
+    return subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+
+
+@needs_git
+def test_an_unpinned_tag_is_trusted_on_first_use_and_a_later_move_refused(tmp_path, upstream, monkeypatch):
+    import json
+
+    from kfbootstrap import tag_pins
+
+    url, commit = upstream
+    monkeypatch.setattr("kfbootstrap.manifests.REPOSITORY", url)
+    unpinned = dataclasses.replace(RELEASES["26.03"], commit=None)  # as 26.03.1 is
+    cache = tmp_path / "cache"
+    dest = clone_release(unpinned, ShRunner(), cache)
+    record = tag_pins.record_path(cache)
+    assert json.loads(record.read_text())["26.03"]["commit"] == commit  # recorded on the first clone
+    assert clone_release(unpinned, ShRunner(), cache) == dest  # same commit: fine
+
+    moved = _move_tag(url, "26.03")
+    shutil.rmtree(dest)  # the clone is gone from the cache; its record is not
+    with pytest.raises(KfbError) as caught:
+        clone_release(unpinned, ShRunner(), cache)
+    assert caught.value.message == (f"kubeflow/community-distribution 26.03 is at {moved} now, but was at {commit} "
+                                    "when first cloned here (trust on first use: the tag moved)")
+    assert f"remove '26.03' from {record}" in caught.value.hint
+    assert not dest.exists() and not list(dest.parent.glob("26.03.partial-*"))  # nothing refused is kept
+
+    trusted = json.loads(record.read_text())
+    del trusted["26.03"]  # the user compared the commits and accepts the new one
+    record.write_text(json.dumps(trusted))
+    assert clone_release(unpinned, ShRunner(), cache) == dest
+    assert json.loads(record.read_text())["26.03"]["commit"] == moved
+
+
 @needs_git
 def test_failed_clone_leaves_nothing_behind_and_says_how_to_work_offline(tmp_path, monkeypatch):
     monkeypatch.setattr("kfbootstrap.manifests.REPOSITORY", f"file://{tmp_path}/nowhere")
