@@ -26,3 +26,15 @@ def fixture_path(*parts: str) -> Path:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     return path
+
+
+def render_without_webhooks(*parts: str) -> list[dict]:
+    """A fixture render's objects minus its webhook configurations: the testbed has no webhook
+    servers, so tests strip them from their input (never the product)."""
+    import lzma
+
+    from kfbootstrap.kube.objects import WEBHOOK_KINDS, parse_manifests
+
+    path = fixture_path(*parts)
+    return [o for o in parse_manifests(lzma.decompress(path.read_bytes()).decode(), str(path))
+            if o["kind"] not in WEBHOOK_KINDS]

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-import lzma
 import ssl
 import subprocess
 import threading
@@ -26,10 +25,9 @@ import pytest
 from kfbootstrap.kube import retry
 from kfbootstrap.kube.apply import apply_objects
 from kfbootstrap.kube.discovery import Discovery, KindNotServed, scoped_ref
-from kfbootstrap.kube.objects import (COMPONENT_LABEL, MANAGED_SELECTOR, WEBHOOK_KINDS, dump_manifests,
-                                      parse_manifests, ref_of)
+from kfbootstrap.kube.objects import COMPONENT_LABEL, MANAGED_SELECTOR, dump_manifests, ref_of
 from kfbootstrap.kube.rest import METADATA_LIST_ACCEPT, KubeRest
-from tests.shared_fixtures import fixture_path
+from tests.shared_fixtures import render_without_webhooks
 from tests.testbed.cluster import Testbed, free_ports, wait_until
 
 
@@ -235,9 +233,7 @@ def fresh(testbed):
 @pytest.fixture(scope="module")
 def kubeflow_input(tmp_path_factory) -> tuple[Path, list[dict[str, Any]]]:
     """The 26.03 render without webhook configurations (the testbed has no webhook servers)."""
-    example = fixture_path("kubeflow-26.03", "example.yaml.xz")
-    objects = [o for o in parse_manifests(lzma.decompress(example.read_bytes()).decode(), str(example))
-               if o["kind"] not in WEBHOOK_KINDS]
+    objects = render_without_webhooks("kubeflow-26.03", "example.yaml.xz")
     path = tmp_path_factory.mktemp("kubeflow") / "kubeflow.yaml"
     path.write_text(dump_manifests(objects))
     return path, objects
@@ -321,9 +317,7 @@ def test_kserve_step_applies_its_own_render_and_then_skips(fresh, kubeflow_input
 
     manifests, _ = kubeflow_input
     (tmp_path / "kubeflow.yaml").symlink_to(manifests)
-    kserve_file = fixture_path("kubeflow-26.03", "kserve.yaml.xz")
-    kserve = [o for o in parse_manifests(lzma.decompress(kserve_file.read_bytes()).decode(), str(kserve_file))
-              if o["kind"] not in WEBHOOK_KINDS]
+    kserve = render_without_webhooks("kubeflow-26.03", "kserve.yaml.xz")
     (tmp_path / "kserve.yaml").write_text(dump_manifests(kserve))
 
     kubeflow_again, ctx = _step_and_context(fresh, tmp_path, monkeypatch)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import lzma
 import threading
 import time
 from pathlib import Path
@@ -24,11 +23,11 @@ from typing import Any
 
 import pytest
 
-from kfbootstrap.kube.objects import WEBHOOK_KINDS, dump_manifests, parse_manifests
+from kfbootstrap.kube.objects import dump_manifests
 from kfbootstrap.releases import PROFILE_NAMESPACE
 from tests.cli_helpers import run_cli
 from tests.integration.conftest import _locate
-from tests.shared_fixtures import fixture_path
+from tests.shared_fixtures import render_without_webhooks
 from tests.smoke_standins import Platform
 from tests.testbed.cluster import Testbed, wait_until
 
@@ -80,9 +79,7 @@ def _context(config):
 
 @pytest.fixture(scope="module")
 def example(tmp_path_factory) -> tuple[Path, list[dict[str, Any]]]:
-    source = fixture_path("kubeflow-26.03.1", "example.yaml.xz")
-    objects = [o for o in parse_manifests(lzma.decompress(source.read_bytes()).decode(), str(source))
-               if o["kind"] not in WEBHOOK_KINDS]
+    objects = render_without_webhooks("kubeflow-26.03.1", "example.yaml.xz")
     path = tmp_path_factory.mktemp("kubeflow-26.03.1") / "kubeflow.yaml"
     path.write_text(dump_manifests(objects))
     return path, objects
