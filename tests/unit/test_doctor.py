@@ -180,7 +180,8 @@ def test_doctor_prints_every_fix_whole_at_any_width(columns, monkeypatch, tmp_pa
     assert "…" not in result.out
     lines = result.out.splitlines()
     assert f"fs.inotify.max_user_instances: {INOTIFY_FIX}  (or `kfbootstrap doctor --fix`)" in "\n".join(lines)
-    assert any(line.strip().startswith("1. kind: upgrade kind: install kind v0.27.0+ (v0.30.0 tested): https://kind.sigs.k8s.io/")
+    assert any(line.strip().startswith("1. kind: upgrade kind: install kind v0.27.0+ (v0.32.0 tested with 26.03.1): "
+                                       "https://kind.sigs.k8s.io/")
                and line.rstrip().endswith("#installation") for line in lines)
 
 
