@@ -283,8 +283,6 @@ def renders_for(config: Config) -> list[str]:
     wanted = [name for component in selected(config.components.enabled()) for name in component.renders]
     if release.model_registry.in_example:  # Kubeflow Hub comes with example (26.03.1): nothing more to render
         wanted = [name for name in wanted if not name.startswith("model-registry-")]
-    if release.kserve_in_example and config.components.kubeflow:  # as the KServe step: no second copy
-        wanted = [name for name in wanted if name != "kserve"]
     return [name for name in wanted if name != "model-registry-csi" or config.model_registry.csi]
 
 

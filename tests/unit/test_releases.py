@@ -58,10 +58,12 @@ def test_26_03_1_has_a_model_catalog_in_kubeflow_and_is_trusted_on_first_use():
 
 
 def test_the_wait_looks_for_the_model_registry_in_the_release_s_namespace():
-    hub = readiness.scopes_for(["model_registry"], PROFILE_NAMESPACE)
+    hub = readiness.scopes_for(["model_registry"], RELEASES["26.03.1"])
     assert {scope.namespace for scope in hub} == {PROFILE_NAMESPACE}
     assert readiness.Scope(PROFILE_NAMESPACE, (("component", "model-registry-server"),)) in hub
-    assert {scope.namespace for scope in readiness.scopes_for(["model_registry"])} == {"kubeflow"}
+    assert {scope.namespace for scope in readiness.scopes_for(["model_registry"], RELEASES["26.03"])} == {"kubeflow"}
+    kserve = readiness.scopes_for(["kserve"], RELEASES["26.03.1"])
+    assert "kserve-models-web-application" in kserve[0].names
 
 
 PROFILE = {"apiVersion": "kubeflow.org/v1beta1", "kind": "Profile", "metadata": {"name": PROFILE_NAMESPACE}}
