@@ -14,7 +14,7 @@ all read it, and `kfbootstrap --help` must stay fast.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 if TYPE_CHECKING:
     from kfbootstrap.kube.workloads import Workload
@@ -273,7 +273,7 @@ def for_release(release: "Release | None") -> tuple[Component, ...]:
     if release is None:
         return COMPONENTS
     names, hub = release.workloads, release.model_registry
-    changed = {
+    changed: dict[str, dict[str, Any]] = {
         "kubeflow": {"version_from": (names.dashboard,)},
         "kserve": {"scopes": (Scope("kubeflow", names=_KSERVE + (names.kserve_models_web_app,)),)},
         "model_registry": {

@@ -52,3 +52,6 @@ _._steps_follow_apps  # pydantic validator (kfbootstrap/config.py)
 _.kserve  # set by Config._steps_follow_apps, read through components.on()/enabled()
 needs_markdown  # README's generated tables, made by tests/unit/test_apps_readme.py (kfbootstrap/apps/report.py)
 readme_block  # likewise
+catalog_namespace  # release fact (kfbootstrap/releases.py), read by tests and the README's supported-releases table
+poddefaults_webhook  # release fact (kfbootstrap/releases.py), read by tests
+_.kubernetes  # release fact (kfbootstrap/releases.py): the tested node's Kubernetes, read by tests

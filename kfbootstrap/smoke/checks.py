@@ -13,7 +13,6 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from kfbootstrap.releases import PROFILE_NAMESPACE
 from kfbootstrap.smoke import dex
 from kfbootstrap.smoke.http import HttpError, Response, Session
 from kfbootstrap.smoke.sigv4 import sign_request

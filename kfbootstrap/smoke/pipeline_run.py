@@ -12,7 +12,8 @@ import time
 import urllib.parse
 from typing import Any
 
-from kfbootstrap.smoke.checks import PROFILE_NAMESPACE, CheckContext, CheckFailed, expect_json, no_answer
+from kfbootstrap.releases import PROFILE_NAMESPACE
+from kfbootstrap.smoke.checks import CheckContext, CheckFailed, expect_json, no_answer
 from kfbootstrap.smoke.http import HttpError
 
 EXPERIMENT = "kfbootstrap-smoke"

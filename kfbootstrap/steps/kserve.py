@@ -43,4 +43,4 @@ class KServeStep(ManifestsStep):
         return super().rendered(ctx)
 
     def _in_example(self) -> bool:
-        return self.config.components.kubeflow and self.config.release.kserve_in_example
+        return "kubeflow" in self.config.components.enabled() and self.config.release.kserve_in_example

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from kfbootstrap import ui
 from kfbootstrap.context import RunContext
+from kfbootstrap.errors import ConfigError
 from kfbootstrap.steps.base import Step
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ def _wait_for_example_registry(ctx: RunContext) -> str:
 
     release = ctx.config.release
     registry = release.model_registry
-    if not ctx.config.components.kubeflow:
+    if "kubeflow" not in ctx.config.components.enabled():
         raise ConfigError(f"the model registry of release {release.tag} comes with Kubeflow's example "
                           f"({registry.home}), and components.kubeflow is off",
                           hint="switch components.kubeflow on, or components.model_registry off")
