@@ -26,7 +26,9 @@ CHARTS = ["grafana-10.5.15.tgz", "metallb-0.16.1.tgz", "prometheus-29.27.0.tgz"]
 
 
 def _config(path: Path, **sections) -> Path:
-    path.write_text(yaml.safe_dump({"components": OFF, "forwards": {"auto": False}, **sections}))
+    # 26.03: its model registry is applied beyond example (26.03.1's comes with it, nothing to render).
+    release = {"kubeflow": {"version": "26.03"}}
+    path.write_text(yaml.safe_dump({"components": OFF, "forwards": {"auto": False}, **release, **sections}))
     return path
 
 
