@@ -99,6 +99,9 @@ go_install "$kind_dir" "sigs.k8s.io/kind@$KIND_VERSION" & pids+=($!)
 if [ ! -f "$rootfs" ]; then log "debootstrap $DEBIAN_SUITE"; bash "$here/rootfs.sh" "$rootfs" & pids+=($!); fi
 for p in "${pids[@]}"; do wait "$p"; done
 
+# Leftovers of killed e2e runs (see sweep.sh); needs the kind binary built above.
+bash "$here/sweep.sh" "$kind_dir/kind"
+
 # One node build at a time per engine: its intermediate images carry the real
 # upstream names (that is what ends up in the node's containerd), so two
 # checkouts building at once would tag over and remove each other's.
