@@ -212,7 +212,7 @@ _CHART_SECTIONS: dict[str, type[ChartConfig]] = {"grafana": GrafanaChartConfig}
 class _ChartsBase(_Section):
     """The Helm charts of the add-ons; local archives make `up` work offline."""
 
-    helm: str = Field("helm", description="helm 3 executable: a name on PATH or a path")
+    helm: str = Field("helm", description="helm 3 or 4 executable: a name on PATH or a path")
     local_dir: Path | None = Field(None, description="directory holding <chart>-<version>.tgz (or <chart>/) for offline use")
 
     _dir_exists = field_validator("local_dir")(_existing_path)

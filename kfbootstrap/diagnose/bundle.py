@@ -205,19 +205,12 @@ def _tool_versions(runner, helm: str = "helm") -> dict[str, Any]:
 
 
 def _collect_helm(config, runner, collector: Collector) -> None:
+    """Every release in every state, through pyhelm3 (helm 3 and 4 list states differently)."""
     try:
-        result = Helm(runner, config.charts.helm, context=config.kube_context).list_all()
+        releases = Helm(runner, config.charts.helm, context=config.kube_context).list_all()
     except KfbError as exc:
         collector.problem(f"helm releases not collected: {exc.message}")
         return
-    if not result.ok:
-        collector.problem(f"helm releases not collected: `helm list` exit {result.exit_code}: "
-                          f"{result.stderr.strip()[:300]}")
-        return
-    try:
-        releases = json.loads(result.stdout or "[]")
-    except ValueError:
-        releases = result.stdout
     collector.write("helm-releases.json", json.dumps(releases, indent=2) + "\n")
     stuck = [r for r in releases if isinstance(r, dict) and str(r.get("status", "")).startswith("pending")]
     for release in stuck:

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from kfbootstrap.errors import KfbError, ToolMissing
-from kfbootstrap.tools.runner import INSTALL_HINTS, Runner
+from kfbootstrap.tools.runner import Runner
+from kfbootstrap.tools.versions import format_version, parse_version, version_argv
 
 if TYPE_CHECKING:
     from kfbootstrap.charts import ChartSource
@@ -34,8 +35,29 @@ STUCK_UNINSTALL = ("pending-install", "uninstalling")
 STUCK_ROLLBACK = ("pending-upgrade", "pending-rollback")
 
 
+# The helm majors pyhelm3's public API drives and our Helm tests run (tests/integration/test_addons.py):
+# helm 2 needs Tiller and has another CLI; a later major is untested.
+SUPPORTED_MAJORS = (3, 4)
+MIN_HELM = (3, 12, 0)
+HELM_HINT = "install helm v3.12+ or v4: https://helm.sh/docs/intro/install/ (or set charts.helm to its path)"
+
+
 class HelmFailed(KfbError):
     """A helm command failed; the message carries helm's own last line."""
+
+
+def unsupported(version_text: str) -> str | None:
+    """Why the helm that printed `version_text` cannot be used (too old, helm 2, unknown), or None."""
+    version = parse_version(version_text)
+    if version is None:
+        return f"could not read a helm version from {version_text.strip()[:60]!r}"
+    if version[0] == 2:
+        return f"helm {format_version(version)} is helm 2 (Tiller), which kfbootstrap does not drive"
+    if version[0] not in SUPPORTED_MAJORS:
+        return f"helm {format_version(version)} is a major version kfbootstrap does not know (helm 3 and 4 are tested)"
+    if version < MIN_HELM:
+        return f"{format_version(version)} is older than {format_version(MIN_HELM)}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -98,10 +120,20 @@ def _make_client(runner: Runner, **command_options: Any):
             raise error_class(result.exit_code, result.stdout.encode(), result.stderr.encode())
 
         def client_version(self):
+            """The version pyhelm3 branches on (helm 3 or 4); any other helm stops here with our error.
+
+            Read from `version --short` like doctor does: helm 2 prints its client version there
+            before failing on Tiller, so it is named, not just "unreadable"."""
             import semver
 
-            result = self.runner.run([self.executable, "version", "--template", "{{ .Version }}"], timeout=30)
-            return semver.Version.parse(result.stdout.strip().removeprefix("v"))
+            result = self.runner.run(version_argv("helm", self.executable), check=False, timeout=30)
+            text = (result.stdout + " " + result.stderr).strip()
+            problem = unsupported(text) if result.ok or parse_version(text) else f"`helm version` failed: {text[:200]}"
+            if problem:
+                raise KfbError(f"{self.executable}: {problem}", hint=HELM_HINT)
+            version = parse_version(text)
+            assert version is not None  # unsupported() judged it readable
+            return semver.Version(*version)
 
     class RunnerClient(Client):
         def check_executable_exists(self, executable: str) -> None:
@@ -140,7 +172,7 @@ class Helm:
     def client(self):
         if self._client is None:
             if self.runner.which(self.executable) is None and not Path(self.executable).is_file():
-                raise ToolMissing(self.executable, INSTALL_HINTS["helm"] + " (or set charts.helm to its path)")
+                raise ToolMissing(self.executable, HELM_HINT)
             self._client = _make_client(self.runner, executable=self.executable, kubecontext=self.context,
                                         kubeconfig=self.kubeconfig, default_timeout=self.timeout)
         return self._client
@@ -154,16 +186,23 @@ class Helm:
         state = self.state(release, namespace)
         return state is not None and _matches(state, chart, source.version, values)
 
+    def list_all(self) -> list[dict[str, Any]]:
+        """Every release in every namespace and state, as `helm list -o json` reports them.
+
+        Asks for each state by name instead of `--all`, which helm 4 dropped (it lists every
+        state by default there, and its state flags still filter): one command for both.
+        """
+        return list(_run(self._list_all(), "list releases"))
+
+    async def _list_all(self) -> Any:
+        return await self.client().list_release_definitions(
+            all_namespaces=True, include_deployed=True, include_failed=True, include_pending=True,
+            include_superseded=True, include_uninstalled=True, include_uninstalling=True)
+
     def ensure(self, release: str, namespace: str, source: "ChartSource", chart: str, values: dict[str, Any],
                on_note: Callable[[str], None] = lambda _: None) -> ReleaseResult:
         """Recover a stuck release, then install or upgrade only if chart version or values differ."""
         return _run(self._ensure(release, namespace, source, chart, values, on_note), f"install release {release}")
-
-    def list_all(self) -> Any:
-        """`helm list` of every release in every namespace and status, as JSON (for diagnose); never raises on exit."""
-        argv = [self.executable, "list", "--all-namespaces", "--all", "-o", "json"]
-        return self.runner.run(argv + (["--kube-context", self.context] if self.context else []), check=False,
-                               timeout=60)
 
     def pull(self, source: "ChartSource", chart: str, destination: Path) -> Path:
         """`helm pull` a repository chart's archive into `destination` (for offline `up`); the path of it."""

@@ -42,7 +42,7 @@ class Runner(Protocol):
 INSTALL_HINTS = {
     "kind": "install kind v0.27+ (v0.32 tested): https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
     "kubectl": "install kubectl: https://kubernetes.io/docs/tasks/tools/",
-    "helm": "install helm 3: https://helm.sh/docs/intro/install/",
+    "helm": "install helm v3.12+ or v4: https://helm.sh/docs/intro/install/",
     "docker": "install Docker and start it: https://docs.docker.com/get-docker/",
     "kustomize": "kubectl has kustomize built in; or install kustomize v5",
 }

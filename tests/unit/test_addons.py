@@ -335,3 +335,43 @@ def test_docker_desktop_is_told_that_loadbalancer_ips_are_unreachable(operating_
     _desktop_notice(_ctx(FakeRunner().on("docker", "info", stdout=json.dumps(info))))
     err = capsys.readouterr().err
     assert ("LoadBalancer IPs from MetalLB are not reachable" in err and "kfbootstrap expose" in err) is warned
+
+
+# ---------------------------------------------------------------- helm 3 and helm 4
+
+
+LISTED = [{"name": "grafana", "namespace": "monitoring", "revision": "2", "status": "pending-upgrade",
+           "chart": "grafana-10.5.15", "app_version": "12.3.1", "updated": "2026-12-01 10:00:00 +0000 UTC"}]
+
+
+@pytest.mark.parametrize("version", ["v3.19.0", "v4.3.1"])
+def test_every_release_is_listed_with_one_command_both_helms_accept(version):
+    """helm 4 dropped `list --all`; naming each state works on both (pyhelm3's public list API)."""
+    from kfbootstrap.tools.helm import Helm
+
+    runner = (FakeRunner().on("helm", "version", stdout=version)
+              .on("helm", "list", stdout=json.dumps(LISTED)))
+    assert Helm(runner, context="kind-kubeflow").list_all() == LISTED
+    (argv,) = [a for a in runner.commands("helm") if a[1] == "list"]
+    assert "--all" not in argv and "--all-namespaces" in argv
+    assert {"--deployed", "--failed", "--pending", "--superseded", "--uninstalled", "--uninstalling"} <= set(argv)
+    assert argv[-2:] == ["--kube-context", "kind-kubeflow"]
+
+
+@pytest.mark.parametrize("answer, exit_code, message", [
+    ("Client: v2.17.0+ga690bad\nError: could not find tiller", 1, "helm v2.17.0 is helm 2 (Tiller)"),
+    ("v5.0.0+g0000000", 0, "helm v5.0.0 is a major version kfbootstrap does not know"),
+    ("a helm of our own", 0, "could not read a helm version from 'a helm of our own'"),
+    ("", 127, "`helm version` failed"),
+])
+def test_a_helm_that_is_neither_3_nor_4_stops_with_our_error_before_any_release_command(answer, exit_code, message):
+    """pyhelm3 reads the version first; helm 2 or an unknown helm must not reach a release command."""
+    from kfbootstrap.errors import KfbError
+    from kfbootstrap.tools.helm import Helm
+
+    runner = FakeRunner().on("helm", "version", stdout=answer, exit_code=exit_code)
+    with pytest.raises(KfbError) as caught:
+        Helm(runner).list_all()
+    assert message in caught.value.message
+    assert "install helm v3.12+ or v4" in (caught.value.hint or "")
+    assert [argv[1] for argv in runner.commands("helm")] == ["version"]
