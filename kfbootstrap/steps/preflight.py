@@ -19,6 +19,8 @@ from kfbootstrap.steps.preflight_arch import check_architecture
 from kfbootstrap.steps.preflight_disk import check_disk
 from kfbootstrap.components import chart_pins, targets
 from kfbootstrap.tools.docker import Docker, DockerInfo
+from kfbootstrap.tools.helm import HELM_HINT
+from kfbootstrap.tools.helm import unsupported as helm_unsupported
 from kfbootstrap.tools.runner import Runner
 from kfbootstrap.tools import sysctl
 from kfbootstrap.tools.versions import format_version, parse_version, version_argv
@@ -33,7 +35,6 @@ INOTIFY_FIX = "sudo sysctl -w " + " ".join(f"{k}={v}" for k, v in INOTIFY.items(
 MIN_KIND = (0, 27, 0)  # the first to read containerd 2.x hosts.toml; below it our node config does not apply
 MIN_KUBECTL = (1, 30, 0)
 MIN_KUSTOMIZE = (5, 0, 0)
-MIN_HELM = (3, 12, 0)
 
 # Which forwarded port belongs to which component.
 FORWARD_COMPONENTS = {target.port_key: target.component for target in targets().values()}
@@ -170,12 +171,28 @@ def _check_kustomize(runner: Runner) -> Finding:
 
 
 def _check_helm(runner: Runner, executable: str = "helm") -> Finding:
-    """The helm the add-on steps will run (charts.helm: a name on PATH or a path)."""
-    finding = _versioned_check("helm", runner, version_argv("helm", executable), MIN_HELM,
-                               "install helm 3: https://helm.sh/docs/intro/install/ (or set charts.helm)")
-    if finding.status == OK and finding.detail.startswith("v4"):
-        return Finding("helm", WARN, f"{finding.detail}: we test with helm 3", "install helm 3 if releases fail")
-    return finding
+    """The helm the add-on steps will run (charts.helm: a name on PATH or a path): helm 3 (v3.12+) or 4.
+
+    Judged on whatever `helm version --short` printed, failed or not: helm 2 prints its
+    client version before failing on Tiller, and is then named as helm 2.
+    """
+    argv = version_argv("helm", executable)
+    try:
+        result = runner.run(argv, check=False, timeout=30)
+    except ToolMissing:
+        return Finding("helm", FAIL, "not found on PATH", HELM_HINT)
+    except KfbError as exc:
+        return Finding("helm", FAIL, exc.message, HELM_HINT)
+    text = (result.stdout + " " + result.stderr).strip()
+    if not result.ok and parse_version(text) is None:
+        last = text.splitlines()[-1] if text else f"exit {result.exit_code}"
+        return Finding("helm", FAIL, f"`{' '.join(argv)}` failed: {last}", HELM_HINT)
+    problem = helm_unsupported(text)
+    if problem:
+        return Finding("helm", FAIL, problem, f"upgrade helm: {HELM_HINT}" if "older than" in problem else HELM_HINT)
+    version = parse_version(text)
+    assert version is not None  # helm_unsupported judged it readable
+    return Finding("helm", OK, format_version(version))
 
 
 def _check_resources(config: Config, host: HostProbe, docker: DockerInfo | None,

@@ -37,7 +37,15 @@ def test_healthy_machine_has_no_blocker():
     (healthy_runner().on("helm", "version", stdout="v3.8.0+gabc"),
      "helm", FAIL, "v3.8.0 is older than v3.12.0", "upgrade helm"),
     (healthy_runner().on("helm", "version", exit_code=127, stderr="helm: broken install"),
-     "helm", FAIL, "helm: broken install", "install helm 3"),
+     "helm", FAIL, "helm: broken install", "install helm v3.12+ or v4"),
+    # helm 2 prints its client version, then fails on Tiller: named as helm 2, not "broken"
+    (healthy_runner().on("helm", "version", exit_code=1, stdout="Client: v2.17.0+ga690bad",
+                         stderr="Error: could not find tiller"),
+     "helm", FAIL, "helm v2.17.0 is helm 2 (Tiller), which kfbootstrap does not drive", "install helm v3.12+ or v4"),
+    (healthy_runner().on("helm", "version", stdout="v5.0.0+g0000000"),
+     "helm", FAIL, "helm v5.0.0 is a major version kfbootstrap does not know", "install helm v3.12+ or v4"),
+    (healthy_runner().on("helm", "version", stdout="a helm of our own"),
+     "helm", FAIL, "could not read a helm version from 'a helm of our own'", "install helm v3.12+ or v4"),
     (healthy_runner().on("kubectl", "version", stdout='{"clientVersion": {"gitVersion": "v1.31.0"}, "kustomizeVersion": "v4.5.7"}')
      .on("kustomize", "version", exit_code=1, stderr="no kustomize"),
      "kustomize", FAIL, "failed: no kustomize", "kustomize v5+"),
@@ -54,6 +62,12 @@ def test_kind_is_judged_against_the_chosen_release_s_ci():
     runner = healthy_runner().on("kind", "version", stdout="kind v0.30.0 go1.24")
     assert findings_by_check(older, runner)["kind"].status == OK  # 26.03's CI used v0.30.0
     assert findings_by_check(Config(), runner)["kind"].status == WARN
+
+
+@pytest.mark.parametrize("version", ["v3.19.0+g3d8990f", "v4.3.1+g4ae2ed4"])
+def test_helm_3_and_helm_4_are_both_fine(version):
+    finding = findings_by_check(runner=healthy_runner().on("helm", "version", stdout=version))["helm"]
+    assert (finding.status, finding.detail) == (OK, version.split("+")[0])
 
 
 def test_missing_kind_is_a_blocker_with_install_hint():
