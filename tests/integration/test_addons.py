@@ -3,7 +3,7 @@ the object store record, stuck releases and the readiness wait.
 
 Only docker is faked (there is no Docker here): the runner answers
 `docker network inspect kind` with a canned subnet. Helm is the testbed's pinned
-binary, the charts are the upstream archives in ../shared/fixtures/charts, and the
+binary, and every Helm test runs twice: with helm v3 and with helm v4. The charts are the upstream archives in ../shared/fixtures/charts, and the
 model registry is the pre-rendered 26.03 overlays. The testbed has no webhook
 servers, so MetalLB's validating webhook is set to `Ignore` through the test's own
 values file (charts.metallb.values), never in the product.
@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from kfbootstrap.tools.runner import Result, ShRunner
-from tests.testbed.cluster import wait_until
+from tests.testbed.cluster import Testbed, helm_binaries, wait_until
 from tests.cli_helpers import run_cli
 from tests.shared_fixtures import fixture_path
 
@@ -58,22 +58,35 @@ def use_testbed_kubeconfig(testbed, monkeypatch) -> None:
     monkeypatch.setattr("kubernetes.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION", testbed.kubeconfig)
 
 
+@pytest.fixture(params=["helm3", "helm4"])
+def helm(request, testbed) -> Path:
+    """The helm binary a test drives (kfbootstrap's charts.helm and the test's own calls)."""
+    return helm_binaries(testbed.bin_dir)[request.param]
+
+
 @pytest.fixture
-def cli_env(testbed, monkeypatch):
-    """The CLI in-process against the testbed: its kubeconfig, private helm dirs, faked docker."""
-    use_testbed_kubeconfig(testbed, monkeypatch)
+def own_bed(testbed):
+    """A cluster of its own: `up` installs cluster-wide add-ons (CRDs, ClusterRoles) once per helm."""
+    with Testbed(testbed.bin_dir, testbed.stage_dir) as bed:
+        yield bed
+
+
+@pytest.fixture
+def cli_env(own_bed, monkeypatch):
+    """The CLI in-process against its own testbed: its kubeconfig, private helm dirs, faked docker."""
+    use_testbed_kubeconfig(own_bed, monkeypatch)
     runner = DockerFakingRunner()
     monkeypatch.setattr("kfbootstrap.cli.common.new_runner", lambda: runner)
     return runner
 
 
-def write_config(tmp_path: Path, testbed, **extra) -> Path:
+def write_config(tmp_path: Path, helm: Path, **extra) -> Path:
     metallb_values = tmp_path / "metallb-testbed-values.yaml"
     metallb_values.write_text("crds:\n  validationFailurePolicy: Ignore  # no webhook servers on the testbed\n")
     config = {
         "components": {"kubeflow": False, "kserve": False},
         "kubeflow": {"version": "26.03"},  # its model registry is applied beyond example (26.03.1's is in it)
-        "charts": {"helm": str(testbed.bin_dir / "helm"), "local_dir": str(fixture_path("charts")),
+        "charts": {"helm": str(helm), "local_dir": str(fixture_path("charts")),
                    "grafana": {"version": "10.5.15"}, "metallb": {"values": str(metallb_values)}},
         "model_registry": {"path": str(fixture_path("kubeflow-26.03"))},
         "forwards": {"auto": False},
@@ -97,8 +110,8 @@ def istio_crds() -> list[dict]:
     return wanted
 
 
-def releases(testbed) -> dict[str, dict]:
-    listed = json.loads(testbed.helm("list", "-A", "-a", "-o", "json").stdout)
+def releases(testbed, helm: Path) -> dict[str, dict]:
+    listed = json.loads(testbed.helm("list", "-A", "-o", "json", binary=helm).stdout)  # helm 4 has no -a
     return {r["name"]: r for r in listed if r["name"] in ("prometheus", "grafana", "metallb")}
 
 
@@ -106,8 +119,9 @@ def get(testbed, *args: str) -> dict:
     return json.loads(testbed.kubectl("get", *args, "-o", "json").stdout)
 
 
-def test_up_installs_the_addons_and_a_second_run_changes_nothing(testbed, cli_env, tmp_path, capsys):
-    config = write_config(tmp_path, testbed)
+def test_up_installs_the_addons_and_a_second_run_changes_nothing(own_bed, helm, cli_env, tmp_path, capsys):
+    testbed = own_bed
+    config = write_config(tmp_path, helm)
     testbed.apply(istio_crds())
     for crd in ISTIO_CRDS:  # `kubectl wait` trips over a CRD whose status is not written yet
         wait_until(lambda crd=crd: testbed.kubectl("get", crd, "-A",
@@ -127,7 +141,7 @@ def test_up_installs_the_addons_and_a_second_run_changes_nothing(testbed, cli_en
         assert title in first.err
     assert "installed (revision 1)" in first.err
 
-    installed = releases(testbed)
+    installed = releases(testbed, helm)
     assert {name: (r["status"], r["chart"], r["revision"]) for name, r in installed.items()} == {
         "prometheus": ("deployed", "prometheus-29.27.0", "1"),
         "grafana": ("deployed", "grafana-10.5.15", "1"),
@@ -144,7 +158,8 @@ def test_up_installs_the_addons_and_a_second_run_changes_nothing(testbed, cli_en
     secret = get(testbed, "secret", "grafana", "-n", "monitoring")
     password = base64.b64decode(secret["data"]["admin-password"]).decode()
     assert len(password) >= 20
-    values = json.loads(testbed.helm("get", "values", "grafana", "-n", "monitoring", "-o", "json").stdout)
+    values = json.loads(testbed.helm("get", "values", "grafana", "-n", "monitoring", "-o", "json",
+                                     binary=helm).stdout)
     assert values["admin"]["existingSecret"] == "grafana"
     assert values["persistence"] == {"enabled": True, "size": "10Gi"}
     assert values["datasources"]["datasources.yaml"]["datasources"][0]["url"].startswith("http://prometheus-server.")
@@ -169,29 +184,29 @@ def test_up_installs_the_addons_and_a_second_run_changes_nothing(testbed, cli_en
     second = run_cli(capsys, "up", "--context", testbed.context, "--config", str(config))
     second_seconds = time.monotonic() - started
     assert second.code == 0, second.text
-    assert {name: r["revision"] for name, r in releases(testbed).items()} == {
+    assert {name: r["revision"] for name, r in releases(testbed, helm).items()} == {
         "prometheus": "1", "grafana": "1", "metallb": "1"}
     for title in ("Install MetalLB", "Install Prometheus", "Install Grafana", "Install the model registry",
                   "Find the pipelines' object store", "Wait until every workload is ready"):
         assert re.search(rf"{re.escape(title)}.*\(already done\)", second.err), second.err
-    print(f"\nup: first run {first_seconds:.1f}s, second run {second_seconds:.1f}s")
+    print(f"\nup ({helm.name}): first run {first_seconds:.1f}s, second run {second_seconds:.1f}s")
 
 
-def _start_stuck_helm(testbed, args: list[str]) -> subprocess.Popen:
+def _start_stuck_helm(testbed, helm: Path, args: list[str]) -> subprocess.Popen:
     """A helm that waits for a pod that can never be scheduled, as an interrupted run left it."""
-    return subprocess.Popen([str(testbed.bin_dir / "helm"), "--kube-context", testbed.context, *args,
+    return subprocess.Popen([str(helm), "--kube-context", testbed.context, *args,
                              "--wait", "--timeout", "10m", "--set", "nodeSelector.kfbootstrap-test=nowhere"],
                             env=testbed.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _status(testbed, release: str, namespace: str) -> dict:
-    return json.loads(testbed.helm("status", release, "-n", namespace, "-o", "json").stdout)
+def _status(testbed, helm: Path, release: str, namespace: str) -> dict:
+    return json.loads(testbed.helm("status", release, "-n", namespace, "-o", "json", binary=helm).stdout)
 
 
-def _kill_when(testbed, proc: subprocess.Popen, release: str, namespace: str, status: str) -> None:
+def _kill_when(testbed, helm: Path, proc: subprocess.Popen, release: str, namespace: str, status: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        result = testbed.helm("status", release, "-n", namespace, "-o", "json", check=False)
+        result = testbed.helm("status", release, "-n", namespace, "-o", "json", check=False, binary=helm)
         if result.returncode == 0 and json.loads(result.stdout)["info"]["status"] == status:
             proc.kill()  # SIGKILL: helm gets no chance to record a failure, like a closed laptop lid
             proc.wait()
@@ -202,7 +217,7 @@ def _kill_when(testbed, proc: subprocess.Popen, release: str, namespace: str, st
 
 
 @pytest.mark.parametrize("stuck", ["pending-install", "pending-upgrade"])
-def test_a_release_left_pending_by_an_interrupted_run_is_recovered(testbed, namespace, stuck, request):
+def test_a_release_left_pending_by_an_interrupted_run_is_recovered(testbed, helm, namespace, stuck, request):
     from kfbootstrap.charts import CHART_PINS, chart_source, chart_values
     from kfbootstrap.config import load_config
     from kfbootstrap.tools.helm import Helm
@@ -214,16 +229,19 @@ def test_a_release_left_pending_by_an_interrupted_run_is_recovered(testbed, name
     values["admin"] = {}  # no generated secret in this namespace; the chart makes its own
     chart = str(fixture_path("charts", "grafana-10.5.15.tgz"))
     release = f"stuck-{stuck.split('-')[1]}"  # unique: the chart's ClusterRole is named after the release
-    request.addfinalizer(lambda: testbed.helm("uninstall", release, "-n", namespace, check=False))
+    helm_bin = helm
+    request.addfinalizer(lambda: testbed.helm("uninstall", release, "-n", namespace, check=False, binary=helm_bin))
     if stuck == "pending-upgrade":
-        testbed.helm("install", release, chart, "-n", namespace)
-        proc = _start_stuck_helm(testbed, ["upgrade", release, chart, "-n", namespace])
+        testbed.helm("install", release, chart, "-n", namespace, binary=helm_bin)
+        proc = _start_stuck_helm(testbed, helm_bin, ["upgrade", release, chart, "-n", namespace])
     else:
-        proc = _start_stuck_helm(testbed, ["install", release, chart, "-n", namespace])
-    _kill_when(testbed, proc, release, namespace, stuck)
+        proc = _start_stuck_helm(testbed, helm_bin, ["install", release, chart, "-n", namespace])
+    _kill_when(testbed, helm_bin, proc, release, namespace, stuck)
 
-    helm = Helm(ShRunner(), str(testbed.bin_dir / "helm"), context=testbed.context, kubeconfig=testbed.kubeconfig)
+    helm = Helm(ShRunner(), str(helm_bin), context=testbed.context, kubeconfig=testbed.kubeconfig)
     assert helm.state(release, namespace).status == stuck
+    # What `diagnose` collects: every state, pending included, on helm 3 and 4 alike.
+    assert {(r["namespace"], r["name"]): r["status"] for r in helm.list_all()}[(namespace, release)] == stuck
     assert not helm.is_current(release, namespace, source, pin.chart, values)
     notes: list[str] = []
     result = helm.ensure(release, namespace, source, pin.chart, values, on_note=notes.append)
@@ -231,7 +249,7 @@ def test_a_release_left_pending_by_an_interrupted_run_is_recovered(testbed, name
     assert len(notes) == 1 and f"stuck in {stuck}" in notes[0] and "interrupted run" in notes[0]
     assert result.recovered == notes[0]
     assert ("uninstalled" if stuck == "pending-install" else "rolled back") in notes[0]
-    status = _status(testbed, release, namespace)
+    status = _status(testbed, helm_bin, release, namespace)
     assert status["info"]["status"] == "deployed"
     # install: the stuck revision was uninstalled, so this is a fresh revision 1;
     # upgrade: 1 deployed, 2 stuck, 3 the rollback, 4 our upgrade.
@@ -273,7 +291,7 @@ def test_wait_times_out_with_a_table_naming_what_is_not_ready_and_why(testbed, n
     assert "healthy" not in table
 
 
-def test_grafana_keeps_the_password_of_a_release_installed_without_our_values(testbed, namespace, tmp_path,
+def test_grafana_keeps_the_password_of_a_release_installed_without_our_values(testbed, helm, namespace, tmp_path,
                                                                                monkeypatch, capsys):
     """A Makefile-era `helm install grafana` owns Secret grafana; our upgrade must not lose its password."""
     import dataclasses
@@ -285,13 +303,13 @@ def test_grafana_keeps_the_password_of_a_release_installed_without_our_values(te
     use_testbed_kubeconfig(testbed, monkeypatch)
     chart = str(fixture_path("charts", "grafana-10.5.15.tgz"))
     # rbac off: the ClusterRole is cluster-wide and named after the release, which another test also uses.
-    testbed.helm("install", "grafana", chart, "-n", namespace, "--set", "rbac.create=false")
+    testbed.helm("install", "grafana", chart, "-n", namespace, "--set", "rbac.create=false", binary=helm)
     before = get(testbed, "secret", "grafana", "-n", namespace)
     assert "meta.helm.sh/release-name" in before["metadata"]["annotations"]
 
     overlay = tmp_path / "no-rbac.yaml"
     overlay.write_text("rbac:\n  create: false\n")
-    config = load_config(None, {"cluster.context": testbed.context, "charts.helm": str(testbed.bin_dir / "helm"),
+    config = load_config(None, {"cluster.context": testbed.context, "charts.helm": str(helm),
                                 "charts.local_dir": str(fixture_path("charts")), "charts.grafana.version": "10.5.15",
                                 "charts.grafana.values": str(overlay)}, env={}).config
     step = GrafanaStep(config)
@@ -304,7 +322,7 @@ def test_grafana_keeps_the_password_of_a_release_installed_without_our_values(te
     after = get(testbed, "secret", "grafana", "-n", namespace)
     assert after["data"]["admin-password"] == before["data"]["admin-password"]
     assert "meta.helm.sh/release-name" not in (after["metadata"].get("annotations") or {})
-    values = json.loads(testbed.helm("get", "values", "grafana", "-n", namespace, "-o", "json").stdout)
+    values = json.loads(testbed.helm("get", "values", "grafana", "-n", namespace, "-o", "json", binary=helm).stdout)
     assert values["admin"]["existingSecret"] == "grafana"
     assert step.is_done(ctx)
     password = base64.b64decode(after["data"]["admin-password"]).decode()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build (or reuse) the binaries of the test control plane: kube-apiserver,
-# kube-controller-manager, kube-scheduler, etcd, kwok, kwokctl and helm, and the
+# kube-controller-manager, kube-scheduler, etcd, kwok, kwokctl, helm (v3) and
+# helm-<v4 version>, and the
 # node binaries the Kind test ground's node image needs (kubelet, kubeadm,
 # kubectl, kube-proxy). Everything is linked statically (CGO_ENABLED=0) so the
 # same binaries also run inside the node's control-plane images.
@@ -27,7 +28,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/versions.env"
 
 kube_binaries=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubeadm kubectl kube-proxy)
-binaries=("${kube_binaries[@]}" etcd kwok kwokctl helm)
+# helm 4 is named by its version: the cache key predates it (see versions.env).
+helm4="helm-${HELM4_VERSION}"
+binaries=("${kube_binaries[@]}" etcd kwok kwokctl helm "$helm4")
 
 all_present() {
   local dir="$1" b
@@ -99,6 +102,14 @@ if [ ! -x "$bin/helm" ]; then
   helm_ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
   GOBIN="$staging" go install -trimpath -ldflags "$helm_ldflags" "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
   install_into_cache helm
+fi
+if [ ! -x "$bin/$helm4" ]; then
+  log "building helm ${HELM4_VERSION}"
+  # Without the full version helm 4 reports "v4.3", which is not semver: pyhelm3's version parse raises.
+  helm4_ldflags="-s -w -X helm.sh/helm/v4/internal/version.version=${HELM4_VERSION}"
+  GOBIN="$staging" go install -trimpath -ldflags "$helm4_ldflags" "helm.sh/helm/v4/cmd/helm@${HELM4_VERSION}"
+  mv -f "$staging/helm" "$staging/$helm4"
+  install_into_cache "$helm4"
 fi
 all_present "$bin"
 ensure_kwok_module

@@ -84,6 +84,11 @@ def read_versions(path: Path = VERSIONS_FILE) -> dict[str, str]:
     return versions
 
 
+def helm_binaries(bin_dir: Path) -> dict[str, Path]:
+    """The pinned helms, by major version: build.sh names helm 4 after its version."""
+    return {"helm3": bin_dir / "helm", "helm4": bin_dir / f"helm-{read_versions()['HELM4_VERSION']}"}
+
+
 def locate_bin_dir() -> Path:
     """Ask build.sh where the cached binaries are, without building anything."""
     result = subprocess.run(
@@ -300,9 +305,9 @@ class Testbed:
         """kubectl (from PATH) against this cluster only."""
         return self.run(["kubectl", "--context", self.context, *args], **kwargs)
 
-    def helm(self, *args: str, **kwargs) -> subprocess.CompletedProcess[str]:
-        """The pinned helm from bin_dir against this cluster only."""
-        return self.run([str(self.bin_dir / "helm"), "--kube-context", self.context, *args], **kwargs)
+    def helm(self, *args: str, binary: Path | None = None, **kwargs) -> subprocess.CompletedProcess[str]:
+        """The pinned helm from bin_dir (or `binary`, e.g. helm 4) against this cluster only."""
+        return self.run([str(binary or self.bin_dir / "helm"), "--kube-context", self.context, *args], **kwargs)
 
     def kwokctl(self, *args: str, **kwargs) -> subprocess.CompletedProcess[str]:
         """kwokctl scoped to this cluster's name and private workdir."""
