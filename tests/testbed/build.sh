@@ -26,9 +26,11 @@ esac
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
+# shellcheck source=helm4.env
+source "$here/helm4.env"
 
 kube_binaries=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubeadm kubectl kube-proxy)
-# helm 4 is named by its version: the cache key predates it (see versions.env).
+# helm 4 is named by its version: it is not part of the cache key (see helm4.env).
 helm4="helm-${HELM4_VERSION}"
 binaries=("${kube_binaries[@]}" etcd kwok kwokctl helm "$helm4")
 

@@ -38,6 +38,7 @@ import yaml
 TESTBED_DIR = Path(__file__).resolve().parent
 BUILD_SCRIPT = TESTBED_DIR / "build.sh"
 VERSIONS_FILE = TESTBED_DIR / "versions.env"
+HELM4_FILE = TESTBED_DIR / "helm4.env"  # apart from versions.env, which keys the caches (see the file)
 
 # kwok's own stage sets, read from the kwok module in the Go module cache at run
 # time (never copied into this repo). The Stage CRD is enabled so tests can add
@@ -86,7 +87,7 @@ def read_versions(path: Path = VERSIONS_FILE) -> dict[str, str]:
 
 def helm_binaries(bin_dir: Path) -> dict[str, Path]:
     """The pinned helms, by major version: build.sh names helm 4 after its version."""
-    return {"helm3": bin_dir / "helm", "helm4": bin_dir / f"helm-{read_versions()['HELM4_VERSION']}"}
+    return {"helm3": bin_dir / "helm", "helm4": bin_dir / f"helm-{read_versions(HELM4_FILE)['HELM4_VERSION']}"}
 
 
 def locate_bin_dir() -> Path:
