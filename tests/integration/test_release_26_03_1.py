@@ -243,3 +243,52 @@ def test_smoke_passes_through_forwards_to_the_example_s_pods(cli, capsys, tmp_pa
                       "pipelines-list": "passed", "model-registry-list": "passed",
                       "object-store-list-buckets": "passed", "grafana-health": "skipped",
                       "prometheus-ready": "skipped"}
+
+
+def test_expose_model_registry_forwards_to_kubeflow_hub_in_the_profile_namespace(cli, capsys):
+    """No -n: the release table says where 26.03.1's registry runs, and the forward reaches that pod."""
+    import socket
+
+    from kfbootstrap.access import forwards
+    from tests.testbed.cluster import free_ports
+    from tests.token_server import TokenServer, get_over_socket
+
+    _wait_available(cli, PROFILE_NAMESPACE, "model-registry-deployment")
+    pods = json.loads(cli.kubectl("get", "pods", "-n", PROFILE_NAMESPACE, "-o", "json").stdout)["items"]
+    (pod,) = [p["metadata"]["name"] for p in pods if p["metadata"]["name"].startswith("model-registry-deployment-")]
+    (port,) = free_ports(1)
+
+    def through_forward() -> bytes | None:
+        try:
+            with socket.create_connection(("127.0.0.1", int(port)), timeout=5) as sock:
+                return get_over_socket(sock)
+        except (OSError, AssertionError):
+            return None
+
+    with TokenServer() as server, cli.cluster_port_forward(server.port, namespace=PROFILE_NAMESPACE, pod=pod,
+                                                           ports=[8080]):
+        try:
+            started = run_cli(capsys, "expose", "model-registry", "--port", port, "--background", "--json")
+            assert started.code == 0, started.text
+            (record,) = forwards.read_records()
+            assert (record.spec.namespace, record.spec.services) == (PROFILE_NAMESPACE, ["model-registry-service"])
+            assert wait_until(through_forward, 60, interval=1, what="an answer through the forward") == server.token
+        finally:
+            forwards.stop_all()
+
+
+def test_diagnose_collects_the_profile_namespace_and_names_the_release(cli, capsys, tmp_path):
+    """diagnose reads every namespace, so Kubeflow Hub's pods in the profile namespace are in the bundle."""
+    import tarfile
+
+    result = run_cli(capsys, "diagnose", "--out", str(tmp_path), "--json")
+    assert result.code == 0, result.text
+    with tarfile.open(json.loads(result.out)["bundle"]) as archive:
+        files = {Path(m.name).relative_to(Path(m.name).parts[0]).as_posix(): m for m in archive.getmembers()
+                 if m.isfile()}
+        summary = archive.extractfile(files["summary.txt"]).read().decode()
+        pods = archive.extractfile(files["cluster/pods.txt"]).read().decode()
+    assert f"Kubeflow {RELEASE}" in summary
+    registry_rows = [line for line in pods.splitlines()
+                     if PROFILE_NAMESPACE in line and "model-registry-deployment-" in line]
+    assert registry_rows, pods[:2000]
