@@ -98,3 +98,31 @@ def test_a_plain_missing_namespace_keeps_the_usual_hint():
                          controller_namespaces=controller_namespaces([PROFILE]))
     error = ApplyFailed(report, 60)
     assert "still missing" not in error.message and "controller" not in error.hint
+
+
+def _readme_release_rows() -> dict[str, list[str]]:
+    """README's supported-releases table, by tag: the cells of each row."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Supported releases", 1)[1].split("\n#", 1)[0]
+    rows = [line.strip().strip("|").split(" | ") for line in section.splitlines() if line.startswith("| ")]
+    return {cells[0].replace("**", "").replace("(default)", "").strip(): cells for cells in rows[1:]}
+
+
+def test_readme_supported_releases_table_says_what_the_release_table_says():
+    """Issue 12: the README table (release, date, Kubernetes and kind tested, object store, model registry,
+    node image) must not drift from kfbootstrap/releases.py, which every command follows."""
+    rows = _readme_release_rows()
+    assert list(rows) == list(RELEASES)
+    for tag, release in RELEASES.items():
+        _, date, kubernetes, kind, object_store, registry, pinned = rows[tag]
+        assert ("(default)" in rows[tag][0] or "**" in rows[tag][0]) is (tag == DEFAULT_RELEASE), rows[tag][0]
+        assert date == release.date
+        assert kubernetes.startswith(release.tested.kubernetes + " ")
+        same_as = kubernetes.split("same image as ", 1)[1].rstrip(")") if "same image as " in kubernetes else tag
+        assert release.tested.node_image == RELEASES[same_as].tested.node_image
+        assert same_as != tag or release.tested.node_image in kubernetes, kubernetes
+        assert kind == release.tested.kind
+        assert f"`{release.object_store_service}`" in object_store
+        assert f"`{release.model_registry.namespace}`" in registry
+        assert ("part of `example`" in registry) is release.model_registry.in_example
+        assert pinned.startswith(release.commit[:7]) if release.commit else pinned.startswith("none yet"), pinned
