@@ -126,3 +126,14 @@ def test_readme_supported_releases_table_says_what_the_release_table_says():
         assert f"`{release.model_registry.namespace}`" in registry
         assert ("part of `example`" in registry) is release.model_registry.in_example
         assert pinned.startswith(release.commit[:7]) if release.commit else pinned.startswith("none yet"), pinned
+
+
+def test_render_out_writes_model_registry_overlays_only_where_example_lacks_the_registry():
+    """`render --out` (and `images`) write what `up` applies: 26.03.1's registry comes with example."""
+    from kfbootstrap.manifests import renders_for
+
+    hub = renders_for(config("26.03.1"))
+    assert "kubeflow" in hub and not [name for name in hub if name.startswith("model-registry")]
+    for older in ("26.03", "v1.11.0", "v1.10.2"):
+        overlays = [name for name in renders_for(config(older)) if name.startswith("model-registry-")]
+        assert overlays and "model-registry-db" in overlays, (older, overlays)
