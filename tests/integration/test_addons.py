@@ -366,3 +366,28 @@ def test_grafana_takes_the_admin_password_the_user_supplies(testbed, namespace, 
     assert base64.b64decode(get(testbed, "secret", "grafana", "-n", namespace)["data"]["admin-password"]).decode() \
         == supplied
 
+
+
+def test_diagnose_lists_every_release_with_the_configured_helm(testbed, helm, namespace, monkeypatch, capsys,
+                                                               tmp_path):
+    """charts.helm is what diagnose runs, for its version and for the releases (helm 4 has no `list --all`)."""
+    import tarfile
+
+    chart = str(fixture_path("charts", "grafana-10.5.15.tgz"))
+    release = f"diag-{helm.name.replace('.', '-')}"  # the ClusterRole is named after the release: unique per helm
+    testbed.helm("install", release, chart, "-n", namespace, binary=helm)
+    testbed.helm("uninstall", release, "-n", namespace, "--keep-history", binary=helm)  # listed by neither default
+    use_testbed_kubeconfig(testbed, monkeypatch)
+    monkeypatch.setenv("KFBOOTSTRAP_CLUSTER__CONTEXT", testbed.context)
+    monkeypatch.setenv("KFBOOTSTRAP_CHARTS__HELM", str(helm))
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no other helm to fall back on
+
+    result = run_cli(capsys, "diagnose", "--out", str(tmp_path), "--json")
+    assert result.code == 0, result.text
+    with tarfile.open(json.loads(result.out)["bundle"]) as archive:
+        files = {m.name.split("/", 1)[1]: m for m in archive.getmembers() if m.isfile()}
+        listed = json.loads(archive.extractfile(files["helm-releases.json"]).read())
+        versions = yaml.safe_load(archive.extractfile(files["versions.yaml"]).read())
+    assert {(r["namespace"], r["name"]): r["status"] for r in listed}[(namespace, release)] == "uninstalled"
+    expected = subprocess.run([str(helm), "version", "--short"], capture_output=True, text=True).stdout.strip()
+    assert versions["helm"] == expected and expected.startswith("v4." if helm.name != "helm" else "v3.")
