@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kfbootstrap.config import Config
 from kfbootstrap.host import HostProbe
@@ -22,7 +22,6 @@ class RunContext:
     host: HostProbe = field(default_factory=HostProbe)
     state_dir: Path | None = None
     _kube: "Kube | None" = field(default=None, init=False, repr=False)
-    _core: Any = field(default=None, init=False, repr=False)
 
     def cluster_state_dir(self) -> Path:
         """Per-cluster files (rendered kind config, markers), under the user's state directory."""
@@ -40,14 +39,6 @@ class RunContext:
 
             self._kube = Kube.connect(self.config.kube_context, timeouts=api_timeouts(self.config))
         return self._kube
-
-    def core(self) -> Any:
-        """A typed CoreV1Api for the code that still reads typed Secrets (access/passwords via kube/secrets)."""
-        if self._core is None:
-            from kfbootstrap.kube.client import typed_core
-
-            self._core = typed_core(self.config.kube_context)
-        return self._core
 
 
 def api_timeouts(config: Config) -> "Timeouts":

@@ -8,7 +8,7 @@ whether it is still the public default password, never recover a changed one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -16,6 +16,9 @@ from kfbootstrap.access.targets import TARGETS, local_port, service_candidates, 
 from kfbootstrap.config import Config
 from kfbootstrap.errors import UsageError
 from kfbootstrap.kube.secrets import read_config_map, read_secret, secret_value
+
+if TYPE_CHECKING:
+    from kfbootstrap.kube.api import Kube
 
 CREDS_TARGETS = ("minio", "grafana", "kubeflow")
 
@@ -53,12 +56,12 @@ class Credential:
                 "url": self.url, **self.extra, "notes": self.notes}
 
 
-def read_creds(target: str, core: Any, config: Config, namespace: str | None = None) -> Credential:
+def read_creds(target: str, kube: "Kube", config: Config, namespace: str | None = None) -> Credential:
     """Dispatch on the target name; `namespace` overrides where the Secret is looked for."""
     readers = {"minio": minio_creds, "grafana": grafana_creds, "kubeflow": kubeflow_creds}
     if target not in readers:
         raise UsageError(f"no credentials for {target!r}", hint=f"choose one of: {', '.join(CREDS_TARGETS)}")
-    return readers[target](core, config, namespace)
+    return readers[target](kube, config, namespace)
 
 
 def _local_url(target: str, config: Config) -> str:
@@ -66,12 +69,12 @@ def _local_url(target: str, config: Config) -> str:
     return url(t, config.forwards.address, local_port(t, config))
 
 
-def minio_creds(core: Any, config: Config, namespace: str | None = None) -> Credential:
+def minio_creds(kube: "Kube", config: Config, namespace: str | None = None) -> Credential:
     ns = namespace or MINIO_SECRET[0]
-    data = read_secret(core, ns, MINIO_SECRET[1], "is Kubeflow Pipelines installed? check `kfbootstrap status`")
+    data = read_secret(kube, ns, MINIO_SECRET[1], "is Kubeflow Pipelines installed? check `kfbootstrap status`")
     access_key = secret_value(data, ns, MINIO_SECRET[1], "accesskey")
     secret_key = secret_value(data, ns, MINIO_SECRET[1], "secretkey")
-    service = _object_store_service(core, config, ns)
+    service = _object_store_service(kube, config, ns)
     endpoint = _local_url("minio", config).rstrip("/")
     extra = {"endpoint": endpoint,
              "cluster_endpoint": f"http://{service}.{ns}.svc.cluster.local:9000" if service else None,
@@ -81,30 +84,30 @@ def minio_creds(core: Any, config: Config, namespace: str | None = None) -> Cred
                       ("secret_key",), url=None, extra=extra, notes=notes)
 
 
-def _object_store_service(core: Any, config: Config, namespace: str) -> str | None:
+def _object_store_service(kube: "Kube", config: Config, namespace: str) -> str | None:
     from kfbootstrap.kube.endpoints import ServiceNotFound, find_service
 
     try:
-        return find_service(core, namespace, service_candidates(TARGETS["minio"], config)).metadata.name
+        return find_service(kube, namespace, service_candidates(TARGETS["minio"], config))["metadata"]["name"]
     except ServiceNotFound:
         return None
 
 
-def grafana_creds(core: Any, config: Config, namespace: str | None = None) -> Credential:
+def grafana_creds(kube: "Kube", config: Config, namespace: str | None = None) -> Credential:
     ns = namespace or GRAFANA_SECRET[0]
-    data = read_secret(core, ns, GRAFANA_SECRET[1], "is Grafana installed? check `kfbootstrap status`")
+    data = read_secret(kube, ns, GRAFANA_SECRET[1], "is Grafana installed? check `kfbootstrap status`")
     user = secret_value(data, ns, GRAFANA_SECRET[1], "admin-user")
     password = secret_value(data, ns, GRAFANA_SECRET[1], "admin-password")
     return Credential("grafana", ns, GRAFANA_SECRET[1], {"username": user, "password": password},
                       ("password",), url=_local_url("grafana", config))
 
 
-def kubeflow_creds(core: Any, config: Config, namespace: str | None = None) -> Credential:
+def kubeflow_creds(kube: "Kube", config: Config, namespace: str | None = None) -> Credential:
     ns = namespace or DEX_SECRET[0]
-    data = read_secret(core, ns, DEX_SECRET[1], "is Kubeflow installed? check `kfbootstrap status`")
+    data = read_secret(kube, ns, DEX_SECRET[1], "is Kubeflow installed? check `kfbootstrap status`")
     password_hash = secret_value(data, ns, DEX_SECRET[1], DEX_HASH_KEY)
     is_default = is_default_password(password_hash)
-    kept = None if is_default else _kept_password(core, ns, password_hash)
+    kept = None if is_default else _kept_password(kube, ns, password_hash)
     notes = []
     if is_default:
         notes.append(f"this is the public default password of kubeflow/manifests; change it before anyone "
@@ -114,18 +117,18 @@ def kubeflow_creds(core: Any, config: Config, namespace: str | None = None) -> C
                      "(set a new one with `kfbootstrap passwd`)")
     return Credential(
         "kubeflow", ns, DEX_SECRET[1],
-        {"username": dex_user(core, ns), "password": DEX_DEFAULT_PASSWORD if is_default else kept},
+        {"username": dex_user(kube, ns), "password": DEX_DEFAULT_PASSWORD if is_default else kept},
         ("password",), url=_local_url("kubeflow", config),
         extra={"default_password": is_default, "how_to_change": CHANGE_DEX_PASSWORD}, notes=notes)
 
 
-def _kept_password(core: Any, namespace: str, password_hash: str) -> str | None:
+def _kept_password(kube: "Kube", namespace: str, password_hash: str) -> str | None:
     """The password kfbootstrap set, if Dex's hash is still the one made from it."""
     from kfbootstrap.access import passwords
 
     if namespace != passwords.DEX_NAMESPACE:
         return None
-    kept = passwords.stored_password(core)
+    kept = passwords.stored_password(kube)
     return kept if kept is not None and passwords.matches(kept, password_hash) else None
 
 
@@ -141,9 +144,9 @@ def is_default_password(password_hash: str) -> bool:
         return password_hash.strip() == DEX_DEFAULT_PASSWORD
 
 
-def dex_user(core: Any, namespace: str) -> str:
+def dex_user(kube: "Kube", namespace: str) -> str:
     """The e-mail of Dex's static user whose hash comes from DEX_USER_PASSWORD (default user@example.com)."""
-    data = read_config_map(core, namespace, "dex") or {}
+    data = read_config_map(kube, namespace, "dex") or {}
     try:
         config = yaml.safe_load(data.get("config.yaml") or "") or {}
     except yaml.YAMLError:

@@ -62,18 +62,14 @@ def main(argv: list[str]) -> int:
 
 
 def _build(spec: ForwardSpec):
-    from kubernetes import client
-
-    from kfbootstrap.kube.client import load_configuration, timed_client
+    from kfbootstrap.kube.api import Kube
     from kfbootstrap.kube.endpoints import ServiceBackends
     from kfbootstrap.kube.portforward import Forwarder, Route
 
-    configuration = load_configuration(spec.context, spec.kubeconfig)
-    api = timed_client(configuration)
-    backends = ServiceBackends(client.CoreV1Api(api), client.DiscoveryV1Api(api), spec.namespace,
-                               spec.services, spec.remote_port)
+    kube = Kube.connect(spec.context, spec.kubeconfig)
+    backends = ServiceBackends(kube, spec.namespace, spec.services, spec.remote_port)
     route = Route(spec.target, spec.address, spec.port, backends)
-    return Forwarder(configuration, [route]), route
+    return Forwarder(kube, [route]), route
 
 
 def _answer(message: dict[str, Any]) -> None:

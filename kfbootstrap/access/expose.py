@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kfbootstrap import ui
 from kfbootstrap.access import forwards
@@ -17,6 +17,9 @@ from kfbootstrap.access.targets import Target, is_loopback, local_port, namespac
 from kfbootstrap.config import Config
 from kfbootstrap.errors import UsageError
 from kfbootstrap.paths import absolute_path_list
+
+if TYPE_CHECKING:
+    from kfbootstrap.kube.api import Kube
 
 
 def check_address(address: str, explicit: bool) -> None:
@@ -46,7 +49,7 @@ class Plan:
         return url(self.target, self.address, self.port)
 
 
-def plan(target: Target, config: Config, core: Any, port: int | None = None, address: str | None = None,
+def plan(target: Target, config: Config, kube: "Kube", port: int | None = None, address: str | None = None,
          namespace: str | None = None) -> Plan:
     """Resolve the local port and address, and check the Service exists (picking minio's at run time).
 
@@ -56,9 +59,9 @@ def plan(target: Target, config: Config, core: Any, port: int | None = None, add
 
     namespace = namespace or namespace_for(target, config)
     candidates = service_candidates(target, config)
-    service = find_service(core, namespace, candidates)
+    service = find_service(kube, namespace, candidates)
     service_port(service, target.remote_port)  # fail now, with the ports it has, not per connection
-    found = service.metadata.name
+    found = service["metadata"]["name"]
     return Plan(target, address or config.forwards.address, port or local_port(target, config),
                 [found] + [name for name in candidates if name != found], namespace)
 
@@ -89,19 +92,15 @@ def ensure_background(p: Plan, config: Config) -> tuple[forwards.ForwardRecord, 
 def run_foreground(plans: list[Plan], config: Config, stop: threading.Event | None = None,
                    on_ready: Any = None) -> None:
     """Serve every plan from this process until Ctrl-C (or `stop` is set)."""
-    from kubernetes import client
-
-    from kfbootstrap.kube.client import load_configuration, timed_client
+    from kfbootstrap.kube.api import Kube
     from kfbootstrap.kube.endpoints import ServiceBackends
     from kfbootstrap.kube.portforward import Forwarder, PortInUse, Route
 
-    configuration = load_configuration(config.kube_context)
-    api = timed_client(configuration)
-    core, discovery = client.CoreV1Api(api), client.DiscoveryV1Api(api)
+    kube = Kube.connect(config.kube_context)
     routes = [Route(p.target.name, p.address, p.port,
-                    ServiceBackends(core, discovery, p.namespace, p.services, p.target.remote_port))
+                    ServiceBackends(kube, p.namespace, p.services, p.target.remote_port))
               for p in plans]
-    forwarder = Forwarder(configuration, routes)
+    forwarder = Forwarder(kube, routes)
     try:
         forwarder.bind()
     except PortInUse as exc:

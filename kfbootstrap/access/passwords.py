@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from kfbootstrap.config import Config
 from kfbootstrap.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from kfbootstrap.kube.api import Kube
 
 DEX_NAMESPACE = "auth"
 DEX_SECRET = "dex-passwords"
@@ -80,47 +83,48 @@ def from_environment(config: Config, env: Mapping[str, str] | None = None) -> st
     return check_strength(value, f"${var}")
 
 
-def stored_password(core: Any) -> str | None:
+def stored_password(kube: "Kube") -> str | None:
     """The password kfbootstrap keeps in the cluster, or None."""
     from kfbootstrap.kube.secrets import SecretNotFound, read_secret
 
     try:
-        return read_secret(core, DEX_NAMESPACE, LOGIN_SECRET).get(LOGIN_KEY) or None
+        return read_secret(kube, DEX_NAMESPACE, LOGIN_SECRET).get(LOGIN_KEY) or None
     except SecretNotFound:
         return None
 
 
-def current_hash(core: Any) -> str | None:
+def current_hash(kube: "Kube") -> str | None:
     from kfbootstrap.kube.secrets import SecretNotFound, read_secret
 
     try:
-        return read_secret(core, DEX_NAMESPACE, DEX_SECRET).get(DEX_HASH_KEY) or None
+        return read_secret(kube, DEX_NAMESPACE, DEX_SECRET).get(DEX_HASH_KEY) or None
     except SecretNotFound:
         return None
 
 
-def choose(config: Config, core: Any, env: Mapping[str, str] | None = None) -> Chosen:
+def choose(config: Config, kube: "Kube", env: Mapping[str, str] | None = None) -> Chosen:
     """The password `up` makes Dex use: the named variable's, the kept one, or a new random one."""
     from_env = from_environment(config, env)
     if from_env is not None:
         return Chosen(from_env, f"from ${config.kubeflow.password}")
-    kept = stored_password(core)
+    kept = stored_password(kube)
     if kept is not None:
         return Chosen(kept, "kept from the last run")
     return Chosen(random_password(), "random")
 
 
-def set_password(core: Any, password: str) -> str:
+def set_password(kube: "Kube", password: str) -> str:
     """Keep the password and give Dex its hash (creating namespace auth first when Dex is not there yet)."""
+    from kfbootstrap.kube.generated import ensure_namespace
     from kfbootstrap.kube.objects import COMPONENT_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE
-    from kfbootstrap.kube.secrets import ensure_namespace, write_secret
+    from kfbootstrap.kube.secrets import write_secret
 
     labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, COMPONENT_LABEL: "kubeflow"}
-    ensure_namespace(core, DEX_NAMESPACE, labels)
+    ensure_namespace(kube, DEX_NAMESPACE, "kubeflow")
     password_hash = hash_password(password)
     # The kept password first: if we are stopped in between, the next run still knows what it set.
-    write_secret(core, DEX_NAMESPACE, LOGIN_SECRET, {LOGIN_KEY: password}, labels)
-    write_secret(core, DEX_NAMESPACE, DEX_SECRET, {DEX_HASH_KEY: password_hash}, labels)
+    write_secret(kube, DEX_NAMESPACE, LOGIN_SECRET, {LOGIN_KEY: password}, labels)
+    write_secret(kube, DEX_NAMESPACE, DEX_SECRET, {DEX_HASH_KEY: password_hash}, labels)
     return password_hash
 
 

@@ -40,19 +40,16 @@ def rows(config: Config, records: list[forwards.ForwardRecord], logins: dict[str
 
 def read_logins(config: Config) -> dict[str, str]:
     """'user / password' per creds target, for --show-credentials; unreadable ones say why."""
-    from kubernetes import client
-
     from kfbootstrap.access.creds import read_creds
     from kfbootstrap.errors import KfbError
-    from kfbootstrap.kube.client import api_client, api_errors
+    from kfbootstrap.kube.api import Kube
 
-    core = client.CoreV1Api(api_client(config.kube_context))
+    kube = Kube.connect(config.kube_context)
     logins: dict[str, str] = {}
     enabled = {t.creds for t in enabled_targets(config) if t.creds}
     for name in sorted(enabled):
         try:
-            with api_errors(config.kube_context):
-                cred = read_creds(name, core, config)
+            cred = read_creds(name, kube, config)
         except KfbError as exc:
             logins[name] = f"unavailable: {exc.message}"
             continue

@@ -32,18 +32,14 @@ def creds(
         raise UsageError(f"unknown target {target!r}" if target else "name a target",
                          hint=f"choose one of: {', '.join(TARGETS)}")
     loaded = load(config, cluster__context=context)
-    from kubernetes import client
-
     from kfbootstrap.access.creds import read_creds
     from kfbootstrap.apps.plan import require_part
 
     # The Kubeflow login is Dex's; the object store is the pipelines'.
     require_part(loaded.config, {"kubeflow": "dex", "minio": "pipelines"}.get(target), f"`creds {target}`")
-    from kfbootstrap.kube.client import api_client, api_errors
+    from kfbootstrap.kube.api import Kube
 
-    context = loaded.config.kube_context
-    with api_errors(context):
-        cred = read_creds(target, client.CoreV1Api(api_client(context)), loaded.config, namespace)
+    cred = read_creds(target, Kube.connect(loaded.config.kube_context), loaded.config, namespace)
     if json_output:
         typer.echo(json.dumps(cred.to_json(), indent=2))
         return

@@ -59,13 +59,11 @@ def expose(
 
 
 def _start(config, target, all_targets, port, namespace, explicit_address, background, json_output) -> None:
-    from kubernetes import client
-
     from kfbootstrap import ui
     from kfbootstrap.access.expose import check_address, ensure_background, plan, run_foreground
     from kfbootstrap.access.targets import enabled_targets, get_target
     from kfbootstrap.errors import UsageError
-    from kfbootstrap.kube.client import api_client, api_errors
+    from kfbootstrap.kube.api import Kube
 
     check_address(config.forwards.address, explicit_address)
     targets = enabled_targets(config) if all_targets else [get_target(target)]
@@ -75,9 +73,8 @@ def _start(config, target, all_targets, port, namespace, explicit_address, backg
         require_part(config, targets[0].part, f"`expose {targets[0].name}`")
     if not targets:
         raise UsageError("no component with a service to expose is enabled", hint="see `kfbootstrap config show`")
-    with api_errors(config.kube_context):
-        core = client.CoreV1Api(api_client(config.kube_context))
-        plans = [plan(t, config, core, port=port, namespace=namespace) for t in targets]
+    kube = Kube.connect(config.kube_context)
+    plans = [plan(t, config, kube, port=port, namespace=namespace) for t in targets]
     if background:
         results = []
         for p in plans:

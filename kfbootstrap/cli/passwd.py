@@ -26,29 +26,22 @@ def passwd(
     """Change the Kubeflow user's password (bcrypt hash into auth/dex-passwords), restart Dex and wait for it."""
     loaded = load(config, cluster__name=name, cluster__context=context)
     password = _new_password(from_env)
-    from kubernetes import client
-
     from kfbootstrap import ui
     from kfbootstrap.access import passwords
     from kfbootstrap.access.creds import dex_user
-    from kfbootstrap.kube.client import api_client, api_errors
     from kfbootstrap.context import api_timeouts
     from kfbootstrap.kube.api import Kube
     from kfbootstrap.kube.rollout import restart_deployment, wait_rolled_out
 
-    kube_context = loaded.config.kube_context
-    with api_errors(kube_context):
-        api = api_client(kube_context)
-        core = client.CoreV1Api(api)
-        kube = Kube.connect(kube_context, timeouts=api_timeouts(loaded.config))
-        _require_dex(kube)
-        passwords.set_password(core, password)
-        title = "Restart Dex with the new password"
-        with ui.step_line(title) as line:
-            restart_deployment(kube, passwords.DEX_NAMESPACE, "dex")
-            wait_rolled_out(kube, passwords.DEX_NAMESPACE, "dex", timeout)
-        ui.step_done(title, line.elapsed())
-        user = dex_user(core, passwords.DEX_NAMESPACE)
+    kube = Kube.connect(loaded.config.kube_context, timeouts=api_timeouts(loaded.config))
+    _require_dex(kube)
+    passwords.set_password(kube, password)
+    title = "Restart Dex with the new password"
+    with ui.step_line(title) as line:
+        restart_deployment(kube, passwords.DEX_NAMESPACE, "dex")
+        wait_rolled_out(kube, passwords.DEX_NAMESPACE, "dex", timeout)
+    ui.step_done(title, line.elapsed())
+    user = dex_user(kube, passwords.DEX_NAMESPACE)
     typer.echo(f"The new password of {user} works now (`kfbootstrap creds kubeflow` shows it).")
 
 

@@ -41,7 +41,7 @@ def smoke(
     from kfbootstrap.smoke.run import run_checks
 
     cfg = loaded.config
-    # $KUBECONFIG read now: the kubernetes client reads it once, at import time.
+    # $KUBECONFIG read now, passed on explicitly to the adapter the forwards build.
     with ForwardedEndpoints(cfg.kube_context, os.environ.get("KUBECONFIG") or None) as endpoints:
         ctx = CheckContext(endpoints=endpoints, services=services_for(cfg), user=user,
                            password=os.environ.get(password_env) or _kept_password(endpoints) or DEFAULT_PASSWORD,
@@ -65,20 +65,17 @@ def smoke(
 
 def _api_problem(endpoints, config) -> str | None:
     """One request first: a server that accepts and never answers costs one timeout, not one per check."""
-    from kubernetes import client
-    from urllib3.exceptions import HTTPError
-
     from kfbootstrap.errors import KfbError
-    from kfbootstrap.kube.client import transport_problem
+    from kfbootstrap.kube.errors import KubeError, TimedOut, Unreachable
 
     try:
-        client.VersionApi(endpoints.core_api().api_client).get_code()
-    except HTTPError as exc:
-        return transport_problem(exc, config.kube_context)
-    except KfbError as exc:
+        endpoints.kube().raw("/version")
+    except (TimedOut, Unreachable) as exc:
         return exc.message
-    except Exception:  # noqa: BLE001 - the server answered (e.g. 403): the checks say what they can
+    except KubeError:  # the server answered (e.g. 403): the checks say what they can
         return None
+    except KfbError as exc:  # no such context, a kubeconfig we cannot use
+        return exc.message
     return None
 
 
@@ -100,17 +97,14 @@ def _check_writable(path: Path) -> None:
 
 def _kept_password(endpoints) -> str | None:
     """The password `up` or `passwd` set and `creds kubeflow` shows; None when there is none (or no cluster)."""
-    from kubernetes.client.exceptions import ApiException
-    from urllib3.exceptions import HTTPError
-
     from kfbootstrap.access import passwords
     from kfbootstrap.errors import KfbError
 
     try:
-        core = endpoints.core_api()
-        kept = passwords.stored_password(core)
-        return kept if kept and passwords.matches(kept, passwords.current_hash(core)) else None
-    except (KfbError, ApiException, HTTPError):
+        kube = endpoints.kube()
+        kept = passwords.stored_password(kube)
+        return kept if kept and passwords.matches(kept, passwords.current_hash(kube)) else None
+    except KfbError:
         return None  # no cluster or no access: the dex checks then fail with their own reason
 
 
@@ -121,7 +115,7 @@ def _object_store_credentials(endpoints, config) -> tuple[str, str]:
     from kfbootstrap.smoke.checks import CheckFailed
 
     try:
-        credential = minio_creds(endpoints.core_api(), config)
+        credential = minio_creds(endpoints.kube(), config)
     except KfbError as exc:
         raise CheckFailed(f"cannot read the object-store credentials: {exc.message}") from None
     return credential.fields["access_key"] or "", credential.fields["secret_key"] or ""

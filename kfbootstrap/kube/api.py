@@ -58,10 +58,11 @@ class Kube:
     def connect(
         cls, context: str | None, kubeconfig: str | None = None, timeouts: Timeouts | None = None, pool_size: int = 16
     ) -> "Kube":
-        from kfbootstrap.kube.client import api_client
+        """`timeouts` None: the process's bound (timeouts.api, which the CLI sets for every command)."""
+        from kfbootstrap.kube.client import api_client, default_timeouts
 
         client = api_client(context, kubeconfig, pool_size=pool_size)
-        return cls(KubeRest(client, context=context, timeouts=timeouts), context)
+        return cls(KubeRest(client, context=context, timeouts=timeouts or default_timeouts()), context)
 
     @property
     def server(self) -> str:
@@ -129,6 +130,13 @@ class Kube:
         if not response.ok:
             raise self._error(response, "get", f"the logs of pod {namespace}/{pod}", "pods/log", namespace)
         return response.body.decode("utf-8", "replace")
+
+    def port_forward(self, namespace: str, pod: str, port: int) -> Any:
+        """A port-forward stream to one pod port (kubernetes.stream's PortForward: `.socket(port)`,
+        `.error(port)`, `.close()`); only kube/portforward.py's relay reads it."""
+        from kfbootstrap.kube.portforward import open_pod_stream
+
+        return open_pod_stream(self.rest.api_client.configuration, namespace, pod, port)
 
     # ---------------------------------------------------------------- writing
 

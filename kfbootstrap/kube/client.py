@@ -8,13 +8,14 @@ used in one process, as tests do).
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from kfbootstrap.errors import KfbError
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient, Configuration
+
+    from kfbootstrap.kube.rest import Timeouts
 
 
 def load_configuration(context: str | None, kubeconfig: str | None = None) -> "Configuration":
@@ -63,6 +64,13 @@ def use_timeouts(connect: float, read: float) -> None:
     _request_timeout = (connect, read)
 
 
+def default_timeouts() -> "Timeouts":
+    """The bound use_timeouts set, for an adapter built without its own."""
+    from kfbootstrap.kube.rest import Timeouts
+
+    return Timeouts(connect=_request_timeout[0], read=_request_timeout[1])
+
+
 def timed_client(configuration: "Configuration") -> "ApiClient":
     """An ApiClient whose every request has a connect and read timeout unless the caller gives its own:
     the kubernetes client's default is none, so a server that accepts and never answers hung creds,
@@ -90,45 +98,3 @@ def api_client(context: str | None, kubeconfig: str | None = None, pool_size: in
     configuration = load_configuration(context, kubeconfig)
     configuration.connection_pool_maxsize = pool_size
     return timed_client(configuration)
-
-
-@contextmanager
-def api_errors(context: str | None) -> Iterator[None]:
-    """Turn 'cannot reach the API server' and unexpected API refusals into one clear KfbError."""
-    from kubernetes.client.exceptions import ApiException
-    from urllib3.exceptions import HTTPError
-
-    try:
-        yield
-    except HTTPError as exc:
-        raise KfbError(
-            transport_problem(exc, context),
-            hint="is the cluster running? `kubectl cluster-info` checks it; `kfbootstrap up` creates it; "
-            "a busy server may need a longer timeouts.api",
-        ) from None
-    except ApiException as exc:
-        raise KfbError(
-            f"the API server refused: {exc.status} {exc.reason}",
-            hint=f"check your access with `kubectl --context {context or '(current)'} auth can-i --list`",
-        ) from None
-
-
-def transport_problem(exc: BaseException, context: str | None) -> str:
-    """One line naming the server and what went wrong: no answer in time, or no connection at all."""
-    from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
-
-    pool = getattr(exc, "pool", None)
-    server = f"{pool.host}:{pool.port}" if pool is not None else "(unknown address)"
-    reason = getattr(exc, "reason", None) or exc
-    where = f"the API server {server} of context {context or '(current)'}"
-    if isinstance(reason, (ReadTimeoutError, ConnectTimeoutError)) or isinstance(exc, ReadTimeoutError):
-        read = _request_timeout[1]
-        return f"{where} did not answer within {read:g}s (timeouts.api)"
-    return f"cannot reach {where}: {' '.join(str(reason).split())[:200]}"
-
-
-def typed_core(context: str | None, kubeconfig: str | None = None) -> Any:
-    """CoreV1Api for the code that still reads typed models (the forwarder's endpoints)."""
-    from kubernetes.client import CoreV1Api
-
-    return CoreV1Api(api_client(context, kubeconfig))

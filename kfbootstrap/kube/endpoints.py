@@ -13,9 +13,14 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from kfbootstrap.errors import KfbError
+from kfbootstrap.kube.api import ENDPOINTSLICES, PODS, SERVICES
+from kfbootstrap.kube.errors import Forbidden, NotFound
+
+if TYPE_CHECKING:
+    from kfbootstrap.kube.api import Kube
 
 log = logging.getLogger("kfbootstrap.endpoints")
 
@@ -49,74 +54,74 @@ class Backend:
     port: int
 
 
-def find_service(core: Any, namespace: str, names: Sequence[str]) -> Any:
-    """The first of `names` that exists in `namespace` (V1Service), else ServiceNotFound."""
-    from kubernetes.client.exceptions import ApiException
-
+def find_service(kube: "Kube", namespace: str, names: Sequence[str]) -> dict[str, Any]:
+    """The first of `names` that exists in `namespace` (the Service object), else ServiceNotFound."""
     for name in names:
-        try:
-            return core.read_namespaced_service(name, namespace)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+        service = kube.get(SERVICES, name, namespace)
+        if service is not None:
+            return service
     raise ServiceNotFound(namespace, names)
 
 
-def service_port(service: Any, port: int) -> Any:
-    """The V1ServicePort whose `port` is `port`."""
-    for candidate in service.spec.ports or []:
-        if candidate.port == port:
+def service_port(service: Mapping[str, Any], port: int) -> dict[str, Any]:
+    """The entry of the Service's spec.ports whose `port` is `port`."""
+    ports = (service.get("spec") or {}).get("ports") or []
+    for candidate in ports:
+        if candidate.get("port") == port:
             return candidate
-    raise ServicePortNotFound(
-        service.metadata.namespace, service.metadata.name, port, [p.port for p in service.spec.ports or []]
-    )
+    meta = service.get("metadata") or {}
+    raise ServicePortNotFound(meta.get("namespace", ""), meta.get("name", ""), port, [p.get("port") for p in ports])
 
 
-def backends_from_slices(slices: Sequence[Any], port_name: str | None) -> list[Backend]:
+def backends_from_slices(slices: Sequence[Mapping[str, Any]], port_name: str | None) -> list[Backend]:
     """Ready, not terminating pod endpoints and the slice port named like the Service port."""
     wanted = port_name or ""
     found: list[Backend] = []
     for endpoint_slice in slices:
-        number = next((p.port for p in endpoint_slice.ports or [] if (p.name or "") == wanted), None)
+        ports = endpoint_slice.get("ports") or []
+        number = next((p.get("port") for p in ports if (p.get("name") or "") == wanted), None)
         if number is None:
             continue
-        for endpoint in endpoint_slice.endpoints or []:
-            conditions = endpoint.conditions
+        for endpoint in endpoint_slice.get("endpoints") or []:
+            conditions = endpoint.get("conditions") or {}
             # The API says a nil `ready` is to be read as ready; terminating pods are never picked.
-            ready = conditions is None or conditions.ready is not False
-            terminating = conditions is not None and conditions.terminating is True
-            ref = endpoint.target_ref
-            if ready and not terminating and ref is not None and ref.kind == "Pod":
-                found.append(Backend(ref.name, number))
+            ready = conditions.get("ready") is not False
+            terminating = conditions.get("terminating") is True
+            ref = endpoint.get("targetRef") or {}
+            if ready and not terminating and ref.get("kind") == "Pod" and ref.get("name"):
+                found.append(Backend(ref["name"], number))
     return _unique(found)
 
 
-def backends_from_pods(pods: Sequence[Any], target_port: int | str | None, service_port_number: int) -> list[Backend]:
+def backends_from_pods(
+    pods: Sequence[Mapping[str, Any]], target_port: int | str | None, service_port_number: int
+) -> list[Backend]:
     """Fallback without slices: Ready pods, with a named targetPort looked up in each pod's containers."""
     found: list[Backend] = []
     for pod in pods:
-        if pod.metadata.deletion_timestamp is not None or not _pod_ready(pod):
+        meta = pod.get("metadata") or {}
+        if meta.get("deletionTimestamp") is not None or not _pod_ready(pod):
             continue
         number = _resolve_target_port(pod, target_port, service_port_number)
         if number is not None:
-            found.append(Backend(pod.metadata.name, number))
+            found.append(Backend(meta["name"], number))
     return _unique(found)
 
 
-def _pod_ready(pod: Any) -> bool:
-    conditions = (pod.status and pod.status.conditions) or []
-    return any(c.type == "Ready" and c.status == "True" for c in conditions)
+def _pod_ready(pod: Mapping[str, Any]) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
-def _resolve_target_port(pod: Any, target_port: int | str | None, service_port_number: int) -> int | None:
+def _resolve_target_port(pod: Mapping[str, Any], target_port: int | str | None, service_port_number: int) -> int | None:
     if target_port is None or target_port == "":
         return service_port_number
     if isinstance(target_port, int) or str(target_port).isdigit():
         return int(target_port)
-    for container in pod.spec.containers or []:
-        for port in container.ports or []:
-            if port.name == target_port:
-                return port.container_port
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for port in container.get("ports") or []:
+            if port.get("name") == target_port:
+                return port.get("containerPort")
     return None
 
 
@@ -139,8 +144,7 @@ class ServiceBackends:
 
     def __init__(
         self,
-        core: Any,
-        discovery: Any,
+        kube: "Kube | None",
         namespace: str,
         services: Sequence[str],
         port: int,
@@ -148,8 +152,8 @@ class ServiceBackends:
         min_interval: float = 0.2,
         quarantine: float = 5.0,
     ):
-        self.core = core
-        self.discovery = discovery
+        self.kube = kube
+        self._use_slices = True  # until the cluster shows it has no EndpointSlice API, or we may not read it
         self.namespace = namespace
         self.services = tuple(services)
         self.port = port
@@ -199,45 +203,35 @@ class ServiceBackends:
             self._stale = True
 
     def _list(self) -> list[Backend]:
-        service = self._service()
+        assert self.kube is not None, "a ServiceBackends that lists needs the adapter"
+        service = self._service(self.kube)
         port = service_port(service, self.port)
-        slices = self._slices(service.metadata.name)
+        slices = self._slices(self.kube, service["metadata"]["name"])
         if slices:
-            return backends_from_slices(slices, port.name)
-        selector = service.spec.selector or {}
+            return backends_from_slices(slices, port.get("name"))
+        selector = (service.get("spec") or {}).get("selector") or {}
         if not selector:
             return []
         label_selector = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-        pods = self.core.list_namespaced_pod(self.namespace, label_selector=label_selector).items
-        return backends_from_pods(pods, port.target_port, port.port)
+        pods = self.kube.items(PODS, self.namespace, labels=label_selector)
+        return backends_from_pods(pods, port.get("targetPort"), port["port"])
 
-    def _service(self) -> Any:
-        from kubernetes.client.exceptions import ApiException
-
-        names = ((self.service_name,) if self.service_name else ()) + self.services
+    def _service(self, kube: "Kube") -> dict[str, Any]:
         if self.service_name:
-            try:
-                return self.core.read_namespaced_service(self.service_name, self.namespace)
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise
-                self.service_name = None  # gone: maybe the release changed; look at every candidate again
-        service = find_service(self.core, self.namespace, list(dict.fromkeys(names)))
-        self.service_name = service.metadata.name
+            service = kube.get(SERVICES, self.service_name, self.namespace)
+            if service is not None:
+                return service
+            self.service_name = None  # gone: maybe the release changed; look at every candidate again
+        service = find_service(kube, self.namespace, self.services)
+        self.service_name = service["metadata"]["name"]
         return service
 
-    def _slices(self, service_name: str) -> list[Any]:
-        from kubernetes.client.exceptions import ApiException
-
-        if self.discovery is None:
+    def _slices(self, kube: "Kube", service_name: str) -> list[dict[str, Any]]:
+        if not self._use_slices:
             return []
         try:
-            return self.discovery.list_namespaced_endpoint_slice(
-                self.namespace, label_selector=f"{SERVICE_NAME_LABEL}={service_name}"
-            ).items
-        except ApiException as exc:
-            if exc.status in (403, 404):  # no EndpointSlice API, or no right to read it: use the selector
-                log.debug("endpoint slices unavailable (%s); using the selector", exc.status)
-                self.discovery = None
-                return []
-            raise
+            return kube.items(ENDPOINTSLICES, self.namespace, labels=f"{SERVICE_NAME_LABEL}={service_name}")
+        except (Forbidden, NotFound) as exc:  # no EndpointSlice API, or no right to read it: use the selector
+            log.debug("endpoint slices unavailable (%s); using the selector", exc.status)
+            self._use_slices = False
+            return []

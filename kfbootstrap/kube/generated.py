@@ -47,7 +47,7 @@ def secret_keys(kube: "Kube", namespace: str, name: str) -> set[str] | None:
 def helm_owned_secret_data(kube: "Kube", namespace: str, name: str) -> dict[str, str] | None:
     """The decoded data of a Secret a Helm release owns (it goes away when the chart stops
     rendering it), or None when it does not exist or Helm does not own it."""
-    import base64
+    from kfbootstrap.kube.secrets import decoded_data
 
     secret = kube.get(SECRETS, name, namespace)
     if secret is None:
@@ -55,9 +55,7 @@ def helm_owned_secret_data(kube: "Kube", namespace: str, name: str) -> dict[str,
     annotations = (secret.get("metadata") or {}).get("annotations") or {}
     if "meta.helm.sh/release-name" not in annotations:
         return None
-    return {
-        key: base64.b64decode(value).decode("utf-8", "replace") for key, value in (secret.get("data") or {}).items()
-    }
+    return decoded_data(secret)
 
 
 def ensure_generated_secret(

@@ -32,10 +32,13 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from kfbootstrap.errors import KfbError
 from kfbootstrap.kube.endpoints import Backend, ServiceBackends
+
+if TYPE_CHECKING:
+    from kfbootstrap.kube.api import Kube
 
 log = logging.getLogger("kfbootstrap.forward")
 
@@ -133,12 +136,12 @@ class Forwarder:
 
     def __init__(
         self,
-        configuration: Any,
+        kube: "Kube",
         routes: list[Route],
         connect_timeout: float = 30.0,
         open_stream: Callable[[str, Backend], Any] | None = None,
     ):
-        self.configuration = configuration
+        self.kube = kube
         self.routes = routes
         self.connect_timeout = connect_timeout
         self._open_stream = open_stream or self._websocket_stream
@@ -246,19 +249,25 @@ class Forwarder:
             delay = min(delay * 2, 0.5)
 
     def _websocket_stream(self, namespace: str, backend: Backend) -> Any:
-        """Open the WebSocket port-forward. A fresh ApiClient per stream: the client's `portforward`
-        swaps `call_api` on the ApiClient instance while it runs, which is not thread-safe to share."""
-        import websocket
-        from kubernetes import client
-        from kubernetes.stream import portforward
+        return self.kube.port_forward(namespace, backend.pod, backend.port)
 
-        websocket.setdefaulttimeout(HANDSHAKE_TIMEOUT)  # bounds the handshake; reset to blocking below
-        api = client.CoreV1Api(client.ApiClient(self.configuration))
-        stream = portforward(
-            api.connect_get_namespaced_pod_portforward, backend.pod, namespace, ports=str(backend.port)
-        )
-        stream.websocket.settimeout(None)  # an idle stream is fine; the proxy thread select()s
-        return stream
+
+def open_pod_stream(configuration: Any, namespace: str, pod: str, port: int) -> Any:
+    """Open the WebSocket port-forward to one pod port (what Kube.port_forward returns).
+
+    A fresh ApiClient per stream: the client's `portforward` swaps `call_api` on the
+    ApiClient instance while it runs, which is not thread-safe to share."""
+    import websocket
+    from kubernetes import client
+    from kubernetes.stream import portforward
+
+    # The client offers no per-connection handshake timeout; this bounds the handshake, and the
+    # stream is made blocking again below (every forward of this process opens streams the same way).
+    websocket.setdefaulttimeout(HANDSHAKE_TIMEOUT)
+    api = client.CoreV1Api(client.ApiClient(configuration))
+    stream = portforward(api.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
+    stream.websocket.settimeout(None)  # an idle stream is fine; the proxy thread select()s
+    return stream
 
 
 _DONE = "done"

@@ -1,4 +1,4 @@
-"""Read Secrets and ConfigMaps with errors that name the namespace and the object.
+"""Read and write Secrets and ConfigMaps through the adapter, with errors that name the namespace and the object.
 
 Never logs values: callers decide what to print (only `kfbootstrap creds` prints secrets).
 """
@@ -6,9 +6,14 @@ Never logs values: callers decide what to print (only `kfbootstrap creds` prints
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from kfbootstrap.errors import KfbError
+from kfbootstrap.kube.api import CONFIGMAPS, NAMESPACES, SECRETS
+from kfbootstrap.kube.errors import Forbidden, KubeError, NotFound
+
+if TYPE_CHECKING:
+    from kfbootstrap.kube.api import Kube
 
 
 class SecretNotFound(KfbError):
@@ -29,26 +34,20 @@ class SecretKeyMissing(KfbError):
         )
 
 
-def read_secret(core: Any, namespace: str, name: str, component_hint: str = "") -> dict[str, str]:
-    """The Secret's data, base64-decoded to text (values that are not UTF-8 are kept as escapes)."""
-    from kubernetes.client.exceptions import ApiException
-
-    try:
-        secret = core.read_namespaced_secret(name, namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            raise _not_found(core, namespace, name, component_hint) from None
-        if exc.status == 403:
-            raise KfbError(
-                f"not allowed to read secret {name} in namespace {namespace}",
-                hint=f"your kube user needs `get` on secrets there (kubectl auth can-i get secrets -n {namespace})",
-            ) from None
-        raise
-    decoded = {
-        key: base64.b64decode(value).decode("utf-8", "backslashreplace") for key, value in (secret.data or {}).items()
+def decoded_data(secret: Mapping[str, Any]) -> dict[str, str]:
+    """A Secret's `data`, base64-decoded to text (bytes that are not UTF-8 kept as escapes)."""
+    return {
+        key: base64.b64decode(value).decode("utf-8", "backslashreplace")
+        for key, value in (secret.get("data") or {}).items()
     }
-    decoded.update(secret.string_data or {})
-    return decoded
+
+
+def read_secret(kube: "Kube", namespace: str, name: str, component_hint: str = "") -> dict[str, str]:
+    """The Secret's data, decoded; SecretNotFound (saying where else it lives) when it is not there."""
+    secret = kube.get(SECRETS, name, namespace)
+    if secret is None:
+        raise _not_found(kube, namespace, name, component_hint)
+    return decoded_data(secret)
 
 
 def secret_value(data: dict[str, str], namespace: str, name: str, key: str) -> str:
@@ -57,22 +56,19 @@ def secret_value(data: dict[str, str], namespace: str, name: str, key: str) -> s
     return data[key]
 
 
-def read_config_map(core: Any, namespace: str, name: str) -> dict[str, str] | None:
-    """A ConfigMap's data, or None when it (or its namespace) does not exist."""
-    from kubernetes.client.exceptions import ApiException
-
+def read_config_map(kube: "Kube", namespace: str, name: str) -> dict[str, str] | None:
+    """A ConfigMap's data, or None when it (or its namespace) does not exist or we may not read it."""
     try:
-        return core.read_namespaced_config_map(name, namespace).data or {}
-    except ApiException as exc:
-        if exc.status in (403, 404):
-            return None
-        raise
+        found = kube.get(CONFIGMAPS, name, namespace)
+    except (Forbidden, NotFound):
+        return None
+    return None if found is None else dict(found.get("data") or {})
 
 
-def _not_found(core: Any, namespace: str, name: str, component_hint: str) -> SecretNotFound:
+def _not_found(kube: "Kube", namespace: str, name: str, component_hint: str) -> SecretNotFound:
     """Say whether the namespace exists and where else a Secret of this name lives."""
-    detail = "" if _namespace_exists(core, namespace) else f" (namespace {namespace} does not exist)"
-    elsewhere = _namespaces_with_secret(core, name)
+    detail = "" if _namespace_exists(kube, namespace) else f" (namespace {namespace} does not exist)"
+    elsewhere = _namespaces_with_secret(kube, name)
     if elsewhere:
         hint = (
             f"a secret {name} exists in namespace {', '.join(elsewhere)}; "
@@ -83,60 +79,32 @@ def _not_found(core: Any, namespace: str, name: str, component_hint: str) -> Sec
     return SecretNotFound(namespace, name, detail, hint)
 
 
-def _namespace_exists(core: Any, namespace: str) -> bool:
-    from kubernetes.client.exceptions import ApiException
-
+def _namespace_exists(kube: "Kube", namespace: str) -> bool:
     try:
-        core.read_namespace(namespace)
+        return kube.get(NAMESPACES, namespace) is not None
+    except KubeError:  # may not read namespaces: do not claim it is missing
         return True
-    except ApiException as exc:
-        return exc.status != 404
 
 
-def _namespaces_with_secret(core: Any, name: str) -> list[str]:
+def _namespaces_with_secret(kube: "Kube", name: str) -> list[str]:
     """Other namespaces holding a Secret called `name` (empty when we may not list cluster-wide)."""
-    from kubernetes.client.exceptions import ApiException
-
     try:
-        items = core.list_secret_for_all_namespaces(field_selector=f"metadata.name={name}").items
-    except ApiException:
+        items = kube.items(SECRETS, None, fields=f"metadata.name={name}", metadata_only=True)
+    except KubeError:
         return []
-    return sorted({item.metadata.namespace for item in items})
+    return sorted({(item.get("metadata") or {}).get("namespace", "") for item in items} - {""})
 
 
 def write_secret(
-    core: Any, namespace: str, name: str, string_data: dict[str, str], labels: dict[str, str] | None = None
+    kube: "Kube", namespace: str, name: str, string_data: dict[str, str], labels: dict[str, str] | None = None
 ) -> None:
     """Create the Secret, or set these keys in the existing one (its other keys are kept)."""
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-
-    body = client.V1Secret(
-        metadata=client.V1ObjectMeta(name=name, namespace=namespace, labels=labels),
-        type="Opaque",
-        string_data=string_data,
-    )
-    try:
-        core.create_namespaced_secret(namespace, body)
-        return
-    except ApiException as exc:
-        if exc.status == 403:
-            raise KfbError(
-                f"not allowed to write secret {name} in namespace {namespace}",
-                hint=f"your kube user needs `create` and `patch` on secrets in {namespace}",
-            ) from None
-        if exc.status != 409:
-            raise
-    core.patch_namespaced_secret(name, namespace, {"metadata": {"labels": labels or {}}, "stringData": string_data})
-
-
-def ensure_namespace(core: Any, name: str, labels: dict[str, str] | None = None) -> None:
-    """Create the namespace unless it exists (labels only on one we create)."""
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-
-    try:
-        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels)))
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
+        "stringData": string_data,
+    }
+    if kube.create(SECRETS, body, namespace) is None:  # it exists: a merge patch keeps its other keys
+        kube.patch(SECRETS, name, {"metadata": {"labels": labels or {}}, "stringData": string_data}, namespace)

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kfbootstrap.errors import KfbError
 from kfbootstrap.smoke.checks import EndpointUnavailable, Service
+
+if TYPE_CHECKING:
+    from kfbootstrap.kube.api import Kube
 
 log = logging.getLogger("kfbootstrap.smoke")
 
@@ -30,7 +33,7 @@ class ForwardedEndpoints:
         self._failed: dict[str, str] = {}
         self._running: list[tuple[Any, threading.Event, threading.Thread]] = []
         self._routes: dict[str, Any] = {}
-        self._clients: tuple[Any, Any, Any] | None = None
+        self._kube: Any = None
 
     def __enter__(self) -> "ForwardedEndpoints":
         return self
@@ -53,14 +56,15 @@ class ForwardedEndpoints:
         from kfbootstrap.kube.endpoints import ServiceBackends, find_service, service_port
         from kfbootstrap.kube.portforward import Forwarder, Route
 
-        configuration, core, discovery = self._api()
-        found = find_service(core, service.namespace, service.names)  # fail now, naming the Service
+        kube = self.kube()
+        found = find_service(kube, service.namespace, service.names)  # fail now, naming the Service
+        found_name = found["metadata"]["name"]
         service_port(found, service.port)
-        backends = ServiceBackends(core, discovery, service.namespace, service.names, service.port)
+        backends = ServiceBackends(kube, service.namespace, service.names, service.port)
         if not backends.refresh(force=True):  # fail at once instead of waiting connect_timeout per request
-            raise KfbError(f"no ready pod behind svc/{found.metadata.name}")
+            raise KfbError(f"no ready pod behind svc/{found_name}")
         route = Route(f"smoke-{service.key}", "127.0.0.1", 0, backends)
-        forwarder = Forwarder(configuration, [route], connect_timeout=self.connect_timeout)
+        forwarder = Forwarder(kube, [route], connect_timeout=self.connect_timeout)
         forwarder.bind()
         port = route.listener.getsockname()[1]
         stop = threading.Event()
@@ -69,28 +73,22 @@ class ForwardedEndpoints:
         thread.start()
         self._running.append((forwarder, stop, thread))
         self._routes[service.key] = route
-        log.info("smoke: forwarding 127.0.0.1:%s -> %s/%s:%s", port, service.namespace, found.metadata.name,
+        log.info("smoke: forwarding 127.0.0.1:%s -> %s/%s:%s", port, service.namespace, found_name,
                  service.port)
         return f"http://127.0.0.1:{port}"
 
-    def _api(self) -> tuple[Any, Any, Any]:
-        if self._clients is None:
-            from kubernetes import client
+    def kube(self) -> "Kube":
+        """The adapter for the smoke run's cluster (also what the checks read credentials with)."""
+        if self._kube is None:
+            from kfbootstrap.kube.api import Kube
 
-            from kfbootstrap.kube.client import load_configuration, timed_client
-
-            configuration = load_configuration(self.context, self.kubeconfig)
-            api = timed_client(configuration)
-            self._clients = (configuration, client.CoreV1Api(api), client.DiscoveryV1Api(api))
-        return self._clients
+            self._kube = Kube.connect(self.context, self.kubeconfig)
+        return self._kube
 
     def explain(self, service: Service) -> str | None:
         """The forward's last error for this Service (e.g. its pod went away mid-run), if any."""
         route = self._routes.get(service.key)
         return route.stats.snapshot().get("last_error") if route is not None else None
-
-    def core_api(self) -> Any:
-        return self._api()[1]
 
     def close(self) -> None:
         for _forwarder, stop, _thread in self._running:

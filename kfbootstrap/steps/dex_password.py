@@ -30,11 +30,11 @@ class DexPasswordStep(Step):
 
     def is_done(self, ctx: RunContext) -> bool:
         """Done when Dex's hash already matches the password we would choose (nothing to write)."""
-        chosen = passwords.choose(self.config, ctx.core())
-        return chosen.source != "random" and passwords.stored_password(ctx.core()) == chosen.password and \
-            passwords.matches(chosen.password, passwords.current_hash(ctx.core()))
+        chosen = passwords.choose(self.config, ctx.kube)
+        return chosen.source != "random" and passwords.stored_password(ctx.kube) == chosen.password and \
+            passwords.matches(chosen.password, passwords.current_hash(ctx.kube))
 
     def run(self, ctx: RunContext) -> str | None:
-        chosen = passwords.choose(self.config, ctx.core())
-        passwords.set_password(ctx.core(), chosen.password)
+        chosen = passwords.choose(self.config, ctx.kube)
+        passwords.set_password(ctx.kube, chosen.password)
         return f"{chosen.source}; `kfbootstrap creds kubeflow` shows it"

@@ -41,15 +41,12 @@ class ForwardsStep(Step):
 
     def run(self, ctx: RunContext) -> str | None:
         from kfbootstrap.access.expose import ensure_background, plan
-        from kfbootstrap.kube.client import api_errors, typed_core
 
-        core = typed_core(ctx.config.kube_context)
         address = _address(ctx.config, warn=True)
         started, failed = 0, []
         for target in self.targets:
             try:
-                with api_errors(ctx.config.kube_context):
-                    p = plan(target, ctx.config, core, address=address)
+                p = plan(target, ctx.config, ctx.kube, address=address)
                 ensure_background(p, ctx.config)
                 started += 1
             except KfbError as exc:

@@ -126,7 +126,7 @@ class KubeflowStep(ManifestsStep):
 
         if self.config.kubeflow.keep_default_password:
             return objects
-        current = passwords.current_hash(ctx.core())
+        current = passwords.current_hash(ctx.kube)
         return passwords.with_current_hash(objects, current) if current else objects
 
     def describe(self) -> str:

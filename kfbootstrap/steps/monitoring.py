@@ -49,7 +49,7 @@ class GrafanaStep(HelmReleaseStep):
         created = ensure_generated_secret(kube, self.pin.namespace, GRAFANA_ADMIN_SECRET, self._new_admin,
                                           self.component)
         if not created and self._supplied is not None:
-            self._warn_if_not_supplied(ctx.core())
+            self._warn_if_not_supplied(ctx.kube)
 
     def after_release(self, ctx, result) -> str | None:
         if self._adopted is None:
@@ -72,13 +72,13 @@ class GrafanaStep(HelmReleaseStep):
 
         return {GRAFANA_ADMIN_USER_KEY: GRAFANA_ADMIN_USER, GRAFANA_ADMIN_PASSWORD_KEY: self._supplied or new_password()}
 
-    def _warn_if_not_supplied(self, core) -> None:
+    def _warn_if_not_supplied(self, kube) -> None:
         """Grafana sets its admin password only when its database is first created: a later change of the
         variable cannot reach it through the Secret, so say so instead of pretending."""
         from kfbootstrap import ui
         from kfbootstrap.kube.secrets import read_secret
 
-        current = read_secret(core, self.pin.namespace, GRAFANA_ADMIN_SECRET).get(GRAFANA_ADMIN_PASSWORD_KEY)
+        current = read_secret(kube, self.pin.namespace, GRAFANA_ADMIN_SECRET).get(GRAFANA_ADMIN_PASSWORD_KEY)
         if current != self._supplied:
             ui.warn(f"Grafana keeps the admin password it was installed with, not ${self._var}'s: change it in "
                     "Grafana (Profile → Change password); `kfbootstrap creds grafana` shows the one it has")

@@ -77,6 +77,28 @@ def test_status_names_the_refusal_and_the_context_instead_of_a_bug(testbed, rest
     assert "Traceback" not in result.text and "bug" not in result.text
 
 
+@pytest.mark.parametrize(
+    "argv, refused, check",
+    [
+        (["creds", "grafana"], "cannot get Secret monitoring/grafana", "get secrets -n monitoring"),
+        (["expose", "grafana"], "cannot get Service monitoring/", "get services -n monitoring"),
+        (["passwd", "--from-env", "NEW_KF_PW"], "cannot get Deployment auth/dex", "get deployments -n auth"),
+    ],
+    ids=["creds", "expose", "passwd"],
+)
+def test_the_commands_beyond_up_name_a_refusal_too(
+    testbed, restricted_context, monkeypatch, capsys, argv, refused, check
+):
+    """creds, expose and passwd read through the adapter as `up` does: the same error, context and RBAC hint."""
+    monkeypatch.setenv("NEW_KF_PW", "a-long-enough-password")
+    result = run_cli(capsys, *argv, "--context", restricted_context)
+    assert result.code == 1, result.text
+    error = next(line for line in result.err.splitlines() if line.startswith("error: "))
+    assert error.startswith(f"error: {refused}") and f"(kube context {RESTRICTED}): forbidden" in error, result.err
+    assert f"kubectl --context {RESTRICTED} auth can-i {check}" in result.err
+    assert "Traceback" not in result.text and "bug" not in result.text
+
+
 def test_a_deployment_mid_rollout_is_judged_the_same_by_up_and_status(testbed, namespace, monkeypatch, capsys):
     """The old pod stays ready while the new one cannot be scheduled: neither `up` nor `status` calls it ready."""
     from kfbootstrap.config import load_config

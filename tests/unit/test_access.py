@@ -11,21 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from kubernetes.client import (
-    DiscoveryV1EndpointPort,
-    V1Container,
-    V1ContainerPort,
-    V1EndpointConditions,
-    V1EndpointSlice,
-    V1ObjectMeta,
-    V1ObjectReference,
-    V1Pod,
-    V1PodCondition,
-    V1PodSpec,
-    V1PodStatus,
-)
-from kubernetes.client import V1Endpoint as Endpoint
-
 from kfbootstrap.access import forwards
 from kfbootstrap.access.creds import DEX_DEFAULT_HASHES, is_default_password
 from kfbootstrap.access.status import collect
@@ -94,16 +79,20 @@ def test_url(address, expected):
 # ------------------------------------------------------------------------------ endpoints
 
 
-def endpoint(pod: str | None, ready=True, terminating=None, kind="Pod") -> Endpoint:
-    ref = V1ObjectReference(kind=kind, name=pod) if pod else None
-    conditions = None if ready is None and terminating is None else V1EndpointConditions(
-        ready=ready, terminating=terminating)
-    return Endpoint(addresses=["10.0.0.1"], conditions=conditions, target_ref=ref)
+def endpoint(pod: str | None, ready=True, terminating=None, kind="Pod") -> dict:
+    """An EndpointSlice endpoint as the API serves it (absent fields left out, as the server does)."""
+    found: dict = {"addresses": ["10.0.0.1"]}
+    if pod:
+        found["targetRef"] = {"kind": kind, "name": pod}
+    conditions = {key: value for key, value in (("ready", ready), ("terminating", terminating)) if value is not None}
+    if conditions:
+        found["conditions"] = conditions
+    return found
 
 
-def endpoint_slice(endpoints, ports) -> V1EndpointSlice:
-    return V1EndpointSlice(address_type="IPv4", endpoints=endpoints,
-                           ports=[DiscoveryV1EndpointPort(name=n, port=p) for n, p in ports])
+def endpoint_slice(endpoints, ports) -> dict:
+    return {"addressType": "IPv4", "endpoints": endpoints,
+            "ports": [{"port": p, **({"name": n} if n is not None else {})} for n, p in ports]}
 
 
 def test_slices_give_ready_pods_and_the_resolved_port_of_the_named_service_port():
@@ -120,12 +109,11 @@ def test_unnamed_service_port_matches_the_unnamed_slice_port():
     assert backends_from_slices([endpoint_slice([endpoint("a")], [(None, 3000)])], None) == [Backend("a", 3000)]
 
 
-def pod(name: str, ready=True, deleting=False, ports=(("http", 8080),)) -> V1Pod:
-    return V1Pod(
-        metadata=V1ObjectMeta(name=name, deletion_timestamp="2026-01-01T00:00:00Z" if deleting else None),
-        spec=V1PodSpec(containers=[V1Container(name="c", ports=[V1ContainerPort(container_port=p, name=n)
-                                                                  for n, p in ports])]),
-        status=V1PodStatus(conditions=[V1PodCondition(type="Ready", status="True" if ready else "False")]))
+def pod(name: str, ready=True, deleting=False, ports=(("http", 8080),)) -> dict:
+    meta = {"name": name, **({"deletionTimestamp": "2026-01-01T00:00:00Z"} if deleting else {})}
+    return {"metadata": meta,
+            "spec": {"containers": [{"name": "c", "ports": [{"containerPort": p, "name": n} for n, p in ports]}]},
+            "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
 
 
 @pytest.mark.parametrize("target_port,expected", [("http", 8080), (8443, 8443), ("8443", 8443), (None, 80),
@@ -139,7 +127,7 @@ class ListedBackends(ServiceBackends):
     """ServiceBackends whose API listing is a script, to check picking, quarantine and rate limits."""
 
     def __init__(self, answers, **kwargs):
-        super().__init__(None, None, "ns", ["svc"], 80, **kwargs)
+        super().__init__(None, "ns", ["svc"], 80, **kwargs)
         self.answers = list(answers)
         self.lists = 0
 

@@ -21,30 +21,20 @@ def config(tmp_path, **kubeflow):
 
 
 class NoStore:
-    """A CoreV1Api stand-in for the one question `choose` asks when no variable is named: is one kept?"""
+    """An adapter stand-in for the one question `choose` asks when no variable is named: is one kept?"""
 
     def __init__(self, kept: str | None = None):
         self.kept = kept
 
-    def read_namespaced_secret(self, name, namespace):
+    def get(self, resource, name, namespace=None):
         import base64
 
-        from kubernetes.client.exceptions import ApiException
+        if resource.kind == "Secret" and name == passwords.LOGIN_SECRET and self.kept:
+            return {"data": {"password": base64.b64encode(self.kept.encode()).decode()}}
+        return None if resource.kind == "Secret" else {"metadata": {"name": name}}
 
-        if name == passwords.LOGIN_SECRET and self.kept:
-            class Secret:
-                data = {"password": base64.b64encode(self.kept.encode()).decode()}
-                string_data = None
-            return Secret()
-        raise ApiException(status=404)
-
-    def read_namespace(self, name):
-        return object()
-
-    def list_secret_for_all_namespaces(self, **kwargs):
-        class Empty:
-            items = []
-        return Empty()
+    def items(self, resource, namespace=None, **selectors):
+        return []
 
 
 def test_the_named_variable_wins_then_the_kept_password_then_a_random_one(tmp_path):
