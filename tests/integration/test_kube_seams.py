@@ -15,15 +15,20 @@ import pytest
 import yaml
 
 from tests.cli_helpers import run_cli
-from tests.integration.test_addons import cli_env, use_testbed_kubeconfig, write_config  # noqa: F401 (fixture)
-from tests.testbed.cluster import wait_until
+from tests.integration.test_addons import DockerFakingRunner, use_testbed_kubeconfig, write_config
+from tests.testbed.cluster import helm_binaries, wait_until
 
 RESTRICTED = "kfb-restricted"
 
 
 @pytest.fixture
-def restricted_context(testbed, namespace, tmp_path, monkeypatch, cli_env):  # noqa: F811 (the fixture)
-    """KUBECONFIG with the testbed's contexts plus RESTRICTED, a ServiceAccount bound to nothing."""
+def restricted_context(testbed, namespace, tmp_path, monkeypatch):
+    """KUBECONFIG with the testbed's contexts plus RESTRICTED, a ServiceAccount bound to nothing.
+
+    The shared testbed is enough (nothing gets installed: every request is refused); docker is faked."""
+    use_testbed_kubeconfig(testbed, monkeypatch)
+    runner = DockerFakingRunner()
+    monkeypatch.setattr("kfbootstrap.cli.common.new_runner", lambda: runner)
     testbed.kubectl("create", "serviceaccount", "nobody", "-n", namespace)
     token = testbed.kubectl("create", "token", "nobody", "-n", namespace, "--duration", "1h").stdout.strip()
     kubeconfig = yaml.safe_load(Path(testbed.kubeconfig).read_text())
@@ -58,7 +63,8 @@ ONLY = {
 def test_a_user_whose_rbac_forbids_reading_a_steps_objects_gets_exit_1_and_the_step_named(
     testbed, restricted_context, tmp_path, capsys, component, step, refused
 ):
-    config = write_config(tmp_path, testbed, components={**ONLY, component: True})
+    helm = helm_binaries(testbed.bin_dir)["helm3"]  # never reached: the refusal comes first
+    config = write_config(tmp_path, helm, components={**ONLY, component: True})
     result = run_cli(capsys, "up", "--context", restricted_context, "--config", str(config))
     assert result.code == 1, result.text
     error = next(line for line in result.err.splitlines() if line.startswith("error: "))
