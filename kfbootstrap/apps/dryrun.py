@@ -9,7 +9,6 @@ from kfbootstrap.apps.catalog import catalog_for
 from kfbootstrap.apps.fit import FITS, fit
 from kfbootstrap.apps.plan import GIB, budget, nodes_of, selection_for
 from kfbootstrap.apps.report import part_lines
-from kfbootstrap.apps.select import select
 from kfbootstrap.config import Config
 from kfbootstrap.errors import KfbError
 
@@ -53,13 +52,15 @@ def print_choice(config: Config, new_runner: "Callable[[], Runner]", host: "Host
     measured = budget(selection, nodes)
     total = measured.total
     chosen = ", ".join(selection.apps) if config.kubeflow.apps is not None else "everything in the render"
-    ui.out.print(f"\nKubeflow applications: {chosen}", markup=False)
+    ui.out.print(f"\nKubeflow applications: {chosen}; sizing: {config.kubeflow.sizing}", markup=False)
     for line in part_lines(selection, nodes):
         ui.out.print(f"  {line}", markup=False)
     ui.out.print(f"  total: {total.objects} objects, {len(total.images)} images, {total.pods} pods, "
                  f"{total.total_cpu:.2f} CPU and {total.total_memory / GIB:.2f} GiB requested "
                  f"(Istio sidecars: {total.sidecars}, {total.sidecar_cpu:.2f} CPU, {total.sidecar_memory / GIB:.2f} GiB); "
                  f"add-ons installed with Helm are not counted", markup=False)
+    for note in selection.resized:
+        ui.out.print(f"  sized for a laptop: {note}", markup=False)
     for note in selection.repaired:
         ui.out.print(f"  repaired: {note}", markup=False)
     for note in selection.dangling:
@@ -78,6 +79,6 @@ def _print_fit(host: "HostProbe", config: Config, render, total, nodes: int) -> 
 
     for profile in PROFILE_PRESETS:
         other = profile_config(profile, config.kubeflow.version)
-        choice = select(render.objects(), catalog, other.kubeflow.apps, render.built_from, render.root)
+        choice = selection_for(other, render)
         other_fit = fit(budget(choice, nodes_of(other)).total, nodes_of(other), memory, cpus)
-        ui.out.print(f"  profile {profile}: {other_fit.describe()}", markup=False)
+        ui.out.print(f"  profile {profile} ({other.kubeflow.sizing} sizing): {other_fit.describe()}", markup=False)

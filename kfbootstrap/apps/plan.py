@@ -14,6 +14,7 @@ from kfbootstrap.apps.catalog import catalog_for
 from kfbootstrap.apps.measure import Totals, measure
 from kfbootstrap.apps.origin import without_origin
 from kfbootstrap.apps.select import Selection, select
+from kfbootstrap.apps.sizing import UPSTREAM, resize
 from kfbootstrap.config import Config
 
 if TYPE_CHECKING:
@@ -29,19 +30,32 @@ def nodes_of(config: Config) -> int:
 
 
 def selection_for(config: Config, render: "Render") -> Selection:
-    """The objects of the chosen apps in `render` (every object when the release has no catalog)."""
+    """The objects of the chosen apps in `render` (every object when the release has no catalog), sized."""
     catalog = catalog_for(config.kubeflow.version)
     objects = render.objects()
     if catalog is None:  # config validation refuses kubeflow.apps here, so this is "everything"
-        return Selection([], [], [dict(without_origin(o)) for o in objects], [""] * len(objects))
-    return select(objects, catalog, config.kubeflow.apps, render.built_from, render.root)
+        chosen = Selection([], [], [dict(without_origin(o)) for o in objects], [""] * len(objects))
+    else:
+        chosen = select(objects, catalog, config.kubeflow.apps, render.built_from, render.root)
+    return sized(chosen, config.kubeflow.sizing)
 
 
-def selection_digest(render: "Render", parts: Sequence[str]) -> str:
-    """What the cluster's marker records: the render and the choice made from it (no parse needed)."""
-    if not parts:  # a release without a catalog: the render is the whole story (as before apps existed)
+def sized(selection: Selection, sizing: str) -> Selection:
+    """The selection with kubeflow.sizing applied to its objects (same objects, same order)."""
+    result = resize(selection.objects, sizing)
+    selection.objects = result.objects
+    selection.resized = result.changes
+    return selection
+
+
+def selection_digest(render: "Render", parts: Sequence[str], sizing: str = UPSTREAM) -> str:
+    """What the cluster's marker records: the render and the choice made from it (no parse needed).
+
+    A change of sizing changes the digest, so `up` applies again instead of skipping."""
+    if not parts and sizing == UPSTREAM:  # a release without a catalog: the render is the whole story
         return render.digest
-    return hashlib.sha256(f"{render.digest}\n{','.join(parts)}".encode()).hexdigest()
+    suffix = "" if sizing == UPSTREAM else f"\nsizing={sizing}"
+    return hashlib.sha256(f"{render.digest}\n{','.join(parts)}{suffix}".encode()).hexdigest()
 
 
 @dataclass

@@ -39,6 +39,7 @@ class Selection:
     dropped: Counter = field(default_factory=Counter)  # objects left out, per part
     repaired: list[str] = field(default_factory=list)  # Certificates pointed back at their own Issuer
     dangling: list[str] = field(default_factory=list)  # references to objects outside the selection
+    resized: list[str] = field(default_factory=list)  # requests lowered by kubeflow.sizing (kfbootstrap/apps/sizing.py)
 
     def by_part(self) -> dict[str, list[dict[str, Any]]]:
         grouped: dict[str, list[dict[str, Any]]] = {part: [] for part in self.parts}

@@ -32,7 +32,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable outpu
 
 
 # Flags whose name is not the last part of the config key they set (for error messages).
-FLAG_NAMES = {"kubeflow.version": "--kubeflow-version", "kubeflow.path": "--manifests"}
+FLAG_NAMES = {"kubeflow.version": "--kubeflow-version", "kubeflow.path": "--manifests", "kubeflow.sizing": "--sizing"}
 
 
 def load(config_file: Path | None, **flags: Any) -> "LoadedConfig":

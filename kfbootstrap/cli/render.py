@@ -26,13 +26,15 @@ def render(
     kubeflow_version: Annotated[Optional[str], typer.Option("--kubeflow-version", help="Kubeflow community-distribution release, e.g. 26.03.1.", show_default=False)] = None,
     manifests: Annotated[Optional[Path], typer.Option("--manifests", help="Local manifests checkout or pre-rendered YAML.", show_default=False)] = None,
     apps: Annotated[Optional[str], typer.Option("--apps", help="Kubeflow applications, comma-separated (sets kubeflow.apps).", show_default=False)] = None,
+    sizing: Annotated[Optional[str], typer.Option("--sizing", help="Resource requests: upstream or laptop (sets kubeflow.sizing).", show_default=False)] = None,
 ) -> None:
     """Render the manifests `up` would apply (with kfbootstrap's labels), for review, GitOps or air-gapped installs.
 
     A directory written with --out (manifests and chart archives) can be given back as kubeflow.path
     (or --manifests) on a machine without network.
     """
-    loaded = load(config, kubeflow__version=kubeflow_version, kubeflow__path=manifests, kubeflow__apps=apps)
+    loaded = load(config, kubeflow__version=kubeflow_version, kubeflow__path=manifests, kubeflow__apps=apps,
+                  kubeflow__sizing=sizing)
     from kfbootstrap import paths
     from kfbootstrap.manifests import renders_for
 

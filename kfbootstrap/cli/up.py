@@ -22,6 +22,9 @@ def up(
     apps: Annotated[Optional[str], typer.Option(
         "--apps", help="Kubeflow applications to install, comma-separated, e.g. pipelines,kserve (sets kubeflow.apps; "
                        "default: all of the release's example).", show_default=False)] = None,
+    sizing: Annotated[Optional[str], typer.Option(
+        "--sizing", help="Resource requests: upstream (production) or laptop (Istio's demo-profile requests; the "
+                         "pipelines profile's default). Sets kubeflow.sizing.", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and change nothing.")] = False,
     timeout: Annotated[Optional[str], typer.Option(
         "--timeout", help="How long to wait for every workload to be ready, e.g. 45m (sets timeouts.ready).",
@@ -31,7 +34,8 @@ def up(
 ) -> None:
     """Create the cluster and install the platform. Safe to re-run: finished steps are skipped."""
     loaded = load(config, profile=profile, cluster__name=name, cluster__context=context,
-                  kubeflow__version=kubeflow_version, kubeflow__path=manifests, kubeflow__apps=apps, cluster__workers=workers,
+                  kubeflow__version=kubeflow_version, kubeflow__path=manifests, kubeflow__apps=apps, kubeflow__sizing=sizing,
+                  cluster__workers=workers,
                   timeouts__ready=_seconds(timeout),
                   forwards__auto=False if no_expose else None)
     from kfbootstrap.pipeline import build_steps, print_plan, run_steps

@@ -142,7 +142,7 @@ class KubeflowStep(ManifestsStep):
     def digest(self, render: "Render") -> str:
         from kfbootstrap.apps.plan import selection_digest
 
-        return selection_digest(render, self.parts())
+        return selection_digest(render, self.parts(), self.config.kubeflow.sizing)
 
     def parts(self) -> list[str]:
         from kfbootstrap.apps.plan import chosen_parts
