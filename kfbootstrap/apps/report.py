@@ -12,39 +12,52 @@ from typing import Any, Mapping, Sequence
 from kfbootstrap.apps.catalog import Catalog
 from kfbootstrap.apps.fit import with_system
 from kfbootstrap.apps.measure import Totals
-from kfbootstrap.apps.plan import GIB, budget
+from kfbootstrap.apps.plan import GIB, budget, sized
 from kfbootstrap.apps.select import Selection, select
+from kfbootstrap.apps.sizing import LAPTOP, UPSTREAM
 
 
 @dataclass(frozen=True)
 class Row:
     name: str  # a profile, or "apps: a,b"
     apps: str
+    sizing: str  # kubeflow.sizing the row is measured with
     nodes: int
     totals: Totals
 
     def cells(self) -> list[str]:
         t = self.totals
         memory, cpu = with_system(t, self.nodes)
-        return [self.name, self.apps, str(self.nodes), str(t.objects), str(len(t.images)), str(t.pods),
+        return [self.name, self.apps, self.sizing, str(self.nodes), str(t.objects), str(len(t.images)), str(t.pods),
                 f"{t.total_cpu:.2f} ({t.sidecar_cpu:.2f})", f"{t.total_memory / GIB:.2f} ({t.sidecar_memory / GIB:.2f})",
                 f"{cpu:.2f} / {memory / GIB:.2f}"]
 
 
-HEADERS = ["profile / choice", "apps", "nodes", "objects", "images", "pods",
+HEADERS = ["profile / choice", "apps", "sizing", "nodes", "objects", "images", "pods",
            "CPU requested (of it sidecars)", "GiB requested (of it sidecars)", "with Kind's own pods: CPU / GiB"]
 
 
-def row(name: str, selection: Selection, nodes: int) -> Row:
+@dataclass(frozen=True)
+class Choice:
+    """One row to measure: a name, the apps (None: all), the nodes DaemonSets run on, and the sizing."""
+
+    name: str
+    apps: list[str] | None
+    nodes: int
+    sizing: str = UPSTREAM
+
+
+def row(name: str, selection: Selection, nodes: int, sizing: str = UPSTREAM) -> Row:
     apps = ",".join(selection.apps) if selection.apps else "(all in the render)"
-    return Row(name, apps, nodes, budget(selection, nodes).total)
+    return Row(name, apps, sizing, nodes, budget(selection, nodes).total)
 
 
-def profile_rows(objects: Sequence[Mapping[str, Any]], catalog: Catalog, choices: Sequence[tuple[str, list[str] | None, int]],
+def profile_rows(objects: Sequence[Mapping[str, Any]], catalog: Catalog, choices: Sequence[Choice],
                  built_from: str | None = None, root: str = ".") -> list[Row]:
-    """One row per (name, apps, nodes) choice."""
+    """One row per choice, each selected from the render and sized as the choice says."""
     extra = {} if built_from is None else {"built_from": built_from, "root": root}
-    return [row(name, select(objects, catalog, apps, **extra), nodes) for name, apps, nodes in choices]
+    return [row(c.name, sized(select(objects, catalog, c.apps, **extra), c.sizing), c.nodes, c.sizing)
+            for c in choices]
 
 
 def markdown(rows: Sequence[Row]) -> str:
@@ -125,24 +138,47 @@ README_CHOICES = (["pipelines", "hub"], ["pipelines", "kserve"], ["kserve"], ["n
 
 
 def readme_block(objects: Sequence[Mapping[str, Any]], catalog: Catalog) -> str:
-    """README's generated section: per profile and per choice, then the pipelines profile per part."""
+    """README's generated section: per profile (with its own sizing, and the other one where it
+    matters) and per choice, then the pipelines profile per part, as that profile installs it."""
     from kfbootstrap.config import PROFILE_PRESETS, profile_config
 
     configs = {name: profile_config(name, catalog.release) for name in PROFILE_PRESETS}
     nodes = {name: 1 + config.cluster.workers for name, config in configs.items()}
-    choices = [(f"profile `{name}`", config.kubeflow.apps, nodes[name]) for name, config in configs.items()]
-    choices += [(f"`--apps {','.join(apps)}`", list(apps), nodes["pipelines"]) for apps in README_CHOICES]
+    choices = [Choice(f"profile `{name}`", config.kubeflow.apps, nodes[name], config.kubeflow.sizing)
+               for name, config in configs.items()]
+    laptop = configs["pipelines"].kubeflow.sizing
+    other = UPSTREAM if laptop == LAPTOP else LAPTOP
+    choices.insert(list(configs).index("pipelines") + 1, Choice(f"profile `pipelines` `--sizing {other}`",
+                                                                configs["pipelines"].kubeflow.apps,
+                                                                nodes["pipelines"], other))
+    choices.insert(1, Choice("profile `full` `--sizing laptop`", None, nodes["full"], LAPTOP))
+    choices += [Choice(f"`--apps {','.join(apps)}`", list(apps), nodes["pipelines"]) for apps in README_CHOICES]
     rows = profile_rows(objects, catalog, choices)
     single = single_user_estimate(objects, catalog, nodes["pipelines"])
-    pipelines = select(objects, catalog, configs["pipelines"].kubeflow.apps)
+    pipelines = sized(select(objects, catalog, configs["pipelines"].kubeflow.apps), laptop)
     return (f"Measured from the {catalog.release} `example` render by `kfbootstrap.apps.report` "
             "(tests/unit/test_apps_readme.py keeps this section in step with the code):\n\n"
             + markdown(rows)
             + f"\nEstimate, not installable here: upstream's single-user Pipelines would request about "
               f"{single.total_cpu:.2f} CPU and {single.total_memory / GIB:.2f} GiB ({single.pods} pods, no sidecars); "
-              "see below.\n\nThe `pipelines` profile's largest requests: "
-            + largest(pipelines, nodes["pipelines"]) + ".\n\nThe `pipelines` profile per part:\n\n"
+              "see below.\n\n"
+            + f"What `--sizing {LAPTOP}` changes in the render (only requests, only downwards):\n\n"
+            + "".join(f"- {change}\n" for change in pipelines.resized)
+            + _sidecar_note(pipelines)
+            + f"\nThe `pipelines` profile's largest requests ({laptop} sizing): "
+            + largest(pipelines, nodes["pipelines"]) + f".\n\nThe `pipelines` profile per part ({laptop} sizing):\n\n"
             + part_markdown(pipelines, nodes["pipelines"]))
+
+
+def _sidecar_note(selection: Selection) -> str:
+    """Say so when the injector's default sidecar already asks no more than laptop sizing would."""
+    from kfbootstrap.apps.measure import sidecar_of
+
+    sidecar = sidecar_of(selection.objects)
+    if sidecar is None or any("sidecar default" in change for change in selection.resized):
+        return ""
+    return (f"- not changed: the injector's default sidecar requests ({sidecar.cpu * 1000:.0f}m CPU, "
+            f"{sidecar.memory / 2**20:.0f}Mi) are already Istio's demo values\n")
 
 
 def largest(selection: Selection, nodes: int, count: int = 6) -> str:
