@@ -110,13 +110,13 @@ class KubeflowConfig(_Section):
         """Apps of the chosen release's catalog (`version` is validated first: it is declared first)."""
         if value is None:
             return value
-        from kfbootstrap.apps.catalog import catalog_for
+        from kfbootstrap.apps.catalog import CATALOGS, catalog_for
 
         version = info.data.get("version", DEFAULT_RELEASE)
         catalog = catalog_for(version)
         if catalog is None:
-            raise ValueError(f"choosing applications needs a release whose parts kfbootstrap knows; "
-                             f"{version} is not one (leave kubeflow.apps out there)")
+            raise ValueError(f"choosing applications needs a release kfbootstrap has a parts table for "
+                             f"({', '.join(CATALOGS)}); {version} has none")
         unknown = [app for app in value if app not in catalog.apps()]
         if unknown or not value:
             raise ValueError(f"unknown application(s) {', '.join(unknown) or '(none given)'}; "
@@ -575,6 +575,12 @@ def _hint_for(error: Mapping[str, Any], key: str) -> str:
         parent = key.rsplit(".", 1)[0] if "." in key else ""
         valid = _valid_keys(parent)
         return f"valid keys{f' under {parent}' if parent else ''}: {', '.join(valid)}" if valid else "remove the key"
+    if key == "kubeflow.apps" and "parts table" in str(error["msg"]):
+        from kfbootstrap.apps.catalog import CATALOGS
+
+        release = DEFAULT_RELEASE if DEFAULT_RELEASE in CATALOGS else list(CATALOGS)[-1]
+        return (f"use --kubeflow-version {release}, or leave kubeflow.apps (and the pipelines profile, "
+                "which sets it) out to install everything of that release")
     return "see `kfbootstrap config schema` for every key, its type and allowed values"
 
 

@@ -37,7 +37,7 @@ def test_apps_from_the_environment():
 @pytest.mark.parametrize("flags,message", [
     ({"kubeflow.apps": "pipelines,jupyter"}, "unknown application(s) jupyter; 26.03.1 has: dashboard, pipelines"),
     ({"kubeflow.apps": " , "}, "unknown application(s) (none given)"),
-    ({"kubeflow.apps": "pipelines", "kubeflow.version": "26.03"}, "26.03 is not one"),
+    ({"kubeflow.apps": "pipelines", "kubeflow.version": "26.03"}, "a parts table for (26.03.1); 26.03 has none"),
 ])
 def test_bad_app_choices_name_the_key_and_the_choices(flags, message):
     with pytest.raises(ConfigError) as caught:
@@ -103,6 +103,18 @@ def test_dry_run_of_a_release_not_cloned_yet_fetches_nothing(monkeypatch, tmp_pa
     result = run_cli(capsys, "up", "--dry-run", "--kubeflow-version", "26.03.1", "--profile", "pipelines")
     assert result.code == 0, result.text
     assert "not measured" in result.out and "is not cloned yet" in result.out
+
+
+@pytest.mark.parametrize("args", [["--apps", "pipelines"], ["--profile", "pipelines"]])
+def test_choosing_apps_of_a_release_without_a_parts_table_names_the_releases_that_have_one(monkeypatch, tmp_path,
+                                                                                           capsys, args):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(capsys, "up", "--dry-run", "--kubeflow-version", "v1.10.2", *args)
+    assert result.code == 2 and "Traceback" not in result.text
+    error, hint = result.err.strip().splitlines()
+    assert error.startswith("error: config key `kubeflow.apps`") and "parts table for (26.03.1); v1.10.2 has none" in error
+    assert hint == ("hint: use --kubeflow-version 26.03.1, or leave kubeflow.apps (and the pipelines profile, which sets "
+                    "it) out to install everything of that release")
 
 
 def test_an_unknown_app_on_the_command_line_is_a_usage_error(monkeypatch, tmp_path, capsys):
