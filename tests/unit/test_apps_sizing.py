@@ -171,3 +171,12 @@ def test_dry_run_of_the_pipelines_profile_says_what_laptop_sizing_changes(monkey
                     "26.03.1", "--manifests", str(render))
     assert "sizing: upstream" in again.out and "1.68 CPU and 6.04 GiB requested" in again.out
     assert "sized for a laptop" not in again.out
+
+
+def test_sizing_needs_no_parts_table_and_finds_the_same_objects_in_26_03():
+    path = fixture_path("kubeflow-26.03", "example.yaml.xz")
+    result = resize(parse_manifests(lzma.decompress(path.read_bytes()).decode(), str(path)), LAPTOP)
+    assert [change.split(":")[0] for change in result.changes] == [
+        "Deployment istio-system/istio-ingressgateway istio-proxy", "Deployment istio-system/istiod discovery",
+        "DaemonSet kube-system/istio-cni-node install-cni", "HorizontalPodAutoscaler istio-system/istio-ingressgateway",
+        "HorizontalPodAutoscaler istio-system/istiod"]
