@@ -180,3 +180,22 @@ def test_sizing_needs_no_parts_table_and_finds_the_same_objects_in_26_03():
         "Deployment istio-system/istio-ingressgateway istio-proxy", "Deployment istio-system/istiod discovery",
         "DaemonSet kube-system/istio-cni-node install-cni", "HorizontalPodAutoscaler istio-system/istio-ingressgateway",
         "HorizontalPodAutoscaler istio-system/istiod"]
+
+
+def test_render_writes_what_up_applies_sized_as_asked(monkeypatch, tmp_path, capsys):
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+    for off in ("METALLB", "PROMETHEUS", "GRAFANA"):  # only the Kubeflow render here
+        monkeypatch.setenv(f"KFBOOTSTRAP_COMPONENTS__{off}", "false")
+    render = fixture_path("kubeflow-26.03.1", "example-origin.yaml.xz")
+    written = {}
+    for sizing in (UPSTREAM, LAPTOP):
+        result = run_cli(capsys, "render", "--kubeflow-version", "26.03.1", "--manifests", str(render),
+                         "--apps", "pipelines", "--sizing", sizing)
+        assert result.code == 0, result.text
+        written[sizing] = [d for d in yaml.load_all(result.out, Loader=yaml.CSafeLoader) if d]
+    differ = [f"{new['kind']}/{new['metadata']['name']}" for old, new in zip(written[UPSTREAM], written[LAPTOP]) if old != new]
+    assert len(written[LAPTOP]) == 344 and sorted(differ) == ["DaemonSet/istio-cni-node", "Deployment/istio-ingressgateway",
+                                                               "Deployment/istiod", "HorizontalPodAutoscaler/istio-ingressgateway",
+                                                               "HorizontalPodAutoscaler/istiod"]
