@@ -9,6 +9,7 @@ from kfbootstrap.apps.catalog import catalog_for
 from kfbootstrap.apps.fit import FITS, fit
 from kfbootstrap.apps.plan import GIB, budget, nodes_of, selection_for
 from kfbootstrap.apps.report import part_lines
+from kfbootstrap.apps.sizing import LAPTOP
 from kfbootstrap.config import Config
 from kfbootstrap.errors import KfbError
 
@@ -72,6 +73,10 @@ def _print_fit(host: "HostProbe", config: Config, render, total, nodes: int) -> 
     memory, cpus, where = machine(host)
     verdict = fit(total, nodes, memory, cpus)
     ui.out.print(f"\nOn {where}: {verdict.describe()}", markup=False)
+    if verdict.verdict != FITS and config.kubeflow.sizing != LAPTOP:  # the same choice, sized for a laptop
+        laptop = config.model_copy(update={"kubeflow": config.kubeflow.model_copy(update={"sizing": LAPTOP})})
+        smaller = fit(budget(selection_for(laptop, render), nodes).total, nodes, memory, cpus)
+        ui.out.print(f"  this choice with --sizing {LAPTOP}: {smaller.describe()}", markup=False)
     catalog = catalog_for(config.kubeflow.version)
     if catalog is None or verdict.verdict == FITS:
         return

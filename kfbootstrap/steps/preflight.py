@@ -296,7 +296,8 @@ def _requests_check(ctx: RunContext) -> "Callable[[float | None, int | None, str
         verdict = fit(totals, nodes, memory, cpus)
         more = "raise Docker Desktop's Memory (Settings → Resources)" if source == "Docker Desktop VM" \
             else "give Docker more memory"
-        hint = f"{more}, choose fewer apps (`--apps pipelines`) or `--profile pipelines`; " \
+        laptop = "" if config.kubeflow.sizing == "laptop" else "`--sizing laptop`, "
+        hint = f"{more}, {laptop}choose fewer apps (`--apps pipelines`) or `--profile pipelines`; " \
                "`up --dry-run` shows what each asks for"
         status = FAIL if verdict.verdict == NO else WARN if verdict.verdict == TIGHT else OK
         return Finding("requests", status, f"{verdict.describe()} on the {source}", hint if status != OK else "")

@@ -92,6 +92,7 @@ def test_dry_run_shows_the_choice_its_requests_and_which_profile_fits(monkeypatc
     assert "On this machine" in out and "does not fit: " in out and "8.0 GiB and 4 CPUs available" in out
     assert "Kubeflow applications: pipelines, kserve; sizing: upstream" in out and "sized for a laptop" not in out
     # The pipelines profile is measured as it installs: with laptop sizing (4.3 GiB; 6.4 GiB with upstream's).
+    assert "  this choice with --sizing laptop: fits: 5.9 GiB" in out
     assert "  profile pipelines (laptop sizing): fits: 4.3 GiB" in out
     assert "  profile full (upstream sizing): does not fit" in out
 
@@ -159,5 +160,6 @@ def test_preflight_judges_the_measured_requests_against_dockers_memory(profile, 
     assert "memory" not in found  # the measured requests replace the profile's fixed minimum
     if status == "fail":
         assert "raise Docker Desktop's Memory" in requests.fix and "--profile pipelines" in requests.fix
+        assert "`--sizing laptop`" in requests.fix
         with pytest.raises(Exception, match="requests: does not fit"):
             PreflightStep().run(ctx)
