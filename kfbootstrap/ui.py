@@ -11,9 +11,12 @@ import os
 import sys
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from rich.console import Console, Group, RenderableType
+
+if TYPE_CHECKING:
+    from rich.status import Status
 
 OK_MARK = "✓"
 FAIL_MARK = "✗"
@@ -54,7 +57,7 @@ class StepLine:
     def __init__(self, title: str):
         self.title = title
         self.started = time.monotonic()
-        self._status = None
+        self._status: Status | None = None
 
     def update(self, detail: str | RenderableType) -> None:
         """Show live progress (e.g. '312/675 objects', or a rich table); only on a terminal, to keep CI logs short."""

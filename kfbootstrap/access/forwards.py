@@ -20,7 +20,7 @@ import signal
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from kfbootstrap import paths
 from kfbootstrap.errors import KfbError
@@ -94,7 +94,7 @@ _TARGET = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 MAX_PID = 2 ** 22  # Linux's highest pid_max; macOS stays far below
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

@@ -75,8 +75,12 @@ def invoke(argv: list[str] | None = None) -> int:
         code = result if isinstance(result, int) else errors.OK
     except typer.Exit as exc:
         code = exc.exit_code
-    except TyperException as exc:  # bad flags or arguments
-        exc.show()
+    except TyperException as exc:  # bad flags or arguments: typer's click errors show themselves
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            print(f"error: {exc.format_message()}", file=sys.stderr)
         return getattr(exc, "exit_code", errors.USAGE) or errors.USAGE
     except (KeyboardInterrupt, typer.Abort) as exc:
         terminated = isinstance(exc, Terminated) or _terminated

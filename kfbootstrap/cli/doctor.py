@@ -45,8 +45,8 @@ def _print_table(findings) -> None:
     style = {"ok": "green", "warn": "yellow", "fail": "red"}
     fixes = [f for f in findings if f.fix and f.status != "ok"]
     for f in findings:
-        number = f"see {fixes.index(f) + 1}" if f in fixes else ""
-        table.add_row(f.check, f"[{style[f.status]}]{f.status}[/]", f.detail, number)
+        see = f"see {fixes.index(f) + 1}" if f in fixes else ""
+        table.add_row(f.check, f"[{style[f.status]}]{f.status}[/]", f.detail, see)
     ui.out.print(table)
     if fixes:
         ui.out.print("Fixes:")

@@ -126,8 +126,9 @@ def _list(json_output: bool) -> None:
         table.add_column(column)
     colour = {"running": "green", "waiting": "yellow"}
     for row in rows:
-        table.add_row(row["target"], row["url"] or "", str(row["pid"]),
-                      f"[{colour.get(row['health'], 'red')}]{row['health']}[/]", row["detail"])
+        health = str(row["health"])
+        table.add_row(str(row["target"]), str(row["url"] or ""), str(row["pid"]),
+                      f"[{colour.get(health, 'red')}]{health}[/]", str(row["detail"]))
     ui.out.print(table)
 
 
@@ -144,7 +145,7 @@ def _stop(target: str | None, all_targets: bool) -> None:
         ui.info(f"stopped {len(stopped)} forward{'s' if len(stopped) != 1 else ''}"
                 + (f": {', '.join(r.spec.target for r in stopped)}" if stopped else ""))
         return
-    name = get_target(target).name
+    name = get_target(target or "").name  # set: one of target and --all, checked above
     record = forwards.find_record(name)
     if record is None:
         raise KfbError(f"no background forward for {name}", hint="see `kfbootstrap expose --list`")

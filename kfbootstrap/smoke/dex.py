@@ -51,7 +51,10 @@ def open_login_page(session: Session, base_url: str) -> Response:
 def login(session: Session, base_url: str, user: str, password: str) -> LoginResult:
     """Run the whole flow; raise LoginFailed naming the step that went wrong."""
     page = open_login_page(session, base_url)
-    action = html.unescape(_FORM_ACTION.search(page.text()).group(1)) or page.url
+    form = _FORM_ACTION.search(page.text())
+    if form is None:  # open_login_page checked it; a page that changed between two reads is still dex's fault
+        raise LoginFailed(f"no dex login form at the end of {page.trail()}")
+    action = html.unescape(form.group(1)) or page.url
     posted = session.post_form(urllib.parse.urljoin(page.url, action), {"login": user, "password": password},
                                follow=False)
     if posted.status == 200:  # dex shows the form again, with an error box

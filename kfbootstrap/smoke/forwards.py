@@ -66,6 +66,7 @@ class ForwardedEndpoints:
         route = Route(f"smoke-{service.key}", "127.0.0.1", 0, backends)
         forwarder = Forwarder(kube, [route], connect_timeout=self.connect_timeout)
         forwarder.bind()
+        assert route.listener is not None, "bind() opens every route's listener or raises"
         port = route.listener.getsockname()[1]
         stop = threading.Event()
         thread = threading.Thread(target=forwarder.serve, args=(stop,), name=f"smoke-forward-{service.key}",
