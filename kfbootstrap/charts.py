@@ -61,9 +61,11 @@ def chart_source(pin: ChartPin, charts: ChartsConfig, bundled: Path | None = Non
     if override.path is not None:
         found = local_chart_version(override.path)
         if override.version and found != override.version:
-            raise ConfigError(f"charts.{pin.name}.path {override.path} holds {pin.chart} {found}, "
-                              f"not charts.{pin.name}.version {override.version}",
-                              hint=f"remove charts.{pin.name}.version or point the path at {pin.chart} {override.version}")
+            raise ConfigError(
+                f"charts.{pin.name}.path {override.path} holds {pin.chart} {found}, "
+                f"not charts.{pin.name}.version {override.version}",
+                hint=f"remove charts.{pin.name}.version or point the path at {pin.chart} {override.version}",
+            )
         return ChartSource(str(override.path), None, found, str(override.path))
     for directory in (charts.local_dir, bundled):
         if directory is not None:
@@ -74,8 +76,7 @@ def chart_source(pin: ChartPin, charts: ChartsConfig, bundled: Path | None = Non
 
 def _find_in_dir(directory: Path, pin: ChartPin, version: str) -> Path:
     """<chart>-<version>.tgz, or a <chart>-<version>/ or <chart>/ directory at that version."""
-    candidates = [directory / f"{pin.chart}-{version}.tgz", directory / f"{pin.chart}-{version}",
-                  directory / pin.chart]
+    candidates = [directory / f"{pin.chart}-{version}.tgz", directory / f"{pin.chart}-{version}", directory / pin.chart]
     for path in candidates:
         if path.exists() and local_chart_version(path) == version:
             return path
@@ -84,7 +85,8 @@ def _find_in_dir(directory: Path, pin: ChartPin, version: str) -> Path:
         f"charts.local_dir {directory} has no {pin.chart} chart at version {version}"
         + (f" (found: {', '.join(present)})" if present else ""),
         hint=f"add {pin.chart}-{version}.tgz (`helm pull {pin.chart} --repo {pin.repo} --version {version}`), "
-             f"or set charts.{pin.name}.version / charts.{pin.name}.path to the one you have")
+        f"or set charts.{pin.name}.version / charts.{pin.name}.path to the one you have",
+    )
 
 
 _CHART_YAML = re.compile(r"^[^/]+/Chart\.yaml$")
@@ -101,8 +103,10 @@ def local_chart_version(path: Path) -> str:
                 text = archive.extractfile(member).read().decode("utf-8")  # type: ignore[union-attr]
         version = (yaml.safe_load(text) or {}).get("version")
     except (OSError, StopIteration, tarfile.TarError, yaml.YAMLError, UnicodeDecodeError, AttributeError) as exc:
-        raise KfbError(f"{path} is not a Helm chart (no readable Chart.yaml): {exc or 'not found'}",
-                       hint="point the config at a chart directory or a `helm package`d .tgz") from None
+        raise KfbError(
+            f"{path} is not a Helm chart (no readable Chart.yaml): {exc or 'not found'}",
+            hint="point the config at a chart directory or a `helm package`d .tgz",
+        ) from None
     if not version:
         raise KfbError(f"{path}: Chart.yaml has no version", hint="package the chart with `helm package`")
     return str(version)
@@ -131,8 +135,10 @@ def _read_values(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, yaml.YAMLError, safeyaml.YamlRefused) as exc:
         raise ConfigError(f"cannot read values file {path}: {exc}", hint="check the file is valid YAML") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"values file {path} must be a mapping, not {type(data).__name__}",
-                          hint="write it like a chart's values.yaml")
+        raise ConfigError(
+            f"values file {path} must be a mapping, not {type(data).__name__}",
+            hint="write it like a chart's values.yaml",
+        )
     return data
 
 

@@ -67,4 +67,3 @@ class StepFailed(KfbError):
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     return lines[-1][:300] if lines else ""
-

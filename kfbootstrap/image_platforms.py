@@ -58,8 +58,11 @@ class IndexReader:
     def platforms(self, base: str, ref: ImageRef) -> set[str]:
         body, media_type, token = self._manifest(base, ref.repository, ref.reference)
         if media_type in INDEX_TYPES or "manifests" in body:
-            return {_platform(entry.get("platform") or {}) for entry in body.get("manifests") or []
-                    if (entry.get("platform") or {}).get("architecture") not in (None, "unknown")}
+            return {
+                _platform(entry.get("platform") or {})
+                for entry in body.get("manifests") or []
+                if (entry.get("platform") or {}).get("architecture") not in (None, "unknown")
+            }
         if media_type in MANIFEST_TYPES or "config" in body:
             digest = (body.get("config") or {}).get("digest")
             if not digest:
@@ -91,7 +94,9 @@ class IndexReader:
                 raise _Challenge(exc.headers["WWW-Authenticate"]) from None
             raise CannotTell(f"HTTP {exc.code} from {urllib.parse.urlsplit(url).netloc}") from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise CannotTell(f"{urllib.parse.urlsplit(url).netloc} unreachable: {getattr(exc, 'reason', exc)}") from None
+            raise CannotTell(
+                f"{urllib.parse.urlsplit(url).netloc} unreachable: {getattr(exc, 'reason', exc)}"
+            ) from None
 
     def _token(self, header: str, repository: str) -> str:
         params = _challenge_params(header)
@@ -130,14 +135,21 @@ def _platform(entry: Mapping) -> str:
     return f"{entry.get('os', 'linux')}/{entry.get('architecture', 'unknown')}"
 
 
-def lookup(images: Mapping[str, ImageRef], upstreams: Mapping[str, str] | None = None,
-           deadline: float = 30.0, workers: int = 8, reader: IndexReader | None = None) -> Platforms:
+def lookup(
+    images: Mapping[str, ImageRef],
+    upstreams: Mapping[str, str] | None = None,
+    deadline: float = 30.0,
+    workers: int = 8,
+    reader: IndexReader | None = None,
+) -> Platforms:
     """Platforms of every image, in parallel, all within `deadline` seconds (the rest: cannot tell)."""
     reader = reader or IndexReader()
     result = Platforms()
     pool = ThreadPoolExecutor(max_workers=workers)
-    futures = {pool.submit(reader.platforms, registry_url(ref.registry, upstreams), ref): image
-               for image, ref in images.items()}
+    futures = {
+        pool.submit(reader.platforms, registry_url(ref.registry, upstreams), ref): image
+        for image, ref in images.items()
+    }
     done, pending = wait(futures, timeout=deadline)
     for future in done:
         image = futures[future]

@@ -16,8 +16,9 @@ from kfbootstrap.manifests import NotSeparate, render_named, renders_for
 from kfbootstrap.tools.runner import Runner
 
 
-def objects_by_component(config: Config, runner: Runner,
-                         note: Callable[[str], None] = lambda _: None) -> dict[str, list[dict[str, Any]]]:
+def objects_by_component(
+    config: Config, runner: Runner, note: Callable[[str], None] = lambda _: None
+) -> dict[str, list[dict[str, Any]]]:
     enabled = config.components.enabled()
     found: dict[str, list[dict[str, Any]]] = {}
     for name in renders_for(config):

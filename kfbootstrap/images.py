@@ -25,8 +25,14 @@ class ListedImage:
     ref: ImageRef
 
     def to_json(self) -> dict[str, Any]:
-        return {"image": self.image, "component": self.component, "registry": self.ref.registry,
-                "repository": self.ref.repository, "tag": self.ref.tag, "digest": self.ref.digest}
+        return {
+            "image": self.image,
+            "component": self.component,
+            "registry": self.ref.registry,
+            "repository": self.ref.repository,
+            "tag": self.ref.tag,
+            "digest": self.ref.digest,
+        }
 
 
 def pod_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:

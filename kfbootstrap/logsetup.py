@@ -67,12 +67,14 @@ def _file_handler(path: Path) -> list[logging.Handler]:
     try:
         paths.ensure(path.parent)
         # Rotates during a long run too, not only at start: the log never grows past twice the cap.
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=MAX_LOG_BYTES, backupCount=1,
-                                                       encoding="utf-8")
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=MAX_LOG_BYTES, backupCount=1, encoding="utf-8")
     except OSError as exc:
         in_the_way = next((p for p in (path.parent, *path.parents) if p.exists() and not p.is_dir()), None)
-        _unwritable = f"{in_the_way} is a file, not a directory" if in_the_way else \
-            f"{exc.strerror or exc}: {exc.filename or path}"
+        _unwritable = (
+            f"{in_the_way} is a file, not a directory"
+            if in_the_way
+            else f"{exc.strerror or exc}: {exc.filename or path}"
+        )
         return []  # an unwritable state dir must not stop the command itself
     _unwritable = None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

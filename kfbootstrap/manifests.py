@@ -110,8 +110,10 @@ class Renderer:
         kind = self.source.kind
         if kind == "file":
             if component != "kubeflow":
-                raise NotSeparate("kubeflow.path is a single pre-rendered file; what it holds of "
-                                  f"{component} is applied with Kubeflow")
+                raise NotSeparate(
+                    "kubeflow.path is a single pre-rendered file; what it holds of "
+                    f"{component} is applied with Kubeflow"
+                )
             return Render(component, read_text(self.source.path), str(self.source.path))  # type: ignore[arg-type]
         if kind == "directory":
             return self._prerendered(component)
@@ -129,13 +131,17 @@ class Renderer:
         """
         example = root / self.source.release.example_path
         if not (example / "kustomization.yaml").is_file() and not (example / "kustomization.yml").is_file():
-            raise KfbError(f"{example} has no kustomization.yaml",
-                           hint=f"is {root} a kubeflow/manifests checkout of release {self.source.release.tag}? "
-                                "set kubeflow.version to match it")
+            raise KfbError(
+                f"{example} has no kustomization.yaml",
+                hint=f"is {root} a kubeflow/manifests checkout of release {self.source.release.tag}? "
+                "set kubeflow.version to match it",
+            )
         directory = paths.ensure(self.cache_root / "origin" / _sha256(str(root.resolve()))[:16])
         resource = os.path.relpath(example.resolve(), directory.resolve()).replace(os.sep, "/")
-        text = ("# written by kfbootstrap: render the example with each object's source path\n"
-                f"buildMetadata: [originAnnotations]\nresources:\n- {resource}\n")
+        text = (
+            "# written by kfbootstrap: render the example with each object's source path\n"
+            f"buildMetadata: [originAnnotations]\nresources:\n- {resource}\n"
+        )
         kustomization = directory / "kustomization.yaml"
         if not kustomization.is_file() or kustomization.read_text(encoding="utf-8") != text:
             _write_atomically(kustomization, text)
@@ -155,8 +161,10 @@ class Renderer:
         if self.source.kind == "checkout":
             return self.source.path  # type: ignore[return-value]
         if self.source.kind != "release":
-            raise KfbError(f"{self.source.describe()} is not a kustomize checkout",
-                           hint=f"point kubeflow.path at a {REPOSITORY_NAME} checkout to render kustomizations")
+            raise KfbError(
+                f"{self.source.describe()} is not a kustomize checkout",
+                hint=f"point kubeflow.path at a {REPOSITORY_NAME} checkout to render kustomizations",
+            )
         return clone_release(self.source.release, self.runner, self.cache_root)
 
     def render_kustomization(self, root: Path, relative: str, component: str, label: str | None = None) -> Render:
@@ -166,20 +174,26 @@ class Renderer:
         kustomize = Kustomize(self.runner)
         directory = root / relative
         if not (directory / "kustomization.yaml").is_file() and not (directory / "kustomization.yml").is_file():
-            raise KfbError(f"{directory} has no kustomization.yaml",
-                           hint=f"is {root} a {REPOSITORY_NAME} checkout of release {self.source.release.tag}? "
-                                "set kubeflow.version to match it")
+            raise KfbError(
+                f"{directory} has no kustomization.yaml",
+                hint=f"is {root} a {REPOSITORY_NAME} checkout of release {self.source.release.tag}? "
+                "set kubeflow.version to match it",
+            )
         key = "\n".join([self._inputs_key(root), relative, kustomize.version()])
         cached = paths.ensure(self.cache_root / "renders") / f"{component}-{_sha256(key)[:24]}.yaml"
         if cached.is_file():
             log.info("render of %s from cache %s", relative, cached)
-            return Render(component, cached.read_text(encoding="utf-8"), f"{label or relative} (cached render {cached.name})")
+            return Render(
+                component, cached.read_text(encoding="utf-8"), f"{label or relative} (cached render {cached.name})"
+            )
         try:
             text = kustomize.build(directory)
         except CommandFailed as exc:
-            raise KfbError(f"rendering {label or relative} failed: {exc.message}",
-                           hint="the example fetches remote bases over git, so it needs the network; offline, render on "
-                                "a connected machine with `kfbootstrap render --out DIR` and set kubeflow.path to DIR") from None
+            raise KfbError(
+                f"rendering {label or relative} failed: {exc.message}",
+                hint="the example fetches remote bases over git, so it needs the network; offline, render on "
+                "a connected machine with `kfbootstrap render --out DIR` and set kubeflow.path to DIR",
+            ) from None
         _write_atomically(cached, text)
         return Render(component, text, label or relative)
 
@@ -199,10 +213,12 @@ class Renderer:
             if candidate.is_file():
                 return Render(component, read_text(candidate), str(candidate))
         if component == "kubeflow":
-            raise ConfigError(f"kubeflow.path {directory} is neither a manifests checkout (no "
-                              f"{self.source.release.example_path}/kustomization.yaml) nor holds kubeflow.yaml",
-                              hint="write pre-rendered files with `kfbootstrap render --out DIR`, or point kubeflow.path "
-                                   "at a single YAML file")
+            raise ConfigError(
+                f"kubeflow.path {directory} is neither a manifests checkout (no "
+                f"{self.source.release.example_path}/kustomization.yaml) nor holds kubeflow.yaml",
+                hint="write pre-rendered files with `kfbootstrap render --out DIR`, or point kubeflow.path "
+                "at a single YAML file",
+            )
         raise NotSeparate(f"{directory} has no {component}.yaml")
 
 
@@ -221,9 +237,11 @@ def clone_release(release: Release, runner: Runner, cache_root: Path) -> Path:
             tag_pins.verify(release, git.head(partial), partial, cache_root)
         except CommandFailed as exc:
             _remove_tree(partial)
-            raise KfbError(f"cloning {REPOSITORY_NAME} {release.tag} failed: {exc.message}",
-                           hint="check the network; offline, set kubeflow.path to a local checkout or a pre-rendered "
-                                "file (`kfbootstrap render --out DIR` on a connected machine)") from None
+            raise KfbError(
+                f"cloning {REPOSITORY_NAME} {release.tag} failed: {exc.message}",
+                hint="check the network; offline, set kubeflow.path to a local checkout or a pre-rendered "
+                "file (`kfbootstrap render --out DIR` on a connected machine)",
+            ) from None
         except KfbError:
             _remove_tree(partial)  # a refused commit never gets the real name either
             raise
@@ -299,8 +317,9 @@ def render_overlay(config: Config, runner: Runner, overlay: str) -> Render:
     Upstream applies it by hand with -n kubeflow (it is not part of `example`).
     """
     if config.model_registry.path is not None:
-        config = config.model_copy(update={"kubeflow": config.kubeflow.model_copy(
-            update={"path": config.model_registry.path})})
+        config = config.model_copy(
+            update={"kubeflow": config.kubeflow.model_copy(update={"path": config.model_registry.path})}
+        )
     renderer = Renderer(config, runner)
     component = f"model-registry-{overlay}"
     relative = f"{renderer.source.release.model_registry.path}/{MODEL_REGISTRY_OVERLAYS[overlay]}"
@@ -308,8 +327,10 @@ def render_overlay(config: Config, runner: Runner, overlay: str) -> Render:
         try:
             return renderer.render(component)
         except NotSeparate:
-            raise ConfigError(f"{renderer.source.describe()} has no {component}.yaml[.xz]",
-                              hint=f"set model_registry.path to a {REPOSITORY_NAME} checkout or to a directory "
-                                   f"holding {component}.yaml (`kubectl kustomize {relative}`), or write them all "
-                                   "with `kfbootstrap render --out DIR`") from None
+            raise ConfigError(
+                f"{renderer.source.describe()} has no {component}.yaml[.xz]",
+                hint=f"set model_registry.path to a {REPOSITORY_NAME} checkout or to a directory "
+                f"holding {component}.yaml (`kubectl kustomize {relative}`), or write them all "
+                "with `kfbootstrap render --out DIR`",
+            ) from None
     return renderer.render_kustomization(renderer.checkout(), relative, component)

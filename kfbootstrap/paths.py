@@ -50,10 +50,13 @@ def output_dir(path: Path, flag: str = "--out") -> Path:
     from kfbootstrap.errors import KfbError, UsageError
 
     if path.exists() and not path.is_dir():
-        raise UsageError(f"{flag} {path} is a file, not a directory", hint=f"give {flag} a directory (it is created if missing)")
+        raise UsageError(
+            f"{flag} {path} is a file, not a directory", hint=f"give {flag} a directory (it is created if missing)"
+        )
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise KfbError(f"cannot create {flag} directory {path}: {exc.strerror}",
-                       hint="choose a directory you can write to") from None
+        raise KfbError(
+            f"cannot create {flag} directory {path}: {exc.strerror}", hint="choose a directory you can write to"
+        ) from None
     return path

@@ -76,8 +76,11 @@ def _no_duplicate_keys(node: yaml.MappingNode) -> None:
             continue
         line = _line(key_node)
         if key_node.value in seen:
-            raise YamlRefused(f"key `{key_node.value}` is given twice (first on line {seen[key_node.value]}); "
-                              "the second would silently replace the first", line)
+            raise YamlRefused(
+                f"key `{key_node.value}` is given twice (first on line {seen[key_node.value]}); "
+                "the second would silently replace the first",
+                line,
+            )
         seen[key_node.value] = line
 
 

@@ -28,9 +28,11 @@ def verify(release: Release, head: str | None, clone: Path, cache_root: Path) ->
     """Raise unless `head` is the commit `release.tag` must be at; record it on first use."""
     if release.commit:
         if head != release.commit:
-            raise KfbError(f"the clone of {release.tag} in {clone} is at {head}, not the pinned {release.commit}",
-                           hint="the tag may have moved upstream (report it), or the clone was changed here: "
-                                f"delete {clone} to clone again")
+            raise KfbError(
+                f"the clone of {release.tag} in {clone} is at {head}, not the pinned {release.commit}",
+                hint="the tag may have moved upstream (report it), or the clone was changed here: "
+                f"delete {clone} to clone again",
+            )
         return
     record = record_path(cache_root)
     trusted = _read(record)
@@ -39,10 +41,12 @@ def verify(release: Release, head: str | None, clone: Path, cache_root: Path) ->
         _record(record, trusted, release.tag, head)
         return
     if head != seen:
-        raise KfbError(f"{REPOSITORY_NAME} {release.tag} is at {head} now, but was at {seen} when first cloned here "
-                       "(trust on first use: the tag moved)",
-                       hint=f"compare both commits upstream before trusting it; to accept the new one, remove "
-                            f"{release.tag!r} from {record} and run again")
+        raise KfbError(
+            f"{REPOSITORY_NAME} {release.tag} is at {head} now, but was at {seen} when first cloned here "
+            "(trust on first use: the tag moved)",
+            hint=f"compare both commits upstream before trusting it; to accept the new one, remove "
+            f"{release.tag!r} from {record} and run again",
+        )
 
 
 def record_path(cache_root: Path) -> Path:
@@ -55,16 +59,23 @@ def _read(record: Path) -> dict[str, dict[str, str]]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        raise KfbError(f"cannot read the trusted-tag record {record}: {exc}",
-                       hint="fix or delete that file (deleting it trusts every unpinned tag anew)") from None
+        raise KfbError(
+            f"cannot read the trusted-tag record {record}: {exc}",
+            hint="fix or delete that file (deleting it trusts every unpinned tag anew)",
+        ) from None
     return data if isinstance(data, dict) else {}
 
 
 def _record(record: Path, trusted: dict[str, dict[str, str]], tag: str, head: str | None) -> None:
     if not head:
-        raise KfbError(f"cannot tell which commit the clone of {tag} is at", hint="check that git works: `git --version`")
-    trusted[tag] = {"commit": head, "repository": REPOSITORY,
-                    "recorded": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        raise KfbError(
+            f"cannot tell which commit the clone of {tag} is at", hint="check that git works: `git --version`"
+        )
+    trusted[tag] = {
+        "commit": head,
+        "repository": REPOSITORY,
+        "recorded": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
     record.parent.mkdir(parents=True, exist_ok=True)
     partial = record.with_name(f"{record.name}.partial-{os.getpid()}")
     partial.write_text(json.dumps(trusted, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -28,9 +28,16 @@ class FakeRunner:
     def which(self, program: str) -> str | None:
         return None if program in self.missing else f"/usr/bin/{program}"
 
-    def run(self, argv: Sequence[str], *, check: bool = True, input: str | None = None,
-            timeout: float | None = None, env: Mapping[str, str] | None = None,
-            on_line: Callable[[str], None] | None = None) -> Result:
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        check: bool = True,
+        input: str | None = None,
+        timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
+        on_line: Callable[[str], None] | None = None,
+    ) -> Result:
         argv = [str(a) for a in argv]
         self.calls.append(argv)
         if argv[0] in self.missing:
@@ -54,16 +61,27 @@ class FakeRunner:
 class FakeHost(HostProbe):
     """A machine with the facts a test chooses."""
 
-    def __init__(self, system: str = "Linux", memory_gib: float | None = 32.0, cpus: int | None = 8,
-                 sysctls: Mapping[str, int] | None = None, busy_ports: Mapping[int, str] | None = None,
-                 root: bool = False, machine: str = "amd64", free_disk: Mapping[str, float] | None = None):
+    def __init__(
+        self,
+        system: str = "Linux",
+        memory_gib: float | None = 32.0,
+        cpus: int | None = 8,
+        sysctls: Mapping[str, int] | None = None,
+        busy_ports: Mapping[int, str] | None = None,
+        root: bool = False,
+        machine: str = "amd64",
+        free_disk: Mapping[str, float] | None = None,
+    ):
         self._system = system
         self._machine = machine
         self.free_disk = dict(free_disk if free_disk is not None else {"/var/lib/docker": 500.0})
         self._memory = memory_gib
         self._cpus = cpus
-        self.sysctls = dict(sysctls if sysctls is not None else
-                            {"fs.inotify.max_user_instances": 8192, "fs.inotify.max_user_watches": 2000000})
+        self.sysctls = dict(
+            sysctls
+            if sysctls is not None
+            else {"fs.inotify.max_user_instances": 8192, "fs.inotify.max_user_watches": 2000000}
+        )
         self.busy_ports = dict(busy_ports or {})
         self._root = root
 
@@ -96,14 +114,18 @@ class FakeHost(HostProbe):
 
 
 KUBECTL_CLIENT_JSON = '{"clientVersion": {"gitVersion": "v1.34.1"}, "kustomizeVersion": "v5.7.1"}'
-DOCKER_INFO_JSON = ('{"ServerVersion": "28.2.2", "MemTotal": 34359738368, "NCPU": 8, "OperatingSystem": "Ubuntu 24.04", '
-                    '"DockerRootDir": "/var/lib/docker", "Architecture": "x86_64"}')
+DOCKER_INFO_JSON = (
+    '{"ServerVersion": "28.2.2", "MemTotal": 34359738368, "NCPU": 8, "OperatingSystem": "Ubuntu 24.04", '
+    '"DockerRootDir": "/var/lib/docker", "Architecture": "x86_64"}'
+)
 
 
 def healthy_runner() -> FakeRunner:
     """A machine where every tool is present at a good version and Docker answers."""
-    return (FakeRunner()
-            .on("docker", "info", stdout=DOCKER_INFO_JSON)
-            .on("kind", "version", stdout="kind v0.32.0 go1.26.0 linux/amd64")
-            .on("kubectl", "version", stdout=KUBECTL_CLIENT_JSON)
-            .on("helm", "version", stdout="v3.19.0+g3d8990f"))
+    return (
+        FakeRunner()
+        .on("docker", "info", stdout=DOCKER_INFO_JSON)
+        .on("kind", "version", stdout="kind v0.32.0 go1.26.0 linux/amd64")
+        .on("kubectl", "version", stdout=KUBECTL_CLIENT_JSON)
+        .on("helm", "version", stdout="v3.19.0+g3d8990f")
+    )

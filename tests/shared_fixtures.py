@@ -36,5 +36,8 @@ def render_without_webhooks(*parts: str) -> list[dict]:
     from kfbootstrap.kube.objects import WEBHOOK_KINDS, parse_manifests
 
     path = fixture_path(*parts)
-    return [o for o in parse_manifests(lzma.decompress(path.read_bytes()).decode(), str(path))
-            if o["kind"] not in WEBHOOK_KINDS]
+    return [
+        o
+        for o in parse_manifests(lzma.decompress(path.read_bytes()).decode(), str(path))
+        if o["kind"] not in WEBHOOK_KINDS
+    ]

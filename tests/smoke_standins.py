@@ -66,10 +66,15 @@ class StandIn:
                 parts = urllib.parse.urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 cookies = SimpleCookie(self.headers.get("Cookie") or "")
-                request = Request(self.command, parts.path, dict(urllib.parse.parse_qsl(parts.query)),
-                                  parts.query, {k.lower(): v for k, v in self.headers.items()},
-                                  self.rfile.read(length) if length else b"",
-                                  {name: morsel.value for name, morsel in cookies.items()})
+                request = Request(
+                    self.command,
+                    parts.path,
+                    dict(urllib.parse.parse_qsl(parts.query)),
+                    parts.query,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length) if length else b"",
+                    {name: morsel.value for name, morsel in cookies.items()},
+                )
                 app.requests.append(request)
                 reply = app.handle(request)
                 body = reply.body.encode() if isinstance(reply.body, str) else reply.body
@@ -128,9 +133,15 @@ class Gateway(StandIn):
             return self._dex(r)
         if r.path == "/oauth2/start":
             state = secrets.token_hex(8)
-            query = urllib.parse.urlencode({"client_id": "kubeflow-oidc-authservice", "redirect_uri": "/oauth2/callback",
-                                            "response_type": "code", "scope": "openid profile email groups",
-                                            "state": state})
+            query = urllib.parse.urlencode(
+                {
+                    "client_id": "kubeflow-oidc-authservice",
+                    "redirect_uri": "/oauth2/callback",
+                    "response_type": "code",
+                    "scope": "openid profile email groups",
+                    "state": state,
+                }
+            )
             return Reply.redirect(f"/dex/auth?{query}", cookies=(f"{self.CSRF}={state}; Path=/; HttpOnly",))
         if r.path == "/oauth2/callback":
             return self._callback(r)
@@ -152,8 +163,11 @@ class Gateway(StandIn):
             request_id = r.query.get("state", "")
             if r.method == "POST":
                 form = r.form()
-                if form.get("login") == self.user and form.get("password") == self.password \
-                        and request_id in self.auth_requests:
+                if (
+                    form.get("login") == self.user
+                    and form.get("password") == self.password
+                    and request_id in self.auth_requests
+                ):
                     return Reply.redirect(f"/dex/approval?req={request_id}", status=303)
                 return Reply(200, self._form(request_id, error="Invalid Email Address and password"))
             return Reply(200, self._form(request_id))
@@ -174,16 +188,19 @@ class Gateway(StandIn):
             return Reply(403, "CSRF cookie does not match the state")
         session = secrets.token_hex(12)
         self.sessions.add(session)
-        return Reply.redirect("/", cookies=(f"{self.SESSION}={session}; Path=/; HttpOnly",
-                                            f"{self.CSRF}=; Path=/; Max-Age=0"))
+        return Reply.redirect(
+            "/", cookies=(f"{self.SESSION}={session}; Path=/; HttpOnly", f"{self.CSRF}=; Path=/; Max-Age=0")
+        )
 
     @staticmethod
     def _form(request_id: str, error: str = "") -> str:
         action = html.escape(f"/dex/auth/local/login?back=&state={request_id}")
         box = f'<div id="login-error" class="dex-error-box">\n  {error}\n</div>' if error else ""
-        return (f'<html><body>{box}<form method="post" action="{action}">'
-                '<input name="login"><input name="password" type="password">'
-                '<button type="submit">Login</button></form></body></html>')
+        return (
+            f'<html><body>{box}<form method="post" action="{action}">'
+            '<input name="login"><input name="password" type="password">'
+            '<button type="submit">Login</button></form></body></html>'
+        )
 
 
 class Pipelines(StandIn):
@@ -201,8 +218,9 @@ class Pipelines(StandIn):
         if r.path == "/apis/v2beta1/pipelines":
             if self.mode == "list-broken":
                 return Reply.json({"error": "Failed to list pipelines: database is locked", "code": 13}, 500)
-            return Reply.json({"pipelines": [{"pipeline_id": "p1", "display_name": "[Tutorial] Data passing"}],
-                               "total_size": 1})
+            return Reply.json(
+                {"pipelines": [{"pipeline_id": "p1", "display_name": "[Tutorial] Data passing"}], "total_size": 1}
+            )
         if r.path == "/apis/v2beta1/experiments":
             if r.method == "POST":
                 return Reply.json({"experiment_id": "e1", **json.loads(r.body)})
@@ -243,29 +261,44 @@ class ObjectStore(StandIn):
     def handle(self, r: Request) -> Reply:
         error = self._verify(r)
         if error:
-            return Reply(403, f"<?xml version=\"1.0\"?><Error><Code>{error[0]}</Code><Message>{error[1]}</Message>"
-                              f"</Error>", {"Content-Type": "application/xml"})
-        names = "".join(f"<Bucket><Name>{b}</Name><CreationDate>2026-01-01T00:00:00Z</CreationDate></Bucket>"
-                        for b in self.buckets)
-        return Reply(200, '<?xml version="1.0" encoding="UTF-8"?><ListAllMyBucketsResult '
-                          'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>x</ID></Owner>'
-                          f"<Buckets>{names}</Buckets></ListAllMyBucketsResult>", {"Content-Type": "application/xml"})
+            return Reply(
+                403,
+                f'<?xml version="1.0"?><Error><Code>{error[0]}</Code><Message>{error[1]}</Message></Error>',
+                {"Content-Type": "application/xml"},
+            )
+        names = "".join(
+            f"<Bucket><Name>{b}</Name><CreationDate>2026-01-01T00:00:00Z</CreationDate></Bucket>" for b in self.buckets
+        )
+        return Reply(
+            200,
+            '<?xml version="1.0" encoding="UTF-8"?><ListAllMyBucketsResult '
+            'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>x</ID></Owner>'
+            f"<Buckets>{names}</Buckets></ListAllMyBucketsResult>",
+            {"Content-Type": "application/xml"},
+        )
 
     def _verify(self, r: Request) -> tuple[str, str] | None:
         auth = r.headers.get("authorization", "")
         if not auth.startswith(sigv4.ALGORITHM + " "):
             return "AccessDenied", "Access Denied."
-        fields = dict(part.strip().split("=", 1) for part in auth[len(sigv4.ALGORITHM) + 1:].split(","))
+        fields = dict(part.strip().split("=", 1) for part in auth[len(sigv4.ALGORITHM) + 1 :].split(","))
         access_key, scope = fields["Credential"].split("/", 1)
         if access_key != self.access_key:
             return "InvalidAccessKeyId", "The Access Key Id you provided does not exist in our records."
         signed = fields["SignedHeaders"].split(";")
-        canonical = sigv4.canonical_request(r.method, r.path, r.raw_query, {h: r.headers.get(h, "") for h in signed},
-                                            r.headers.get("x-amz-content-sha256", sigv4.EMPTY_SHA256))
+        canonical = sigv4.canonical_request(
+            r.method,
+            r.path,
+            r.raw_query,
+            {h: r.headers.get(h, "") for h in signed},
+            r.headers.get("x-amz-content-sha256", sigv4.EMPTY_SHA256),
+        )
         expected = sigv4.signature_for(self.secret_key, r.headers.get("x-amz-date", ""), scope, canonical)
         if expected != fields["Signature"]:
-            return "SignatureDoesNotMatch", ("The request signature we calculated does not match the signature "
-                                             "you provided. Check your key and signing method.")
+            return "SignatureDoesNotMatch", (
+                "The request signature we calculated does not match the signature "
+                "you provided. Check your key and signing method."
+            )
         return None
 
 

@@ -54,8 +54,9 @@ def get_over_socket(sock) -> bytes:
     head, body = data.split(b"\r\n\r\n", 1)
     if not head.startswith(b"HTTP/1.0 200"):
         raise AssertionError(head)
-    length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length:")))
+    length = int(
+        next(line.split(b":", 1)[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))
+    )
     while len(body) < length:
         body += _recv_some(sock)
     return body

@@ -52,8 +52,15 @@ class Credential:
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"target": self.target, "namespace": self.namespace, "secret": self.secret, **self.fields,
-                "url": self.url, **self.extra, "notes": self.notes}
+        return {
+            "target": self.target,
+            "namespace": self.namespace,
+            "secret": self.secret,
+            **self.fields,
+            "url": self.url,
+            **self.extra,
+            "notes": self.notes,
+        }
 
 
 def read_creds(target: str, kube: "Kube", config: Config, namespace: str | None = None) -> Credential:
@@ -76,12 +83,22 @@ def minio_creds(kube: "Kube", config: Config, namespace: str | None = None) -> C
     secret_key = secret_value(data, ns, MINIO_SECRET[1], "secretkey")
     service = _object_store_service(kube, config, ns)
     endpoint = _local_url("minio", config).rstrip("/")
-    extra = {"endpoint": endpoint,
-             "cluster_endpoint": f"http://{service}.{ns}.svc.cluster.local:9000" if service else None,
-             "service": service}
+    extra = {
+        "endpoint": endpoint,
+        "cluster_endpoint": f"http://{service}.{ns}.svc.cluster.local:9000" if service else None,
+        "service": service,
+    }
     notes = [] if service else [f"no object-store Service (minio-service or seaweedfs) in namespace {ns}"]
-    return Credential("minio", ns, MINIO_SECRET[1], {"access_key": access_key, "secret_key": secret_key},
-                      ("secret_key",), url=None, extra=extra, notes=notes)
+    return Credential(
+        "minio",
+        ns,
+        MINIO_SECRET[1],
+        {"access_key": access_key, "secret_key": secret_key},
+        ("secret_key",),
+        url=None,
+        extra=extra,
+        notes=notes,
+    )
 
 
 def _object_store_service(kube: "Kube", config: Config, namespace: str) -> str | None:
@@ -98,8 +115,14 @@ def grafana_creds(kube: "Kube", config: Config, namespace: str | None = None) ->
     data = read_secret(kube, ns, GRAFANA_SECRET[1], "is Grafana installed? check `kfbootstrap status`")
     user = secret_value(data, ns, GRAFANA_SECRET[1], "admin-user")
     password = secret_value(data, ns, GRAFANA_SECRET[1], "admin-password")
-    return Credential("grafana", ns, GRAFANA_SECRET[1], {"username": user, "password": password},
-                      ("password",), url=_local_url("grafana", config))
+    return Credential(
+        "grafana",
+        ns,
+        GRAFANA_SECRET[1],
+        {"username": user, "password": password},
+        ("password",),
+        url=_local_url("grafana", config),
+    )
 
 
 def kubeflow_creds(kube: "Kube", config: Config, namespace: str | None = None) -> Credential:
@@ -110,16 +133,25 @@ def kubeflow_creds(kube: "Kube", config: Config, namespace: str | None = None) -
     kept = None if is_default else _kept_password(kube, ns, password_hash)
     notes = []
     if is_default:
-        notes.append(f"this is the public default password of kubeflow/manifests; change it before anyone "
-                     f"else can reach {_local_url('kubeflow', config)}")
+        notes.append(
+            f"this is the public default password of kubeflow/manifests; change it before anyone "
+            f"else can reach {_local_url('kubeflow', config)}"
+        )
     elif kept is None:
-        notes.append("the password was changed outside kfbootstrap; it cannot be recovered from its bcrypt hash "
-                     "(set a new one with `kfbootstrap passwd`)")
+        notes.append(
+            "the password was changed outside kfbootstrap; it cannot be recovered from its bcrypt hash "
+            "(set a new one with `kfbootstrap passwd`)"
+        )
     return Credential(
-        "kubeflow", ns, DEX_SECRET[1],
+        "kubeflow",
+        ns,
+        DEX_SECRET[1],
         {"username": dex_user(kube, ns), "password": DEX_DEFAULT_PASSWORD if is_default else kept},
-        ("password",), url=_local_url("kubeflow", config),
-        extra={"default_password": is_default, "how_to_change": CHANGE_DEX_PASSWORD}, notes=notes)
+        ("password",),
+        url=_local_url("kubeflow", config),
+        extra={"default_password": is_default, "how_to_change": CHANGE_DEX_PASSWORD},
+        notes=notes,
+    )
 
 
 def _kept_password(kube: "Kube", namespace: str, password_hash: str) -> str | None:

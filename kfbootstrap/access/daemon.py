@@ -26,11 +26,11 @@ from kfbootstrap.errors import KfbError
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print(f"usage: python -m {__spec__.name if __spec__ else 'kfbootstrap.access.daemon'} SPEC_JSON",
-              file=sys.stderr)
+        print(
+            f"usage: python -m {__spec__.name if __spec__ else 'kfbootstrap.access.daemon'} SPEC_JSON", file=sys.stderr
+        )
         return 2
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spec = ForwardSpec(**json.loads(argv[1]))
     log = logging.getLogger("kfbootstrap.daemon")
     try:
@@ -47,8 +47,14 @@ def main(argv: list[str]) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda *_: stop.set())
-    log.info("forwarding %s:%s -> %s svc/%s:%s", spec.address, spec.port, spec.namespace,
-             "|".join(spec.services), spec.remote_port)
+    log.info(
+        "forwarding %s:%s -> %s svc/%s:%s",
+        spec.address,
+        spec.port,
+        spec.namespace,
+        "|".join(spec.services),
+        spec.remote_port,
+    )
     heartbeat = threading.Thread(target=_heartbeat, args=(spec, route, stop), daemon=True)
     heartbeat.start()
     _answer({"ok": True, "pid": os.getpid()})

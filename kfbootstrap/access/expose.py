@@ -28,10 +28,14 @@ def check_address(address: str, explicit: bool) -> None:
     if is_loopback(address):
         return
     if not explicit:
-        raise UsageError(f"forwards.address is {address}, which would expose the platform to your network",
-                         hint=f"pass --address {address} on the command line to confirm, or use 127.0.0.1")
-    ui.warn(f"binding {address}: anyone who can reach this machine can reach the forwarded services "
-            f"(Kubeflow's default password is public)")
+        raise UsageError(
+            f"forwards.address is {address}, which would expose the platform to your network",
+            hint=f"pass --address {address} on the command line to confirm, or use 127.0.0.1",
+        )
+    ui.warn(
+        f"binding {address}: anyone who can reach this machine can reach the forwarded services "
+        f"(Kubeflow's default password is public)"
+    )
 
 
 @dataclass
@@ -49,8 +53,14 @@ class Plan:
         return url(self.target, self.address, self.port)
 
 
-def plan(target: Target, config: Config, kube: "Kube", port: int | None = None, address: str | None = None,
-         namespace: str | None = None) -> Plan:
+def plan(
+    target: Target,
+    config: Config,
+    kube: "Kube",
+    port: int | None = None,
+    address: str | None = None,
+    namespace: str | None = None,
+) -> Plan:
     """Resolve the local port and address, and check the Service exists (picking minio's at run time).
 
     `namespace` overrides the target's usual namespace (a component installed elsewhere).
@@ -62,15 +72,26 @@ def plan(target: Target, config: Config, kube: "Kube", port: int | None = None, 
     service = find_service(kube, namespace, candidates)
     service_port(service, target.remote_port)  # fail now, with the ports it has, not per connection
     found = service["metadata"]["name"]
-    return Plan(target, address or config.forwards.address, port or local_port(target, config),
-                [found] + [name for name in candidates if name != found], namespace)
+    return Plan(
+        target,
+        address or config.forwards.address,
+        port or local_port(target, config),
+        [found] + [name for name in candidates if name != found],
+        namespace,
+    )
 
 
 def spec_for(p: Plan, config: Config) -> forwards.ForwardSpec:
     return forwards.ForwardSpec(
-        target=p.target.name, address=p.address, port=p.port, namespace=p.namespace,
-        services=p.services, remote_port=p.target.remote_port, context=config.kube_context,
-        kubeconfig=absolute_path_list(os.environ.get("KUBECONFIG")), directory=str(forwards.forwards_dir()),
+        target=p.target.name,
+        address=p.address,
+        port=p.port,
+        namespace=p.namespace,
+        services=p.services,
+        remote_port=p.target.remote_port,
+        context=config.kube_context,
+        kubeconfig=absolute_path_list(os.environ.get("KUBECONFIG")),
+        directory=str(forwards.forwards_dir()),
     )
 
 
@@ -79,6 +100,7 @@ def ensure_background(p: Plan, config: Config) -> tuple[forwards.ForwardRecord, 
     spec = spec_for(p, config)
     existing = forwards.find_record(p.target.name)
     if existing is not None:
+
         def key(s: forwards.ForwardSpec) -> tuple:
             return s.address, s.port, s.context, s.namespace, s.services[0]
 
@@ -89,17 +111,19 @@ def ensure_background(p: Plan, config: Config) -> tuple[forwards.ForwardRecord, 
     return forwards.start_background(spec), True
 
 
-def run_foreground(plans: list[Plan], config: Config, stop: threading.Event | None = None,
-                   on_ready: Any = None) -> None:
+def run_foreground(
+    plans: list[Plan], config: Config, stop: threading.Event | None = None, on_ready: Any = None
+) -> None:
     """Serve every plan from this process until Ctrl-C (or `stop` is set)."""
     from kfbootstrap.kube.api import Kube
     from kfbootstrap.kube.endpoints import ServiceBackends
     from kfbootstrap.kube.portforward import Forwarder, PortInUse, Route
 
     kube = Kube.connect(config.kube_context)
-    routes = [Route(p.target.name, p.address, p.port,
-                    ServiceBackends(kube, p.namespace, p.services, p.target.remote_port))
-              for p in plans]
+    routes = [
+        Route(p.target.name, p.address, p.port, ServiceBackends(kube, p.namespace, p.services, p.target.remote_port))
+        for p in plans
+    ]
     forwarder = Forwarder(kube, routes)
     try:
         forwarder.bind()

@@ -85,13 +85,17 @@ class ForwardRecord:
         started = data.get("started_at", 0)
         if not _is_number(started) or not math.isfinite(started):
             raise ValueError("started_at is not a time")
-        return cls(spec=spec, pid=_valid_pid(data.get("pid")), started_at=float(started),
-                   log=str(Path(spec.directory) / f"{spec.target}.log"))
+        return cls(
+            spec=spec,
+            pid=_valid_pid(data.get("pid")),
+            started_at=float(started),
+            log=str(Path(spec.directory) / f"{spec.target}.log"),
+        )
 
 
 # A target names files in the forwards directory: no separators, no dots, no way out of it.
 _TARGET = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
-MAX_PID = 2 ** 22  # Linux's highest pid_max; macOS stays far below
+MAX_PID = 2**22  # Linux's highest pid_max; macOS stays far below
 
 
 def _is_number(value: Any) -> TypeGuard[int | float]:
@@ -126,12 +130,17 @@ def spec_from_json(data: dict[str, Any], directory: Path | None) -> ForwardSpec:
     for key in ("address", "namespace"):
         if not isinstance(data.get(key), str) or not data[key]:
             raise ValueError(f"{key} is missing")
-    return ForwardSpec(target=target, address=data["address"], port=_valid_port(data.get("port"), "port"),
-                       namespace=data["namespace"], services=list(services),
-                       remote_port=_valid_port(data.get("remote_port"), "remote_port"),
-                       context=_optional_str(data.get("context"), "context"),
-                       kubeconfig=_optional_str(data.get("kubeconfig"), "kubeconfig"),
-                       directory=str(directory) if directory is not None else str(data.get("directory") or ""))
+    return ForwardSpec(
+        target=target,
+        address=data["address"],
+        port=_valid_port(data.get("port"), "port"),
+        namespace=data["namespace"],
+        services=list(services),
+        remote_port=_valid_port(data.get("remote_port"), "remote_port"),
+        context=_optional_str(data.get("context"), "context"),
+        kubeconfig=_optional_str(data.get("kubeconfig"), "kubeconfig"),
+        directory=str(directory) if directory is not None else str(data.get("directory") or ""),
+    )
 
 
 @dataclass
@@ -169,6 +178,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 # ---------------------------------------------------------------------- reading
 
+
 def read_records(state_dir: Path | None = None) -> list[ForwardRecord]:
     """Every valid record file, plus every live daemon of this directory that has none, sorted by target.
 
@@ -189,8 +199,9 @@ def read_records(state_dir: Path | None = None) -> list[ForwardRecord]:
     for pid, spec in live_daemons(directory):
         known = records.get(spec.target)
         if known is None or (known.pid != pid and not process_alive(known.pid)):
-            records[spec.target] = ForwardRecord(spec, pid, 0.0, str(directory / f"{spec.target}.log"),
-                                                 path=known.path if known else None)
+            records[spec.target] = ForwardRecord(
+                spec, pid, 0.0, str(directory / f"{spec.target}.log"), path=known.path if known else None
+            )
     return [records[target] for target in sorted(records)]
 
 
@@ -231,8 +242,9 @@ def daemon_spec(pid: int) -> ForwardSpec | None:
         return None
     try:
         data = json.loads(argv[3].decode("utf-8"))
-        return spec_from_json(data, Path(data["directory"]) if isinstance(data, dict) and
-                              isinstance(data.get("directory"), str) else None)
+        return spec_from_json(
+            data, Path(data["directory"]) if isinstance(data, dict) and isinstance(data.get("directory"), str) else None
+        )
     except (ValueError, UnicodeDecodeError):
         return None
 
@@ -282,10 +294,12 @@ def health(record: ForwardRecord, now: float | None = None) -> Health:
     if status.get("list_error"):
         return Health("waiting", f"cannot list pods: {status['list_error']}", ready, status)
     if not ready:
-        return Health("waiting", f"no ready pod behind svc/{status.get('service') or record.spec.services[0]}",
-                      ready, status)
-    return Health("running", f"{len(ready)} ready pod{'s' if len(ready) != 1 else ''}: {', '.join(ready[:3])}",
-                  ready, status)
+        return Health(
+            "waiting", f"no ready pod behind svc/{status.get('service') or record.spec.services[0]}", ready, status
+        )
+    return Health(
+        "running", f"{len(ready)} ready pod{'s' if len(ready) != 1 else ''}: {', '.join(ready[:3])}", ready, status
+    )
 
 
 def _valid_status(data: Any) -> dict[str, Any]:
@@ -305,13 +319,17 @@ def _valid_status(data: Any) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- ports
 
+
 def port_in_use_error(address: str, port: int, state_dir: Path | None = None) -> PortInUse:
     """PortInUse naming the holder: one of our forwards (and how to stop it) or another process."""
     for record in read_records(state_dir):
         if record.spec.port == port and process_alive(record.pid):
-            return PortInUse(address, port, f"kfbootstrap's background forward for {record.spec.target} "
-                                            f"(pid {record.pid})",
-                             hint=f"stop it with `kfbootstrap expose --stop {record.spec.target}`, or use --port")
+            return PortInUse(
+                address,
+                port,
+                f"kfbootstrap's background forward for {record.spec.target} (pid {record.pid})",
+                hint=f"stop it with `kfbootstrap expose --stop {record.spec.target}`, or use --port",
+            )
     from kfbootstrap.host import port_holder
 
     return PortInUse(address, port, port_holder(port))
@@ -328,6 +346,7 @@ def port_free(address: str, port: int) -> bool:
 
 # ---------------------------------------------------------------------- start / stop
 
+
 def start_background(spec: ForwardSpec, timeout: float = START_TIMEOUT) -> ForwardRecord:
     """Start a detached forwarder and return once it listens; errors carry the daemon's own message.
 
@@ -335,8 +354,10 @@ def start_background(spec: ForwardSpec, timeout: float = START_TIMEOUT) -> Forwa
     long-lived child that outlives us (kfbootstrap/tools/detached.py).
     """
     if os.name == "nt":
-        raise KfbError("background forwards need Linux or macOS",
-                       hint=f"run `kfbootstrap expose {spec.target}` in its own terminal, or use WSL2")
+        raise KfbError(
+            "background forwards need Linux or macOS",
+            hint=f"run `kfbootstrap expose {spec.target}` in its own terminal, or use WSL2",
+        )
     directory = Path(os.path.abspath(spec.directory)) if spec.directory else forwards_dir()
     directory.mkdir(parents=True, exist_ok=True)
     spec.directory = str(directory)
@@ -382,8 +403,7 @@ def _wait_ready(proc: "Process", timeout: float, log_path: Path) -> None:
         while not line.endswith(b"\n"):
             left = deadline - time.monotonic()
             if left <= 0 or not selector.select(timeout=left):
-                raise KfbError(f"the background forward did not start within {timeout:.0f}s",
-                               hint=f"see {log_path}")
+                raise KfbError(f"the background forward did not start within {timeout:.0f}s", hint=f"see {log_path}")
             chunk = os.read(proc.stdout.fileno(), 4096)
             if not chunk:
                 break

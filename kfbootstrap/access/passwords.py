@@ -63,8 +63,10 @@ def random_password() -> str:
 
 def check_strength(password: str, where: str) -> str:
     if len(password) < MIN_LENGTH:
-        raise UsageError(f"the password from {where} is shorter than {MIN_LENGTH} characters",
-                         hint=f"choose one of at least {MIN_LENGTH} characters")
+        raise UsageError(
+            f"the password from {where} is shorter than {MIN_LENGTH} characters",
+            hint=f"choose one of at least {MIN_LENGTH} characters",
+        )
     return password
 
 
@@ -78,8 +80,10 @@ def from_environment(config: Config, env: Mapping[str, str] | None = None) -> st
         return None
     value = (os.environ if env is None else env).get(var)
     if not value:
-        raise ConfigError(f"kubeflow.password names the environment variable {var}, which is not set",
-                          hint=f"export {var}=..., or remove kubeflow.password to get a random password")
+        raise ConfigError(
+            f"kubeflow.password names the environment variable {var}, which is not set",
+            hint=f"export {var}=..., or remove kubeflow.password to get a random password",
+        )
     return check_strength(value, f"${var}")
 
 
@@ -133,8 +137,11 @@ def with_current_hash(objects: list[dict[str, Any]], password_hash: str) -> list
     result = []
     for obj in objects:
         meta = obj.get("metadata") or {}
-        if obj.get("kind") == "Secret" and meta.get("name") == DEX_SECRET and \
-                meta.get("namespace", DEX_NAMESPACE) == DEX_NAMESPACE:
+        if (
+            obj.get("kind") == "Secret"
+            and meta.get("name") == DEX_SECRET
+            and meta.get("namespace", DEX_NAMESPACE) == DEX_NAMESPACE
+        ):
             data = {k: v for k, v in (obj.get("data") or {}).items() if k != DEX_HASH_KEY}
             obj = {**obj, "stringData": {**(obj.get("stringData") or {}), DEX_HASH_KEY: password_hash}}
             if data or "data" in obj:

@@ -14,8 +14,9 @@ from kfbootstrap.access.targets import enabled_targets, local_port, url
 from kfbootstrap.config import Config
 
 
-def rows(config: Config, records: list[forwards.ForwardRecord], logins: dict[str, str] | None = None
-         ) -> list[dict[str, Any]]:
+def rows(
+    config: Config, records: list[forwards.ForwardRecord], logins: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     """One row per enabled target: URL, forward state and login (a command, or the values if given)."""
     by_target = {r.spec.target: r for r in records}
     result = []
@@ -33,8 +34,15 @@ def rows(config: Config, records: list[forwards.ForwardRecord], logins: dict[str
             login = logins[target.creds]
         else:
             login = f"kfbootstrap creds {target.creds}"
-        result.append({"target": target.name, "url": link, "forward": state, "login": login,
-                       "expose": None if record else f"kfbootstrap expose {target.name} --background"})
+        result.append(
+            {
+                "target": target.name,
+                "url": link,
+                "forward": state,
+                "login": login,
+                "expose": None if record else f"kfbootstrap expose {target.name} --background",
+            }
+        )
     return result
 
 
@@ -76,5 +84,7 @@ def print_summary(config: Config, show_credentials: bool = False) -> None:
         ui.out.print(f"  {row['target']:<{width}}{row['url']}  ({forward})")
         ui.out.print(f"  {'':<{width}}login: {row['login']}")
     if not show_credentials:
-        ui.out.print("Passwords are not shown: run the `kfbootstrap creds` commands above, "
-                     "or `kfbootstrap up --show-credentials`.")
+        ui.out.print(
+            "Passwords are not shown: run the `kfbootstrap creds` commands above, "
+            "or `kfbootstrap up --show-credentials`."
+        )

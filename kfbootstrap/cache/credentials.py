@@ -41,11 +41,11 @@ def env_name(registry: str) -> str:
     return "KFB_CACHE_AUTH_" + re.sub(r"[^A-Za-z0-9]", "_", registry).upper()
 
 
-def lookup(registry: str, runner: Runner, env: Mapping[str, str] | None = None,
-           docker_config: Path | None = None) -> Credential | None:
+def lookup(
+    registry: str, runner: Runner, env: Mapping[str, str] | None = None, docker_config: Path | None = None
+) -> Credential | None:
     env = os.environ if env is None else env
-    return (_from_env(registry, env)
-            or _from_docker_config(registry, runner, docker_config or _docker_config_path(env)))
+    return _from_env(registry, env) or _from_docker_config(registry, runner, docker_config or _docker_config_path(env))
 
 
 def _from_env(registry: str, env: Mapping[str, str]) -> Credential | None:

@@ -22,8 +22,16 @@ def cache_finding(config: Config, runner: Runner):
     if len(running) == len(reports):
         return Finding("image cache", OK, f"{len(running)} caches running ({', '.join(running)}), {size}")
     if not running and not containers.image_exists(config.cache.image):
-        return Finding("image cache", WARN, f"not started; its image {config.cache.image} is not on this machine",
-                       "`up` pulls it; offline, set cache.image to a local Distribution registry image")
+        return Finding(
+            "image cache",
+            WARN,
+            f"not started; its image {config.cache.image} is not on this machine",
+            "`up` pulls it; offline, set cache.image to a local Distribution registry image",
+        )
     stopped = [r.registry for r in reports if r.state != "running"]
-    return Finding("image cache", OK, f"{len(running)}/{len(reports)} caches running ({size}); "
-                                      f"not running: {', '.join(stopped)} (`up` or `images pull` starts them)")
+    return Finding(
+        "image cache",
+        OK,
+        f"{len(running)}/{len(reports)} caches running ({size}); "
+        f"not running: {', '.join(stopped)} (`up` or `images pull` starts them)",
+    )

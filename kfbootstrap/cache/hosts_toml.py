@@ -16,15 +16,17 @@ CERTS_DIR = "/etc/containerd/certs.d"
 
 def hosts_toml(mirror: Mirror) -> str:
     """The file's text: the cache for pull and resolve, then the upstream itself."""
-    return "\n".join([
-        f"# Written by kfbootstrap: pulls of {mirror.registry} go through its cache {mirror.container},",
-        "# and straight to the upstream when the cache does not answer.",
-        f'server = "{mirror.server}"',
-        "",
-        f'[host."{mirror.endpoint}"]',
-        '  capabilities = ["pull", "resolve"]',
-        "",
-    ])
+    return "\n".join(
+        [
+            f"# Written by kfbootstrap: pulls of {mirror.registry} go through its cache {mirror.container},",
+            "# and straight to the upstream when the cache does not answer.",
+            f'server = "{mirror.server}"',
+            "",
+            f'[host."{mirror.endpoint}"]',
+            '  capabilities = ["pull", "resolve"]',
+            "",
+        ]
+    )
 
 
 def hosts_path(mirror: Mirror) -> str:

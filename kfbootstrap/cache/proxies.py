@@ -71,8 +71,9 @@ def differences(state: ContainerState, wanted: Wanted) -> list[str]:
     return found
 
 
-def ensure(containers: Containers, wanted: Wanted, network: str | None,
-           note: Callable[[str], None] = lambda _: None) -> Outcome:
+def ensure(
+    containers: Containers, wanted: Wanted, network: str | None, note: Callable[[str], None] = lambda _: None
+) -> Outcome:
     """Make the mirror's cache container exist, run as wanted, and sit on `network` (when given)."""
     mirror = wanted.mirror
     state = containers.inspect(mirror.container)
@@ -102,10 +103,20 @@ def _create(containers: Containers, wanted: Wanted, network: str | None) -> None
         # A fresh id per volume: `images pull` keys its record of finished images by it, so a purged and
         # re-made cache is warmed again (Docker's CreatedAt moves when the volume is first written).
         containers.volume_create(mirror.volume, {GENERATION_LABEL: uuid.uuid4().hex})
-    options = ["--name", mirror.container, "--restart", "unless-stopped",
-               "--label", f"{LABEL}={mirror.registry}",
-               "-v", f"{mirror.volume}:{_STORAGE}",
-               "-p", f"127.0.0.1::{PROXY_PORT}", "-p", f"127.0.0.1::{DEBUG_PORT}"]
+    options = [
+        "--name",
+        mirror.container,
+        "--restart",
+        "unless-stopped",
+        "--label",
+        f"{LABEL}={mirror.registry}",
+        "-v",
+        f"{mirror.volume}:{_STORAGE}",
+        "-p",
+        f"127.0.0.1::{PROXY_PORT}",
+        "-p",
+        f"127.0.0.1::{DEBUG_PORT}",
+    ]
     if network:
         options += ["--network", network]
     for key, value in wanted.env().items():
@@ -116,10 +127,12 @@ def _create(containers: Containers, wanted: Wanted, network: str | None) -> None
     try:
         containers.run_detached(options, wanted.image, env=secrets)
     except CommandFailed as exc:
-        raise KfbError(f"starting the cache for {mirror.registry} failed: {exc.message}",
-                       hint=f"is the image {wanted.image} on this machine (`docker image inspect {wanted.image}`)? "
-                            "Offline, set cache.image to a local Distribution registry image, "
-                            "or turn the cache off with cache.enabled: false") from None
+        raise KfbError(
+            f"starting the cache for {mirror.registry} failed: {exc.message}",
+            hint=f"is the image {wanted.image} on this machine (`docker image inspect {wanted.image}`)? "
+            "Offline, set cache.image to a local Distribution registry image, "
+            "or turn the cache off with cache.enabled: false",
+        ) from None
 
 
 def wait_ready(containers: Containers, mirror: Mirror, timeout: float = 30.0) -> None:
@@ -137,8 +150,10 @@ def wait_ready(containers: Containers, mirror: Mirror, timeout: float = 30.0) ->
             except RegistryUnreachable as exc:
                 last = str(exc)
         time.sleep(0.5)
-    raise KfbError(f"the cache for {mirror.registry} ({mirror.container}) did not answer within {timeout:.0f}s: {last}",
-                   hint=f"see `docker logs {mirror.container}`; pulls still work without it (straight from the upstream)")
+    raise KfbError(
+        f"the cache for {mirror.registry} ({mirror.container}) did not answer within {timeout:.0f}s: {last}",
+        hint=f"see `docker logs {mirror.container}`; pulls still work without it (straight from the upstream)",
+    )
 
 
 def purge(containers: Containers, mirror: Mirror) -> list[str]:

@@ -37,15 +37,22 @@ def pull_images(config: Config, runner: Runner, images: Iterable[ListedImage]) -
     return _pull_all(todo, mirrors, containers, state, Docker(runner).info().architecture)
 
 
-def _pull_all(todo: list[ListedImage], mirrors: dict[str, Mirror], containers: Containers,
-              state: PullState, architecture: str) -> PullTotals:
+def _pull_all(
+    todo: list[ListedImage], mirrors: dict[str, Mirror], containers: Containers, state: PullState, architecture: str
+) -> PullTotals:
     from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn
 
     totals = PullTotals()
     clients = {r: _client(containers, m) for r, m in mirrors.items()}
     generations = {r: containers.volume_label(m.volume, GENERATION_LABEL) or "" for r, m in mirrors.items()}
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), DownloadColumn(),
-                        console=ui.err, disable=not ui.interactive())
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        DownloadColumn(),
+        console=ui.err,
+        disable=not ui.interactive(),
+    )
     with progress:
         images_task = progress.add_task("images", total=len(todo))
         bytes_task = progress.add_task("bytes", total=0)
@@ -56,9 +63,13 @@ def _pull_all(todo: list[ListedImage], mirrors: dict[str, Mirror], containers: C
                 progress.advance(images_task)
                 continue
             try:
-                read = pull_one(clients[registry], item.ref, architecture,
-                                on_size=lambda size: progress.update(bytes_task, total=(progress.tasks[1].total or 0) + size),
-                                on_bytes=lambda count: progress.advance(bytes_task, count))
+                read = pull_one(
+                    clients[registry],
+                    item.ref,
+                    architecture,
+                    on_size=lambda size: progress.update(bytes_task, total=(progress.tasks[1].total or 0) + size),
+                    on_bytes=lambda count: progress.advance(bytes_task, count),
+                )
             except (RegistryUnreachable, LookupError, KeyError, ValueError) as exc:
                 totals.failed[image] = str(exc)
                 ui.warn(f"{image}: {exc}")
@@ -69,9 +80,12 @@ def _pull_all(todo: list[ListedImage], mirrors: dict[str, Mirror], containers: C
                 if not ui.interactive():
                     ui.info(f"  pulled {image} ({human_bytes(read)})")
             progress.advance(images_task)
-    ui.step_done(f"Pull {len(todo)} images through the cache", 0.0,
-                 f"{totals.images} pulled ({human_bytes(totals.bytes)}), {totals.skipped} already cached"
-                 + (f", {len(totals.failed)} failed" if totals.failed else ""))
+    ui.step_done(
+        f"Pull {len(todo)} images through the cache",
+        0.0,
+        f"{totals.images} pulled ({human_bytes(totals.bytes)}), {totals.skipped} already cached"
+        + (f", {len(totals.failed)} failed" if totals.failed else ""),
+    )
     return totals
 
 

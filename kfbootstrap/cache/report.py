@@ -29,9 +29,13 @@ def collect(containers: Containers, mirrors: list[Mirror], with_contents: bool =
     reports = []
     for mirror in mirrors:
         state = containers.inspect(mirror.container)
-        report = CacheReport(mirror.registry, mirror.container,
-                             "missing" if state is None else ("running" if state.running else state.status),
-                             sizes.get(mirror.volume, 0), upstream=mirror.remote)
+        report = CacheReport(
+            mirror.registry,
+            mirror.container,
+            "missing" if state is None else ("running" if state.running else state.status),
+            sizes.get(mirror.volume, 0),
+            upstream=mirror.remote,
+        )
         if state is not None and state.running and with_contents:
             _contents(containers, mirror, report)
         reports.append(report)

@@ -32,8 +32,12 @@ def platform_manifest(index: Manifest, architecture: str) -> str:
         platform = entry.get("platform") or {}
         if platform.get("os") == "linux" and platform.get("architecture") == architecture:
             return str(entry["digest"])
-    available = sorted({f"{(e.get('platform') or {}).get('os')}/{(e.get('platform') or {}).get('architecture')}"
-                        for e in index.body.get("manifests") or []})
+    available = sorted(
+        {
+            f"{(e.get('platform') or {}).get('os')}/{(e.get('platform') or {}).get('architecture')}"
+            for e in index.body.get("manifests") or []
+        }
+    )
     raise LookupError(f"no linux/{architecture} image (has {', '.join(available) or 'none'})")
 
 
@@ -43,8 +47,13 @@ def blobs_of(manifest: Manifest) -> list[tuple[str, int]]:
     return [(str(p["digest"]), int(p.get("size") or 0)) for p in parts if p.get("digest")]
 
 
-def pull_one(client: RegistryClient, ref: ImageRef, architecture: str,
-             on_size: Callable[[int], None], on_bytes: Callable[[int], None]) -> int:
+def pull_one(
+    client: RegistryClient,
+    ref: ImageRef,
+    architecture: str,
+    on_size: Callable[[int], None],
+    on_bytes: Callable[[int], None],
+) -> int:
     """Pull one image through the cache; returns the bytes read. `on_size` learns the image's size first."""
     manifest = client.manifest(ref.repository, ref.reference)
     if manifest.is_index:

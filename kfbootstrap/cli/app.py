@@ -12,7 +12,21 @@ import sys
 import typer
 
 from kfbootstrap import __version__
-from kfbootstrap.cli import cache, config_cmd, creds, diagnose, doctor, down, expose, images, passwd, render, smoke, status, up
+from kfbootstrap.cli import (
+    cache,
+    config_cmd,
+    creds,
+    diagnose,
+    doctor,
+    down,
+    expose,
+    images,
+    passwd,
+    render,
+    smoke,
+    status,
+    up,
+)
 
 app = typer.Typer(
     name="kfbootstrap",
@@ -125,8 +139,9 @@ class Terminated(KeyboardInterrupt):
 def _print_interrupted(terminated: bool = False) -> None:
     command = _command_of(_argv)
     what = "terminated (SIGTERM)" if terminated else "interrupted"
-    _print_error(what, _AFTER_INTERRUPT.get(command, f"re-run `kfbootstrap {command}` to do it again"
-                                            if command else None))
+    _print_error(
+        what, _AFTER_INTERRUPT.get(command, f"re-run `kfbootstrap {command}` to do it again" if command else None)
+    )
 
 
 def _command_of(argv: list[str] | None) -> str:
@@ -149,8 +164,9 @@ def _bug_hint(log_path: str) -> str:
 
     unwritable = log_unwritable()
     if unwritable:  # never point at a log that does not exist
-        return (f"this is a bug in kfbootstrap; no log could be written ({unwritable})"
-                + ("" if _verbose else "; re-run with -v for the traceback"))
+        return f"this is a bug in kfbootstrap; no log could be written ({unwritable})" + (
+            "" if _verbose else "; re-run with -v for the traceback"
+        )
     return f"this is a bug in kfbootstrap; details in {log_path}" + ("" if _verbose else " (or re-run with -v)")
 
 

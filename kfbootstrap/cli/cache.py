@@ -10,10 +10,12 @@ from typing_extensions import Annotated
 
 from kfbootstrap.cli.common import ConfigOption, JsonOption, load, run_context
 
-cache_app = typer.Typer(help="Show or empty the pull-through image caches shared by every Kind cluster.",
-                        no_args_is_help=True)
-RegistryOption = Annotated[Optional[str], typer.Option("--registry", help="Only this registry's cache (e.g. docker.io).",
-                                                       show_default=False)]
+cache_app = typer.Typer(
+    help="Show or empty the pull-through image caches shared by every Kind cluster.", no_args_is_help=True
+)
+RegistryOption = Annotated[
+    Optional[str], typer.Option("--registry", help="Only this registry's cache (e.g. docker.io).", show_default=False)
+]
 
 
 def _mirrors(config, registry: str | None):
@@ -26,8 +28,10 @@ def _mirrors(config, registry: str | None):
     if not chosen:
         from kfbootstrap.errors import UsageError
 
-        raise UsageError(f"no cache for registry {registry!r}",
-                         hint=f"cached registries: {', '.join(m.registry for m in mirrors) or 'none'} (cache.registries)")
+        raise UsageError(
+            f"no cache for registry {registry!r}",
+            hint=f"cached registries: {', '.join(m.registry for m in mirrors) or 'none'} (cache.registries)",
+        )
     return chosen
 
 
@@ -40,15 +44,18 @@ def status(config: ConfigOption = None, registry: RegistryOption = None, json_ou
 
     reports = collect(Containers(run_context(loaded).runner), _mirrors(loaded.config, registry))
     if json_output:
-        typer.echo(json.dumps({"enabled": loaded.config.cache.enabled, "caches": [r.to_json() for r in reports]},
-                              indent=2))
+        typer.echo(
+            json.dumps({"enabled": loaded.config.cache.enabled, "caches": [r.to_json() for r in reports]}, indent=2)
+        )
         return
     from rich.table import Table
 
     from kfbootstrap import ui
 
-    table = Table(title=f"image cache ({'on' if loaded.config.cache.enabled else 'off: cache.enabled is false'})",
-                  title_justify="left")
+    table = Table(
+        title=f"image cache ({'on' if loaded.config.cache.enabled else 'off: cache.enabled is false'})",
+        title_justify="left",
+    )
     for column in ("registry", "state", "size", "images", "blob hits/misses", "upstream"):
         table.add_column(column)
     for r in reports:
@@ -60,8 +67,11 @@ def status(config: ConfigOption = None, registry: RegistryOption = None, json_ou
 
 
 @cache_app.command("prune")
-def prune(config: ConfigOption = None, registry: RegistryOption = None,
-          yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False) -> None:
+def prune(
+    config: ConfigOption = None,
+    registry: RegistryOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
     """Empty the caches (drop every cached layer); running caches come back empty, nodes keep pointing at them."""
     loaded = load(config)
     mirrors = _mirrors(loaded.config, registry)
@@ -80,8 +90,18 @@ def prune(config: ConfigOption = None, registry: RegistryOption = None,
         ui.step_done(f"Empty the cache for {mirror.registry}", 0.0, ", ".join(removed) or "nothing cached")
     if were_running:
         network = loaded.config.cache.network if containers.network_exists(loaded.config.cache.network) else None
-        ensure_caches(loaded.config.model_copy(update={"cache": loaded.config.cache.model_copy(
-            update={"registries": {m.registry: m.remote for m in were_running}})}), containers, runner, network)
+        ensure_caches(
+            loaded.config.model_copy(
+                update={
+                    "cache": loaded.config.cache.model_copy(
+                        update={"registries": {m.registry: m.remote for m in were_running}}
+                    )
+                }
+            ),
+            containers,
+            runner,
+            network,
+        )
         ui.step_done(f"Restart {len(were_running)} cache{'s' if len(were_running) != 1 else ''} empty", 0.0)
 
 

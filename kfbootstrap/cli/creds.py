@@ -11,9 +11,14 @@ from typing_extensions import Annotated
 from kfbootstrap.cli.common import ConfigOption, JsonOption, load
 from kfbootstrap.components import creds_targets
 
-ContextOption = Annotated[Optional[str], typer.Option(
-    "--context", help="Kube context of the cluster (default: kind-<cluster.name>, or cluster.context).",
-    show_default=False)]
+ContextOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--context",
+        help="Kube context of the cluster (default: kind-<cluster.name>, or cluster.context).",
+        show_default=False,
+    ),
+]
 
 TARGETS = tuple(creds_targets())
 
@@ -22,15 +27,19 @@ def creds(
     target: Annotated[Optional[str], typer.Argument(help=f"One of: {', '.join(TARGETS)}.", show_default=False)] = None,
     config: ConfigOption = None,
     context: ContextOption = None,
-    namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Look for the secret in this namespace instead.", show_default=False)] = None,
+    namespace: Annotated[
+        Optional[str],
+        typer.Option("--namespace", "-n", help="Look for the secret in this namespace instead.", show_default=False),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Print the credentials of a platform service."""
     from kfbootstrap.errors import UsageError
 
     if target not in TARGETS:
-        raise UsageError(f"unknown target {target!r}" if target else "name a target",
-                         hint=f"choose one of: {', '.join(TARGETS)}")
+        raise UsageError(
+            f"unknown target {target!r}" if target else "name a target", hint=f"choose one of: {', '.join(TARGETS)}"
+        )
     loaded = load(config, cluster__context=context)
     from kfbootstrap.access.creds import read_creds
     from kfbootstrap.apps.plan import require_part
@@ -47,7 +56,9 @@ def creds(
 
 
 def _print(cred) -> None:
-    lines = [f"{key.replace('_', ' ')}: {value if value is not None else '(unknown)'}" for key, value in cred.fields.items()]
+    lines = [
+        f"{key.replace('_', ' ')}: {value if value is not None else '(unknown)'}" for key, value in cred.fields.items()
+    ]
     for key in ("url", "endpoint", "cluster_endpoint"):
         value = cred.url if key == "url" else cred.extra.get(key)
         if value:

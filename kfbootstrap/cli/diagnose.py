@@ -17,8 +17,10 @@ def diagnose(
     profile: ProfileOption = None,
     name: NameOption = None,
     context: ContextOption = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Directory for the bundle (default: current directory).",
-                                                show_default=False)] = None,
+    out: Annotated[
+        Optional[Path],
+        typer.Option("--out", help="Directory for the bundle (default: current directory).", show_default=False),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Collect pod and node states, events, logs of not-ready pods, helm releases, config, versions
@@ -35,8 +37,17 @@ def diagnose(
     for problem in result.problems:
         ui.warn(problem)
     if json_output:
-        typer.echo(json.dumps({"bundle": str(result.path), "files": result.files,
-                               "not_ready_pods": result.not_ready_pods, "problems": result.problems}, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "bundle": str(result.path),
+                    "files": result.files,
+                    "not_ready_pods": result.not_ready_pods,
+                    "problems": result.problems,
+                },
+                indent=2,
+            )
+        )
     else:
         typer.echo(str(result.path))
 

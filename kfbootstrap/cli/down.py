@@ -12,10 +12,19 @@ def down(
     config: ConfigOption = None,
     name: NameOption = None,
     context: ContextOption = None,
-    keep_cluster: Annotated[bool, typer.Option(
-        "--keep-cluster", help="Keep the cluster; delete only the objects kfbootstrap applied (found by its label).")] = False,
-    purge_cache: Annotated[bool, typer.Option(
-        "--purge-cache", help="Also remove the image caches and their volumes (every cached layer; other clusters lose them too).")] = False,
+    keep_cluster: Annotated[
+        bool,
+        typer.Option(
+            "--keep-cluster", help="Keep the cluster; delete only the objects kfbootstrap applied (found by its label)."
+        ),
+    ] = False,
+    purge_cache: Annotated[
+        bool,
+        typer.Option(
+            "--purge-cache",
+            help="Also remove the image caches and their volumes (every cached layer; other clusters lose them too).",
+        ),
+    ] = False,
 ) -> None:
     """Delete the Kind cluster, or with --keep-cluster only what kfbootstrap applied. A cluster kfbootstrap did not create is never deleted."""
     kind_name = _kind_cluster_of(context) if context and not keep_cluster else None
@@ -25,9 +34,11 @@ def down(
     if loaded.config.cluster.existing and not keep_cluster:
         from kfbootstrap.errors import UsageError
 
-        raise UsageError(f"kfbootstrap did not create the cluster of context {loaded.config.kube_context or '(current)'} "
-                         "and never deletes it",
-                         hint="pass --keep-cluster to delete only the objects kfbootstrap applied to it")
+        raise UsageError(
+            f"kfbootstrap did not create the cluster of context {loaded.config.kube_context or '(current)'} "
+            "and never deletes it",
+            hint="pass --keep-cluster to delete only the objects kfbootstrap applied to it",
+        )
     from kfbootstrap import ui
     from kfbootstrap.access.forwards import stop_for_context
 
@@ -96,17 +107,20 @@ def _delete_applied(config) -> None:
     with ui.step_line(title) as line:
         # The context and timeouts.api, so a silent server is named and bounds every request.
         rest = KubeRest(api_client(context), context=context, timeouts=api_timeouts(config))
-        report = delete_managed(rest,
-                                progress=lambda text: ui.step_progress(text, plain=text))
+        report = delete_managed(rest, progress=lambda text: ui.step_progress(text, plain=text))
     if report.failed:
         ui.step_failed(title, line.elapsed())
         first, why = report.failed[0]
-        raise KfbError(f"{len(report.failed)} objects could not be deleted, e.g. {first}: {why}",
-                       hint="check your permissions (`kubectl auth can-i delete ...`) and re-run")
+        raise KfbError(
+            f"{len(report.failed)} objects could not be deleted, e.g. {first}: {why}",
+            hint="check your permissions (`kubectl auth can-i delete ...`) and re-run",
+        )
     if not report.deleted:
         ui.step_skipped(title, "nothing labelled by kfbootstrap")
         return
-    ui.step_done(title, line.elapsed(), f"{len(report.deleted)} objects; namespaces finish terminating in the background")
+    ui.step_done(
+        title, line.elapsed(), f"{len(report.deleted)} objects; namespaces finish terminating in the background"
+    )
 
 
 def _delete_kind_cluster(loaded) -> None:

@@ -1,9 +1,9 @@
 """`kfbootstrap expose TARGET`: port-forwards that survive pod restarts.
 
-    expose grafana                     foreground, until Ctrl-C
-    expose --all --background          one detached forward per enabled component
-    expose --list [--json]             background forwards and their health
-    expose --stop grafana | --stop --all
+expose grafana                     foreground, until Ctrl-C
+expose --all --background          one detached forward per enabled component
+expose --list [--json]             background forwards and their health
+expose --stop grafana | --stop --all
 """
 
 from __future__ import annotations
@@ -17,9 +17,14 @@ from typing_extensions import Annotated
 from kfbootstrap.cli.common import ConfigOption, JsonOption, load
 from kfbootstrap.components import targets
 
-ContextOption = Annotated[Optional[str], typer.Option(
-    "--context", help="Kube context of the cluster (default: kind-<cluster.name>, or cluster.context).",
-    show_default=False)]
+ContextOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--context",
+        help="Kube context of the cluster (default: kind-<cluster.name>, or cluster.context).",
+        show_default=False,
+    ),
+]
 
 TARGETS = tuple(targets())
 
@@ -28,11 +33,35 @@ def expose(
     target: Annotated[Optional[str], typer.Argument(help=f"One of: {', '.join(TARGETS)}.", show_default=False)] = None,
     config: ConfigOption = None,
     context: ContextOption = None,
-    port: Annotated[Optional[int], typer.Option("--port", help="Local port (default from forwards.ports.*).", show_default=False, min=1, max=65535)] = None,
-    address: Annotated[Optional[str], typer.Option("--address", help="Local address to bind (default forwards.address, 127.0.0.1). Anything else exposes the service to your network.", show_default=False)] = None,
-    namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="The service's namespace, when the component was installed elsewhere.", show_default=False)] = None,
-    background: Annotated[bool, typer.Option("--background", help="Run as a detached process (see --list, --stop).")] = False,
-    all_targets: Annotated[bool, typer.Option("--all", help="Every enabled component (with --stop: every forward).")] = False,
+    port: Annotated[
+        Optional[int],
+        typer.Option(
+            "--port", help="Local port (default from forwards.ports.*).", show_default=False, min=1, max=65535
+        ),
+    ] = None,
+    address: Annotated[
+        Optional[str],
+        typer.Option(
+            "--address",
+            help="Local address to bind (default forwards.address, 127.0.0.1). Anything else exposes the service to your network.",
+            show_default=False,
+        ),
+    ] = None,
+    namespace: Annotated[
+        Optional[str],
+        typer.Option(
+            "--namespace",
+            "-n",
+            help="The service's namespace, when the component was installed elsewhere.",
+            show_default=False,
+        ),
+    ] = None,
+    background: Annotated[
+        bool, typer.Option("--background", help="Run as a detached process (see --list, --stop).")
+    ] = False,
+    all_targets: Annotated[
+        bool, typer.Option("--all", help="Every enabled component (with --stop: every forward).")
+    ] = False,
     list_forwards: Annotated[bool, typer.Option("--list", help="Show background forwards and their health.")] = False,
     stop: Annotated[bool, typer.Option("--stop", help="Stop the background forward of TARGET (or --all).")] = False,
     json_output: JsonOption = False,
@@ -41,8 +70,10 @@ def expose(
     from kfbootstrap.errors import UsageError
 
     if list_forwards and (stop or target or all_targets or background):
-        raise UsageError("--list takes no target and no other action",
-                         hint="run `kfbootstrap expose --list` and `kfbootstrap expose --stop ...` separately")
+        raise UsageError(
+            "--list takes no target and no other action",
+            hint="run `kfbootstrap expose --list` and `kfbootstrap expose --stop ...` separately",
+        )
     if stop and background:
         raise UsageError("--stop and --background do not go together", hint="e.g. `kfbootstrap expose --stop grafana`")
     if list_forwards:
@@ -52,8 +83,9 @@ def expose(
     if bool(target) == all_targets:
         raise UsageError("name one target, or pass --all", hint=f"targets: {', '.join(TARGETS)}")
     if all_targets and (port is not None or namespace is not None):
-        raise UsageError("--port and --namespace apply to one target, not --all",
-                         hint="set forwards.ports.* in kfbootstrap.yaml")
+        raise UsageError(
+            "--port and --namespace apply to one target, not --all", hint="set forwards.ports.* in kfbootstrap.yaml"
+        )
     loaded = load(config, cluster__context=context, forwards__address=address)
     _start(loaded.config, target, all_targets, port, namespace, address is not None, background, json_output)
 
@@ -79,8 +111,9 @@ def _start(config, target, all_targets, port, namespace, explicit_address, backg
         results = []
         for p in plans:
             record, started = ensure_background(p, config)
-            results.append({"target": p.target.name, "url": p.url, "pid": record.pid, "started": started,
-                             "log": record.log})
+            results.append(
+                {"target": p.target.name, "url": p.url, "pid": record.pid, "started": started, "log": record.log}
+            )
             ui.info(f"{'started' if started else 'already running'}: {p.target.name} (pid {record.pid})")
         if json_output:
             typer.echo(json.dumps(results, indent=2))
@@ -91,8 +124,7 @@ def _start(config, target, all_targets, port, namespace, explicit_address, backg
 
     def announce() -> None:
         for p in plans:
-            typer.echo(f"{p.target.name:<15} {p.url}  ->  svc/{p.services[0]}:{p.target.remote_port} "
-                       f"in {p.namespace}")
+            typer.echo(f"{p.target.name:<15} {p.url}  ->  svc/{p.services[0]}:{p.target.remote_port} in {p.namespace}")
         ui.info("Forwarding; new connections follow pod restarts. Press Ctrl-C to stop.")
 
     run_foreground(plans, config, on_ready=announce)
@@ -106,11 +138,21 @@ def _list(json_output: bool) -> None:
     for record in forwards.read_records():
         h = forwards.health(record)
         target = CATALOG.get(record.spec.target)
-        rows.append({"target": record.spec.target, "pid": record.pid, "address": record.spec.address,
-                     "port": record.spec.port, "url": url(target, record.spec.address, record.spec.port) if target else None,
-                     "context": record.spec.context, "health": h.state, "detail": h.detail,
-                     "connections": h.status.get("connections"), "last_error": h.status.get("last_error"),
-                     "log": record.log})
+        rows.append(
+            {
+                "target": record.spec.target,
+                "pid": record.pid,
+                "address": record.spec.address,
+                "port": record.spec.port,
+                "url": url(target, record.spec.address, record.spec.port) if target else None,
+                "context": record.spec.context,
+                "health": h.state,
+                "detail": h.detail,
+                "connections": h.status.get("connections"),
+                "last_error": h.status.get("last_error"),
+                "log": record.log,
+            }
+        )
     if json_output:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -127,8 +169,13 @@ def _list(json_output: bool) -> None:
     colour = {"running": "green", "waiting": "yellow"}
     for row in rows:
         health = str(row["health"])
-        table.add_row(str(row["target"]), str(row["url"] or ""), str(row["pid"]),
-                      f"[{colour.get(health, 'red')}]{health}[/]", str(row["detail"]))
+        table.add_row(
+            str(row["target"]),
+            str(row["url"] or ""),
+            str(row["pid"]),
+            f"[{colour.get(health, 'red')}]{health}[/]",
+            str(row["detail"]),
+        )
     ui.out.print(table)
 
 
@@ -142,8 +189,10 @@ def _stop(target: str | None, all_targets: bool) -> None:
         raise UsageError("--stop needs one target or --all", hint="e.g. `kfbootstrap expose --stop grafana`")
     if all_targets:
         stopped = forwards.stop_all()
-        ui.info(f"stopped {len(stopped)} forward{'s' if len(stopped) != 1 else ''}"
-                + (f": {', '.join(r.spec.target for r in stopped)}" if stopped else ""))
+        ui.info(
+            f"stopped {len(stopped)} forward{'s' if len(stopped) != 1 else ''}"
+            + (f": {', '.join(r.spec.target for r in stopped)}" if stopped else "")
+        )
         return
     name = get_target(target or "").name  # set: one of target and --all, checked above
     record = forwards.find_record(name)

@@ -11,16 +11,22 @@ from typing_extensions import Annotated
 
 from kfbootstrap.cli.common import ConfigOption, JsonOption, load, run_context
 
-images_app = typer.Typer(help="List the images of the chosen release, or pull them into the image cache.",
-                         no_args_is_help=True)
-VersionOption = Annotated[Optional[str], typer.Option("--kubeflow-version", help="Kubeflow release, e.g. 26.03.1.",
-                                                      show_default=False)]
-ManifestsOption = Annotated[Optional[Path], typer.Option("--manifests", help="Local manifests checkout or pre-rendered YAML.",
-                                                         show_default=False)]
+images_app = typer.Typer(
+    help="List the images of the chosen release, or pull them into the image cache.", no_args_is_help=True
+)
+VersionOption = Annotated[
+    Optional[str], typer.Option("--kubeflow-version", help="Kubeflow release, e.g. 26.03.1.", show_default=False)
+]
+ManifestsOption = Annotated[
+    Optional[Path],
+    typer.Option("--manifests", help="Local manifests checkout or pre-rendered YAML.", show_default=False),
+]
 
 
-AppsOption = Annotated[Optional[str], typer.Option("--apps", help="Kubeflow applications, comma-separated (sets kubeflow.apps).",
-                                                   show_default=False)]
+AppsOption = Annotated[
+    Optional[str],
+    typer.Option("--apps", help="Kubeflow applications, comma-separated (sets kubeflow.apps).", show_default=False),
+]
 
 
 def _listed(config: ConfigOption, kubeflow_version: str | None, manifests: Path | None, apps: str | None = None):
@@ -37,8 +43,13 @@ def _listed(config: ConfigOption, kubeflow_version: str | None, manifests: Path 
 
 
 @images_app.command("list")
-def list_command(config: ConfigOption = None, kubeflow_version: VersionOption = None, manifests: ManifestsOption = None,
-                 apps: AppsOption = None, json_output: JsonOption = False) -> None:
+def list_command(
+    config: ConfigOption = None,
+    kubeflow_version: VersionOption = None,
+    manifests: ManifestsOption = None,
+    apps: AppsOption = None,
+    json_output: JsonOption = False,
+) -> None:
     """Every image the enabled components (and the chosen Kubeflow apps) run, per component and registry."""
     _, _, images = _listed(config, kubeflow_version, manifests, apps)
     from kfbootstrap import ui
@@ -46,8 +57,12 @@ def list_command(config: ConfigOption = None, kubeflow_version: VersionOption = 
 
     counts = per_registry(images)
     if json_output:
-        typer.echo(json.dumps({"distinct": len(distinct(images)), "per_registry": counts,
-                               "images": [i.to_json() for i in images]}, indent=2))
+        typer.echo(
+            json.dumps(
+                {"distinct": len(distinct(images)), "per_registry": counts, "images": [i.to_json() for i in images]},
+                indent=2,
+            )
+        )
         return
     from rich.table import Table
 
@@ -57,13 +72,19 @@ def list_command(config: ConfigOption = None, kubeflow_version: VersionOption = 
     for item in images:
         table.add_row(item.component, item.ref.registry, item.image)
     ui.out.print(table)
-    ui.out.print(f"{len(distinct(images))} distinct images: "
-                 + ", ".join(f"{registry} {count}" for registry, count in counts.items()))
+    ui.out.print(
+        f"{len(distinct(images))} distinct images: "
+        + ", ".join(f"{registry} {count}" for registry, count in counts.items())
+    )
 
 
 @images_app.command("pull")
-def pull_command(config: ConfigOption = None, kubeflow_version: VersionOption = None, manifests: ManifestsOption = None,
-                 apps: AppsOption = None) -> None:
+def pull_command(
+    config: ConfigOption = None,
+    kubeflow_version: VersionOption = None,
+    manifests: ManifestsOption = None,
+    apps: AppsOption = None,
+) -> None:
     """Warm the image cache: pull every image through it, so the next `up` pulls nothing upstream. Resumable."""
     loaded, ctx, images = _listed(config, kubeflow_version, manifests, apps)
     from kfbootstrap.cache.pull_run import pull_images
@@ -77,9 +98,11 @@ def pull_command(config: ConfigOption = None, kubeflow_version: VersionOption = 
         from kfbootstrap.errors import KfbError
 
         first, why = next(iter(totals.failed.items()))
-        raise KfbError(f"{len(totals.failed)} of {totals.images + len(totals.failed)} images could not be pulled, "
-                       f"e.g. {first}: {why}",
-                       hint="check the network and the registry credentials, then re-run: finished images are skipped")
+        raise KfbError(
+            f"{len(totals.failed)} of {totals.images + len(totals.failed)} images could not be pulled, "
+            f"e.g. {first}: {why}",
+            hint="check the network and the registry credentials, then re-run: finished images are skipped",
+        )
 
 
 def register(app: typer.Typer) -> None:

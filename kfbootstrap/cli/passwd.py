@@ -18,10 +18,17 @@ def passwd(
     config: ConfigOption = None,
     name: NameOption = None,
     context: ContextOption = None,
-    from_env: Annotated[Optional[str], typer.Option(
-        "--from-env", help="Take the new password from this environment variable (for CI) instead of prompting.",
-        show_default=False)] = None,
-    timeout: Annotated[int, typer.Option("--timeout", min=1, help="Seconds to wait for Dex to restart.")] = DEFAULT_TIMEOUT,
+    from_env: Annotated[
+        Optional[str],
+        typer.Option(
+            "--from-env",
+            help="Take the new password from this environment variable (for CI) instead of prompting.",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        int, typer.Option("--timeout", min=1, help="Seconds to wait for Dex to restart.")
+    ] = DEFAULT_TIMEOUT,
 ) -> None:
     """Change the Kubeflow user's password (bcrypt hash into auth/dex-passwords), restart Dex and wait for it."""
     loaded = load(config, cluster__name=name, cluster__context=context)
@@ -52,12 +59,16 @@ def _new_password(from_env: str | None) -> str:
     if from_env is not None:
         value = os.environ.get(from_env)
         if not value:
-            raise UsageError(f"--from-env {from_env}: the environment variable is not set",
-                             hint=f"export {from_env}=... first, or leave out --from-env to be prompted")
+            raise UsageError(
+                f"--from-env {from_env}: the environment variable is not set",
+                hint=f"export {from_env}=... first, or leave out --from-env to be prompted",
+            )
         return check_strength(value, f"${from_env}")
     if not sys.stdin.isatty():
-        raise UsageError("no terminal to prompt for the new password on",
-                         hint="pass --from-env VAR with the password in that environment variable")
+        raise UsageError(
+            "no terminal to prompt for the new password on",
+            hint="pass --from-env VAR with the password in that environment variable",
+        )
     value = typer.prompt("New password", hide_input=True, confirmation_prompt=True, err=True)
     return check_strength(value, "the prompt")
 

@@ -19,14 +19,24 @@ def smoke(
     profile: ProfileOption = None,
     name: NameOption = None,
     context: ContextOption = None,
-    junit: Annotated[Optional[Path], typer.Option("--junit", help="Write a JUnit XML report here.", show_default=False)] = None,
+    junit: Annotated[
+        Optional[Path], typer.Option("--junit", help="Write a JUnit XML report here.", show_default=False)
+    ] = None,
     json_output: JsonOption = False,
-    pipeline: Annotated[bool, typer.Option("--pipeline", help="Also submit a one-step pipeline and wait for it to succeed.")] = False,
-    pipeline_timeout: Annotated[int, typer.Option("--pipeline-timeout", min=1, help="Seconds to wait for that pipeline run.")] = 600,
+    pipeline: Annotated[
+        bool, typer.Option("--pipeline", help="Also submit a one-step pipeline and wait for it to succeed.")
+    ] = False,
+    pipeline_timeout: Annotated[
+        int, typer.Option("--pipeline-timeout", min=1, help="Seconds to wait for that pipeline run.")
+    ] = 600,
     user: Annotated[str, typer.Option("--user", help="Dex user to log in with.")] = "user@example.com",
-    password_env: Annotated[str, typer.Option(
-        "--password-env", help="Environment variable holding the user's password (unset: the one kfbootstrap set, "
-                               "as `creds kubeflow` shows it, else the public default 12341234).")
+    password_env: Annotated[
+        str,
+        typer.Option(
+            "--password-env",
+            help="Environment variable holding the user's password (unset: the one kfbootstrap set, "
+            "as `creds kubeflow` shows it, else the public default 12341234).",
+        ),
     ] = DEFAULT_PASSWORD_ENV,
 ) -> None:
     """Check each component really works, end to end, through port-forwards smoke opens itself.
@@ -43,16 +53,32 @@ def smoke(
     cfg = loaded.config
     # $KUBECONFIG read now, passed on explicitly to the adapter the forwards build.
     with ForwardedEndpoints(cfg.kube_context, os.environ.get("KUBECONFIG") or None) as endpoints:
-        ctx = CheckContext(endpoints=endpoints, services=services_for(cfg), user=user,
-                           password=os.environ.get(password_env) or _kept_password(endpoints) or DEFAULT_PASSWORD,
-                           object_store_credentials=lambda: _object_store_credentials(endpoints, cfg),
-                           pipeline_timeout=pipeline_timeout, api_problem=_api_problem(endpoints, cfg))
+        ctx = CheckContext(
+            endpoints=endpoints,
+            services=services_for(cfg),
+            user=user,
+            password=os.environ.get(password_env) or _kept_password(endpoints) or DEFAULT_PASSWORD,
+            object_store_credentials=lambda: _object_store_credentials(endpoints, cfg),
+            pipeline_timeout=pipeline_timeout,
+            api_problem=_api_problem(endpoints, cfg),
+        )
         from kfbootstrap.apps.plan import has_part
 
-        report = run_checks(all_checks(with_pipeline=pipeline), set(cfg.components.enabled()), ctx,
-                            on_result=_show_result, chosen=lambda part: has_part(cfg, part))
-    report.properties.update({"cluster": cfg.cluster.name, "context": cfg.kube_context or "(current)",
-                              "kubeflow_version": cfg.kubeflow.version, "profile": cfg.profile})
+        report = run_checks(
+            all_checks(with_pipeline=pipeline),
+            set(cfg.components.enabled()),
+            ctx,
+            on_result=_show_result,
+            chosen=lambda part: has_part(cfg, part),
+        )
+    report.properties.update(
+        {
+            "cluster": cfg.cluster.name,
+            "context": cfg.kube_context or "(current)",
+            "kubeflow_version": cfg.kubeflow.version,
+            "profile": cfg.profile,
+        }
+    )
     if junit is not None:
         write_junit(report, junit)
     if json_output:
@@ -89,8 +115,9 @@ def _check_writable(path: Path) -> None:
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"--junit {path}: cannot create {parent}: {exc.strerror or exc}",
-                         hint="choose a directory you can write to") from None
+        raise UsageError(
+            f"--junit {path}: cannot create {parent}: {exc.strerror or exc}", hint="choose a directory you can write to"
+        ) from None
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UsageError(f"--junit {path}: not writable", hint="choose a file in a directory you can write to")
 
@@ -137,8 +164,11 @@ def _print_summary(report, junit: Path | None) -> None:
     from kfbootstrap import ui
 
     failed = report.count("failed") + report.count("error")
-    ui.out.print(f"smoke: {report.count('passed')} passed, {failed} failed, {report.count('skipped')} skipped"
-                 + (f" (JUnit: {junit})" if junit else ""), markup=False)
+    ui.out.print(
+        f"smoke: {report.count('passed')} passed, {failed} failed, {report.count('skipped')} skipped"
+        + (f" (JUnit: {junit})" if junit else ""),
+        markup=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

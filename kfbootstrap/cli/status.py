@@ -10,9 +10,14 @@ from typing_extensions import Annotated
 
 from kfbootstrap.cli.common import ConfigOption, JsonOption, load
 
-ContextOption = Annotated[Optional[str], typer.Option(
-    "--context", help="Kube context of the cluster (default: kind-<cluster.name>, or cluster.context).",
-    show_default=False)]
+ContextOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--context",
+        help="Kube context of the cluster (default: kind-<cluster.name>, or cluster.context).",
+        show_default=False,
+    ),
+]
 
 
 def status(config: ConfigOption = None, context: ContextOption = None, json_output: JsonOption = False) -> None:
@@ -29,9 +34,17 @@ def status(config: ConfigOption = None, context: ContextOption = None, json_outp
     apps = _apps(loaded.config, kube, workloads)
     cache = _cache_summary(loaded.config)
     if json_output:
-        typer.echo(json.dumps({"context": loaded.config.kube_context,
-                               "components": [c.to_json() for c in components], "cache": cache, "apps": apps},
-                              indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "context": loaded.config.kube_context,
+                    "components": [c.to_json() for c in components],
+                    "cache": cache,
+                    "apps": apps,
+                },
+                indent=2,
+            )
+        )
         return
     _print_table(components)
     if cache is not None:
@@ -54,8 +67,11 @@ def _cache_summary(config) -> dict | None:
 
     runner = new_runner()
     try:
-        reports = collect(Containers(runner), mirrors_for(config.cache.registries), with_contents=False) \
-            if config.cache.enabled else []
+        reports = (
+            collect(Containers(runner), mirrors_for(config.cache.registries), with_contents=False)
+            if config.cache.enabled
+            else []
+        )
         summary = cache_finding(config, runner).detail
     except KfbError as exc:  # no docker here: the cluster may still answer
         return {"enabled": config.cache.enabled, "summary": f"unknown ({exc.message})", "caches": []}

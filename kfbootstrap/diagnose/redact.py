@@ -28,12 +28,14 @@ MASK = "[REDACTED]"
 MIN_LENGTH = 4
 # Lines of a multi-line value (a PEM key) are also masked on their own when at least this long.
 MIN_LINE_LENGTH = 16
-SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|(^|_)KEY($|_)",
-                         re.IGNORECASE)
+SECRET_NAME = re.compile(
+    r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|(^|_)KEY($|_)", re.IGNORECASE
+)
 # NAME=value, NAME: value, "NAME": "value" with an upper-case env-like NAME.
 _ENV_PAIR = re.compile(
     rb"""(?P<name>\b[A-Z][A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIALS?|KEY)[A-Z0-9_]*)"""
-    rb"""(?P<sep>"?\s*[=:]\s*"?)(?P<value>[^\s"',;]{%d,})""" % MIN_LENGTH)
+    rb"""(?P<sep>"?\s*[=:]\s*"?)(?P<value>[^\s"',;]{%d,})""" % MIN_LENGTH
+)
 # Keys of well-known Secret types that are public by design.
 PUBLIC_KEYS = {"kubernetes.io/service-account-token": {"ca.crt", "namespace"}}
 # User names are not secret, and masking "admin" (Grafana's admin-user) everywhere would turn
@@ -159,4 +161,3 @@ def redact_pod_env(pod: dict[str, Any], redactor: Redactor | None = None) -> dic
                         redactor.add(str(env["value"]))
                     env["value"] = MASK
     return pod
-

@@ -13,8 +13,10 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 
 def pod_ready(pod: dict[str, Any]) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
 
 
 def pod_status(pod: dict[str, Any]) -> tuple[str, str]:
@@ -46,8 +48,16 @@ def pods_table(pods: list[dict[str, Any]], reasons: bool = True) -> str:
         statuses = (pod.get("status") or {}).get("containerStatuses") or []
         ready = f"{sum(1 for c in statuses if c.get('ready'))}/{len((pod.get('spec') or {}).get('containers') or [])}"
         status, reason = pod_status(pod)
-        rows.append([*_ns_name(pod), ready, status, restarts(pod), (pod.get("spec") or {}).get("nodeName", "-"),
-                     reason[:160] if reasons else "(left out)"])
+        rows.append(
+            [
+                *_ns_name(pod),
+                ready,
+                status,
+                restarts(pod),
+                (pod.get("spec") or {}).get("nodeName", "-"),
+                reason[:160] if reasons else "(left out)",
+            ]
+        )
     return table(["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "NODE", "REASON"], rows)
 
 
@@ -58,10 +68,20 @@ def nodes_table(nodes: list[dict[str, Any]]) -> str:
         ready = (conditions.get("Ready") or {}).get("status", "Unknown")
         pressure = [t for t, c in conditions.items() if t != "Ready" and c.get("status") == "True"]
         info = (node.get("status") or {}).get("nodeInfo") or {}
-        roles = [k.split("/", 1)[1] for k in (node["metadata"].get("labels") or {})
-                 if k.startswith("node-role.kubernetes.io/")]
-        rows.append([node["metadata"]["name"], "Ready" if ready == "True" else f"NotReady({ready})",
-                     ",".join(roles) or "-", info.get("kubeletVersion", "-"), ",".join(pressure) or "-"])
+        roles = [
+            k.split("/", 1)[1]
+            for k in (node["metadata"].get("labels") or {})
+            if k.startswith("node-role.kubernetes.io/")
+        ]
+        rows.append(
+            [
+                node["metadata"]["name"],
+                "Ready" if ready == "True" else f"NotReady({ready})",
+                ",".join(roles) or "-",
+                info.get("kubeletVersion", "-"),
+                ",".join(pressure) or "-",
+            ]
+        )
     return table(["NAME", "STATUS", "ROLES", "VERSION", "CONDITIONS"], rows)
 
 
@@ -85,9 +105,17 @@ def events_table(events: list[dict[str, Any]]) -> str:
     rows = []
     for event in sorted(events, key=when):
         obj = event.get("involvedObject") or {}
-        rows.append([when(event), event["metadata"].get("namespace", "-"), event.get("type", ""),
-                     event.get("reason", ""), f"{obj.get('kind', '')}/{obj.get('name', '')}",
-                     event.get("count", 1), _one_line(event.get("message", ""))])
+        rows.append(
+            [
+                when(event),
+                event["metadata"].get("namespace", "-"),
+                event.get("type", ""),
+                event.get("reason", ""),
+                f"{obj.get('kind', '')}/{obj.get('name', '')}",
+                event.get("count", 1),
+                _one_line(event.get("message", "")),
+            ]
+        )
     return table(["LAST SEEN", "NAMESPACE", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"], rows)
 
 

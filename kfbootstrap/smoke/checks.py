@@ -118,8 +118,10 @@ def object_store_list_buckets(ctx: CheckContext) -> str:
     response = _request(ctx, "object_store", url, headers=sign_request("GET", url, access_key, secret_key))
     if response.status != 200:
         code, message = _s3_error(response)
-        raise CheckFailed(f"the object store refused the credentials of `kfbootstrap creds minio`: "
-                          f"{response.status} {code}{': ' + message if message else ''}")
+        raise CheckFailed(
+            f"the object store refused the credentials of `kfbootstrap creds minio`: "
+            f"{response.status} {code}{': ' + message if message else ''}"
+        )
     buckets = _bucket_names(response)
     return f"{len(buckets)} buckets" + (f": {', '.join(buckets[:5])}" if buckets else "")
 

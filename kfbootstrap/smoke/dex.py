@@ -37,8 +37,10 @@ def open_login_page(session: Session, base_url: str) -> Response:
     page = session.get(base_url + "/")
     if not page.path().startswith(DEX_PREFIX):
         if page.status == 200:
-            raise LoginFailed(f"the dashboard answered without asking for a login ({page.trail()}); "
-                              "is authentication (oauth2-proxy) installed?")
+            raise LoginFailed(
+                f"the dashboard answered without asking for a login ({page.trail()}); "
+                "is authentication (oauth2-proxy) installed?"
+            )
         raise LoginFailed(f"expected a redirect to the dex login, got {page.trail()}")
     if page.path().rstrip("/") == "/dex/auth" and page.status == 200:
         # Several connectors: dex shows a chooser; the static users live behind "local".
@@ -55,11 +57,14 @@ def login(session: Session, base_url: str, user: str, password: str) -> LoginRes
     if form is None:  # open_login_page checked it; a page that changed between two reads is still dex's fault
         raise LoginFailed(f"no dex login form at the end of {page.trail()}")
     action = html.unescape(form.group(1)) or page.url
-    posted = session.post_form(urllib.parse.urljoin(page.url, action), {"login": user, "password": password},
-                               follow=False)
+    posted = session.post_form(
+        urllib.parse.urljoin(page.url, action), {"login": user, "password": password}, follow=False
+    )
     if posted.status == 200:  # dex shows the form again, with an error box
-        raise LoginFailed(f"dex rejected the login of {user}: {_dex_error(posted) or 'the login form came back'}; "
-                          "check the password (`kfbootstrap creds kubeflow`)")
+        raise LoginFailed(
+            f"dex rejected the login of {user}: {_dex_error(posted) or 'the login form came back'}; "
+            "check the password (`kfbootstrap creds kubeflow`)"
+        )
     if posted.status not in (302, 303) or not posted.headers.get("Location"):
         raise LoginFailed(f"posting the dex login form answered {posted.status}: {_snippet(posted)}")
     landed = session.get(urllib.parse.urljoin(posted.url, posted.headers["Location"]))
@@ -68,8 +73,10 @@ def login(session: Session, base_url: str, user: str, password: str) -> LoginRes
         raise LoginFailed(f"the login did not come back to the dashboard: {trail} ({_snippet(landed)})")
     again = session.get(base_url + "/", follow=False)
     if again.status != 200:
-        raise LoginFailed(f"logged in, but the dashboard still answers {again.status} "
-                          f"(Location {again.headers.get('Location', '-')}): the session cookie was not accepted")
+        raise LoginFailed(
+            f"logged in, but the dashboard still answers {again.status} "
+            f"(Location {again.headers.get('Location', '-')}): the session cookie was not accepted"
+        )
     return LoginResult(trail=trail, cookies=session.cookie_names())
 
 

@@ -69,13 +69,13 @@ class ForwardedEndpoints:
         assert route.listener is not None, "bind() opens every route's listener or raises"
         port = route.listener.getsockname()[1]
         stop = threading.Event()
-        thread = threading.Thread(target=forwarder.serve, args=(stop,), name=f"smoke-forward-{service.key}",
-                                  daemon=True)
+        thread = threading.Thread(
+            target=forwarder.serve, args=(stop,), name=f"smoke-forward-{service.key}", daemon=True
+        )
         thread.start()
         self._running.append((forwarder, stop, thread))
         self._routes[service.key] = route
-        log.info("smoke: forwarding 127.0.0.1:%s -> %s/%s:%s", port, service.namespace, found_name,
-                 service.port)
+        log.info("smoke: forwarding 127.0.0.1:%s -> %s/%s:%s", port, service.namespace, found_name, service.port)
         return f"http://127.0.0.1:{port}"
 
     def kube(self) -> "Kube":

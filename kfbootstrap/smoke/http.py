@@ -51,11 +51,17 @@ class Session:
     def __init__(self, timeout: float = 15.0):
         self.timeout = timeout
         self.cookies = http.cookiejar.CookieJar()
-        self._opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirect())
+        self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirect())
 
-    def request(self, method: str, url: str, *, data: bytes | None = None,
-                headers: Mapping[str, str] | None = None, follow: bool = True) -> Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        follow: bool = True,
+    ) -> Response:
         """One request; with `follow`, 301/302/303/307/308 are followed (303 and 302 after POST become GET)."""
         hops: list[str] = []
         for _ in range(MAX_REDIRECTS + 1):

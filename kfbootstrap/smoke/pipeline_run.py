@@ -27,20 +27,27 @@ def tiny_pipeline(image: str) -> dict[str, Any]:
         "schemaVersion": "2.1.0",
         "sdkVersion": "kfbootstrap",
         "components": {"comp-echo": {"executorLabel": "exec-echo"}},
-        "deploymentSpec": {"executors": {"exec-echo": {"container": {
-            "image": image, "command": ["sh", "-c", "echo kfbootstrap smoke pipeline"]}}}},
-        "root": {"dag": {"tasks": {"echo": {"taskInfo": {"name": "echo"},
-                                             "componentRef": {"name": "comp-echo"}}}}},
+        "deploymentSpec": {
+            "executors": {
+                "exec-echo": {"container": {"image": image, "command": ["sh", "-c", "echo kfbootstrap smoke pipeline"]}}
+            }
+        },
+        "root": {"dag": {"tasks": {"echo": {"taskInfo": {"name": "echo"}, "componentRef": {"name": "comp-echo"}}}}},
     }
 
 
 def run_tiny_pipeline(ctx: CheckContext) -> str:
     experiment_id = _experiment(ctx)
-    run = _call(ctx, "POST", "/apis/v2beta1/runs", {
-        "display_name": f"kfbootstrap-smoke-{int(time.time())}",
-        "experiment_id": experiment_id,
-        "pipeline_spec": tiny_pipeline(ctx.pipeline_image),
-    })
+    run = _call(
+        ctx,
+        "POST",
+        "/apis/v2beta1/runs",
+        {
+            "display_name": f"kfbootstrap-smoke-{int(time.time())}",
+            "experiment_id": experiment_id,
+            "pipeline_spec": tiny_pipeline(ctx.pipeline_image),
+        },
+    )
     run_id = run.get("run_id")
     if not run_id:
         raise CheckFailed(f"creating the run answered no run_id: {json.dumps(run)[:200]}")
@@ -55,8 +62,9 @@ def _experiment(ctx: CheckContext) -> str:
     found = _call(ctx, "GET", f"/apis/v2beta1/experiments?{query}").get("experiments") or []
     if found:
         return found[0]["experiment_id"]
-    created = _call(ctx, "POST", "/apis/v2beta1/experiments",
-                    {"display_name": EXPERIMENT, "namespace": PROFILE_NAMESPACE})
+    created = _call(
+        ctx, "POST", "/apis/v2beta1/experiments", {"display_name": EXPERIMENT, "namespace": PROFILE_NAMESPACE}
+    )
     return created["experiment_id"]
 
 

@@ -30,21 +30,36 @@ def all_checks(with_pipeline: bool = False) -> list[Check]:
     from kfbootstrap.smoke.pipeline_run import run_tiny_pipeline
 
     found = [
-        _check("dashboard-redirects-to-dex", "Kubeflow dashboard redirects to the dex login",
-               checks.dashboard_redirects_to_dex, "kubeflow", part="dashboard"),
+        _check(
+            "dashboard-redirects-to-dex",
+            "Kubeflow dashboard redirects to the dex login",
+            checks.dashboard_redirects_to_dex,
+            "kubeflow",
+            part="dashboard",
+        ),
         _check("dex-login", "Login with the configured user", checks.dex_login, "kubeflow", part="dex"),
         _check("pipelines-healthz", "Pipelines API healthz", checks.pipelines_healthz, "pipelines", part="pipelines"),
         _check("pipelines-list", "Pipelines API lists pipelines", checks.pipelines_list, "pipelines", part="pipelines"),
-        _check("model-registry-list", "Model registry lists registered models",
-              checks.model_registry_list, "model_registry"),
-        _check("object-store-list-buckets", "Object store accepts `creds minio` (ListBuckets)",
-               checks.object_store_list_buckets, "object_store", part="pipelines"),
+        _check(
+            "model-registry-list",
+            "Model registry lists registered models",
+            checks.model_registry_list,
+            "model_registry",
+        ),
+        _check(
+            "object-store-list-buckets",
+            "Object store accepts `creds minio` (ListBuckets)",
+            checks.object_store_list_buckets,
+            "object_store",
+            part="pipelines",
+        ),
         _check("grafana-health", "Grafana /api/health", checks.grafana_health, "grafana"),
         _check("prometheus-ready", "Prometheus /-/ready", checks.prometheus_ready, "prometheus"),
     ]
     if with_pipeline:
-        found.append(_check("pipelines-run", "A tiny pipeline runs to success",
-                            run_tiny_pipeline, "pipelines", part="pipelines"))
+        found.append(
+            _check("pipelines-run", "A tiny pipeline runs to success", run_tiny_pipeline, "pipelines", part="pipelines")
+        )
     return found
 
 

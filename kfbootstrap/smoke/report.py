@@ -54,11 +54,16 @@ def to_junit(report: SmokeReport) -> str:
         "time": f"{report.seconds():.3f}",
     }
     suites = ET.Element("testsuites", {"name": "kfbootstrap smoke", **totals})
-    suite = ET.SubElement(suites, "testsuite", {
-        "name": SUITE, **totals,
-        "timestamp": report.started.strftime("%Y-%m-%dT%H:%M:%S"),
-        "hostname": socket.gethostname(),
-    })
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        {
+            "name": SUITE,
+            **totals,
+            "timestamp": report.started.strftime("%Y-%m-%dT%H:%M:%S"),
+            "hostname": socket.gethostname(),
+        },
+    )
     if report.properties:
         properties = ET.SubElement(suite, "properties")
         for key, value in report.properties.items():
@@ -70,14 +75,19 @@ def to_junit(report: SmokeReport) -> str:
 
 
 def _testcase(suite: ET.Element, result: CheckResult) -> None:
-    case = ET.SubElement(suite, "testcase", {
-        "classname": f"{SUITE}.{result.component}", "name": result.name, "time": f"{result.seconds:.3f}"})
+    case = ET.SubElement(
+        suite,
+        "testcase",
+        {"classname": f"{SUITE}.{result.component}", "name": result.name, "time": f"{result.seconds:.3f}"},
+    )
     if result.status == FAILED:
-        ET.SubElement(case, "failure", {"message": result.message, "type": "CheckFailed"}).text = \
-            f"{result.title}: {result.message}"
+        ET.SubElement(
+            case, "failure", {"message": result.message, "type": "CheckFailed"}
+        ).text = f"{result.title}: {result.message}"
     elif result.status == ERROR:
-        ET.SubElement(case, "error", {"message": result.message, "type": "Error"}).text = \
-            f"{result.title}: {result.message}"
+        ET.SubElement(
+            case, "error", {"message": result.message, "type": "Error"}
+        ).text = f"{result.title}: {result.message}"
     elif result.status == SKIPPED:
         ET.SubElement(case, "skipped", {"message": result.message})
     elif result.message:
@@ -85,15 +95,18 @@ def _testcase(suite: ET.Element, result: CheckResult) -> None:
 
 
 def to_json(report: SmokeReport) -> str:
-    return json.dumps({
-        "ok": report.ok,
-        "passed": report.count(PASSED),
-        "failed": report.count(FAILED) + report.count(ERROR),
-        "skipped": report.count(SKIPPED),
-        "seconds": round(report.seconds(), 3),
-        "properties": report.properties,
-        "checks": [{**asdict(r), "seconds": round(r.seconds, 3)} for r in report.results],
-    }, indent=2)
+    return json.dumps(
+        {
+            "ok": report.ok,
+            "passed": report.count(PASSED),
+            "failed": report.count(FAILED) + report.count(ERROR),
+            "skipped": report.count(SKIPPED),
+            "seconds": round(report.seconds(), 3),
+            "properties": report.properties,
+            "checks": [{**asdict(r), "seconds": round(r.seconds, 3)} for r in report.results],
+        },
+        indent=2,
+    )
 
 
 def write_junit(report: SmokeReport, path: Path) -> None:

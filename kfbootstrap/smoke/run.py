@@ -13,18 +13,34 @@ from kfbootstrap.smoke.report import ERROR, FAILED, PASSED, SKIPPED, CheckResult
 log = logging.getLogger("kfbootstrap.smoke")
 
 
-def run_checks(checks: Iterable[Check], enabled: set[str], ctx: CheckContext,
-               on_result: Callable[[CheckResult], None] = lambda result: None,
-               chosen: Callable[[str | None], bool] = lambda part: True) -> SmokeReport:
+def run_checks(
+    checks: Iterable[Check],
+    enabled: set[str],
+    ctx: CheckContext,
+    on_result: Callable[[CheckResult], None] = lambda result: None,
+    chosen: Callable[[str | None], bool] = lambda part: True,
+) -> SmokeReport:
     """`chosen(part)`: is that Kubeflow part installed (kubeflow.apps)? A check of what is not installed is skipped."""
     report = SmokeReport()
     for check in checks:
         if check.component not in enabled:
-            result = CheckResult(check.name, check.component, check.title, SKIPPED, 0.0,
-                                 f"component {check.component} is disabled in the config")
+            result = CheckResult(
+                check.name,
+                check.component,
+                check.title,
+                SKIPPED,
+                0.0,
+                f"component {check.component} is disabled in the config",
+            )
         elif not chosen(check.part):
-            result = CheckResult(check.name, check.component, check.title, SKIPPED, 0.0,
-                                 f"{check.part} is not among the chosen apps (kubeflow.apps)")
+            result = CheckResult(
+                check.name,
+                check.component,
+                check.title,
+                SKIPPED,
+                0.0,
+                f"{check.part} is not among the chosen apps (kubeflow.apps)",
+            )
         elif ctx.api_problem:  # each check would wait out the same timeout against the same silent server
             result = CheckResult(check.name, check.component, check.title, FAILED, 0.0, f"not run: {ctx.api_problem}")
         else:

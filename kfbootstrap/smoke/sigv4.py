@@ -17,9 +17,18 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
-def sign_request(method: str, url: str, access_key: str, secret_key: str, *, region: str = "us-east-1",
-                 service: str = "s3", payload: bytes = b"", now: _dt.datetime | None = None,
-                 headers: Mapping[str, str] | None = None) -> dict[str, str]:
+def sign_request(
+    method: str,
+    url: str,
+    access_key: str,
+    secret_key: str,
+    *,
+    region: str = "us-east-1",
+    service: str = "s3",
+    payload: bytes = b"",
+    now: _dt.datetime | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """Headers to send with the request: the given ones plus Host, X-Amz-Date, X-Amz-Content-Sha256, Authorization."""
     now = now or _dt.datetime.now(_dt.timezone.utc)
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
@@ -32,8 +41,9 @@ def sign_request(method: str, url: str, access_key: str, secret_key: str, *, reg
     scope = credential_scope(amz_date[:8], region, service)
     canonical = canonical_request(method, parts.path, parts.query, signed, payload_hash)
     signature = signature_for(secret_key, amz_date, scope, canonical)
-    authorization = (f"{ALGORITHM} Credential={access_key}/{scope}, "
-                     f"SignedHeaders={';'.join(sorted(signed))}, Signature={signature}")
+    authorization = (
+        f"{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={';'.join(sorted(signed))}, Signature={signature}"
+    )
     result = {key: value for key, value in signed.items() if key != "host"}
     result["Authorization"] = authorization
     return result
@@ -47,14 +57,16 @@ def canonical_request(method: str, path: str, query: str, headers: Mapping[str, 
     """Method, URI-encoded path, sorted query, sorted lower-case headers, signed header list, payload hash."""
     lowered = {key.lower(): " ".join(str(value).strip().split()) for key, value in headers.items()}
     names = sorted(lowered)
-    return "\n".join([
-        method.upper(),
-        _canonical_path(path),
-        _canonical_query(query),
-        "".join(f"{name}:{lowered[name]}\n" for name in names),
-        ";".join(names),
-        payload_hash,
-    ])
+    return "\n".join(
+        [
+            method.upper(),
+            _canonical_path(path),
+            _canonical_query(query),
+            "".join(f"{name}:{lowered[name]}\n" for name in names),
+            ";".join(names),
+            payload_hash,
+        ]
+    )
 
 
 def signature_for(secret_key: str, amz_date: str, scope: str, canonical: str) -> str:

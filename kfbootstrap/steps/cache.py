@@ -22,8 +22,9 @@ def cache_mirrors(config: Config) -> list[Mirror]:
     return mirrors_for(config.cache.registries)
 
 
-def ensure_caches(config: Config, containers: Containers, runner, network: str | None,
-                  mirrors: list[Mirror] | None = None) -> list[proxies.Outcome]:
+def ensure_caches(
+    config: Config, containers: Containers, runner, network: str | None, mirrors: list[Mirror] | None = None
+) -> list[proxies.Outcome]:
     """Every configured cache running as wanted (shared with `images pull`, which runs before any cluster)."""
     outcomes = []
     for mirror in cache_mirrors(config) if mirrors is None else mirrors:
@@ -35,8 +36,9 @@ def wanted_for(config: Config, mirror: Mirror, runner) -> proxies.Wanted:
     return proxies.Wanted(mirror, config.cache.image, credentials.lookup(mirror.registry, runner))
 
 
-def ensure_what_can_run(config: Config, containers: Containers, runner, network: str) -> tuple[list[proxies.Outcome],
-                                                                                                dict[str, str]]:
+def ensure_what_can_run(
+    config: Config, containers: Containers, runner, network: str
+) -> tuple[list[proxies.Outcome], dict[str, str]]:
     """Like ensure_caches, but a cache that cannot start is reported, not raised: `up` must not stop
     for an optimisation, and nodes pointed only at caches that run pull the rest from the upstreams."""
     outcomes, failed = [], {}
@@ -58,8 +60,10 @@ class CacheStep(Step):
         self.title = f"Set up the image cache ({self.registries})"
 
     def describe(self) -> str:
-        return (f"Start a pull-through cache per registry ({self.registries}) on the {self.network} network and point "
-                "every node's containerd at it (hosts.toml; the upstream stays the fallback)")
+        return (
+            f"Start a pull-through cache per registry ({self.registries}) on the {self.network} network and point "
+            "every node's containerd at it (hosts.toml; the upstream stays the fallback)"
+        )
 
     def is_done(self, ctx: RunContext) -> bool:
         """Every cache running exactly as wanted (image, upstream, credentials, network) and every node pointed at it."""
@@ -80,11 +84,15 @@ class CacheStep(Step):
         for registry, why in failed.items():
             ui.warn(f"no cache for {registry}, its images are pulled from the upstream: {why}")
         mirrors = [o.mirror for o in outcomes]
-        reports = [nodes.configure(containers, node, mirrors) for node in Kind(ctx.runner).nodes(ctx.config.cluster.name)]
+        reports = [
+            nodes.configure(containers, node, mirrors) for node in Kind(ctx.runner).nodes(ctx.config.cluster.name)
+        ]
         blind = [r.node for r in reports if not r.reads_certs_d]
         if blind:
-            ui.warn(f"containerd on {', '.join(blind)} has no config_path for /etc/containerd/certs.d: those nodes "
-                    "pull straight from the upstreams (use a kind node image v0.27 or newer)")
+            ui.warn(
+                f"containerd on {', '.join(blind)} has no config_path for /etc/containerd/certs.d: those nodes "
+                "pull straight from the upstreams (use a kind node image v0.27 or newer)"
+            )
         actions: dict[str, int] = {}
         for outcome in outcomes:
             actions[outcome.action] = actions.get(outcome.action, 0) + 1

@@ -77,8 +77,9 @@ class ClusterStep(Step):
         return f"1 control plane, {workers} worker{'s' if workers != 1 else ''}"
 
     def _write_kind_config(self, ctx: RunContext) -> Path:
-        rendered = render_kind_config(base_kind_config(ctx.config), ctx.config.cluster.workers,
-                                      ctx.config.cluster.node_image)
+        rendered = render_kind_config(
+            base_kind_config(ctx.config), ctx.config.cluster.workers, ctx.config.cluster.node_image
+        )
         path = ctx.cluster_state_dir() / "kind-config.yaml"
         path.write_text(rendered, encoding="utf-8")
         return path
@@ -102,9 +103,13 @@ class ExistingClusterStep(Step):
         if context is None:
             context = kubectl.current_context()
         if context not in contexts:
-            raise KfbError(f"kube context {context!r} not found",
-                           hint=f"known contexts: {', '.join(contexts) or 'none'}; pass one with --context")
+            raise KfbError(
+                f"kube context {context!r} not found",
+                hint=f"known contexts: {', '.join(contexts) or 'none'}; pass one with --context",
+            )
         if not kube_api_ready(ctx, context):
-            raise KfbError(f"the API server of context {context!r} does not answer /readyz",
-                           hint=f"check `kubectl --context {context} get nodes`")
+            raise KfbError(
+                f"the API server of context {context!r} does not answer /readyz",
+                hint=f"check `kubectl --context {context} get nodes`",
+            )
         return f"context {context}"

@@ -25,14 +25,19 @@ class DexPasswordStep(Step):
     def describe(self) -> str:
         if self.config.kubeflow.password:
             return f"{self.title} from ${self.config.kubeflow.password} (its bcrypt hash into auth/dex-passwords)"
-        return (f"{self.title}: a random one, kept in the cluster on re-runs (`kfbootstrap creds kubeflow` shows it; "
-                "kubeflow.keep_default_password: true keeps 12341234)")
+        return (
+            f"{self.title}: a random one, kept in the cluster on re-runs (`kfbootstrap creds kubeflow` shows it; "
+            "kubeflow.keep_default_password: true keeps 12341234)"
+        )
 
     def is_done(self, ctx: RunContext) -> bool:
         """Done when Dex's hash already matches the password we would choose (nothing to write)."""
         chosen = passwords.choose(self.config, ctx.kube)
-        return chosen.source != "random" and passwords.stored_password(ctx.kube) == chosen.password and \
-            passwords.matches(chosen.password, passwords.current_hash(ctx.kube))
+        return (
+            chosen.source != "random"
+            and passwords.stored_password(ctx.kube) == chosen.password
+            and passwords.matches(chosen.password, passwords.current_hash(ctx.kube))
+        )
 
     def run(self, ctx: RunContext) -> str | None:
         chosen = passwords.choose(self.config, ctx.kube)

@@ -35,7 +35,10 @@ class ForwardsStep(Step):
             if record is None or not forwards.process_alive(record.pid):
                 return False
             if (record.spec.address, record.spec.port, record.spec.context) != (
-                    address, local_port(target, ctx.config), ctx.config.kube_context):
+                address,
+                local_port(target, ctx.config),
+                ctx.config.kube_context,
+            ):
                 return False
         return True
 
@@ -51,7 +54,9 @@ class ForwardsStep(Step):
                 started += 1
             except KfbError as exc:
                 failed.append(target.name)
-                ui.warn(f"forward for {target.name} not started: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+                ui.warn(
+                    f"forward for {target.name} not started: {exc.message}" + (f" ({exc.hint})" if exc.hint else "")
+                )
         note = f"{started} running"
         return note + (f"; not started: {', '.join(failed)}" if failed else "")
 
@@ -62,6 +67,8 @@ def _address(config: Config, warn: bool) -> str:
     if is_loopback(address):
         return address
     if warn:
-        ui.warn(f"forwards.address {address} is not a loopback address; `up` binds 127.0.0.1 "
-                f"(to expose on {address}, run `kfbootstrap expose --all --background --address {address}`)")
+        ui.warn(
+            f"forwards.address {address} is not a loopback address; `up` binds 127.0.0.1 "
+            f"(to expose on {address}, run `kfbootstrap expose --all --background --address {address}`)"
+        )
     return "127.0.0.1"

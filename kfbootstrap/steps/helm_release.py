@@ -29,8 +29,10 @@ class HelmReleaseStep(Step):
         self.title = f"Install {get(self.component).title} ({self.pin.chart} chart {version})"
 
     def describe(self) -> str:
-        return (f"{self.title}: Helm release {self.pin.release} in namespace {self.pin.namespace}, "
-                "installed or upgraded only when chart version or values differ")
+        return (
+            f"{self.title}: Helm release {self.pin.release} in namespace {self.pin.namespace}, "
+            "installed or upgraded only when chart version or values differ"
+        )
 
     # ---------------------------------------------------------------- hooks for subclasses
 
@@ -54,8 +56,9 @@ class HelmReleaseStep(Step):
     def run(self, ctx: RunContext) -> str | None:
         source, values = self.wanted(ctx)
         self.before_release(ctx)
-        result = helm_for(ctx).ensure(self.pin.release, self.pin.namespace, source, self.pin.chart, values,
-                                      on_note=ui.warn)
+        result = helm_for(ctx).ensure(
+            self.pin.release, self.pin.namespace, source, self.pin.chart, values, on_note=ui.warn
+        )
         note = result.describe(self.pin.release)
         if source.local:
             note += f" from {source.origin}"
@@ -63,12 +66,13 @@ class HelmReleaseStep(Step):
         return f"{note}; {extra}" if extra else note
 
     def wanted(self, ctx: RunContext) -> tuple[ChartSource, dict[str, Any]]:
-        return (chart_source(self.pin, ctx.config.charts, bundled_dir(ctx.config)),
-                chart_values(self.pin, ctx.config.charts))
+        return (
+            chart_source(self.pin, ctx.config.charts, bundled_dir(ctx.config)),
+            chart_values(self.pin, ctx.config.charts),
+        )
 
 
 def helm_for(ctx: RunContext) -> Helm:
-    return Helm(ctx.runner, ctx.config.charts.helm, context=ctx.config.kube_context,
-                timeout_seconds=ctx.config.timeouts.apply)
-
-
+    return Helm(
+        ctx.runner, ctx.config.charts.helm, context=ctx.config.kube_context, timeout_seconds=ctx.config.timeouts.apply
+    )

@@ -57,12 +57,20 @@ def choose_pool(ctx: RunContext) -> PoolChoice:
     try:
         subnets = Docker(ctx.runner).network_ipv4_subnets(network)
     except KfbError as exc:
-        where = "this cluster is not one kfbootstrap created (--context)" if ctx.config.cluster.existing else exc.message
-        return PoolChoice(None, f"no address pool: cannot read docker network {network!r} ({where}); "
-                                "set metallb.address_pool to a free range on the nodes' network")
+        where = (
+            "this cluster is not one kfbootstrap created (--context)" if ctx.config.cluster.existing else exc.message
+        )
+        return PoolChoice(
+            None,
+            f"no address pool: cannot read docker network {network!r} ({where}); "
+            "set metallb.address_pool to a free range on the nodes' network",
+        )
     if not subnets:
-        return PoolChoice(None, f"no address pool: docker network {network!r} has no IPv4 subnet; "
-                                "set metallb.address_pool to a free range on the nodes' network")
+        return PoolChoice(
+            None,
+            f"no address pool: docker network {network!r} has no IPv4 subnet; "
+            "set metallb.address_pool to a free range on the nodes' network",
+        )
     try:
         return PoolChoice(pool_from_subnet(subnets[0]), f"high end of {network} network {subnets[0]}")
     except ValueError as exc:
@@ -71,12 +79,18 @@ def choose_pool(ctx: RunContext) -> PoolChoice:
 
 def pool_objects(addresses: str) -> list[dict[str, Any]]:
     return [
-        {"apiVersion": METALLB_API, "kind": "IPAddressPool",
-         "metadata": {"name": POOL_NAME, "namespace": "metallb-system"},
-         "spec": {"addresses": [addresses]}},
-        {"apiVersion": METALLB_API, "kind": "L2Advertisement",
-         "metadata": {"name": L2_NAME, "namespace": "metallb-system"},
-         "spec": {"ipAddressPools": [POOL_NAME]}},
+        {
+            "apiVersion": METALLB_API,
+            "kind": "IPAddressPool",
+            "metadata": {"name": POOL_NAME, "namespace": "metallb-system"},
+            "spec": {"addresses": [addresses]},
+        },
+        {
+            "apiVersion": METALLB_API,
+            "kind": "L2Advertisement",
+            "metadata": {"name": L2_NAME, "namespace": "metallb-system"},
+            "spec": {"ipAddressPools": [POOL_NAME]},
+        },
     ]
 
 
@@ -106,10 +120,10 @@ class MetallbStep(HelmReleaseStep):
         from kfbootstrap.kube.waits import wait_service_endpoints
 
         timeout = ctx.config.timeouts.apply
-        wait_service_endpoints(ctx.kube, self.pin.namespace, WEBHOOK_SERVICE, timeout,
-                               why="MetalLB's webhook validates the address pool")
-        apply_objects(ctx.kube, pool_objects(choice.addresses), component=self.component,
-                      timeout=timeout)
+        wait_service_endpoints(
+            ctx.kube, self.pin.namespace, WEBHOOK_SERVICE, timeout, why="MetalLB's webhook validates the address pool"
+        )
+        apply_objects(ctx.kube, pool_objects(choice.addresses), component=self.component, timeout=timeout)
         return f"pool {choice.addresses} ({choice.why})"
 
 
@@ -135,5 +149,7 @@ def _desktop_notice(ctx: RunContext) -> None:
     except KfbError:
         return
     if info.is_desktop:
-        ui.warn("Docker Desktop: LoadBalancer IPs from MetalLB are not reachable from this machine; "
-                "use the port-forwards (`kfbootstrap expose …`) to reach the platform")
+        ui.warn(
+            "Docker Desktop: LoadBalancer IPs from MetalLB are not reachable from this machine; "
+            "use the port-forwards (`kfbootstrap expose …`) to reach the platform"
+        )

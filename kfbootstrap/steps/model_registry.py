@@ -42,8 +42,10 @@ class ModelRegistryStep(Step):
         self._render: tuple[list["Render"], str] | None = None
 
     def describe(self) -> str:
-        return "Apply the model registry overlays (db, istio[, csi]) into namespace kubeflow and wait until it is ready" \
+        return (
+            "Apply the model registry overlays (db, istio[, csi]) into namespace kubeflow and wait until it is ready"
             " (releases whose example brings it, like 26.03.1's Kubeflow Hub: only wait)"
+        )
 
     def is_done(self, ctx: RunContext) -> bool:
         from kfbootstrap.kube.state import read_marker
@@ -71,9 +73,14 @@ class ModelRegistryStep(Step):
         forget_marker(kube, self.name)  # an interrupted apply must not look done on the next run
         ensure_namespace(kube, NAMESPACE, self.name)
         objects = [obj for render in renders for obj in render.objects()]
-        report = apply_objects(kube, objects, component=self.name, timeout=ctx.config.timeouts.apply,
-                               default_namespace=NAMESPACE,
-                               progress=lambda done, total: ui.step_progress(f"{done}/{total} objects"))
+        report = apply_objects(
+            kube,
+            objects,
+            component=self.name,
+            timeout=ctx.config.timeouts.apply,
+            default_namespace=NAMESPACE,
+            progress=lambda done, total: ui.step_progress(f"{done}/{total} objects"),
+        )
         wait_or_explain(ctx, _scopes(ctx), what="the model registry")
         write_marker(kube, Marker(self.name, digest, report.total, [NAMESPACE]))
         return f"{', '.join(overlays)}: {report.summary()}, ready"
@@ -112,9 +119,11 @@ def _wait_for_example_registry(ctx: RunContext) -> str:
     release = ctx.config.release
     registry = release.model_registry
     if "kubeflow" not in ctx.config.components.enabled():
-        raise ConfigError(f"the model registry of release {release.tag} comes with Kubeflow's example "
-                          f"({registry.home}), and components.kubeflow is off",
-                          hint="switch components.kubeflow on, or components.model_registry off")
+        raise ConfigError(
+            f"the model registry of release {release.tag} comes with Kubeflow's example "
+            f"({registry.home}), and components.kubeflow is off",
+            hint="switch components.kubeflow on, or components.model_registry off",
+        )
     wait_or_explain(ctx, _scopes(ctx), what="the model registry")
     return f"{registry.home}, namespace {registry.namespace}: nothing more to apply, ready"
 

@@ -46,8 +46,9 @@ class GrafanaStep(HelmReleaseStep):
         if owned and {GRAFANA_ADMIN_USER_KEY, GRAFANA_ADMIN_PASSWORD_KEY} <= set(owned):
             self._adopted = {key: owned[key] for key in (GRAFANA_ADMIN_USER_KEY, GRAFANA_ADMIN_PASSWORD_KEY)}
             return
-        created = ensure_generated_secret(kube, self.pin.namespace, GRAFANA_ADMIN_SECRET, self._new_admin,
-                                          self.component)
+        created = ensure_generated_secret(
+            kube, self.pin.namespace, GRAFANA_ADMIN_SECRET, self._new_admin, self.component
+        )
         if not created and self._supplied is not None:
             self._warn_if_not_supplied(ctx.kube)
 
@@ -57,8 +58,7 @@ class GrafanaStep(HelmReleaseStep):
         from kfbootstrap.kube.generated import ensure_generated_secret
 
         adopted = self._adopted
-        ensure_generated_secret(ctx.kube, self.pin.namespace, GRAFANA_ADMIN_SECRET, lambda: adopted,
-                                self.component)
+        ensure_generated_secret(ctx.kube, self.pin.namespace, GRAFANA_ADMIN_SECRET, lambda: adopted, self.component)
         return "kept the admin password of the earlier release"
 
     def extra_done(self, ctx: RunContext) -> bool:
@@ -70,7 +70,10 @@ class GrafanaStep(HelmReleaseStep):
     def _new_admin(self) -> dict[str, str]:
         from kfbootstrap.kube.generated import new_password
 
-        return {GRAFANA_ADMIN_USER_KEY: GRAFANA_ADMIN_USER, GRAFANA_ADMIN_PASSWORD_KEY: self._supplied or new_password()}
+        return {
+            GRAFANA_ADMIN_USER_KEY: GRAFANA_ADMIN_USER,
+            GRAFANA_ADMIN_PASSWORD_KEY: self._supplied or new_password(),
+        }
 
     def _warn_if_not_supplied(self, kube) -> None:
         """Grafana sets its admin password only when its database is first created: a later change of the
@@ -80,8 +83,10 @@ class GrafanaStep(HelmReleaseStep):
 
         current = read_secret(kube, self.pin.namespace, GRAFANA_ADMIN_SECRET).get(GRAFANA_ADMIN_PASSWORD_KEY)
         if current != self._supplied:
-            ui.warn(f"Grafana keeps the admin password it was installed with, not ${self._var}'s: change it in "
-                    "Grafana (Profile → Change password); `kfbootstrap creds grafana` shows the one it has")
+            ui.warn(
+                f"Grafana keeps the admin password it was installed with, not ${self._var}'s: change it in "
+                "Grafana (Profile → Change password); `kfbootstrap creds grafana` shows the one it has"
+            )
 
 
 def supplied_admin_password(config) -> str | None:
@@ -94,6 +99,8 @@ def supplied_admin_password(config) -> str | None:
         return None
     value = os.environ.get(var)
     if not value:
-        raise ConfigError(f"charts.grafana.admin_password names the environment variable {var}, which is not set",
-                          hint=f"export {var}=..., or remove the key to get a generated password")
+        raise ConfigError(
+            f"charts.grafana.admin_password names the environment variable {var}, which is not set",
+            hint=f"export {var}=..., or remove the key to get a generated password",
+        )
     return check_strength(value, f"${var}")

@@ -36,11 +36,14 @@ class ObjectStoreStep(Step):
         found = object_store.detect(ctx.kube)
         if found is None:
             if ctx.config.components.on("kubeflow"):
-                raise KfbError(f"neither svc/seaweedfs nor svc/minio-service exists in namespace {object_store.NAMESPACE}",
-                               hint="Kubeflow Pipelines did not install completely; re-run `kfbootstrap up`")
+                raise KfbError(
+                    f"neither svc/seaweedfs nor svc/minio-service exists in namespace {object_store.NAMESPACE}",
+                    hint="Kubeflow Pipelines did not install completely; re-run `kfbootstrap up`",
+                )
             return "Kubeflow is not installed here (components.kubeflow is off): nothing to record"
-        apply_objects(ctx.kube, [object_store.record_object(found)],
-                      component=self.name, timeout=ctx.config.timeouts.apply)
+        apply_objects(
+            ctx.kube, [object_store.record_object(found)], component=self.name, timeout=ctx.config.timeouts.apply
+        )
         note = found.describe()
         expected = RELEASES[ctx.config.kubeflow.version].object_store_service
         if found.service != expected:

@@ -20,8 +20,9 @@ CHECK = "architecture"
 SHOWN = 6  # images named in the detail; `images list` has them all
 
 
-def check_architecture(config: Config, runner: Runner, host: HostProbe, docker: DockerInfo | None,
-                       lookup: Callable | None = None):
+def check_architecture(
+    config: Config, runner: Runner, host: HostProbe, docker: DockerInfo | None, lookup: Callable | None = None
+):
     from kfbootstrap.steps.preflight import OK, WARN, Finding
 
     architecture = docker.architecture if docker is not None else host.machine()
@@ -33,9 +34,13 @@ def check_architecture(config: Config, runner: Runner, host: HostProbe, docker: 
     try:
         images = _images(config, runner)
     except (KfbError, OSError) as exc:  # no render (offline, no kustomize): say we cannot tell, do not stop
-        return Finding(CHECK, WARN, f"{architecture} nodes; cannot tell which images lack {architecture} builds: "
-                                    f"rendering the components failed ({_one_line(exc)})",
-                       "run `kfbootstrap images list` when it can render, then `kfbootstrap doctor` again")
+        return Finding(
+            CHECK,
+            WARN,
+            f"{architecture} nodes; cannot tell which images lack {architecture} builds: "
+            f"rendering the components failed ({_one_line(exc)})",
+            "run `kfbootstrap images list` when it can render, then `kfbootstrap doctor` again",
+        )
     from kfbootstrap import image_platforms
 
     found = (lookup or image_platforms.lookup)(images, config.cache.registries)
@@ -49,18 +54,28 @@ def _verdict(architecture: str, where: str, images: dict, found):
     amd64_only = [image for image in lacking if found.found[image] == {"linux/amd64"}]
     parts = []
     if lacking:
-        parts.append(f"{len(lacking)} of {len(images)} images have no linux/{architecture} build"
-                     + (f" ({len(amd64_only)} published for amd64 only)" if amd64_only else "") + f": {_names(lacking)}")
+        parts.append(
+            f"{len(lacking)} of {len(images)} images have no linux/{architecture} build"
+            + (f" ({len(amd64_only)} published for amd64 only)" if amd64_only else "")
+            + f": {_names(lacking)}"
+        )
     if found.unknown:
         reason = next(iter(sorted(set(found.unknown.values()))))
-        parts.append(f"cannot tell for {len(found.unknown)} of {len(images)} images ({reason}): "
-                     f"{_names(sorted(found.unknown))}")
+        parts.append(
+            f"cannot tell for {len(found.unknown)} of {len(images)} images ({reason}): {_names(sorted(found.unknown))}"
+        )
     if not parts:
-        return Finding(CHECK, OK, f"{architecture} nodes ({where}): all {len(images)} images have a "
-                                  f"linux/{architecture} build")
-    fix = ("their pods fail with 'exec format error': switch off the components that run them, use an amd64 "
-           "machine, or enable amd64 emulation (Docker Desktop: Settings → General → Use Rosetta)") if lacking else \
-        "check the registries are reachable (`kfbootstrap images list` names every image), then re-run doctor"
+        return Finding(
+            CHECK, OK, f"{architecture} nodes ({where}): all {len(images)} images have a linux/{architecture} build"
+        )
+    fix = (
+        (
+            "their pods fail with 'exec format error': switch off the components that run them, use an amd64 "
+            "machine, or enable amd64 emulation (Docker Desktop: Settings → General → Use Rosetta)"
+        )
+        if lacking
+        else "check the registries are reachable (`kfbootstrap images list` names every image), then re-run doctor"
+    )
     return Finding(CHECK, WARN, f"{architecture} nodes ({where}); " + "; ".join(parts), fix)
 
 

@@ -15,8 +15,15 @@ from kfbootstrap.tools.docker import DockerInfo
 # Images unpacked on the nodes, in GiB: the node image plus what each component's pods pull
 # (estimates from the 26.03 `example`'s ~70 workload images, which several nodes pull each).
 NODE_IMAGE_GIB = 1.5
-IMAGES_GIB = {"kubeflow": 22.0, "kserve": 2.0, "metallb": 0.2, "prometheus": 0.6, "grafana": 0.5,
-              "model_registry": 0.8, "object_store": 0.0}
+IMAGES_GIB = {
+    "kubeflow": 22.0,
+    "kserve": 2.0,
+    "metallb": 0.2,
+    "prometheus": 0.6,
+    "grafana": 0.5,
+    "model_registry": 0.8,
+    "object_store": 0.0,
+}
 # Volumes each component requests, in GiB: the 26.03.1 example's PVCs (metadata-postgres 10, katib-mysql 10,
 # model-catalog-postgres 5, mysql-pv-claim 20, seaweedfs-pvc 20) and our chart values (grafana 10, prometheus 8).
 VOLUMES_GIB = {"kubeflow": 65.0, "grafana": 10.0, "prometheus": 8.0}
@@ -36,22 +43,38 @@ def check_disk(config: Config, host: HostProbe, docker: DockerInfo | None):
     images, volumes = needs_gib(config)
     wanted = f"images {images:.0f} GiB + volumes {volumes:.0f} GiB"
     if docker is None:
-        return Finding("disk", WARN, "cannot tell: Docker did not answer, so where it keeps its data is unknown",
-                       "start Docker and re-run `kfbootstrap doctor`")
+        return Finding(
+            "disk",
+            WARN,
+            "cannot tell: Docker did not answer, so where it keeps its data is unknown",
+            "start Docker and re-run `kfbootstrap doctor`",
+        )
     if docker.is_desktop:
-        return Finding("disk", WARN, f"cannot tell: Docker Desktop keeps its data inside its VM; {wanted} needed",
-                       f"check Docker Desktop → Settings → Resources → Virtual disk limit (at least "
-                       f"{images + volumes:.0f} GiB) and `docker system df`")
+        return Finding(
+            "disk",
+            WARN,
+            f"cannot tell: Docker Desktop keeps its data inside its VM; {wanted} needed",
+            f"check Docker Desktop → Settings → Resources → Virtual disk limit (at least "
+            f"{images + volumes:.0f} GiB) and `docker system df`",
+        )
     root = docker.root_dir or "/var/lib/docker"
     free = host.free_disk_gib(root)
     if free is None:
         return Finding("disk", WARN, f"cannot tell the free space of {root}", f"check `df -h {root}`")
     seen = f"{free:.0f} GiB free at {root}"
     if free < images:
-        return Finding("disk", FAIL, f"{seen}; the images alone need {images:.0f} GiB ({wanted})",
-                       f"free space on the filesystem of {root} (`docker system prune` removes unused images), "
-                       "or switch components off")
+        return Finding(
+            "disk",
+            FAIL,
+            f"{seen}; the images alone need {images:.0f} GiB ({wanted})",
+            f"free space on the filesystem of {root} (`docker system prune` removes unused images), "
+            "or switch components off",
+        )
     if free < images + volumes:
-        return Finding("disk", WARN, f"{seen}; {wanted} requested",
-                       "volumes grow as they are written: free more space, or expect them to fill the disk")
+        return Finding(
+            "disk",
+            WARN,
+            f"{seen}; {wanted} requested",
+            "volumes grow as they are written: free more space, or expect them to fill the disk",
+        )
     return Finding("disk", OK, f"{seen} ({wanted} needed)")

@@ -67,7 +67,8 @@ def wait_or_explain(ctx: RunContext, scopes: Sequence["Scope"], what: str) -> "W
         f"{len(problems)} of {len(result.workloads)} workloads of {what} not ready after {timeout}s: {shown}"
         + (" …" if len(problems) > 5 else ""),
         hint="fix what the table names (or wait: images may still be pulling) and re-run `kfbootstrap up`; "
-             "raise timeouts.ready on a slow machine")
+        "raise timeouts.ready on a slow machine",
+    )
 
 
 def _show_progress(workloads: Sequence["Workload"]) -> None:
@@ -75,8 +76,11 @@ def _show_progress(workloads: Sequence["Workload"]) -> None:
 
     counts = per_namespace(workloads)
     ready = sum(r for r, _ in counts.values())
-    plain = f"{ready}/{len(workloads)} workloads ready (" + ", ".join(
-        f"{ns} {r}/{t}" for ns, (r, t) in counts.items()) + ")"
+    plain = (
+        f"{ready}/{len(workloads)} workloads ready ("
+        + ", ".join(f"{ns} {r}/{t}" for ns, (r, t) in counts.items())
+        + ")"
+    )
     ui.step_progress(progress_table(counts), plain=plain)
 
 
@@ -104,8 +108,13 @@ def problems_table(problems: Sequence["Problem"]) -> "Table":
     table.add_column("detail", overflow="fold")
     for problem in problems[:TABLE_LIMIT]:
         workload = problem.workload
-        table.add_row(workload.namespace, f"{workload.kind}/{workload.name}", f"{workload.ready}/{workload.desired}",
-                      problem.reason, problem.detail)
+        table.add_row(
+            workload.namespace,
+            f"{workload.kind}/{workload.name}",
+            f"{workload.ready}/{workload.desired}",
+            problem.reason,
+            problem.detail,
+        )
     if len(problems) > TABLE_LIMIT:
         table.caption = f"… and {len(problems) - TABLE_LIMIT} more"
     return table

@@ -17,6 +17,13 @@ Process = subprocess.Popen
 
 def start_module(module: str, argument: str, *, cwd: Path, env: Mapping[str, str], log: IO[bytes]) -> Process:
     """`python -m module argument` in a new session; stdout is a pipe for its ready line, stderr the log."""
-    return subprocess.Popen([sys.executable, "-m", module, argument], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=log, start_new_session=True, close_fds=True,
-                            cwd=str(cwd), env=dict(env))
+    return subprocess.Popen(
+        [sys.executable, "-m", module, argument],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        start_new_session=True,
+        close_fds=True,
+        cwd=str(cwd),
+        env=dict(env),
+    )

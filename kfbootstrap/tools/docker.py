@@ -35,15 +35,19 @@ class Docker:
     def info(self) -> DockerInfo:
         result = self.runner.run(["docker", "info", "--format", "{{json .}}"], check=False, timeout=30)
         if not result.ok:
-            raise KfbError("the Docker daemon is not reachable",
-                           hint="start Docker (or Docker Desktop) and check `docker info` works for your user")
+            raise KfbError(
+                "the Docker daemon is not reachable",
+                hint="start Docker (or Docker Desktop) and check `docker info` works for your user",
+            )
         data = json.loads(result.stdout or "{}")
         return DockerInfo(
             server_version=str(data.get("ServerVersion", "")),
             memory_gib=int(data.get("MemTotal") or 0) / 1024**3,
             cpus=int(data.get("NCPU") or 0),
             operating_system=str(data.get("OperatingSystem", "")),
-            architecture=_ARCHITECTURES.get(str(data.get("Architecture", "")), str(data.get("Architecture") or "amd64")),
+            architecture=_ARCHITECTURES.get(
+                str(data.get("Architecture", "")), str(data.get("Architecture") or "amd64")
+            ),
             root_dir=str(data.get("DockerRootDir") or ""),
         )
 
@@ -76,8 +80,9 @@ class Containers:
         self.runner = runner
 
     def inspect(self, name: str) -> ContainerState | None:
-        result = self.runner.run(["docker", "container", "inspect", name, "--format", "{{json .}}"],
-                                 check=False, timeout=30)
+        result = self.runner.run(
+            ["docker", "container", "inspect", name, "--format", "{{json .}}"], check=False, timeout=30
+        )
         try:
             data = json.loads(result.stdout) if result.ok else None
         except ValueError:
@@ -87,12 +92,19 @@ class Containers:
         config, state = data.get("Config") or {}, data.get("State") or {}
         env = dict(item.partition("=")[::2] for item in config.get("Env") or [])
         return ContainerState(
-            name=name, image=str(config.get("Image", "")), running=bool(state.get("Running")),
-            status=str(state.get("Status", "")), labels=dict(config.get("Labels") or {}), env=env,
+            name=name,
+            image=str(config.get("Image", "")),
+            running=bool(state.get("Running")),
+            status=str(state.get("Status", "")),
+            labels=dict(config.get("Labels") or {}),
+            env=env,
             networks=sorted((data.get("NetworkSettings") or {}).get("Networks") or {}),
             mounts=[m.get("Name", "") for m in data.get("Mounts") or [] if m.get("Type") == "volume"],
-            published=sorted(port for port, bindings in ((data.get("HostConfig") or {}).get("PortBindings") or {}).items()
-                             if bindings),
+            published=sorted(
+                port
+                for port, bindings in ((data.get("HostConfig") or {}).get("PortBindings") or {}).items()
+                if bindings
+            ),
         )
 
     def run_detached(self, options: list[str], image: str, env: dict[str, str] | None = None) -> None:
@@ -131,8 +143,9 @@ class Containers:
 
     def volume_label(self, volume: str, key: str) -> str | None:
         """One label of a volume; None when the volume or the label is missing."""
-        result = self.runner.run(["docker", "volume", "inspect", volume, "--format", "{{json .Labels}}"],
-                                 check=False, timeout=30)
+        result = self.runner.run(
+            ["docker", "volume", "inspect", volume, "--format", "{{json .Labels}}"], check=False, timeout=30
+        )
         try:
             labels = json.loads(result.stdout) if result.ok else None
         except ValueError:
@@ -148,8 +161,9 @@ class Containers:
 
     def volume_sizes(self) -> dict[str, int]:
         """Bytes used by each volume (`docker system df -v`; it walks the volumes, so it takes a moment)."""
-        result = self.runner.run(["docker", "system", "df", "-v", "--format", "{{json .Volumes}}"],
-                                 check=False, timeout=120)
+        result = self.runner.run(
+            ["docker", "system", "df", "-v", "--format", "{{json .Volumes}}"], check=False, timeout=120
+        )
         if not result.ok:
             return {}
         sizes: dict[str, int] = {}
@@ -181,8 +195,18 @@ class Containers:
         return result.stdout if result.ok else None
 
 
-_UNITS = {"B": 1, "kB": 1000, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
-          "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4}
+_UNITS = {
+    "B": 1,
+    "kB": 1000,
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+    "TB": 1000**4,
+    "KiB": 1024,
+    "MiB": 1024**2,
+    "GiB": 1024**3,
+    "TiB": 1024**4,
+}
 
 
 def parse_size(text: str) -> int:

@@ -13,8 +13,22 @@ class Git:
 
     def shallow_clone(self, url: str, tag: str, dest: Path, timeout: float = 600) -> None:
         """`git clone --depth 1 --branch TAG`: the one commit we render, not the repository's history."""
-        self.runner.run(["git", "clone", "--quiet", "--depth", "1", "--branch", tag,
-                         "-c", "advice.detachedHead=false", url, str(dest)], timeout=timeout)
+        self.runner.run(
+            [
+                "git",
+                "clone",
+                "--quiet",
+                "--depth",
+                "1",
+                "--branch",
+                tag,
+                "-c",
+                "advice.detachedHead=false",
+                url,
+                str(dest),
+            ],
+            timeout=timeout,
+        )
 
     def head(self, checkout: Path) -> str | None:
         """The commit checked out in `checkout`, or None when it is not a git work tree."""

@@ -31,9 +31,16 @@ class Result:
 class Runner(Protocol):
     """What the product needs from a command runner."""
 
-    def run(self, argv: Sequence[str], *, check: bool = True, input: str | None = None,
-            timeout: float | None = None, env: Mapping[str, str] | None = None,
-            on_line: Callable[[str], None] | None = None) -> Result: ...
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        check: bool = True,
+        input: str | None = None,
+        timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
+        on_line: Callable[[str], None] | None = None,
+    ) -> Result: ...
 
     def which(self, program: str) -> str | None: ...
 
@@ -54,9 +61,16 @@ class ShRunner:
     def which(self, program: str) -> str | None:
         return shutil.which(program)
 
-    def run(self, argv: Sequence[str], *, check: bool = True, input: str | None = None,
-            timeout: float | None = None, env: Mapping[str, str] | None = None,
-            on_line: Callable[[str], None] | None = None) -> Result:
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        check: bool = True,
+        input: str | None = None,
+        timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
+        on_line: Callable[[str], None] | None = None,
+    ) -> Result:
         import sh
 
         argv = [str(a) for a in argv]
@@ -74,8 +88,10 @@ class ShRunner:
         except sh.ErrorReturnCode as exc:
             result = Result(tuple(argv), exc.exit_code, _text(exc.stdout), _text(exc.stderr))
         except sh.TimeoutException:
-            raise KfbError(f"`{' '.join(argv[:3])}` did not finish within {timeout:.0f}s",
-                           hint="the program may be stuck; re-run with -v and check the log") from None
+            raise KfbError(
+                f"`{' '.join(argv[:3])}` did not finish within {timeout:.0f}s",
+                hint="the program may be stuck; re-run with -v and check the log",
+            ) from None
         log.debug("exit %s: %s", result.exit_code, " ".join(argv))
         if check and not result.ok:
             raise CommandFailed(argv, result.exit_code, result.stdout, result.stderr)

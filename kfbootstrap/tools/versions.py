@@ -22,7 +22,11 @@ def format_version(version: tuple[int, int, int]) -> str:
 
 def version_argv(tool: str, executable: str | None = None) -> list[str]:
     """How each tool tells its version (kubectl's JSON also names its built-in kustomize)."""
-    argv = {"kind": ["kind", "version"], "kubectl": ["kubectl", "version", "--client", "-o", "json"],
-            "kustomize": ["kustomize", "version"], "helm": ["helm", "version", "--short"],
-            "docker": ["docker", "version", "--format", "{{.Server.Version}}"]}[tool]
+    argv = {
+        "kind": ["kind", "version"],
+        "kubectl": ["kubectl", "version", "--client", "-o", "json"],
+        "kustomize": ["kustomize", "version"],
+        "helm": ["helm", "version", "--short"],
+        "docker": ["docker", "version", "--format", "{{.Server.Version}}"],
+    }[tool]
     return [executable or argv[0], *argv[1:]]

@@ -45,20 +45,31 @@ def secret(name: str, data: dict[str, str]) -> dict:
 
 
 def service(name: str, port: int, selector: dict[str, str] | None = None) -> dict:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-            "spec": {"selector": selector or {"app": name}, "ports": [{"port": port, "targetPort": port}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"selector": selector or {"app": name}, "ports": [{"port": port, "targetPort": port}]},
+    }
 
 
-def deployment(name: str, image: str, labels: dict[str, str] | None = None, ready: bool = True,
-               replicas: int = 1) -> dict:
+def deployment(
+    name: str, image: str, labels: dict[str, str] | None = None, ready: bool = True, replicas: int = 1
+) -> dict:
     selector = {"app": name}
     pod_spec: dict = {"containers": [{"name": name, "image": image}]}
     if not ready:
         pod_spec["nodeSelector"] = NOWHERE
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "labels": {**selector, **(labels or {})}},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": selector},
-                     "template": {"metadata": {"labels": selector}, "spec": pod_spec}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": {**selector, **(labels or {})}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": selector},
+            "template": {"metadata": {"labels": selector}, "spec": pod_spec},
+        },
+    }
 
 
 def delete(bed, kind: str, name: str, namespace: str) -> None:
@@ -69,15 +80,25 @@ def delete(bed, kind: str, name: str, namespace: str) -> None:
 
 
 def test_creds_minio_json_shape_and_the_release_s_service(bed, capsys):
-    bed.apply([secret("mlpipeline-minio-artifact", {"accesskey": "minio", "secretkey": "minio123"}),
-               service("seaweedfs", 9000)], namespace="kubeflow")
+    bed.apply(
+        [
+            secret("mlpipeline-minio-artifact", {"accesskey": "minio", "secretkey": "minio123"}),
+            service("seaweedfs", 9000),
+        ],
+        namespace="kubeflow",
+    )
     result = run_cli(capsys, "creds", "minio", "--json")
     assert result.code == 0, result.text
     assert json.loads(result.out) == {
-        "target": "minio", "namespace": "kubeflow", "secret": "mlpipeline-minio-artifact",
-        "access_key": "minio", "secret_key": "minio123", "url": None,
+        "target": "minio",
+        "namespace": "kubeflow",
+        "secret": "mlpipeline-minio-artifact",
+        "access_key": "minio",
+        "secret_key": "minio123",
+        "url": None,
         "endpoint": "http://127.0.0.1:9000",
-        "cluster_endpoint": "http://seaweedfs.kubeflow.svc.cluster.local:9000", "service": "seaweedfs",
+        "cluster_endpoint": "http://seaweedfs.kubeflow.svc.cluster.local:9000",
+        "service": "seaweedfs",
         "notes": [],
     }
     text = run_cli(capsys, "creds", "minio")
@@ -87,8 +108,10 @@ def test_creds_minio_json_shape_and_the_release_s_service(bed, capsys):
 
 def test_creds_minio_finds_minio_service_on_older_releases(bed, capsys):
     with bed.namespace("older") as namespace:
-        bed.apply([secret("mlpipeline-minio-artifact", {"accesskey": "a", "secretkey": "b"}),
-                   service("minio-service", 9000)], namespace=namespace)
+        bed.apply(
+            [secret("mlpipeline-minio-artifact", {"accesskey": "a", "secretkey": "b"}), service("minio-service", 9000)],
+            namespace=namespace,
+        )
         result = run_cli(capsys, "creds", "minio", "-n", namespace, "--json")
     assert result.code == 0, result.text
     body = json.loads(result.out)
@@ -96,8 +119,10 @@ def test_creds_minio_finds_minio_service_on_older_releases(bed, capsys):
 
 
 def test_creds_grafana(bed, capsys):
-    bed.apply([secret("grafana", {"admin-user": "admin", "admin-password": "pa55-w0rd", "ldap-toml": ""})],
-              namespace="monitoring")
+    bed.apply(
+        [secret("grafana", {"admin-user": "admin", "admin-password": "pa55-w0rd", "ldap-toml": ""})],
+        namespace="monitoring",
+    )
     try:
         result = run_cli(capsys, "creds", "grafana", "--json")
         assert result.code == 0, result.text
@@ -126,9 +151,13 @@ def test_creds_kubeflow_says_the_password_is_the_public_default(bed, capsys):
 def test_creds_kubeflow_after_the_password_was_changed(bed, capsys):
     changed = bcrypt.hashpw(b"not-the-default", bcrypt.gensalt(4)).decode()
     dex_config = "staticPasswords:\n- email: admin@corp.example\n  hashFromEnv: DEX_USER_PASSWORD\n  username: admin\n"
-    bed.apply([secret("dex-passwords", {"DEX_USER_PASSWORD": changed}),
-               {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dex"},
-                "data": {"config.yaml": dex_config}}], namespace="auth")
+    bed.apply(
+        [
+            secret("dex-passwords", {"DEX_USER_PASSWORD": changed}),
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dex"}, "data": {"config.yaml": dex_config}},
+        ],
+        namespace="auth",
+    )
     try:
         result = run_cli(capsys, "creds", "kubeflow", "--json")
         assert result.code == 0, result.text
@@ -163,8 +192,9 @@ def test_creds_secret_in_another_namespace_is_pointed_at(bed, capsys):
 def test_creds_namespace_that_does_not_exist(bed, capsys):
     result = run_cli(capsys, "creds", "kubeflow", "--namespace", "no-such-namespace")
     assert result.code == 1
-    assert ("secret dex-passwords not found in namespace no-such-namespace "
-            "(namespace no-such-namespace does not exist)") in result.err
+    assert (
+        "secret dex-passwords not found in namespace no-such-namespace (namespace no-such-namespace does not exist)"
+    ) in result.err
 
 
 def test_creds_missing_key_is_named(bed, capsys):
@@ -189,15 +219,22 @@ def test_creds_unknown_target_is_a_usage_error(capsys):
 def platform(bed):
     """Some components ready, some not ready, some missing; metallb switched off."""
     objects = {
-        "kubeflow": [deployment("centraldashboard", "ghcr.io/kubeflow/kubeflow/central-dashboard:v1.10.0"),
-                     deployment("model-registry-deployment", "ghcr.io/kubeflow/model-registry/server:v0.3.7"),
-                     deployment("model-registry-db", "mysql:8.3", ready=False),
-                     deployment("seaweedfs", "chrislusf/seaweedfs:4.00"), service("seaweedfs", 9000)],
+        "kubeflow": [
+            deployment("centraldashboard", "ghcr.io/kubeflow/kubeflow/central-dashboard:v1.10.0"),
+            deployment("model-registry-deployment", "ghcr.io/kubeflow/model-registry/server:v0.3.7"),
+            deployment("model-registry-db", "mysql:8.3", ready=False),
+            deployment("seaweedfs", "chrislusf/seaweedfs:4.00"),
+            service("seaweedfs", 9000),
+        ],
         "auth": [deployment("dex", "ghcr.io/dexidp/dex:v2.45.0", ready=False)],
-        "monitoring": [deployment("grafana", "docker.io/grafana/grafana:12.3.1",
-                                  labels={"app.kubernetes.io/instance": "grafana",
-                                          "helm.sh/chart": "grafana-10.5.15"}),
-                       service("grafana", 80)],
+        "monitoring": [
+            deployment(
+                "grafana",
+                "docker.io/grafana/grafana:12.3.1",
+                labels={"app.kubernetes.io/instance": "grafana", "helm.sh/chart": "grafana-10.5.15"},
+            ),
+            service("grafana", 80),
+        ],
     }
     for namespace, items in objects.items():
         bed.apply(items, namespace=namespace)
@@ -224,8 +261,7 @@ def test_status_json_with_components_missing_and_not_ready(platform, monkeypatch
     body = wait_until(grafana_forward_running, 20, what="status to see the grafana forward")
     assert body["context"] == platform.context
     by_name = {c["name"]: c for c in body["components"]}
-    assert list(by_name) == ["kubeflow", "kserve", "metallb", "prometheus", "grafana", "model_registry",
-                             "object_store"]
+    assert list(by_name) == ["kubeflow", "kserve", "metallb", "prometheus", "grafana", "model_registry", "object_store"]
 
     kubeflow = by_name["kubeflow"]
     assert (kubeflow["state"], kubeflow["workloads"]["ready"], kubeflow["workloads"]["total"]) == ("not ready", 1, 2)
@@ -258,12 +294,18 @@ def test_status_json_with_components_missing_and_not_ready(platform, monkeypatch
 def test_status_when_the_cluster_does_not_answer(monkeypatch, tmp_path, capsys):
     kubeconfig = tmp_path / "kubeconfig"
     (dead_port,) = free_ports(1)
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "gone",
-        "clusters": [{"name": "gone", "cluster": {"server": f"http://127.0.0.1:{dead_port}"}}],
-        "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
-        "users": [{"name": "u", "user": {}}],
-    }))
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "gone",
+                "clusters": [{"name": "gone", "cluster": {"server": f"http://127.0.0.1:{dead_port}"}}],
+                "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
+                "users": [{"name": "u", "user": {}}],
+            }
+        )
+    )
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     monkeypatch.setenv("KFBOOTSTRAP_CLUSTER__CONTEXT", "gone")
     result = run_cli(capsys, "status", "--json")
@@ -286,10 +328,12 @@ def test_up_step_starts_forwards_and_summary_hides_passwords(platform, monkeypat
     monkeypatch.setenv("KFBOOTSTRAP_FORWARDS__PORTS__MINIO", str(ports[1]))
     for name in ("kubeflow", "prometheus", "model_registry", "kserve", "metallb"):
         monkeypatch.setenv(f"KFBOOTSTRAP_COMPONENTS__{name.upper()}", "false")
-    platform.apply([secret("grafana", {"admin-user": "admin", "admin-password": "summary-secret"})],
-                   namespace="monitoring")
-    platform.apply([secret("mlpipeline-minio-artifact", {"accesskey": "minio", "secretkey": "minio123"})],
-                   namespace="kubeflow")
+    platform.apply(
+        [secret("grafana", {"admin-user": "admin", "admin-password": "summary-secret"})], namespace="monitoring"
+    )
+    platform.apply(
+        [secret("mlpipeline-minio-artifact", {"accesskey": "minio", "secretkey": "minio123"})], namespace="kubeflow"
+    )
     config = load_config().config
     ctx = RunContext(config=config, runner=None)  # type: ignore[arg-type] - the step runs no commands
     step = ForwardsStep(config)
@@ -344,10 +388,14 @@ def test_expose_all_in_the_background_then_stop_all(platform, monkeypatch, capsy
     started = run_cli(capsys, "expose", "--all", "--background", "--json")
     assert started.code == 0, started.text
     assert [(r["target"], r["url"]) for r in json.loads(started.out)] == [
-        ("grafana", f"http://127.0.0.1:{ports[0]}/"), ("minio", f"http://127.0.0.1:{ports[1]}/")]
+        ("grafana", f"http://127.0.0.1:{ports[0]}/"),
+        ("minio", f"http://127.0.0.1:{ports[1]}/"),
+    ]
     records = forwards.read_records()
-    assert {r.spec.target: r.spec.services for r in records} == {"grafana": ["grafana"],
-                                                                 "minio": ["seaweedfs", "minio-service"]}
+    assert {r.spec.target: r.spec.services for r in records} == {
+        "grafana": ["grafana"],
+        "minio": ["seaweedfs", "minio-service"],
+    }
     stopped = run_cli(capsys, "expose", "--stop", "--all")
     assert stopped.code == 0 and "stopped 2 forwards: grafana, minio" in stopped.err
     assert forwards.read_records() == [] and not any(forwards.process_alive(r.pid) for r in records)

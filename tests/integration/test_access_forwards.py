@@ -36,24 +36,49 @@ def http_get(port: int, timeout: float = 10.0) -> bytes:
 def web_app(testbed, namespace: str, service: str = "web", service_port: int = 80) -> None:
     """A Deployment whose container port is *named* (so the forward must resolve targetPort) and its Service."""
     labels = {"app": "web"}
-    testbed.apply([
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-         "spec": {"replicas": 1, "selector": {"matchLabels": labels},
-                  "template": {"metadata": {"labels": labels},
-                               "spec": {"containers": [{"name": "web", "image": "registry.invalid/web:1",
-                                                        "ports": [{"name": "http", "containerPort": 8080}]}]}}}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": service},
-         "spec": {"selector": labels, "ports": [{"name": "http", "port": service_port, "targetPort": "http"}]}},
-    ], namespace=namespace)
-    testbed.kubectl("wait", "-n", namespace, "--for=condition=Available", "--timeout=60s", "deployment/web",
-                    timeout=90)
+    testbed.apply(
+        [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "web"},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": "web",
+                                    "image": "registry.invalid/web:1",
+                                    "ports": [{"name": "http", "containerPort": 8080}],
+                                }
+                            ]
+                        },
+                    },
+                },
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": service},
+                "spec": {"selector": labels, "ports": [{"name": "http", "port": service_port, "targetPort": "http"}]},
+            },
+        ],
+        namespace=namespace,
+    )
+    testbed.kubectl("wait", "-n", namespace, "--for=condition=Available", "--timeout=60s", "deployment/web", timeout=90)
 
 
 def ready_pods(testbed, namespace: str) -> list[str]:
     pods = json.loads(testbed.kubectl("get", "pods", "-n", namespace, "-l", "app=web", "-o", "json").stdout)["items"]
-    return sorted(p["metadata"]["name"] for p in pods
-                  if not p["metadata"].get("deletionTimestamp")
-                  and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", [])))
+    return sorted(
+        p["metadata"]["name"]
+        for p in pods
+        if not p["metadata"].get("deletionTimestamp")
+        and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+    )
 
 
 @pytest.fixture
@@ -73,9 +98,16 @@ def served(testbed, namespace):
 
 
 def start_forward(testbed, namespace: str, port: int, target: str = "web") -> forwards.ForwardRecord:
-    spec = forwards.ForwardSpec(target=target, address="127.0.0.1", port=port, namespace=namespace,
-                                services=["web"], remote_port=80, context=testbed.context,
-                                kubeconfig=testbed.kubeconfig)
+    spec = forwards.ForwardSpec(
+        target=target,
+        address="127.0.0.1",
+        port=port,
+        namespace=namespace,
+        services=["web"],
+        remote_port=80,
+        context=testbed.context,
+        kubeconfig=testbed.kubeconfig,
+    )
     return forwards.start_background(spec)
 
 
@@ -106,9 +138,11 @@ def test_background_forward_survives_two_pod_deletions(testbed, namespace, kube_
     longest = max(gaps) if gaps else float("inf")
     final_pods = ready_pods(testbed, namespace)
     status = json.loads(record.spec.status_path().read_text()) if record.spec.status_path().exists() else {}
-    print(f"\nforward resilience: {len(successes)}/{REQUESTS} ok ({rate:.1%}), longest gap between successes "
-          f"{longest:.2f}s, {elapsed:.1f}s total, pods deleted {deleted}, now {final_pods}, "
-          f"daemon last pod {status.get('last_pod')}")
+    print(
+        f"\nforward resilience: {len(successes)}/{REQUESTS} ok ({rate:.1%}), longest gap between successes "
+        f"{longest:.2f}s, {elapsed:.1f}s total, pods deleted {deleted}, now {final_pods}, "
+        f"daemon last pod {status.get('last_pod')}"
+    )
 
     assert len(deleted) == 2 and deleted[0] == first_pod and deleted[1] != first_pod  # the replacement died too
     assert rate >= 0.99
@@ -205,9 +239,17 @@ def test_taken_port_names_its_holder(testbed, namespace, kube_env, capsys):
 
     (port,) = free_ports(1)
     assert run_cli(capsys, "expose", "grafana", "-n", namespace, "--port", port, "--background").code == 0
-    testbed.apply([{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "prometheus-server"},
-                    "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]}}],
-                  namespace=namespace)
+    testbed.apply(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "prometheus-server"},
+                "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]},
+            }
+        ],
+        namespace=namespace,
+    )
     clash = run_cli(capsys, "expose", "prometheus", "-n", namespace, "--port", port, "--background")
     assert clash.code == 1
     assert "kfbootstrap's background forward for grafana" in clash.err
@@ -230,8 +272,9 @@ def test_non_loopback_address_needs_the_flag(testbed, namespace, kube_env, serve
     assert "expose the platform to your network" in refused.err and "--address 0.0.0.0" in refused.err
 
     (port,) = free_ports(1)
-    allowed = run_cli(capsys, "expose", "grafana", "-n", namespace, "--background", "--port", port,
-                      "--address", "0.0.0.0")
+    allowed = run_cli(
+        capsys, "expose", "grafana", "-n", namespace, "--background", "--port", port, "--address", "0.0.0.0"
+    )
     assert allowed.code == 0, allowed.text
     assert "warning:" in allowed.err and "anyone who can reach this machine" in allowed.err
     assert forwards.find_record("grafana").spec.address == "0.0.0.0"
@@ -242,23 +285,49 @@ def test_unreachable_pod_is_skipped_and_the_request_replayed(testbed, namespace,
     """Two ready pods, one whose port refuses connections (kubelet-side 'dial' error): every request
     still succeeds, because bytes sent to the refusing pod are replayed on the other one."""
     labels = {"app": "web"}
-    testbed.apply([
-        *({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
-           "spec": {"containers": [{"name": "web", "image": "registry.invalid/web:1",
-                                    "ports": [{"name": "http", "containerPort": 8080}]}]}} for name in ("refuses", "serves")),
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
-         "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}},
-    ], namespace=namespace)
+    testbed.apply(
+        [
+            *(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {"name": name, "labels": labels},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "web",
+                                "image": "registry.invalid/web:1",
+                                "ports": [{"name": "http", "containerPort": 8080}],
+                            }
+                        ]
+                    },
+                }
+                for name in ("refuses", "serves")
+            ),
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "web"},
+                "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+            },
+        ],
+        namespace=namespace,
+    )
     testbed.kubectl("wait", "-n", namespace, "--for=condition=Ready", "--timeout=60s", "pod/refuses", "pod/serves")
     closed_port, port = free_ports(2)  # distinct: nothing listens on closed_port, the forward on port
     # Not the `served` fixture: its namespace-wide ClusterPortForward would also route the refusing pod.
-    with TokenServer() as server, \
-            testbed.cluster_port_forward(closed_port, namespace=namespace, pod="refuses", ports=[8080]), \
-            testbed.cluster_port_forward(server.port, namespace=namespace, pod="serves", ports=[8080]):
+    with (
+        TokenServer() as server,
+        testbed.cluster_port_forward(closed_port, namespace=namespace, pod="refuses", ports=[8080]),
+        testbed.cluster_port_forward(server.port, namespace=namespace, pod="serves", ports=[8080]),
+    ):
         record = start_forward(testbed, namespace, port)
         wait_until(lambda: _ok(port), 30, what="first request through the forward")
-        wait_until(lambda: sorted(forwards.health(record).ready_pods) == ["refuses", "serves"], 20,
-                   what="both pods listed as ready")
+        wait_until(
+            lambda: sorted(forwards.health(record).ready_pods) == ["refuses", "serves"],
+            20,
+            what="both pods listed as ready",
+        )
         results = [_ok(port) for _ in range(20)]
     assert all(results), results
     log = open(record.log).read()
@@ -272,8 +341,12 @@ def test_foreground_expose_serves_until_ctrl_c(testbed, namespace, kube_env, ser
 
     web_app(testbed, namespace, service="grafana")
     (port,) = free_ports(1)
-    proc = subprocess.Popen([sys.executable, "-m", "kfbootstrap", "expose", "grafana", "-n", namespace,
-                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kfbootstrap", "expose", "grafana", "-n", namespace, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_until(lambda: _ok(port) or proc.poll() is not None, 30, what="the foreground forward")
         assert proc.poll() is None and _ok(port)

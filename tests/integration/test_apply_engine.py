@@ -31,28 +31,46 @@ from tests.shared_fixtures import render_without_webhooks
 from tests.testbed.cluster import Testbed, free_ports, wait_until
 
 
-
 def configmap(name: str, namespace: str, **labels: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels}, "data": {"k": name}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "data": {"k": name},
+    }
 
 
 # ---------------------------------------------------------------- a CR before its CRD
 
 
 def widget_crd(group: str) -> dict[str, Any]:
-    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": f"widgets.{group}"},
-            "spec": {"group": group, "scope": "Namespaced",
-                     "names": {"kind": "Widget", "plural": "widgets", "singular": "widget", "listKind": "WidgetList"},
-                     "versions": [{"name": "v1", "served": True, "storage": True,
-                                   "schema": {"openAPIV3Schema": {"type": "object",
-                                                                  "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"kind": "Widget", "plural": "widgets", "singular": "widget", "listKind": "WidgetList"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+            ],
+        },
+    }
 
 
 def widget(group: str, namespace: str, name: str = "w1") -> dict[str, Any]:
-    return {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": name, "namespace": namespace},
-            "spec": {"size": 3}}
+    return {
+        "apiVersion": f"{group}/v1",
+        "kind": "Widget",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"size": 3},
+    }
 
 
 def test_cr_sent_before_its_crd_exists_waits_alone_and_converges(testbed, namespace):
@@ -80,8 +98,12 @@ def test_cr_sent_before_its_crd_exists_waits_alone_and_converges(testbed, namesp
 
 def test_crd_and_its_cr_in_one_set_apply_in_order(testbed, namespace):
     group = f"{namespace}-2.kfb.test"
-    objects = [widget(group, namespace, "a"), widget(group, namespace, "b"), widget_crd(group),
-               configmap("plain", namespace)]
+    objects = [
+        widget(group, namespace, "a"),
+        widget(group, namespace, "b"),
+        widget_crd(group),
+        configmap("plain", namespace),
+    ]
     try:
         report = apply_objects(testbed.api_client(), objects, component="crd-test", timeout=90)
         assert report.ok
@@ -99,9 +121,28 @@ def test_crd_and_its_cr_in_one_set_apply_in_order(testbed, namespace):
 def self_signed_cert(directory: Path) -> tuple[Path, Path]:
     """A throwaway certificate for 127.0.0.1 (openssl CLI: no extra Python package needed)."""
     cert, key = directory / "tls.crt", directory / "tls.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -116,8 +157,13 @@ class AdmissionServer:
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.reviewed.append(review["request"]["name"])
-                body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                                   "response": {"uid": review["request"]["uid"], "allowed": True}}).encode()
+                body = json.dumps(
+                    {
+                        "apiVersion": "admission.k8s.io/v1",
+                        "kind": "AdmissionReview",
+                        "response": {"uid": review["request"]["uid"], "allowed": True},
+                    }
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -150,20 +196,38 @@ def test_objects_refused_by_a_webhook_without_server_converge_when_it_comes_up(t
     import base64
 
     webhook_name = f"{namespace}.guard.kfb.test"
-    testbed.apply([{
-        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
-        "metadata": {"name": webhook_name},
-        "webhooks": [{
-            "name": webhook_name, "admissionReviewVersions": ["v1"], "sideEffects": "None",
-            "failurePolicy": "Fail", "timeoutSeconds": 5,
-            "clientConfig": {"url": f"https://127.0.0.1:{port}/validate",
-                             "caBundle": base64.b64encode(cert.read_bytes()).decode()},
-            "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
-                       "resources": ["configmaps"]}],
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
-            "objectSelector": {"matchLabels": {"guarded": "yes"}},
-        }],
-    }])
+    testbed.apply(
+        [
+            {
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "ValidatingWebhookConfiguration",
+                "metadata": {"name": webhook_name},
+                "webhooks": [
+                    {
+                        "name": webhook_name,
+                        "admissionReviewVersions": ["v1"],
+                        "sideEffects": "None",
+                        "failurePolicy": "Fail",
+                        "timeoutSeconds": 5,
+                        "clientConfig": {
+                            "url": f"https://127.0.0.1:{port}/validate",
+                            "caBundle": base64.b64encode(cert.read_bytes()).decode(),
+                        },
+                        "rules": [
+                            {
+                                "apiGroups": [""],
+                                "apiVersions": ["v1"],
+                                "operations": ["CREATE", "UPDATE"],
+                                "resources": ["configmaps"],
+                            }
+                        ],
+                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+                        "objectSelector": {"matchLabels": {"guarded": "yes"}},
+                    }
+                ],
+            }
+        ]
+    )
     guarded = [configmap(f"guarded-{i}", namespace, guarded="yes") for i in range(3)]
     free = [configmap(f"free-{i}", namespace) for i in range(3)]
     server = AdmissionServer(port, cert, key)
@@ -193,9 +257,16 @@ def test_objects_refused_by_a_webhook_without_server_converge_when_it_comes_up(t
 def test_invalid_object_fails_at_once_with_a_table(testbed, namespace):
     from kfbootstrap.kube.apply import ApplyFailed
 
-    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "bad", "namespace": namespace},
-           "spec": {"replicas": -1, "selector": {"matchLabels": {"a": "b"}},
-                    "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+    bad = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "bad", "namespace": namespace},
+        "spec": {
+            "replicas": -1,
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}},
+        },
+    }
     began = time.monotonic()
     with pytest.raises(ApplyFailed) as caught:
         apply_objects(testbed.api_client(), [bad, configmap("fine", namespace)], component="bad-test", timeout=120)
@@ -246,8 +317,11 @@ def _step_and_context(bed: Testbed, manifests: Path, monkeypatch, step_class=Non
     from kfbootstrap.tools.runner import ShRunner
 
     monkeypatch.setenv("KUBECONFIG", bed.kubeconfig)
-    config = load_config(flags={"cluster.context": bed.context, "kubeflow.path": manifests,
-                                "kubeflow.version": "26.03", **flags}, env={}, cwd=manifests.parent).config
+    config = load_config(
+        flags={"cluster.context": bed.context, "kubeflow.path": manifests, "kubeflow.version": "26.03", **flags},
+        env={},
+        cwd=manifests.parent,
+    ).config
     return (step_class or KubeflowStep)(config), RunContext(config=config, runner=ShRunner())
 
 
@@ -260,8 +334,12 @@ def _our_objects(rest: KubeRest, objects: list[dict[str, Any]], selector: str) -
             resource = discovery.resource(api_version, kind)
         except KindNotServed:  # its CRD is gone, and its objects with it
             continue
-        listing = rest.get_json(resource.collection_path(None), query={"labelSelector": selector},
-                                accept=METADATA_LIST_ACCEPT) or {}  # 404: its CRD went away while we polled
+        listing = (
+            rest.get_json(
+                resource.collection_path(None), query={"labelSelector": selector}, accept=METADATA_LIST_ACCEPT
+            )
+            or {}
+        )  # 404: its CRD went away while we polled
         for item in listing.get("items") or []:
             meta = item["metadata"]
             ref = ref_of({"apiVersion": api_version, "kind": kind, "metadata": meta})

@@ -21,13 +21,24 @@ GROUP = "cleanup.kfb.test"
 
 def crd(kind: str, version: str) -> dict:
     plural = kind.lower() + "s"
-    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": f"{plural}.{GROUP}"},
-            "spec": {"group": GROUP, "scope": "Namespaced",
-                     "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": kind + "List"},
-                     "versions": [{"name": version, "served": True, "storage": True,
-                                   "schema": {"openAPIV3Schema": {"type": "object",
-                                                                  "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": kind + "List"},
+            "versions": [
+                {
+                    "name": version,
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+            ],
+        },
+    }
 
 
 def test_a_kind_only_in_a_non_preferred_version_is_deleted(testbed, namespace):
@@ -35,9 +46,13 @@ def test_a_kind_only_in_a_non_preferred_version_is_deleted(testbed, namespace):
     testbed.wait_for_condition(f"crd/widgets.{GROUP}", "Established")
     testbed.wait_for_condition(f"crd/gadgets.{GROUP}", "Established")
     labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE}
-    testbed.apply([{"apiVersion": f"{GROUP}/v1alpha1", "kind": "Widget", "metadata": {"name": "ours", "labels": labels}},
-                   {"apiVersion": f"{GROUP}/v1alpha1", "kind": "Widget", "metadata": {"name": "theirs"}}],
-                  namespace=namespace)
+    testbed.apply(
+        [
+            {"apiVersion": f"{GROUP}/v1alpha1", "kind": "Widget", "metadata": {"name": "ours", "labels": labels}},
+            {"apiVersion": f"{GROUP}/v1alpha1", "kind": "Widget", "metadata": {"name": "theirs"}},
+        ],
+        namespace=namespace,
+    )
 
     report = delete_managed(KubeRest(testbed.api_client()))
 

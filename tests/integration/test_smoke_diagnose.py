@@ -71,19 +71,36 @@ def bed(testbed):
 def backend_objects(key, namespace, service, port, container_port, port_name):
     labels = {"app": service}
     return [
-        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"{service}-0", "namespace": namespace,
-                                                          "labels": labels},
-         "spec": {"containers": [{"name": "app", "image": f"registry.invalid/{service}:1",
-                                  "ports": [{"containerPort": container_port, "name": port_name}]}]}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": service, "namespace": namespace},
-         "spec": {"selector": labels, "ports": [{"port": port, "targetPort": port_name, "name": port_name}]}},
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"{service}-0", "namespace": namespace, "labels": labels},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "app",
+                        "image": f"registry.invalid/{service}:1",
+                        "ports": [{"containerPort": container_port, "name": port_name}],
+                    }
+                ]
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": service, "namespace": namespace},
+            "spec": {"selector": labels, "ports": [{"port": port, "targetPort": port_name, "name": port_name}]},
+        },
     ]
 
 
 def minio_secret(platform: Platform) -> dict:
-    return {"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "mlpipeline-minio-artifact", "namespace": "kubeflow"},
-            "stringData": {"accesskey": platform.access_key, "secretkey": platform.secret_key}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "mlpipeline-minio-artifact", "namespace": "kubeflow"},
+        "stringData": {"accesskey": platform.access_key, "secretkey": platform.secret_key},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +111,11 @@ def platform(bed):
         bed.apply(objects + [minio_secret(running)])
         for key, namespace, service, _, container_port, _ in BACKENDS:
             bed.kubectl("wait", "-n", namespace, "--for=condition=Ready", "--timeout=60s", f"pod/{service}-0")
-            forwards.enter_context(bed.cluster_port_forward(running.apps[key].port, namespace=namespace,
-                                                            pod=f"{service}-0", ports=[container_port]))
+            forwards.enter_context(
+                bed.cluster_port_forward(
+                    running.apps[key].port, namespace=namespace, pod=f"{service}-0", ports=[container_port]
+                )
+            )
         _wait_until_forwards_work(bed)
         yield running
 
@@ -163,10 +183,19 @@ def test_smoke_reports_each_broken_component_with_its_reason(cli_env, capsys, tm
     assert result.code == 1
     data = json.loads(result.out)
     assert data["ok"] is False and (data["failed"], data["passed"]) == (6, 2)
-    failures = {name: case.find("failure").get("message") for name, case in junit_cases(report).items()
-                if case.find("failure") is not None}
-    assert set(failures) == {"dashboard-redirects-to-dex", "dex-login", "pipelines-healthz",
-                             "model-registry-list", "grafana-health", "prometheus-ready"}
+    failures = {
+        name: case.find("failure").get("message")
+        for name, case in junit_cases(report).items()
+        if case.find("failure") is not None
+    }
+    assert set(failures) == {
+        "dashboard-redirects-to-dex",
+        "dex-login",
+        "pipelines-healthz",
+        "model-registry-list",
+        "grafana-health",
+        "prometheus-ready",
+    }
     assert "without asking for a login" in failures["dex-login"]
     assert failures["pipelines-healthz"].startswith("/apis/v2beta1/healthz answered 503")
     assert "registered_models?pageSize=10 answered 404" in failures["model-registry-list"]
@@ -176,26 +205,32 @@ def test_smoke_reports_each_broken_component_with_its_reason(cli_env, capsys, tm
 
 def test_smoke_wrong_password_and_rotated_object_store_secret(cli_env, capsys, tmp_path, platform, monkeypatch):
     monkeypatch.setenv("SMOKE_PW", "not-the-password")
-    rotated = {**minio_secret(platform), "stringData": {"accesskey": platform.access_key,
-                                                        "secretkey": "rotated-" + secrets.token_hex(6)}}
+    rotated = {
+        **minio_secret(platform),
+        "stringData": {"accesskey": platform.access_key, "secretkey": "rotated-" + secrets.token_hex(6)},
+    }
     cli_env.apply([rotated])
     try:
         report = tmp_path / "smoke.xml"
-        result = run_cli(capsys, "smoke", "--context", cli_env.context, "--junit", report,
-                         "--password-env", "SMOKE_PW")
+        result = run_cli(capsys, "smoke", "--context", cli_env.context, "--junit", report, "--password-env", "SMOKE_PW")
     finally:
         cli_env.apply([minio_secret(platform)])
     assert result.code == 1
-    failures = {name: case.find("failure").get("message") for name, case in junit_cases(report).items()
-                if case.find("failure") is not None}
+    failures = {
+        name: case.find("failure").get("message")
+        for name, case in junit_cases(report).items()
+        if case.find("failure") is not None
+    }
     assert set(failures) == {"dex-login", "object-store-list-buckets"}
     assert failures["dex-login"].startswith(
-        "dex rejected the login of user@example.com: Invalid Email Address and password")
+        "dex rejected the login of user@example.com: Invalid Email Address and password"
+    )
     assert "403 SignatureDoesNotMatch" in failures["object-store-list-buckets"]
 
 
-def test_smoke_missing_service_fails_its_check_and_disabled_component_is_skipped(cli_env, capsys, tmp_path,
-                                                                                 monkeypatch):
+def test_smoke_missing_service_fails_its_check_and_disabled_component_is_skipped(
+    cli_env, capsys, tmp_path, monkeypatch
+):
     cli_env.kubectl("delete", "service", "prometheus-server", "-n", "monitoring")
     monkeypatch.setenv("KFBOOTSTRAP_COMPONENTS__MODEL_REGISTRY", "false")
     try:
@@ -206,7 +241,8 @@ def test_smoke_missing_service_fails_its_check_and_disabled_component_is_skipped
     assert result.code == 1
     cases = junit_cases(report)
     assert cases["prometheus-ready"].find("failure").get("message") == (
-        "cannot forward to monitoring/prometheus-server: svc/prometheus-server not found in namespace monitoring")
+        "cannot forward to monitoring/prometheus-server: svc/prometheus-server not found in namespace monitoring"
+    )
     assert cases["model-registry-list"].find("skipped") is not None
     assert "smoke: 6 passed, 1 failed, 1 skipped" in result.out
 
@@ -223,7 +259,8 @@ def test_smoke_service_without_a_ready_pod_fails_fast(cli_env, capsys, tmp_path)
     assert result.code == 1
     checks = {c["name"]: c for c in json.loads(result.out)["checks"]}
     assert checks["grafana-health"]["message"] == (
-        "cannot forward to monitoring/grafana: no ready pod behind svc/grafana")
+        "cannot forward to monitoring/grafana: no ready pod behind svc/grafana"
+    )
     assert [name for name, c in checks.items() if c["status"] != "passed"] == ["grafana-health"]
     assert seconds < 15  # no waiting for a pod that is not there
 
@@ -238,8 +275,11 @@ def test_smoke_with_pipeline_run(cli_env, capsys, tmp_path):
 
 # ------------------------------------------------------------------------------------------- diagnose
 
-PEM = ("-----BEGIN PRIVATE KEY-----\n" + "\n".join(secrets.token_urlsafe(48)[:64] for _ in range(3))
-       + "\n-----END PRIVATE KEY-----\n")
+PEM = (
+    "-----BEGIN PRIVATE KEY-----\n"
+    + "\n".join(secrets.token_urlsafe(48)[:64] for _ in range(3))
+    + "\n-----END PRIVATE KEY-----\n"
+)
 
 
 class HybridRunner:
@@ -259,7 +299,8 @@ class HybridRunner:
             target = Path(argv[3])
             (target / "kfb-control-plane").mkdir(parents=True)
             (target / "kfb-control-plane" / "kubelet.log").write_text(
-                f"I1123 kubelet.go:1 pulled image with auth {leaked}\nE1123 probe failed\n")
+                f"I1123 kubelet.go:1 pulled image with auth {leaked}\nE1123 probe failed\n"
+            )
             return Result(tuple(argv), 0, "", "")
 
         self.fake.on_call("kind", "export", "logs", handler=export)
@@ -280,85 +321,189 @@ def cri_log(*lines: str) -> str:
 def leaky_cluster(bed, tmp_path_factory):
     """Secrets, and objects that repeat their values everywhere a careless bundle would copy them."""
     # Every value is either in a Secret, or in an env var / log line whose name says it is secret.
-    values = {name: f"{name}-{secrets.token_hex(8)}" for name in
-              ("db-password", "oidc-secret", "grafana-password", "log-only-token", "env-literal", "kind-leak")}
+    values = {
+        name: f"{name}-{secrets.token_hex(8)}"
+        for name in ("db-password", "oidc-secret", "grafana-password", "log-only-token", "env-literal", "kind-leak")
+    }
     # Values a file shows differently from the Secret: YAML-escaped, whitespace-collapsed, too short for free text.
     values["quoted"] = f'q"uo\\te-{secrets.token_hex(4)}'
     values["spaced"] = f"two  spaces-{secrets.token_hex(4)}"
     values["short"] = "zq7"
     ns = "kubeflow"
     files = tmp_path_factory.mktemp("logs")
-    (files / "current.log").write_text(cri_log(
-        "starting app", f"connecting to postgres://app:{values['db-password']}@db:5432/app",
-        f"AWS_SECRET_ACCESS_KEY={values['log-only-token']}", "readiness probe failed: connection refused"))
+    (files / "current.log").write_text(
+        cri_log(
+            "starting app",
+            f"connecting to postgres://app:{values['db-password']}@db:5432/app",
+            f"AWS_SECRET_ACCESS_KEY={values['log-only-token']}",
+            "readiness probe failed: connection refused",
+        )
+    )
     (files / "previous.log").write_text(cri_log(f"panic: bad client secret {values['oidc-secret']}"))
     b64 = lambda text: base64.b64encode(text.encode()).decode()  # noqa: E731
-    bed.apply([
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app-db", "namespace": ns},
-         "data": {"password": b64(values["db-password"]), "tls.key": b64(PEM)}},
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "oauth2-proxy", "namespace": "auth"},
-         "stringData": {"client-secret": values["oidc-secret"], "cookie-secret": secrets.token_hex(16)}},
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "registry-auth", "namespace": ns},
-         "stringData": {"token": values["kind-leak"]}},  # what the fake `kind export logs` leaks
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tricky", "namespace": ns},
-         "stringData": {"quoted": values["quoted"], "spaced": values["spaced"], "pin": values["short"]}},
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "tricky-copy", "namespace": ns},
-         "data": {"quoted": f"auth: {values['quoted']}", "pin": values["short"],
-                  "spaced": f"say {values['spaced']}"}},
-        {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "crashy.spaced", "namespace": ns},
-         "involvedObject": {"kind": "Pod", "name": "crashy", "namespace": ns},
-         "reason": "Unhealthy", "type": "Warning", "count": 1,
-         "message": f"probe sent {values['spaced']} and pin {values['short']}"},
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "grafana", "namespace": "monitoring"},
-         "stringData": {"admin-user": "admin", "admin-password": values["grafana-password"]}},
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "leaky-config", "namespace": ns},
-         "data": {"dsn": f"postgres://app:{values['db-password']}@db/app", "grafana.ini": "[security]\n"
-                  f"admin_password = {values['grafana-password']}\n", "key.pem": PEM}},
-        {"apiVersion": "v1", "kind": "Pod",
-         "metadata": {"name": "crashy", "namespace": ns, "labels": {"app": "crashy"},
-                      "annotations": {"debug/oidc": values["oidc-secret"]}},
-         "spec": {"containers": [{"name": "app", "image": "registry.invalid/crashy:1", "env": [
-             {"name": "DB_PASSWORD", "value": values["env-literal"]},
-             {"name": "DATABASE_URL", "value": f"postgres://app:{values['db-password']}@db/app"},
-             {"name": "LOG_LEVEL", "value": "debug"}]}]}},
-        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stuck", "namespace": ns},
-         "spec": {"nodeSelector": {"kubernetes.io/hostname": "no-such-node"},
-                  "containers": [{"name": "app", "image": "registry.invalid/stuck:1"}]}},
-        {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterLogs", "metadata": {"name": "crashy-logs"},
-         "spec": {"selector": {"matchNamespaces": [ns], "matchNames": ["crashy"]},
-                  "logs": [{"containers": ["app"], "logsFile": str(files / "current.log"),
-                            "previousLogsFile": str(files / "previous.log")}]}},
-        {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "crashy.leak", "namespace": ns},
-         "involvedObject": {"kind": "Pod", "name": "crashy", "namespace": ns},
-         "reason": "FailedMount", "type": "Warning", "count": 3,
-         "message": f"MountVolume.SetUp failed: token {values['oidc-secret']} rejected"},
-    ])
+    bed.apply(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "app-db", "namespace": ns},
+                "data": {"password": b64(values["db-password"]), "tls.key": b64(PEM)},
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "oauth2-proxy", "namespace": "auth"},
+                "stringData": {"client-secret": values["oidc-secret"], "cookie-secret": secrets.token_hex(16)},
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "registry-auth", "namespace": ns},
+                "stringData": {"token": values["kind-leak"]},
+            },  # what the fake `kind export logs` leaks
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "tricky", "namespace": ns},
+                "stringData": {"quoted": values["quoted"], "spaced": values["spaced"], "pin": values["short"]},
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "tricky-copy", "namespace": ns},
+                "data": {
+                    "quoted": f"auth: {values['quoted']}",
+                    "pin": values["short"],
+                    "spaced": f"say {values['spaced']}",
+                },
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": "crashy.spaced", "namespace": ns},
+                "involvedObject": {"kind": "Pod", "name": "crashy", "namespace": ns},
+                "reason": "Unhealthy",
+                "type": "Warning",
+                "count": 1,
+                "message": f"probe sent {values['spaced']} and pin {values['short']}",
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "grafana", "namespace": "monitoring"},
+                "stringData": {"admin-user": "admin", "admin-password": values["grafana-password"]},
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "leaky-config", "namespace": ns},
+                "data": {
+                    "dsn": f"postgres://app:{values['db-password']}@db/app",
+                    "grafana.ini": f"[security]\nadmin_password = {values['grafana-password']}\n",
+                    "key.pem": PEM,
+                },
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": "crashy",
+                    "namespace": ns,
+                    "labels": {"app": "crashy"},
+                    "annotations": {"debug/oidc": values["oidc-secret"]},
+                },
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": "registry.invalid/crashy:1",
+                            "env": [
+                                {"name": "DB_PASSWORD", "value": values["env-literal"]},
+                                {"name": "DATABASE_URL", "value": f"postgres://app:{values['db-password']}@db/app"},
+                                {"name": "LOG_LEVEL", "value": "debug"},
+                            ],
+                        }
+                    ]
+                },
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "stuck", "namespace": ns},
+                "spec": {
+                    "nodeSelector": {"kubernetes.io/hostname": "no-such-node"},
+                    "containers": [{"name": "app", "image": "registry.invalid/stuck:1"}],
+                },
+            },
+            {
+                "apiVersion": "kwok.x-k8s.io/v1alpha1",
+                "kind": "ClusterLogs",
+                "metadata": {"name": "crashy-logs"},
+                "spec": {
+                    "selector": {"matchNamespaces": [ns], "matchNames": ["crashy"]},
+                    "logs": [
+                        {
+                            "containers": ["app"],
+                            "logsFile": str(files / "current.log"),
+                            "previousLogsFile": str(files / "previous.log"),
+                        }
+                    ],
+                },
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": "crashy.leak", "namespace": ns},
+                "involvedObject": {"kind": "Pod", "name": "crashy", "namespace": ns},
+                "reason": "FailedMount",
+                "type": "Warning",
+                "count": 3,
+                "message": f"MountVolume.SetUp failed: token {values['oidc-secret']} rejected",
+            },
+        ]
+    )
     bed.kubectl("wait", "-n", ns, "--for=condition=Ready", "--timeout=60s", "pod/crashy")
     # Make crashy look like a crash-looping container: Running but not Ready, restarted twice.
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    status = {"status": {
-        "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": now},
-                       {"type": "ContainersReady", "status": "False", "lastTransitionTime": now}],
-        "containerStatuses": [{"name": "app", "image": "registry.invalid/crashy:1", "imageID": "", "ready": False,
-                               "restartCount": 2, "state": {"waiting": {
-                                   "reason": "CrashLoopBackOff",
-                                   "message": "back-off 40s restarting failed container"}}}]}}
+    status = {
+        "status": {
+            "conditions": [
+                {"type": "Ready", "status": "False", "lastTransitionTime": now},
+                {"type": "ContainersReady", "status": "False", "lastTransitionTime": now},
+            ],
+            "containerStatuses": [
+                {
+                    "name": "app",
+                    "image": "registry.invalid/crashy:1",
+                    "imageID": "",
+                    "ready": False,
+                    "restartCount": 2,
+                    "state": {
+                        "waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting failed container"}
+                    },
+                }
+            ],
+        }
+    }
     bed.kubectl("patch", "pod", "crashy", "-n", ns, "--subresource=status", "--type=merge", "-p", json.dumps(status))
     chart = tmp_path_factory.mktemp("chart") / "tiny"
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: tiny\nversion: 0.1.0\n")
-    (chart / "templates" / "cm.yaml").write_text(textwrap.dedent("""\
+    (chart / "templates" / "cm.yaml").write_text(
+        textwrap.dedent("""\
         apiVersion: v1
         kind: ConfigMap
         metadata: {name: tiny}
         data: {hello: world}
-        """))
+        """)
+    )
     bed.helm("install", "tiny", str(chart), "-n", "monitoring", "--wait", "--timeout", "60s")
     # diagnose treats the cluster as our Kind cluster "diag": give the testbed that context name.
     config = json.loads(bed.kubectl("config", "view", "--raw", "-o", "json").stdout)
     current = next(c for c in config["contexts"] if c["name"] == bed.context)["context"]
-    bed.run(["kubectl", "config", "set-context", "kind-diag", "--cluster", current["cluster"],
-             "--user", current["user"]])
+    bed.run(
+        ["kubectl", "config", "set-context", "kind-diag", "--cluster", current["cluster"], "--user", current["user"]]
+    )
     return values
 
 
@@ -375,8 +520,7 @@ def all_secret_values(bed) -> set[bytes]:
     return found
 
 
-def test_diagnose_bundle_holds_the_evidence_and_no_secret(bed, leaky_cluster, platform, capsys, tmp_path,
-                                                          monkeypatch):
+def test_diagnose_bundle_holds_the_evidence_and_no_secret(bed, leaky_cluster, platform, capsys, tmp_path, monkeypatch):
     for key, value in bed.env.items():  # helm from the testbed's bin dir, with its private caches
         monkeypatch.setenv(key, value)
     runner = HybridRunner("diag", leaky_cluster["kind-leak"])
@@ -396,10 +540,22 @@ def test_diagnose_bundle_holds_the_evidence_and_no_secret(bed, leaky_cluster, pl
     text = lambda name: members[name].decode()  # noqa: E731
 
     # The evidence is there.
-    for name in ("summary.txt", "config.yaml", "versions.yaml", "helm-releases.json", "cluster/pods.yaml",
-                 "cluster/pods.txt", "cluster/nodes.txt", "cluster/events.txt", "cluster/configmaps.yaml",
-                 "cluster/workloads.txt", "cluster/not-ready-pods.txt", "logs/kubeflow/crashy/app.log",
-                 "logs/kubeflow/crashy/app.previous.log", "kind-logs/kfb-control-plane/kubelet.log"):
+    for name in (
+        "summary.txt",
+        "config.yaml",
+        "versions.yaml",
+        "helm-releases.json",
+        "cluster/pods.yaml",
+        "cluster/pods.txt",
+        "cluster/nodes.txt",
+        "cluster/events.txt",
+        "cluster/configmaps.yaml",
+        "cluster/workloads.txt",
+        "cluster/not-ready-pods.txt",
+        "logs/kubeflow/crashy/app.log",
+        "logs/kubeflow/crashy/app.previous.log",
+        "kind-logs/kfb-control-plane/kubelet.log",
+    ):
         assert name in members, f"{name} missing; have {sorted(members)}"
     not_ready = text("cluster/not-ready-pods.txt")
     assert "crashy" in not_ready and "CrashLoopBackOff" in not_ready
@@ -457,15 +613,39 @@ def dex_render() -> str:
     dex_config = "staticPasswords:\n- email: user@example.com\n  hashFromEnv: DEX_USER_PASSWORD\n  username: user\n"
     objects = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "auth"}},
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "dex-passwords", "namespace": "auth"},
-         "stringData": {"DEX_USER_PASSWORD": DEX_DEFAULT_HASH}},
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dex", "namespace": "auth"},
-         "data": {"config.yaml": dex_config}},
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "dex", "namespace": "auth"},
-         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "dex"}},
-                  "template": {"metadata": {"labels": {"app": "dex"}},
-                               "spec": {"containers": [{"name": "dex", "image": "ghcr.io/dexidp/dex:v2.45.1",
-                                                        "envFrom": [{"secretRef": {"name": "dex-passwords"}}]}]}}}},
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "dex-passwords", "namespace": "auth"},
+            "stringData": {"DEX_USER_PASSWORD": DEX_DEFAULT_HASH},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "dex", "namespace": "auth"},
+            "data": {"config.yaml": dex_config},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "dex", "namespace": "auth"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "dex"}},
+                "template": {
+                    "metadata": {"labels": {"app": "dex"}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "dex",
+                                "image": "ghcr.io/dexidp/dex:v2.45.1",
+                                "envFrom": [{"secretRef": {"name": "dex-passwords"}}],
+                            }
+                        ]
+                    },
+                },
+            },
+        },
     ]
     import yaml
 
@@ -485,8 +665,9 @@ class AuthHistory:
         self._stop = False
         import threading
 
-        self._threads = [threading.Thread(target=self._follow, args=(kind,), daemon=True)
-                         for kind in ("secret", "deployment")]
+        self._threads = [
+            threading.Thread(target=self._follow, args=(kind,), daemon=True) for kind in ("secret", "deployment")
+        ]
 
     def __enter__(self):
         for thread in self._threads:
@@ -502,8 +683,12 @@ class AuthHistory:
     def _follow(self, kind: str) -> None:
         lister = self._core.list_namespaced_secret if kind == "secret" else self._apps.list_namespaced_deployment
         while not self._stop:
-            for event in self._watch.Watch().stream(lister, "auth", timeout_seconds=2,
-                                                    field_selector=f"metadata.name={'dex-passwords' if kind == 'secret' else 'dex'}"):
+            for event in self._watch.Watch().stream(
+                lister,
+                "auth",
+                timeout_seconds=2,
+                field_selector=f"metadata.name={'dex-passwords' if kind == 'secret' else 'dex'}",
+            ):
                 obj = event["object"]
                 version = int(obj.metadata.resource_version)
                 if kind == "secret" and event["type"] != "DELETED":
@@ -522,13 +707,31 @@ def test_kubeflow_password_end_to_end(cli_env, capsys, tmp_path, platform, monke
     render = tmp_path / "kubeflow.yaml"
     render.write_text(dex_render())
     config = tmp_path / "kfbootstrap.yaml"
-    config.write_text(yaml.safe_dump({
-        "kubeflow": {"path": str(render)},
-        "components": {name: name == "kubeflow" for name in
-                       ("kubeflow", "kserve", "metallb", "prometheus", "grafana", "model_registry", "object_store")},
-        "forwards": {"auto": False}, "timeouts": {"apply": 120, "ready": 120}}))
-    monkeypatch.setattr("kfbootstrap.cli.common.new_runner", lambda: __import__(
-        "kfbootstrap.tools.runner", fromlist=["ShRunner"]).ShRunner())
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "kubeflow": {"path": str(render)},
+                "components": {
+                    name: name == "kubeflow"
+                    for name in (
+                        "kubeflow",
+                        "kserve",
+                        "metallb",
+                        "prometheus",
+                        "grafana",
+                        "model_registry",
+                        "object_store",
+                    )
+                },
+                "forwards": {"auto": False},
+                "timeouts": {"apply": 120, "ready": 120},
+            }
+        )
+    )
+    monkeypatch.setattr(
+        "kfbootstrap.cli.common.new_runner",
+        lambda: __import__("kfbootstrap.tools.runner", fromlist=["ShRunner"]).ShRunner(),
+    )
     try:
         with AuthHistory(bed) as history:
             first = run_cli(capsys, "up", "--context", bed.context, "--config", config)
@@ -544,15 +747,18 @@ def test_kubeflow_password_end_to_end(cli_env, capsys, tmp_path, platform, monke
 
         # Every version Dex's Secret ever had holds the new password's hash, and one existed before Dex did.
         assert history.secrets, "no version of auth/dex-passwords was seen"
-        assert all(bcrypt.checkpw(password.encode(), h.encode()) for _, h in history.secrets), \
+        assert all(bcrypt.checkpw(password.encode(), h.encode()) for _, h in history.secrets), (
             "the render's default hash reached the cluster"
+        )
         assert min(v for v, _ in history.secrets) < history.dex_created
 
         # A re-run keeps it (never a new one behind the user's back).
         again = run_cli(capsys, "up", "--context", bed.context, "--config", config)
         assert again.code == 0, again.text
-        assert json.loads(run_cli(capsys, "creds", "kubeflow", "--context", bed.context, "--json").out)[
-            "password"] == password
+        assert (
+            json.loads(run_cli(capsys, "creds", "kubeflow", "--context", bed.context, "--json").out)["password"]
+            == password
+        )
 
         # smoke logs in with it without --password-env (the stand-in Dex accepts only this password).
         platform.apps["kubeflow"].password = password
@@ -572,34 +778,88 @@ def test_kubeflow_password_end_to_end(cli_env, capsys, tmp_path, platform, monke
         assert bcrypt.checkpw(os.environ["NEW_KF_PASSWORD"].encode(), new_hash.encode())
         dex = json.loads(bed.kubectl("get", "deployment", "dex", "-n", "auth", "-o", "json").stdout)
         assert "kubectl.kubernetes.io/restartedAt" in dex["spec"]["template"]["metadata"]["annotations"]
-        assert json.loads(run_cli(capsys, "creds", "kubeflow", "--context", bed.context, "--json").out)[
-            "password"] == os.environ["NEW_KF_PASSWORD"]
+        assert (
+            json.loads(run_cli(capsys, "creds", "kubeflow", "--context", bed.context, "--json").out)["password"]
+            == os.environ["NEW_KF_PASSWORD"]
+        )
     finally:
         platform.apps["kubeflow"].password = "12341234"
-        for kind, name in (("deployment", "dex"), ("secret", "dex-passwords"), ("secret", "kfbootstrap-kubeflow-login"),
-                           ("configmap", "dex")):
+        for kind, name in (
+            ("deployment", "dex"),
+            ("secret", "dex-passwords"),
+            ("secret", "kfbootstrap-kubeflow-login"),
+            ("configmap", "dex"),
+        ):
             bed.kubectl("delete", kind, name, "-n", "auth", "--ignore-not-found", check=False)
         bed.kubectl("delete", "configmap", "kfbootstrap-state", "-n", "kube-system", "--ignore-not-found", check=False)
 
 
-def test_diagnose_without_access_to_secrets_leaves_out_what_it_cannot_check(bed, leaky_cluster, tmp_path, capsys,
-                                                                           monkeypatch):
+def test_diagnose_without_access_to_secrets_leaves_out_what_it_cannot_check(
+    bed, leaky_cluster, tmp_path, capsys, monkeypatch
+):
     """A user who may read pods but not Secrets: nothing whose secrets could not be recognised is written."""
     quoted = f"password hunter2-{secrets.token_hex(6)} rejected"  # a message no Secret holds
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    bed.kubectl("patch", "pod", "stuck", "-n", "kubeflow", "--subresource=status", "--type=merge", "-p", json.dumps(
-        {"status": {"conditions": [{"type": "PodScheduled", "status": "False", "lastTransitionTime": now,
-                                    "reason": "Unschedulable", "message": quoted}]}}))
-    bed.apply([
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "no-secrets", "namespace": "default"}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "no-secrets"},
-         "rules": [{"apiGroups": ["", "apps", "events.k8s.io"], "verbs": ["get", "list"],
-                    "resources": ["pods", "pods/log", "nodes", "events", "configmaps", "namespaces", "deployments",
-                                  "statefulsets", "daemonsets"]}, {"nonResourceURLs": ["/version"], "verbs": ["get"]}]},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "no-secrets"},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "no-secrets"},
-         "subjects": [{"kind": "ServiceAccount", "name": "no-secrets", "namespace": "default"}]},
-    ])
+    bed.kubectl(
+        "patch",
+        "pod",
+        "stuck",
+        "-n",
+        "kubeflow",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps(
+            {
+                "status": {
+                    "conditions": [
+                        {
+                            "type": "PodScheduled",
+                            "status": "False",
+                            "lastTransitionTime": now,
+                            "reason": "Unschedulable",
+                            "message": quoted,
+                        }
+                    ]
+                }
+            }
+        ),
+    )
+    bed.apply(
+        [
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "no-secrets", "namespace": "default"}},
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRole",
+                "metadata": {"name": "no-secrets"},
+                "rules": [
+                    {
+                        "apiGroups": ["", "apps", "events.k8s.io"],
+                        "verbs": ["get", "list"],
+                        "resources": [
+                            "pods",
+                            "pods/log",
+                            "nodes",
+                            "events",
+                            "configmaps",
+                            "namespaces",
+                            "deployments",
+                            "statefulsets",
+                            "daemonsets",
+                        ],
+                    },
+                    {"nonResourceURLs": ["/version"], "verbs": ["get"]},
+                ],
+            },
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": "no-secrets"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "no-secrets"},
+                "subjects": [{"kind": "ServiceAccount", "name": "no-secrets", "namespace": "default"}],
+            },
+        ]
+    )
     token = bed.kubectl("create", "token", "no-secrets", "-n", "default").stdout.strip()
     kubeconfig = tmp_path / "no-secrets.kubeconfig"
     kubeconfig.write_text(bed.kubectl("config", "view", "--raw", "--minify", "--context", bed.context).stdout)

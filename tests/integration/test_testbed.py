@@ -35,18 +35,24 @@ def widget_crd(group: str) -> dict:
             "group": group,
             "scope": "Namespaced",
             "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-            "versions": [{
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {"openAPIV3Schema": {
-                    "type": "object",
-                    "properties": {"spec": {
-                        "type": "object",
-                        "properties": {"size": {"type": "integer", "minimum": 1}},
-                    }},
-                }},
-            }],
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "properties": {"size": {"type": "integer", "minimum": 1}},
+                                }
+                            },
+                        }
+                    },
+                }
+            ],
         },
     }
 
@@ -57,15 +63,13 @@ def test_crd_becomes_established_and_serves_its_kind(testbed, namespace):
     testbed.apply([crd])
     try:
         testbed.wait_for_condition(f"crd/widgets.{group}", "Established")
-        widget = {"apiVersion": f"{group}/v1", "kind": "Widget",
-                  "metadata": {"name": "w1"}, "spec": {"size": 3}}
+        widget = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "w1"}, "spec": {"size": 3}}
         testbed.apply([widget], namespace=namespace)
         assert get_json(testbed, f"widgets.{group}", "w1", "-n", namespace)["spec"]["size"] == 3
 
         # The schema is enforced by the real apiserver, not just stored.
         bad = dict(widget, metadata={"name": "w2"}, spec={"size": 0})
-        rejected = testbed.kubectl("apply", "-n", namespace, "-f", "-",
-                                   input=json.dumps(bad), check=False)
+        rejected = testbed.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(bad), check=False)
         assert rejected.returncode != 0
         assert "spec.size" in rejected.stderr
     finally:
@@ -74,24 +78,31 @@ def test_crd_becomes_established_and_serves_its_kind(testbed, namespace):
 
 def test_deployment_becomes_available_on_kwok_nodes(testbed, namespace):
     labels = {"app": "web"}
-    testbed.apply([{
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web"},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "web", "image": "registry.invalid/web:1"}]},
-            },
-        },
-    }], namespace=namespace)
-    deployment = testbed.wait_for_condition("deployment/web", "Available", namespace=namespace,
-                                            timeout=90)
+    testbed.apply(
+        [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "web"},
+                "spec": {
+                    "replicas": 2,
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {"containers": [{"name": "web", "image": "registry.invalid/web:1"}]},
+                    },
+                },
+            }
+        ],
+        namespace=namespace,
+    )
+    deployment = testbed.wait_for_condition("deployment/web", "Available", namespace=namespace, timeout=90)
     assert deployment["status"]["readyReplicas"] == 2
-    nodes = {n["metadata"]["name"] for n in get_json(testbed, "nodes")["items"]
-             if n["metadata"].get("annotations", {}).get("kwok.x-k8s.io/node") == "fake"}
+    nodes = {
+        n["metadata"]["name"]
+        for n in get_json(testbed, "nodes")["items"]
+        if n["metadata"].get("annotations", {}).get("kwok.x-k8s.io/node") == "fake"
+    }
     pods = get_json(testbed, "pods", "-n", namespace, "-l", "app=web")["items"]
     assert len(pods) == 2
     for pod in pods:
@@ -102,8 +113,11 @@ def test_deployment_becomes_available_on_kwok_nodes(testbed, namespace):
 def kserve_inferenceservice_crd() -> dict:
     with lzma.open(fixture_path("kubeflow-26.03", "kserve.yaml.xz"), "rt") as stream:
         for doc in yaml.safe_load_all(stream):
-            if doc and doc.get("kind") == "CustomResourceDefinition" and \
-                    doc["metadata"]["name"] == "inferenceservices.serving.kserve.io":
+            if (
+                doc
+                and doc.get("kind") == "CustomResourceDefinition"
+                and doc["metadata"]["name"] == "inferenceservices.serving.kserve.io"
+            ):
                 return doc
     raise AssertionError("inferenceservices CRD not found in kserve.yaml.xz")
 
@@ -130,9 +144,21 @@ def test_large_crd_needs_server_side_apply(testbed):
 def test_helm_install_wait_succeeds(testbed, namespace):
     """grafana with a PVC and a LoadBalancer Service: --wait needs both kwok extras."""
     chart = fixture_path("charts", "grafana-10.5.15.tgz")
-    testbed.helm("install", "graf", str(chart), "-n", namespace, "--wait", "--timeout", "150s",
-                 "--set", "persistence.enabled=true", "--set", "service.type=LoadBalancer",
-                 timeout=200)
+    testbed.helm(
+        "install",
+        "graf",
+        str(chart),
+        "-n",
+        namespace,
+        "--wait",
+        "--timeout",
+        "150s",
+        "--set",
+        "persistence.enabled=true",
+        "--set",
+        "service.type=LoadBalancer",
+        timeout=200,
+    )
 
     status = json.loads(testbed.helm("status", "graf", "-n", namespace, "-o", "json").stdout)
     assert status["info"]["status"] == "deployed"
@@ -156,20 +182,30 @@ def retry(action, timeout: float = 30):
 
 
 def run_pod(testbed, namespace: str, name: str, port: int) -> None:
-    testbed.apply([{
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name},
-        "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1",
-                                 "ports": [{"containerPort": port}]}]},
-    }], namespace=namespace)
+    testbed.apply(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name},
+                "spec": {
+                    "containers": [
+                        {"name": "app", "image": "registry.invalid/app:1", "ports": [{"containerPort": port}]}
+                    ]
+                },
+            }
+        ],
+        namespace=namespace,
+    )
     testbed.wait_for_condition(f"pod/{name}", "Ready", namespace=namespace)
 
 
 def test_port_forward_reaches_local_server(testbed, namespace):
     run_pod(testbed, namespace, "app", 8080)
-    with TokenServer() as server, \
-            testbed.cluster_port_forward(server.port, namespace=namespace, pod="app", ports=[8080]):
+    with (
+        TokenServer() as server,
+        testbed.cluster_port_forward(server.port, namespace=namespace, pod="app", ports=[8080]),
+    ):
 
         def via_kubectl() -> bytes:
             with testbed.kubectl_port_forward(namespace, "pod/app", 8080) as local_port:
@@ -186,8 +222,7 @@ def python_client_port_forward(testbed, namespace: str, pod: str, port: int) -> 
     from kubernetes.stream import portforward
 
     api = client.CoreV1Api(testbed.api_client())
-    forward = portforward(api.connect_get_namespaced_pod_portforward, pod, namespace,
-                          ports=str(port))
+    forward = portforward(api.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
     try:
         sock = forward.socket(port)
         sock.settimeout(10)

@@ -11,9 +11,25 @@ from kfbootstrap.kube import retry
 from kfbootstrap.kube.apply import ApplyFailed, ApplyReport, ObjectResult
 from kfbootstrap.kube.cleanup import ORDER, deletion_stage, plan_deletion
 from kfbootstrap.kube.crds import crd_state, oldest_version
-from kfbootstrap.kube.objects import (COMPONENT_LABEL, MANAGED_BY_LABEL, PHASE_FOUNDATION, PHASE_MAIN, PHASE_WEBHOOKS,
-                                      ManifestError, ObjectRef, crd_group_versions, crd_kinds, duplicates, for_apply,
-                                      namespaces_of, parse_manifests, phase_of, plan_phases, ref_of, with_labels)
+from kfbootstrap.kube.objects import (
+    COMPONENT_LABEL,
+    MANAGED_BY_LABEL,
+    PHASE_FOUNDATION,
+    PHASE_MAIN,
+    PHASE_WEBHOOKS,
+    ManifestError,
+    ObjectRef,
+    crd_group_versions,
+    crd_kinds,
+    duplicates,
+    for_apply,
+    namespaces_of,
+    parse_manifests,
+    phase_of,
+    plan_phases,
+    ref_of,
+    with_labels,
+)
 
 
 def obj(kind: str, name: str = "x", api_version: str = "v1", namespace: str | None = None, **extra) -> dict:
@@ -22,33 +38,47 @@ def obj(kind: str, name: str = "x", api_version: str = "v1", namespace: str | No
 
 
 def crd(group: str, kind: str, plural: str, versions=("v1",)) -> dict:
-    return obj("CustomResourceDefinition", f"{plural}.{group}", "apiextensions.k8s.io/v1",
-               spec={"group": group, "names": {"kind": kind, "plural": plural},
-                     "versions": [{"name": v, "served": True} for v in versions]})
+    return obj(
+        "CustomResourceDefinition",
+        f"{plural}.{group}",
+        "apiextensions.k8s.io/v1",
+        spec={
+            "group": group,
+            "names": {"kind": kind, "plural": plural},
+            "versions": [{"name": v, "served": True} for v in versions],
+        },
+    )
 
 
 # ---------------------------------------------------------------- ordering
 
 
-@pytest.mark.parametrize("thing, phase", [
-    (obj("Namespace"), PHASE_FOUNDATION),
-    (crd("example.com", "Widget", "widgets"), PHASE_FOUNDATION),
-    (obj("MutatingWebhookConfiguration", api_version="admissionregistration.k8s.io/v1"), PHASE_WEBHOOKS),
-    (obj("ValidatingWebhookConfiguration", api_version="admissionregistration.k8s.io/v1"), PHASE_WEBHOOKS),
-    (obj("Deployment", api_version="apps/v1", namespace="a"), PHASE_MAIN),
-    (obj("Widget", api_version="example.com/v1"), PHASE_MAIN),
-    # Same kind name in another group is not ours to special-case.
-    (obj("Namespace", api_version="example.com/v1"), PHASE_MAIN),
-    (obj("ValidatingWebhookConfiguration", api_version="example.com/v1"), PHASE_MAIN),
-])
+@pytest.mark.parametrize(
+    "thing, phase",
+    [
+        (obj("Namespace"), PHASE_FOUNDATION),
+        (crd("example.com", "Widget", "widgets"), PHASE_FOUNDATION),
+        (obj("MutatingWebhookConfiguration", api_version="admissionregistration.k8s.io/v1"), PHASE_WEBHOOKS),
+        (obj("ValidatingWebhookConfiguration", api_version="admissionregistration.k8s.io/v1"), PHASE_WEBHOOKS),
+        (obj("Deployment", api_version="apps/v1", namespace="a"), PHASE_MAIN),
+        (obj("Widget", api_version="example.com/v1"), PHASE_MAIN),
+        # Same kind name in another group is not ours to special-case.
+        (obj("Namespace", api_version="example.com/v1"), PHASE_MAIN),
+        (obj("ValidatingWebhookConfiguration", api_version="example.com/v1"), PHASE_MAIN),
+    ],
+)
 def test_phase_of(thing, phase):
     assert phase_of(thing) == phase
 
 
 def test_plan_phases_keeps_render_order_within_each_phase():
-    objects = [obj("ConfigMap", "b", namespace="n"), obj("MutatingWebhookConfiguration", "w",
-               "admissionregistration.k8s.io/v1"), crd("e.com", "A", "as"), obj("Namespace", "n"),
-               obj("ConfigMap", "a", namespace="n")]
+    objects = [
+        obj("ConfigMap", "b", namespace="n"),
+        obj("MutatingWebhookConfiguration", "w", "admissionregistration.k8s.io/v1"),
+        crd("e.com", "A", "as"),
+        obj("Namespace", "n"),
+        obj("ConfigMap", "a", namespace="n"),
+    ]
     phases = plan_phases(objects)
     assert [o["metadata"]["name"] for o in phases[PHASE_FOUNDATION]] == ["as.e.com", "n"]
     assert [o["metadata"]["name"] for o in phases[PHASE_MAIN]] == ["b", "a"]
@@ -57,11 +87,14 @@ def test_plan_phases_keeps_render_order_within_each_phase():
 
 
 def test_crd_kinds_and_versions_say_which_objects_wait_for_which_crd():
-    objects = [crd("serving.kserve.io", "InferenceService", "inferenceservices", ("v1alpha1", "v1beta1")),
-               obj("ConfigMap")]
+    objects = [
+        crd("serving.kserve.io", "InferenceService", "inferenceservices", ("v1alpha1", "v1beta1")),
+        obj("ConfigMap"),
+    ]
     assert crd_kinds(objects) == {("serving.kserve.io", "InferenceService"): "inferenceservices.serving.kserve.io"}
     assert crd_group_versions(objects) == {
-        "inferenceservices.serving.kserve.io": ("serving.kserve.io", ["v1alpha1", "v1beta1"])}
+        "inferenceservices.serving.kserve.io": ("serving.kserve.io", ["v1alpha1", "v1beta1"])
+    }
 
 
 def test_object_ref_group_and_text():
@@ -88,23 +121,32 @@ def test_with_labels_adds_ours_keeps_theirs_and_does_not_touch_the_input():
     original = obj("ConfigMap", "c", namespace="n")
     original["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "Helm", "app": "x"}
     labelled = with_labels(original, "kubeflow")
-    assert labelled["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "Helm", "app": "x",
-                                              MANAGED_BY_LABEL: "kfbootstrap", COMPONENT_LABEL: "kubeflow"}
+    assert labelled["metadata"]["labels"] == {
+        "app.kubernetes.io/managed-by": "Helm",
+        "app": "x",
+        MANAGED_BY_LABEL: "kfbootstrap",
+        COMPONENT_LABEL: "kubeflow",
+    }
     assert original["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "Helm", "app": "x"}
 
 
 def test_parse_manifests_skips_empty_documents_and_unwraps_lists():
-    text = "---\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n" \
-           "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Secret, metadata: {name: s}}\n"
+    text = (
+        "---\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n"
+        "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Secret, metadata: {name: s}}\n"
+    )
     assert [(o["kind"], o["metadata"]["name"]) for o in parse_manifests(text)] == [("ConfigMap", "a"), ("Secret", "s")]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a\n", "line"),
-    ("- a\n- b\n", "not an object"),
-    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", "lacks"),
-    ("kind: ConfigMap\nmetadata: {name: a}\n", "lacks"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a\n", "line"),
+        ("- a\n- b\n", "not an object"),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", "lacks"),
+        ("kind: ConfigMap\nmetadata: {name: a}\n", "lacks"),
+    ],
+)
 def test_parse_manifests_rejects_what_cannot_be_applied(text, message):
     with pytest.raises(ManifestError) as caught:
         parse_manifests(text, origin="kserve.yaml")
@@ -121,51 +163,94 @@ def test_generate_name_gets_its_own_hint():
 
 
 def status(message: str, code: int, details: dict | None = None) -> bytes:
-    return json.dumps({"kind": "Status", "status": "Failure", "message": message, "code": code,
-                       "details": details or {}}).encode()
+    return json.dumps(
+        {"kind": "Status", "status": "Failure", "message": message, "code": code, "details": details or {}}
+    ).encode()
 
 
-@pytest.mark.parametrize("code, body, reason", [
-    (500, status('Internal error occurred: failed calling webhook "webhook.cert-manager.io": failed to call webhook: '
-                 'Post "https://cert-manager-webhook.cert-manager.svc:443/validate": no endpoints available for '
-                 'service "cert-manager-webhook"', 500), retry.WEBHOOK_NOT_READY),
-    (500, status('failed calling webhook "x": Post "https://127.0.0.1:1/v": dial tcp 127.0.0.1:1: connect: '
-                 'connection refused', 500), retry.WEBHOOK_NOT_READY),
-    (500, status('failed calling webhook "x": tls: failed to verify certificate: x509: certificate signed by '
-                 'unknown authority', 500), retry.WEBHOOK_NOT_READY),
-    (500, status('conversion webhook for kubeflow.org/v1alpha1, Kind=PVCViewer failed: Post ... connection refused',
-                 500), retry.WEBHOOK_NOT_READY),
-    (400, status('admission webhook "vx.kserve.io" denied the request: bad runtime', 400), retry.DENIED),
-    (404, status('namespaces "kubeflow" not found', 404, {"name": "kubeflow", "kind": "namespaces"}),
-     retry.NAMESPACE_MISSING),
-    (404, status("the server could not find the requested resource", 404), retry.KIND_NOT_SERVED),
-    (403, status('configmaps "c" is forbidden: unable to create new content in namespace kubeflow because it is '
-                 'being terminated', 403), retry.NAMESPACE_TERMINATING),
-    (403, status('configmaps is forbidden: User "bob" cannot patch resource', 403), retry.FORBIDDEN),
-    (409, status("Operation cannot be fulfilled", 409), retry.CONFLICT),
-    (429, status("too many requests", 429), retry.SERVER_BUSY),
-    (503, b"<html>service unavailable</html>", retry.SERVER_BUSY),
-    (0, b"Connection refused", retry.SERVER_BUSY),
-    (422, status('Deployment.apps "web" is invalid: spec.replicas: Invalid value: -1', 422), retry.INVALID),
-    (400, status("json: cannot unmarshal string into Go struct field", 400), retry.INVALID),
-    (401, status("Unauthorized", 401), retry.UNAUTHORIZED),
-    (418, b"teapot", retry.OTHER),
-])
+@pytest.mark.parametrize(
+    "code, body, reason",
+    [
+        (
+            500,
+            status(
+                'Internal error occurred: failed calling webhook "webhook.cert-manager.io": failed to call webhook: '
+                'Post "https://cert-manager-webhook.cert-manager.svc:443/validate": no endpoints available for '
+                'service "cert-manager-webhook"',
+                500,
+            ),
+            retry.WEBHOOK_NOT_READY,
+        ),
+        (
+            500,
+            status(
+                'failed calling webhook "x": Post "https://127.0.0.1:1/v": dial tcp 127.0.0.1:1: connect: '
+                "connection refused",
+                500,
+            ),
+            retry.WEBHOOK_NOT_READY,
+        ),
+        (
+            500,
+            status(
+                'failed calling webhook "x": tls: failed to verify certificate: x509: certificate signed by '
+                "unknown authority",
+                500,
+            ),
+            retry.WEBHOOK_NOT_READY,
+        ),
+        (
+            500,
+            status(
+                "conversion webhook for kubeflow.org/v1alpha1, Kind=PVCViewer failed: Post ... connection refused", 500
+            ),
+            retry.WEBHOOK_NOT_READY,
+        ),
+        (400, status('admission webhook "vx.kserve.io" denied the request: bad runtime', 400), retry.DENIED),
+        (
+            404,
+            status('namespaces "kubeflow" not found', 404, {"name": "kubeflow", "kind": "namespaces"}),
+            retry.NAMESPACE_MISSING,
+        ),
+        (404, status("the server could not find the requested resource", 404), retry.KIND_NOT_SERVED),
+        (
+            403,
+            status(
+                'configmaps "c" is forbidden: unable to create new content in namespace kubeflow because it is '
+                "being terminated",
+                403,
+            ),
+            retry.NAMESPACE_TERMINATING,
+        ),
+        (403, status('configmaps is forbidden: User "bob" cannot patch resource', 403), retry.FORBIDDEN),
+        (409, status("Operation cannot be fulfilled", 409), retry.CONFLICT),
+        (429, status("too many requests", 429), retry.SERVER_BUSY),
+        (503, b"<html>service unavailable</html>", retry.SERVER_BUSY),
+        (0, b"Connection refused", retry.SERVER_BUSY),
+        (422, status('Deployment.apps "web" is invalid: spec.replicas: Invalid value: -1', 422), retry.INVALID),
+        (400, status("json: cannot unmarshal string into Go struct field", 400), retry.INVALID),
+        (401, status("Unauthorized", 401), retry.UNAUTHORIZED),
+        (418, b"teapot", retry.OTHER),
+    ],
+)
 def test_classify(code, body, reason):
     verdict = retry.classify(code, body)
     assert verdict.reason == reason
     assert verdict.message  # the server's words reach the failure table
 
 
-@pytest.mark.parametrize("reason, attempts, allowed", [
-    (retry.WEBHOOK_NOT_READY, 1000, True),
-    (retry.KIND_NOT_SERVED, 50, True),
-    (retry.DENIED, 5, True),
-    (retry.DENIED, 6, False),
-    (retry.CONFLICT, 6, False),
-    (retry.INVALID, 1, False),
-    (retry.FORBIDDEN, 1, False),
-])
+@pytest.mark.parametrize(
+    "reason, attempts, allowed",
+    [
+        (retry.WEBHOOK_NOT_READY, 1000, True),
+        (retry.KIND_NOT_SERVED, 50, True),
+        (retry.DENIED, 5, True),
+        (retry.DENIED, 6, False),
+        (retry.CONFLICT, 6, False),
+        (retry.INVALID, 1, False),
+        (retry.FORBIDDEN, 1, False),
+    ],
+)
 def test_retry_limits(reason, attempts, allowed):
     assert retry.Verdict(reason, "m").allows_attempt(attempts) is allowed
 
@@ -181,23 +266,31 @@ def test_backoff_grows_is_capped_and_jittered():
 # ---------------------------------------------------------------- CRDs
 
 
-@pytest.mark.parametrize("conditions, state", [
-    ([], None),
-    ([{"type": "NamesAccepted", "status": "True"}], None),
-    ([{"type": "NamesAccepted", "status": "True"}, {"type": "Established", "status": "True"}], "established"),
-    ([{"type": "NamesAccepted", "status": "False", "message": "kind Foo is already in use"}],
-     "names not accepted: kind Foo is already in use"),
-])
+@pytest.mark.parametrize(
+    "conditions, state",
+    [
+        ([], None),
+        ([{"type": "NamesAccepted", "status": "True"}], None),
+        ([{"type": "NamesAccepted", "status": "True"}, {"type": "Established", "status": "True"}], "established"),
+        (
+            [{"type": "NamesAccepted", "status": "False", "message": "kind Foo is already in use"}],
+            "names not accepted: kind Foo is already in use",
+        ),
+    ],
+)
 def test_crd_state(conditions, state):
     assert crd_state({"status": {"conditions": conditions}}) == state
 
 
-@pytest.mark.parametrize("versions, oldest", [
-    ({"a": "120", "b": "99", "c": "1000"}, "99"),
-    ({"a": "12", "b": None}, None),
-    ({"a": "opaque-etcd-version"}, None),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    "versions, oldest",
+    [
+        ({"a": "120", "b": "99", "c": "1000"}, "99"),
+        ({"a": "12", "b": None}, None),
+        ({"a": "opaque-etcd-version"}, None),
+        ({}, None),
+    ],
+)
 def test_oldest_version_compares_numbers_only(versions, oldest):
     assert oldest_version(versions) == oldest
 
@@ -206,13 +299,23 @@ def test_oldest_version_compares_numbers_only(versions, oldest):
 
 
 def test_failure_table_and_error_name_each_object_reason_and_message():
-    report = ApplyReport("kubeflow", [
-        ObjectResult(ObjectRef("v1", "ConfigMap", "kubeflow", "ok"), PHASE_MAIN, applied=True, attempts=1),
-        ObjectResult(ObjectRef("cert-manager.io/v1", "Certificate", "kubeflow", "c"), PHASE_MAIN, attempts=40,
-                     verdict=retry.Verdict(retry.WEBHOOK_NOT_READY, 'failed calling webhook "w": no endpoints')),
-        ObjectResult(ObjectRef("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", None, "v"),
-                     PHASE_WEBHOOKS),
-    ], timed_out=True)
+    report = ApplyReport(
+        "kubeflow",
+        [
+            ObjectResult(ObjectRef("v1", "ConfigMap", "kubeflow", "ok"), PHASE_MAIN, applied=True, attempts=1),
+            ObjectResult(
+                ObjectRef("cert-manager.io/v1", "Certificate", "kubeflow", "c"),
+                PHASE_MAIN,
+                attempts=40,
+                verdict=retry.Verdict(retry.WEBHOOK_NOT_READY, 'failed calling webhook "w": no endpoints'),
+            ),
+            ObjectResult(
+                ObjectRef("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", None, "v"),
+                PHASE_WEBHOOKS,
+            ),
+        ],
+        timed_out=True,
+    )
     assert (report.total, report.applied, report.ok) == (3, 1, False)
     error = ApplyFailed(report, timeout=1200)
     assert error.message.startswith("2 of 3 objects of kubeflow did not apply within 1200s")
@@ -224,8 +327,10 @@ def test_failure_table_and_error_name_each_object_reason_and_message():
 
 
 def test_summary_counts_objects_that_needed_retries():
-    results = [ObjectResult(ObjectRef("v1", "ConfigMap", "n", str(i)), PHASE_MAIN, applied=True, attempts=1 + (i == 0))
-               for i in range(3)]
+    results = [
+        ObjectResult(ObjectRef("v1", "ConfigMap", "n", str(i)), PHASE_MAIN, applied=True, attempts=1 + (i == 0))
+        for i in range(3)
+    ]
     assert ApplyReport("x", results).summary() == "3/3 objects, 1 after retries"
 
 
@@ -251,10 +356,13 @@ def test_deletion_order_webhooks_first_crds_last_namespaced_left_to_their_namesp
     assert deletion_stage(refs[2]) == 2
 
 
-@pytest.mark.parametrize("role, keeps_rules", [
-    ({"aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"a": "b"}}]}, "rules": []}, False),
-    ({"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}, True),
-])
+@pytest.mark.parametrize(
+    "role, keeps_rules",
+    [
+        ({"aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"a": "b"}}]}, "rules": []}, False),
+        ({"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}, True),
+    ],
+)
 def test_for_apply_leaves_aggregated_rules_to_the_controller(role, keeps_rules):
     cluster_role = obj("ClusterRole", "r", "rbac.authorization.k8s.io/v1", **role)
     sent = for_apply(cluster_role, "kubeflow")
@@ -281,8 +389,10 @@ class ListingRest:
         gv = path.removeprefix("/apis/").removeprefix("/api/")
         if gv not in self.kinds_by_gv:
             return None
-        return {"resources": [{"name": k.lower() + "s", "kind": k, "namespaced": True} for k in self.kinds_by_gv[gv]]
-                + [{"name": "widgets/status", "kind": "Widget", "namespaced": True}]}
+        return {
+            "resources": [{"name": k.lower() + "s", "kind": k, "namespaced": True} for k in self.kinds_by_gv[gv]]
+            + [{"name": "widgets/status", "kind": "Widget", "namespaced": True}]
+        }
 
 
 def test_discovery_caches_refreshes_at_most_once_a_second_and_says_what_is_missing():

@@ -25,9 +25,11 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
 def index(*architectures: str, media_type: str = OCI_INDEX) -> tuple[str, dict]:
-    return media_type, {"mediaType": media_type, "manifests": [
-        {"digest": f"sha256:{a}", "platform": {"os": "linux", "architecture": a}} for a in architectures]
-        + [{"digest": "sha256:att", "platform": {"os": "unknown", "architecture": "unknown"}}]}
+    return media_type, {
+        "mediaType": media_type,
+        "manifests": [{"digest": f"sha256:{a}", "platform": {"os": "linux", "architecture": a}} for a in architectures]
+        + [{"digest": "sha256:att", "platform": {"os": "unknown", "architecture": "unknown"}}],
+    }
 
 
 class FakeRegistry(ThreadingHTTPServer):
@@ -82,13 +84,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def registry():
-    server = FakeRegistry({
-        "kubeflow/multi": index("amd64", "arm64"),
-        "kubeflow/listed": index("amd64", "arm64", media_type=DOCKER_LIST),
-        "kubeflow/pipelines-driver": index("amd64"),
-        "kubeflow/single": (OCI_MANIFEST, {"mediaType": OCI_MANIFEST, "config": {"digest": "sha256:cfg"}}),
-        "kubeflow/ppc": index("amd64", "ppc64le"),
-    }, blobs={"sha256:cfg": {"architecture": "amd64", "os": "linux"}}, silent={"kubeflow/slow"})
+    server = FakeRegistry(
+        {
+            "kubeflow/multi": index("amd64", "arm64"),
+            "kubeflow/listed": index("amd64", "arm64", media_type=DOCKER_LIST),
+            "kubeflow/pipelines-driver": index("amd64"),
+            "kubeflow/single": (OCI_MANIFEST, {"mediaType": OCI_MANIFEST, "config": {"digest": "sha256:cfg"}}),
+            "kubeflow/ppc": index("amd64", "ppc64le"),
+        },
+        blobs={"sha256:cfg": {"architecture": "amd64", "os": "linux"}},
+        silent={"kubeflow/slow"},
+    )
     yield server
     server.shutdown()
 
@@ -104,15 +110,17 @@ def test_index_answers_give_each_images_platforms_through_the_token_challenge(re
     assert found.found[registry.image("kubeflow/multi")] == {"linux/amd64", "linux/arm64"}
     assert found.found[registry.image("kubeflow/listed")] == {"linux/amd64", "linux/arm64"}
     assert found.found[registry.image("kubeflow/single")] == {"linux/amd64"}  # from its config blob
-    assert found.lacking("arm64") == sorted([registry.image("kubeflow/pipelines-driver"),
-                                             registry.image("kubeflow/single")])
+    assert found.lacking("arm64") == sorted(
+        [registry.image("kubeflow/pipelines-driver"), registry.image("kubeflow/single")]
+    )
     assert registry.token_requests and "scope=repository%3Akubeflow%2Fmulti%3Apull" in " ".join(registry.token_requests)
 
 
 def test_what_the_registry_does_not_say_is_cannot_tell_with_why(registry):
     closed = "127.0.0.1:9/kubeflow/gone:1"  # discard port: nothing listens
-    found = image_platforms.lookup(refs(registry.image("kubeflow/nope"), closed, registry.image("kubeflow/slow")),
-                                   deadline=2)
+    found = image_platforms.lookup(
+        refs(registry.image("kubeflow/nope"), closed, registry.image("kubeflow/slow")), deadline=2
+    )
     assert found.found == {}
     assert found.unknown[registry.image("kubeflow/nope")] == f"HTTP 404 from {registry.host}"
     assert "unreachable" in found.unknown[closed]
@@ -120,9 +128,20 @@ def test_what_the_registry_does_not_say_is_cannot_tell_with_why(registry):
 
 
 def arm64_runner():
-    return healthy_runner().on("docker", "info", stdout=json.dumps({
-        "ServerVersion": "28.2.2", "MemTotal": 34359738368, "NCPU": 8, "OperatingSystem": "Docker Desktop",
-        "Architecture": "aarch64", "DockerRootDir": "/var/lib/docker"}))
+    return healthy_runner().on(
+        "docker",
+        "info",
+        stdout=json.dumps(
+            {
+                "ServerVersion": "28.2.2",
+                "MemTotal": 34359738368,
+                "NCPU": 8,
+                "OperatingSystem": "Docker Desktop",
+                "Architecture": "aarch64",
+                "DockerRootDir": "/var/lib/docker",
+            }
+        ),
+    )
 
 
 def config_running(tmp_path, *images: str) -> Config:
@@ -130,10 +149,19 @@ def config_running(tmp_path, *images: str) -> Config:
     import yaml
 
     render = tmp_path / "kubeflow.yaml"
-    render.write_text(yaml.safe_dump_all([
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": f"d{i}", "namespace": "kubeflow"},
-         "spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}}}
-        for i, image in enumerate(images)]))
+    render.write_text(
+        yaml.safe_dump_all(
+            [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {"name": f"d{i}", "namespace": "kubeflow"},
+                    "spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}},
+                }
+                for i, image in enumerate(images)
+            ]
+        )
+    )
     off = {name: False for name in ("kserve", "metallb", "prometheus", "grafana", "model_registry", "object_store")}
     return Config.model_validate({"kubeflow": {"path": str(render)}, "components": off})
 
@@ -143,13 +171,20 @@ def architecture_finding(config, runner, host=None):
 
 
 def test_doctor_on_arm64_names_the_amd64_only_images(registry, tmp_path):
-    config = config_running(tmp_path, registry.image("kubeflow/multi"), registry.image("kubeflow/pipelines-driver"),
-                            registry.image("kubeflow/ppc"))
+    config = config_running(
+        tmp_path,
+        registry.image("kubeflow/multi"),
+        registry.image("kubeflow/pipelines-driver"),
+        registry.image("kubeflow/ppc"),
+    )
     found = architecture_finding(config, arm64_runner())
     assert found.status == WARN
-    assert found.detail.startswith("arm64 nodes (the Docker engine); 2 of 3 images have no linux/arm64 build "
-                                   "(1 published for amd64 only): ")
-    assert registry.image("kubeflow/pipelines-driver") in found.detail and registry.image("kubeflow/ppc") in found.detail
+    assert found.detail.startswith(
+        "arm64 nodes (the Docker engine); 2 of 3 images have no linux/arm64 build (1 published for amd64 only): "
+    )
+    assert (
+        registry.image("kubeflow/pipelines-driver") in found.detail and registry.image("kubeflow/ppc") in found.detail
+    )
     assert registry.image("kubeflow/multi") not in found.detail
     assert "exec format error" in found.fix
 
@@ -157,14 +192,19 @@ def test_doctor_on_arm64_names_the_amd64_only_images(registry, tmp_path):
 def test_doctor_on_arm64_with_every_image_published_is_ok(registry, tmp_path):
     config = config_running(tmp_path, registry.image("kubeflow/multi"), registry.image("kubeflow/listed"))
     found = architecture_finding(config, arm64_runner())
-    assert (found.status, found.detail) == (OK, "arm64 nodes (the Docker engine): all 2 images have a linux/arm64 build")
+    assert (found.status, found.detail) == (
+        OK,
+        "arm64 nodes (the Docker engine): all 2 images have a linux/arm64 build",
+    )
 
 
 def test_doctor_on_arm64_without_registries_says_it_cannot_tell(tmp_path):
     config = config_running(tmp_path, "127.0.0.1:9/kubeflow/a:1", "127.0.0.1:9/kubeflow/b:1")
     found = architecture_finding(config, arm64_runner())
     assert found.status == WARN
-    assert found.detail.startswith("arm64 nodes (the Docker engine); cannot tell for 2 of 2 images (127.0.0.1:9 unreachable")
+    assert found.detail.startswith(
+        "arm64 nodes (the Docker engine); cannot tell for 2 of 2 images (127.0.0.1:9 unreachable"
+    )
     assert "registries are reachable" in found.fix
 
 
@@ -172,8 +212,10 @@ def test_doctor_on_arm64_that_cannot_render_says_it_cannot_tell(tmp_path):
     off = {name: False for name in ("kserve", "metallb", "prometheus", "grafana", "model_registry", "object_store")}
     runner = arm64_runner().on("git", exit_code=128, stderr="fatal: unable to access: Could not resolve host")
     found = architecture_finding(Config.model_validate({"components": off}), runner)
-    assert found.status == WARN and "cannot tell which images lack arm64 builds: rendering the components failed" \
-        in found.detail
+    assert (
+        found.status == WARN
+        and "cannot tell which images lack arm64 builds: rendering the components failed" in found.detail
+    )
 
 
 def test_amd64_hosts_look_nothing_up(tmp_path):

@@ -143,6 +143,7 @@ def test_filesystem_refusal_is_a_known_failure_not_a_bug(monkeypatch, tmp_path, 
 
 # ------------------------------------------------------------ a state dir or log we cannot write
 
+
 def _state_dir_is_a_file(monkeypatch, tmp_path):
     blocker = tmp_path / "state-file"
     blocker.write_text("not a directory")
@@ -150,11 +151,14 @@ def _state_dir_is_a_file(monkeypatch, tmp_path):
     return blocker
 
 
-@pytest.mark.parametrize("argv, code", [
-    (["config", "show", "--config", "missing.yaml"], errors.USAGE),  # a known error
-    (["up", "--no-such-flag"], errors.USAGE),  # a usage error typer reports
-    (["status", "--context", "no-such-context"], errors.FAILED),  # fails on the kubeconfig
-])
+@pytest.mark.parametrize(
+    "argv, code",
+    [
+        (["config", "show", "--config", "missing.yaml"], errors.USAGE),  # a known error
+        (["up", "--no-such-flag"], errors.USAGE),  # a usage error typer reports
+        (["status", "--context", "no-such-context"], errors.FAILED),  # fails on the kubeconfig
+    ],
+)
 def test_state_dir_that_is_a_file_prints_no_traceback(argv, code, monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))

@@ -47,7 +47,16 @@ def test_create_runs_exact_kind_argv_with_rendered_config(tmp_path):
     step.run(ctx)
     config_path = tmp_path / "clusters" / "kf" / "kind-config.yaml"
     assert runner.commands("kind")[-1] == [
-        "kind", "create", "cluster", "--name", "kf", "--config", str(config_path), "--wait", "600s"]
+        "kind",
+        "create",
+        "cluster",
+        "--name",
+        "kf",
+        "--config",
+        str(config_path),
+        "--wait",
+        "600s",
+    ]
     rendered = yaml.safe_load(config_path.read_text())
     assert [n["role"] for n in rendered["nodes"]] == ["control-plane", "worker", "worker", "worker"]
     assert {n["image"] for n in rendered["nodes"]} == {DEFAULT_NODE_IMAGE}
@@ -58,7 +67,16 @@ def test_healthy_existing_cluster_is_reused(tmp_path):
     runner = kind_cluster_world(["kubeflow"])
     ctx = context(runner, tmp_path)
     assert ClusterStep(ctx.config).is_done(ctx)
-    assert ["kubectl", "--context", "kind-kubeflow", "get", "--raw", "/readyz", "--request-timeout", "10s"] in runner.calls
+    assert [
+        "kubectl",
+        "--context",
+        "kind-kubeflow",
+        "get",
+        "--raw",
+        "/readyz",
+        "--request-timeout",
+        "10s",
+    ] in runner.calls
     assert not [argv for argv in runner.calls if argv[:2] == ["kind", "create"]]
 
 
@@ -90,10 +108,13 @@ def test_render_keeps_user_worker_settings_and_sets_images():
     assert render_kind_config(base, 0, "img:1").count("role: worker") == 0
 
 
-@pytest.mark.parametrize("base, message", [
-    ("nodes:\n- role: worker\n", "no control-plane node"),
-    ("nodes: [\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "base, message",
+    [
+        ("nodes:\n- role: worker\n", "no control-plane node"),
+        ("nodes: [\n", "not valid YAML"),
+    ],
+)
 def test_render_rejects_bad_kind_configs(base, message):
     with pytest.raises(ConfigError, match=message):
         render_kind_config(base, 1, "img")
@@ -144,8 +165,9 @@ def test_up_stops_at_preflight_blocker_before_touching_kind(monkeypatch, tmp_pat
     assert not [argv for argv in runner.calls if argv[:2] == ["kind", "create"]]
 
 
-ISSUER_PATCH_MAP = ("kind: ClusterConfiguration\napiServer:\n  extraArgs:\n"
-                    "    service-account-issuer: https://kubernetes.default.svc\n")
+ISSUER_PATCH_MAP = (
+    "kind: ClusterConfiguration\napiServer:\n  extraArgs:\n    service-account-issuer: https://kubernetes.default.svc\n"
+)
 ISSUER_AS_LIST = [{"name": "service-account-issuer", "value": "https://kubernetes.default.svc"}]
 
 
@@ -154,13 +176,16 @@ def _api_server_args(rendered: str):
     return yaml.safe_load(node["kubeadmConfigPatches"][0])["apiServer"]["extraArgs"]
 
 
-@pytest.mark.parametrize("node_image, expected", [
-    # kind v0.32 writes kubeadm v1beta4 (extraArgs as a list) from Kubernetes 1.36 on
-    ("kindest/node:v1.36.1@sha256:" + "a" * 64, ISSUER_AS_LIST),
-    ("registry.local:5000/kind-node:v1.37.0", ISSUER_AS_LIST),
-    ("my-node-image:latest", ISSUER_AS_LIST),
-    ("kindest/node:v1.35.0", {"service-account-issuer": "https://kubernetes.default.svc"}),
-])
+@pytest.mark.parametrize(
+    "node_image, expected",
+    [
+        # kind v0.32 writes kubeadm v1beta4 (extraArgs as a list) from Kubernetes 1.36 on
+        ("kindest/node:v1.36.1@sha256:" + "a" * 64, ISSUER_AS_LIST),
+        ("registry.local:5000/kind-node:v1.37.0", ISSUER_AS_LIST),
+        ("my-node-image:latest", ISSUER_AS_LIST),
+        ("kindest/node:v1.35.0", {"service-account-issuer": "https://kubernetes.default.svc"}),
+    ],
+)
 def test_render_writes_kubeadm_args_in_the_form_the_node_reads(node_image, expected):
     base = {"kind": "Cluster", "nodes": [{"role": "control-plane", "kubeadmConfigPatches": [ISSUER_PATCH_MAP]}]}
     assert _api_server_args(render_kind_config(yaml.safe_dump(base), 0, node_image)) == expected

@@ -33,8 +33,14 @@ def test_defaults_without_any_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     data = effective(capsys)
     assert data["profile"] == "full"
-    assert data["cluster"] == {"name": "kubeflow", "existing": False, "context": None,
-                               "node_image": DEFAULT_NODE_IMAGE, "workers": 2, "kind_config": None}
+    assert data["cluster"] == {
+        "name": "kubeflow",
+        "existing": False,
+        "context": None,
+        "node_image": DEFAULT_NODE_IMAGE,
+        "workers": 2,
+        "kind_config": None,
+    }
     assert data["kubeflow"]["version"] == "26.03.1"
     assert data["forwards"]["address"] == "127.0.0.1"
     assert all(data["components"].values())
@@ -99,38 +105,98 @@ def test_schema_lists_every_section(capsys):
 
 BAD_FILES = [
     ("clusterr: {}\n", "config key `clusterr` (kfbootstrap.yaml line 1): unknown key", "valid keys: profile, cluster"),
-    ("cluster:\n  nmae: x\n", "config key `cluster.nmae` (kfbootstrap.yaml line 2): unknown key", "valid keys under cluster: name"),
-    ("cluster:\n  workers: two\n", "`cluster.workers` (kfbootstrap.yaml line 2): Input should be a valid integer", "config schema"),
-    ("cluster:\n  workers: -1\n", "`cluster.workers` (kfbootstrap.yaml line 2): Input should be greater than or equal to 0", ""),
-    ("cluster:\n  workers: 11\n", "`cluster.workers` (kfbootstrap.yaml line 2): Input should be less than or equal to 10", ""),
+    (
+        "cluster:\n  nmae: x\n",
+        "config key `cluster.nmae` (kfbootstrap.yaml line 2): unknown key",
+        "valid keys under cluster: name",
+    ),
+    (
+        "cluster:\n  workers: two\n",
+        "`cluster.workers` (kfbootstrap.yaml line 2): Input should be a valid integer",
+        "config schema",
+    ),
+    (
+        "cluster:\n  workers: -1\n",
+        "`cluster.workers` (kfbootstrap.yaml line 2): Input should be greater than or equal to 0",
+        "",
+    ),
+    (
+        "cluster:\n  workers: 11\n",
+        "`cluster.workers` (kfbootstrap.yaml line 2): Input should be less than or equal to 10",
+        "",
+    ),
     ("cluster:\n  workers: 2.5\n", "`cluster.workers`", "fractional part"),
-    ("cluster:\n  name: Bad_Name\n", "`cluster.name` (kfbootstrap.yaml line 2): must be lower-case letters", "'Bad_Name'"),
+    (
+        "cluster:\n  name: Bad_Name\n",
+        "`cluster.name` (kfbootstrap.yaml line 2): must be lower-case letters",
+        "'Bad_Name'",
+    ),
     ("cluster:\n  name: " + "a" * 41 + "\n", "`cluster.name`", "at most 40 characters"),
     ("cluster: 3\n", "`cluster` (kfbootstrap.yaml line 1): Input should be a valid dictionary", ""),
     ("cluster:\n  kind_config: /nope/kind.yaml\n", "`cluster.kind_config`", "does not exist"),
-    ("kubeflow:\n  version: '1.2'\n", "`kubeflow.version` (kfbootstrap.yaml line 2): unknown release '1.2'", "known: 26.03.1, 26.03, v1.11.0, v1.10.2"),
+    (
+        "kubeflow:\n  version: '1.2'\n",
+        "`kubeflow.version` (kfbootstrap.yaml line 2): unknown release '1.2'",
+        "known: 26.03.1, 26.03, v1.11.0, v1.10.2",
+    ),
     ("kubeflow:\n  path: /definitely/not/here\n", "`kubeflow.path`", "path /definitely/not/here does not exist"),
-    ("profile: huge\n", "`profile` (kfbootstrap.yaml line 1): Input should be 'full', 'minimal', 'ci' or 'pipelines'", ""),
-    ("forwards:\n  ports:\n    grafana: 70000\n", "`forwards.ports.grafana` (kfbootstrap.yaml line 3)", "less than or equal to 65535"),
+    (
+        "profile: huge\n",
+        "`profile` (kfbootstrap.yaml line 1): Input should be 'full', 'minimal', 'ci' or 'pipelines'",
+        "",
+    ),
+    (
+        "forwards:\n  ports:\n    grafana: 70000\n",
+        "`forwards.ports.grafana` (kfbootstrap.yaml line 3)",
+        "less than or equal to 65535",
+    ),
     ("forwards:\n  ports:\n    grafana: 0\n", "`forwards.ports.grafana`", "greater than or equal to 1"),
-    ("forwards:\n  ports:\n    grafana: 8080\n", "`forwards.ports` (kfbootstrap.yaml line 2): port 8080 is used by both kubeflow and grafana", ""),
-    ("forwards:\n  address: everywhere\n", "`forwards.address` (kfbootstrap.yaml line 2)", "does not appear to be an IPv4 or IPv6 address"),
+    (
+        "forwards:\n  ports:\n    grafana: 8080\n",
+        "`forwards.ports` (kfbootstrap.yaml line 2): port 8080 is used by both kubeflow and grafana",
+        "",
+    ),
+    (
+        "forwards:\n  address: everywhere\n",
+        "`forwards.address` (kfbootstrap.yaml line 2)",
+        "does not appear to be an IPv4 or IPv6 address",
+    ),
     ("timeouts:\n  ready: 0\n", "`timeouts.ready` (kfbootstrap.yaml line 2): Input should be greater than 0", ""),
     ("timeouts:\n  apply: soon\n", "`timeouts.apply`", "valid integer"),
-    ("components:\n  kserve: maybe\n", "`components.kserve` (kfbootstrap.yaml line 2): Input should be a valid boolean", ""),
+    (
+        "components:\n  kserve: maybe\n",
+        "`components.kserve` (kfbootstrap.yaml line 2): Input should be a valid boolean",
+        "",
+    ),
     ("components:\n  notebooks: true\n", "`components.notebooks`", "valid keys under components: kubeflow, kserve"),
     ("- cluster\n- name\n", "top level must be a mapping of keys, not list", "start the file with keys"),
     ("cluster:\n  name: [unclosed\n", "kfbootstrap.yaml line 3", "fix the YAML syntax"),
     ("cluster:\n\tname: tab\n", "kfbootstrap.yaml line 2", "fix the YAML syntax"),
-    ("profile: ci\ncluster:\n  workers: 1\n  bogus: 1\n  other: 2\n", "`cluster.bogus` (kfbootstrap.yaml line 4): unknown key (and 1 more problem)", ""),
+    (
+        "profile: ci\ncluster:\n  workers: 1\n  bogus: 1\n  other: 2\n",
+        "`cluster.bogus` (kfbootstrap.yaml line 4): unknown key (and 1 more problem)",
+        "",
+    ),
     # YAML that parses but must not be taken: duplicate keys, recursive anchors, alias bombs
-    ("cluster:\n  name: a\ncluster:\n  workers: 1\n", "kfbootstrap.yaml line 3: key `cluster` is given twice (first on line 1)", "write each key once"),
+    (
+        "cluster:\n  name: a\ncluster:\n  workers: 1\n",
+        "kfbootstrap.yaml line 3: key `cluster` is given twice (first on line 1)",
+        "write each key once",
+    ),
     ("cluster:\n  name: a\n  name: b\n", "line 3: key `name` is given twice", ""),
     ("cluster: &c\n  more: *c\n", "an anchor contains an alias to itself (recursive YAML)", ""),
     ("cluster: &c\n  <<: *c\n", "recursive YAML", ""),
-    ("a0: &a0 [x,x,x,x,x,x,x,x,x]\n" + "".join(f"a{i}: &a{i} [{','.join([f'*a{i-1}'] * 9)}]\n" for i in range(1, 9)),
-     "aliases expand to more than 50000 nodes (a YAML alias bomb?)", ""),
-    ("metallb:\n  address_pool: 10.0.0.1-fd00::1\n", "`metallb.address_pool` (kfbootstrap.yaml line 2): mixes IPv4 and IPv6", ""),
+    (
+        "a0: &a0 [x,x,x,x,x,x,x,x,x]\n"
+        + "".join(f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9)),
+        "aliases expand to more than 50000 nodes (a YAML alias bomb?)",
+        "",
+    ),
+    (
+        "metallb:\n  address_pool: 10.0.0.1-fd00::1\n",
+        "`metallb.address_pool` (kfbootstrap.yaml line 2): mixes IPv4 and IPv6",
+        "",
+    ),
     ("metallb:\n  address_pool: fd00::9-10.0.0.1\n", "mixes IPv6 and IPv4", ""),
 ]
 
@@ -152,16 +218,26 @@ def test_bad_config_file_is_one_clear_line(tmp_path, monkeypatch, capsys, text, 
 BAD_ENV_OR_FLAGS = [
     ({"KFBOOTSTRAP_CLUSTER__WORKERS": "many"}, ["config", "show"], "(environment KFBOOTSTRAP_CLUSTER__WORKERS)"),
     ({"KFBOOTSTRAP_BOGUS": "1"}, ["config", "show"], "config key `bogus` (environment KFBOOTSTRAP_BOGUS): unknown key"),
-    ({"KFBOOTSTRAP_CLUSTR__NAME": "x"}, ["config", "show"], "config key `clustr` (environment KFBOOTSTRAP_CLUSTR__NAME)"),
+    (
+        {"KFBOOTSTRAP_CLUSTR__NAME": "x"},
+        ["config", "show"],
+        "config key `clustr` (environment KFBOOTSTRAP_CLUSTR__NAME)",
+    ),
     ({}, ["up", "--dry-run", "--workers", "-3"], "config key `cluster.workers` (flag --workers)"),
     ({}, ["up", "--dry-run", "--profile", "tiny"], "config key `profile` (flag --profile)"),
-    ({}, ["up", "--dry-run", "--kubeflow-version", "v0.1"], "config key `kubeflow.version` (flag --kubeflow-version): unknown release"),
+    (
+        {},
+        ["up", "--dry-run", "--kubeflow-version", "v0.1"],
+        "config key `kubeflow.version` (flag --kubeflow-version): unknown release",
+    ),
     ({}, ["up", "--dry-run", "--name", "UPPER"], "config key `cluster.name` (flag --name)"),
     ({}, ["config", "show", "--config", "missing.yaml"], "config file missing.yaml not found"),
 ]
 
 
-@pytest.mark.parametrize("env, argv, message", BAD_ENV_OR_FLAGS, ids=[f"layer{i}" for i in range(len(BAD_ENV_OR_FLAGS))])
+@pytest.mark.parametrize(
+    "env, argv, message", BAD_ENV_OR_FLAGS, ids=[f"layer{i}" for i in range(len(BAD_ENV_OR_FLAGS))]
+)
 def test_bad_env_or_flag_names_its_source(tmp_path, monkeypatch, capsys, env, argv, message):
     monkeypatch.chdir(tmp_path)
     for key, value in env.items():
@@ -204,12 +280,15 @@ def test_tilde_in_env_paths_is_expanded(tmp_path, monkeypatch):
 
 
 def test_anchors_used_as_plain_copies_still_work(tmp_path):
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
         charts:
           grafana: &chart
             version: 10.5.15
           prometheus: *chart
-        """)
+        """,
+    )
     assert load_config(path, env={}, cwd=tmp_path).config.charts.prometheus.version == "10.5.15"
 
 

@@ -15,9 +15,19 @@ from kfbootstrap.access import forwards
 from tests.cli_helpers import run_cli
 from tests.fakes import FakeRunner
 
-GOOD = {"target": "grafana", "address": "127.0.0.1", "port": 3000, "namespace": "monitoring",
-        "services": ["grafana"], "remote_port": 80, "context": "kind-kubeflow", "kubeconfig": None,
-        "pid": 1, "started_at": 1.0, "log": "x"}
+GOOD = {
+    "target": "grafana",
+    "address": "127.0.0.1",
+    "port": 3000,
+    "namespace": "monitoring",
+    "services": ["grafana"],
+    "remote_port": 80,
+    "context": "kind-kubeflow",
+    "kubeconfig": None,
+    "pid": 1,
+    "started_at": 1.0,
+    "log": "x",
+}
 
 
 def write_record(name: str, data) -> Path:
@@ -44,8 +54,11 @@ class FakeDaemon:
         for init in (package / "__init__.py", package.parent / "__init__.py"):
             init.write_text("")
         (package / "daemon.py").write_text("import time\ntime.sleep(120)\n")
-        self.proc = subprocess.Popen([sys.executable, "-m", forwards.DAEMON_MODULE, json.dumps(spec)],
-                                     cwd=package.parent.parent, env={"PATH": "/usr/bin:/bin"})
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", forwards.DAEMON_MODULE, json.dumps(spec)],
+            cwd=package.parent.parent,
+            env={"PATH": "/usr/bin:/bin"},
+        )
         deadline = time.monotonic() + 10
         while forwards.daemon_spec(self.proc.pid) is None:
             assert time.monotonic() < deadline, "the stand-in daemon did not start"
@@ -61,9 +74,17 @@ class FakeDaemon:
 
 
 def daemon_spec(target="grafana", context="kind-kubeflow", port=3000) -> dict:
-    return {"target": target, "address": "127.0.0.1", "port": port, "namespace": "monitoring",
-            "services": [target], "remote_port": 80, "context": context, "kubeconfig": None,
-            "directory": str(forwards.forwards_dir())}
+    return {
+        "target": target,
+        "address": "127.0.0.1",
+        "port": port,
+        "namespace": "monitoring",
+        "services": [target],
+        "remote_port": 80,
+        "context": context,
+        "kubeconfig": None,
+        "directory": str(forwards.forwards_dir()),
+    }
 
 
 @pytest.fixture
@@ -80,7 +101,7 @@ def daemons(tmp_path):
 
 
 BAD_RECORDS = {
-    "huge-pid": {**GOOD, "pid": 2 ** 70},
+    "huge-pid": {**GOOD, "pid": 2**70},
     "negative-pid": {**GOOD, "pid": -1},
     "string-pid": {**GOOD, "pid": "12"},
     "bool-pid": {**GOOD, "pid": True},
@@ -113,8 +134,10 @@ def test_an_absurd_heartbeat_is_stuck_not_a_crash(heartbeat, daemons, capsys):
     daemon = daemons()
     record = {**daemon_spec(), "pid": daemon.proc.pid, "started_at": 1.0, "log": "x"}
     write_record("grafana.json", record)
-    write_record("grafana.status.json", {"pid": daemon.proc.pid, "heartbeat": heartbeat, "ready_pods": "nope",
-                                         "connections": "many"})
+    write_record(
+        "grafana.status.json",
+        {"pid": daemon.proc.pid, "heartbeat": heartbeat, "ready_pods": "nope", "connections": "many"},
+    )
     (read,) = forwards.read_records()
     assert forwards.health(read).state == "stuck"
     listed = run_cli(capsys, "expose", "--list", "--json")

@@ -47,8 +47,10 @@ def test_diagnose_with_a_kubeconfig_that_is_not_one_still_writes_its_bundle(tmp_
     result = run_cli(capsys, "diagnose", "--out", tmp_path / "out")
     assert result.code == 0, result.text
     assert "unexpected" not in result.err and "Traceback" not in result.text
-    assert f"warning: cluster not reachable, no cluster state collected: cannot use kube context kind-kubeflow " \
-           f"from {kubeconfig}" in result.err
+    assert (
+        f"warning: cluster not reachable, no cluster state collected: cannot use kube context kind-kubeflow "
+        f"from {kubeconfig}" in result.err
+    )
     assert list((tmp_path / "out").glob("*.tar.gz")), "what could be collected is still written"
 
 
@@ -59,8 +61,9 @@ def test_pipeline_timeout_must_be_positive(value, capsys):
     assert "--pipeline-timeout" in result.err
 
 
-@pytest.mark.parametrize("argv", [["--list", "--stop"], ["--list", "grafana"], ["--list", "--all"],
-                                  ["--stop", "grafana", "--background"]])
+@pytest.mark.parametrize(
+    "argv", [["--list", "--stop"], ["--list", "grafana"], ["--list", "--all"], ["--stop", "grafana", "--background"]]
+)
 def test_expose_refuses_contradictory_actions(argv, capsys):
     result = run_cli(capsys, "expose", *argv)
     assert result.code == USAGE, result.text
@@ -68,6 +71,7 @@ def test_expose_refuses_contradictory_actions(argv, capsys):
 
 
 # ------------------------------------------------------------------ messages that said the wrong thing
+
 
 def test_a_huge_bad_value_is_not_echoed_whole(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
@@ -82,10 +86,13 @@ def test_any_error_message_is_cut(capsys):
     assert result.code == USAGE and len(result.err) < 2000 and "more characters)" in result.err
 
 
-@pytest.mark.parametrize("argv, hint", [
-    (["up"], "finished steps are skipped and the rest resumes"),
-    (["status"], "re-run `kfbootstrap status` to do it again"),
-])
+@pytest.mark.parametrize(
+    "argv, hint",
+    [
+        (["up"], "finished steps are skipped and the rest resumes"),
+        (["status"], "re-run `kfbootstrap status` to do it again"),
+    ],
+)
 def test_the_ctrl_c_hint_speaks_of_resuming_only_where_something_resumes(argv, hint, monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)
 
@@ -109,9 +116,11 @@ def test_sigterm_exits_143_and_says_so(tmp_path):
     import sys
     import time
 
-    script = ("import time, kfbootstrap.cli.app as app\n"
-              "app.app.command('sleepy')(lambda: time.sleep(30))\n"
-              "app.run(['sleepy'])\n")
+    script = (
+        "import time, kfbootstrap.cli.app as app\n"
+        "app.app.command('sleepy')(lambda: time.sleep(30))\n"
+        "app.run(['sleepy'])\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     time.sleep(1.5)
     proc.send_signal(signal.SIGTERM)

@@ -57,8 +57,7 @@ def make_checkout(root: Path) -> Path:
     example.mkdir()
     (example / "ns.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kubeflow\n")
     (example / "cm.yaml").write_text(CONFIGMAP.format(name="example-config"))
-    (example / "kustomization.yaml").write_text(
-        "resources:\n- ns.yaml\n- cm.yaml\n- ../applications/kserve/kserve\n")
+    (example / "kustomization.yaml").write_text("resources:\n- ns.yaml\n- cm.yaml\n- ../applications/kserve/kserve\n")
     return root
 
 
@@ -125,9 +124,13 @@ def test_checkout_render_is_cached_until_a_file_changes(tmp_path):
     origin_dir = Path(runner.calls[-1][-1]).resolve()
     assert origin_dir.is_relative_to(tmp_path / "cache") and not (checkout / "example-origin").exists()
     assert {o["metadata"]["annotations"]["config.kubernetes.io/origin"] for o in first.objects()} >= {
-        "path: " + str(Path(os.path.relpath(checkout / "example" / "cm.yaml", origin_dir))) + "\n"}
+        "path: " + str(Path(os.path.relpath(checkout / "example" / "cm.yaml", origin_dir))) + "\n"
+    }
     assert {source_of(o, first.built_from, first.root) for o in first.objects()} == {
-        "example/ns.yaml", "example/cm.yaml", "applications/kserve/kserve/cm.yaml"}
+        "example/ns.yaml",
+        "example/cm.yaml",
+        "applications/kserve/kserve/cm.yaml",
+    }
 
     again = Renderer(config(checkout), runner, cache_root=tmp_path / "cache").render("kubeflow")
     assert (again.digest, runner.ran("kubectl", "kustomize")) == (first.digest, 1)  # from the cache
@@ -189,8 +192,18 @@ def test_release_is_cloned_shallowly_once_and_checked_against_the_pin(tmp_path, 
     assert (dest / "example" / "kustomization.yaml").is_file()
     clone = [argv for argv in runner.calls if argv[:2] == ["git", "clone"]]
     assert len(clone) == 1
-    assert clone[0][:-1] == ["git", "clone", "--quiet", "--depth", "1", "--branch", "26.03",
-                             "-c", "advice.detachedHead=false", url]
+    assert clone[0][:-1] == [
+        "git",
+        "clone",
+        "--quiet",
+        "--depth",
+        "1",
+        "--branch",
+        "26.03",
+        "-c",
+        "advice.detachedHead=false",
+        url,
+    ]
     assert clone[0][-1].startswith(str(tmp_path / "cache" / "manifests" / "26.03.partial-"))  # renamed when complete
     assert clone_release(release, runner, tmp_path / "cache") == dest
     assert runner.ran("git", "clone") == 1  # reused
@@ -228,8 +241,10 @@ def test_an_unpinned_tag_is_trusted_on_first_use_and_a_later_move_refused(tmp_pa
     shutil.rmtree(dest)  # the clone is gone from the cache; its record is not
     with pytest.raises(KfbError) as caught:
         clone_release(unpinned, ShRunner(), cache)
-    assert caught.value.message == (f"kubeflow/community-distribution 26.03 is at {moved} now, but was at {commit} "
-                                    "when first cloned here (trust on first use: the tag moved)")
+    assert caught.value.message == (
+        f"kubeflow/community-distribution 26.03 is at {moved} now, but was at {commit} "
+        "when first cloned here (trust on first use: the tag moved)"
+    )
     assert f"remove '26.03' from {record}" in caught.value.hint
     assert not dest.exists() and not list(dest.parent.glob("26.03.partial-*"))  # nothing refused is kept
 

@@ -39,11 +39,13 @@ class NoStore:
 
 def test_the_named_variable_wins_then_the_kept_password_then_a_random_one(tmp_path):
     named = config(tmp_path, password="KF_PW")
-    assert passwords.choose(named, NoStore("kept-password"), env={"KF_PW": "from-the-env"}) == \
-        passwords.Chosen("from-the-env", "from $KF_PW")
+    assert passwords.choose(named, NoStore("kept-password"), env={"KF_PW": "from-the-env"}) == passwords.Chosen(
+        "from-the-env", "from $KF_PW"
+    )
     plain = config(tmp_path)
-    assert passwords.choose(plain, NoStore("kept-password"), env={}) == \
-        passwords.Chosen("kept-password", "kept from the last run")
+    assert passwords.choose(plain, NoStore("kept-password"), env={}) == passwords.Chosen(
+        "kept-password", "kept from the last run"
+    )
     first, second = (passwords.choose(plain, NoStore(), env={}) for _ in range(2))
     assert first.source == "random" and len(first.password) == 24 and first.password != second.password
 
@@ -59,10 +61,13 @@ def test_a_short_password_is_refused(tmp_path):
         passwords.from_environment(config(tmp_path, password="KF_PW"), env={"KF_PW": "short"})
 
 
-@pytest.mark.parametrize("kubeflow, message", [
-    ({"password": "NOT A VAR"}, "String should match pattern"),
-    ({"password": "KF_PW", "keep_default_password": True}, "exclude each other"),
-])
+@pytest.mark.parametrize(
+    "kubeflow, message",
+    [
+        ({"password": "NOT A VAR"}, "String should match pattern"),
+        ({"password": "KF_PW", "keep_default_password": True}, "exclude each other"),
+    ],
+)
 def test_bad_password_settings(kubeflow, message, tmp_path):
     with pytest.raises(ConfigError, match=message):
         config(tmp_path, **kubeflow)
@@ -75,9 +80,15 @@ def test_the_password_step_runs_before_kubeflow_unless_the_default_is_kept(tmp_p
 
 
 def test_render_gets_our_hash_and_stays_untouched():
-    render = [{"kind": "Secret", "metadata": {"name": "dex-passwords", "namespace": "auth"},
-               "stringData": {"DEX_USER_PASSWORD": "$2y$12$default"}, "data": {"DEX_USER_PASSWORD": "b2xk"}},
-              {"kind": "Secret", "metadata": {"name": "other", "namespace": "auth"}, "stringData": {"x": "y"}}]
+    render = [
+        {
+            "kind": "Secret",
+            "metadata": {"name": "dex-passwords", "namespace": "auth"},
+            "stringData": {"DEX_USER_PASSWORD": "$2y$12$default"},
+            "data": {"DEX_USER_PASSWORD": "b2xk"},
+        },
+        {"kind": "Secret", "metadata": {"name": "other", "namespace": "auth"}, "stringData": {"x": "y"}},
+    ]
     ours = passwords.hash_password("s3cret-password", rounds=4)
     adjusted = passwords.with_current_hash(render, ours)
     assert adjusted[0]["stringData"] == {"DEX_USER_PASSWORD": ours} and adjusted[0]["data"] == {}

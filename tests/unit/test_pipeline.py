@@ -109,11 +109,14 @@ def test_a_refusal_in_is_done_fails_that_step_by_name(ctx, capsys):
     assert world.runs == ["a"]
 
 
-@pytest.mark.parametrize("settings, present, absent", [
-    ({}, ["preflight", "cluster", "kubeflow", "grafana"], []),
-    ({"components": {"grafana": False, "prometheus": False}}, ["kubeflow"], ["grafana", "prometheus"]),
-    ({"cluster": {"context": "other"}}, ["cluster"], []),
-])
+@pytest.mark.parametrize(
+    "settings, present, absent",
+    [
+        ({}, ["preflight", "cluster", "kubeflow", "grafana"], []),
+        ({"components": {"grafana": False, "prometheus": False}}, ["kubeflow"], ["grafana", "prometheus"]),
+        ({"cluster": {"context": "other"}}, ["cluster"], []),
+    ],
+)
 def test_build_steps_follows_the_config(settings, present, absent):
     names = [step.name for step in build_steps(Config.model_validate(settings))]
     assert names[:2] == ["preflight", "cluster"]

@@ -62,16 +62,38 @@ current-context: silent
     return path
 
 
-@pytest.mark.parametrize("argv", [
-    ["status"], ["status", "--json"], ["creds", "kubeflow"], ["creds", "minio"], ["expose", "grafana"],
-    ["expose", "--all", "--background"], ["smoke"], ["down", "--keep-cluster"], ["passwd", "--from-env", "NEW_PW"],
-], ids=lambda argv: "-".join(a.strip("-") for a in argv))
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status"],
+        ["status", "--json"],
+        ["creds", "kubeflow"],
+        ["creds", "minio"],
+        ["expose", "grafana"],
+        ["expose", "--all", "--background"],
+        ["smoke"],
+        ["down", "--keep-cluster"],
+        ["passwd", "--from-env", "NEW_PW"],
+    ],
+    ids=lambda argv: "-".join(a.strip("-") for a in argv),
+)
 def test_a_silent_api_server_fails_the_command_in_bounded_time_naming_it(argv, silent_server, kubeconfig, tmp_path):
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "KFBOOTSTRAP_STATE_DIR": str(tmp_path / "state"),
-           "KFBOOTSTRAP_TIMEOUTS__API": str(API_TIMEOUT), "NEW_PW": "a-long-enough-password"}
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        "KFBOOTSTRAP_STATE_DIR": str(tmp_path / "state"),
+        "KFBOOTSTRAP_TIMEOUTS__API": str(API_TIMEOUT),
+        "NEW_PW": "a-long-enough-password",
+    }
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "kfbootstrap", *argv, "--context", "silent"], env=env,
-                          capture_output=True, text=True, timeout=BOUND + 30, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kfbootstrap", *argv, "--context", "silent"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=BOUND + 30,
+        cwd=tmp_path,
+    )
     seconds = time.monotonic() - started
     assert seconds < BOUND, f"{argv} took {seconds:.0f}s"
     assert proc.returncode == 1, proc.stderr

@@ -39,9 +39,14 @@ def platform():
 
 
 def context(platform: Platform, **overrides) -> CheckContext:
-    settings = dict(endpoints=LocalEndpoints(platform.urls()), services=services_for(Config()),
-                    object_store_credentials=lambda: (platform.access_key, platform.secret_key),
-                    http_timeout=5, poll_interval=0.01, pipeline_timeout=5)
+    settings = dict(
+        endpoints=LocalEndpoints(platform.urls()),
+        services=services_for(Config()),
+        object_store_credentials=lambda: (platform.access_key, platform.secret_key),
+        http_timeout=5,
+        poll_interval=0.01,
+        pipeline_timeout=5,
+    )
     settings.update(overrides)
     return CheckContext(**settings)
 
@@ -54,22 +59,34 @@ def results_by_name(report) -> dict:
 
 
 def test_sigv4_matches_the_aws_test_suite_get_vanilla():
-    headers = sigv4.sign_request("GET", "https://example.amazonaws.com/", "AKIDEXAMPLE",
-                                 "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", service="service",
-                                 now=dt.datetime(2015, 8, 30, 12, 36, tzinfo=dt.timezone.utc))
+    headers = sigv4.sign_request(
+        "GET",
+        "https://example.amazonaws.com/",
+        "AKIDEXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        service="service",
+        now=dt.datetime(2015, 8, 30, 12, 36, tzinfo=dt.timezone.utc),
+    )
     assert headers["Authorization"] == (
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
         "SignedHeaders=host;x-amz-date, "
-        "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31")
+        "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+    )
 
 
 def test_sigv4_matches_the_s3_get_object_example():
-    headers = sigv4.sign_request("GET", "https://examplebucket.s3.amazonaws.com/test.txt", "AKIAIOSFODNN7EXAMPLE",
-                                 "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", headers={"Range": "bytes=0-9"},
-                                 now=dt.datetime(2013, 5, 24, tzinfo=dt.timezone.utc))
+    headers = sigv4.sign_request(
+        "GET",
+        "https://examplebucket.s3.amazonaws.com/test.txt",
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        headers={"Range": "bytes=0-9"},
+        now=dt.datetime(2013, 5, 24, tzinfo=dt.timezone.utc),
+    )
     assert headers["Authorization"].endswith(
         "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
-        "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
+        "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+    )
 
 
 # ------------------------------------------------------------------ a healthy platform
@@ -93,7 +110,12 @@ def test_junit_report_is_valid_and_counts_failures(platform):
     root = ET.fromstring(to_junit(report))
     assert root.tag == "testsuites"
     suite = root.find("testsuite")
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("errors")) == ("8", "1", "1", "0")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("errors")) == (
+        "8",
+        "1",
+        "1",
+        "0",
+    )
     cases = {case.get("name"): case for case in suite.findall("testcase")}
     assert set(cases) == {c.name for c in all_checks()}
     failure = cases["prometheus-ready"].find("failure")
@@ -110,25 +132,47 @@ def test_junit_report_is_valid_and_counts_failures(platform):
 
 BROKEN = [
     # (stand-in, mode, context overrides, failing checks, words the message must contain)
-    ("kubeflow", "down", {}, {"dashboard-redirects-to-dex", "dex-login"}, "expected a redirect to the dex login, got 503"),
+    (
+        "kubeflow",
+        "down",
+        {},
+        {"dashboard-redirects-to-dex", "dex-login"},
+        "expected a redirect to the dex login, got 503",
+    ),
     ("kubeflow", "no-auth", {}, {"dashboard-redirects-to-dex", "dex-login"}, "without asking for a login"),
-    ("kubeflow", "ok", {"password": "wrong-password"}, {"dex-login"},
-     "dex rejected the login of user@example.com: Invalid Email Address and password"),
+    (
+        "kubeflow",
+        "ok",
+        {"password": "wrong-password"},
+        {"dex-login"},
+        "dex rejected the login of user@example.com: Invalid Email Address and password",
+    ),
     ("kubeflow", "broken-callback", {}, {"dex-login"}, "did not come back to the dashboard"),
     ("pipelines", "unhealthy", {}, {"pipelines-healthz"}, "/apis/v2beta1/healthz answered 503"),
-    ("pipelines", "list-broken", {}, {"pipelines-list"}, "answered 500: {\"error\": \"Failed to list pipelines"),
+    ("pipelines", "list-broken", {}, {"pipelines-list"}, 'answered 500: {"error": "Failed to list pipelines'),
     ("model_registry", "wrong-path", {}, {"model-registry-list"}, "registered_models?pageSize=10 answered 404"),
-    ("object_store", "ok", {"object_store_credentials": lambda: ("minio", "not-the-secret")},
-     {"object-store-list-buckets"}, "refused the credentials of `kfbootstrap creds minio`: 403 SignatureDoesNotMatch"),
-    ("object_store", "ok", {"object_store_credentials": lambda: ("nobody", "x")},
-     {"object-store-list-buckets"}, "403 InvalidAccessKeyId"),
+    (
+        "object_store",
+        "ok",
+        {"object_store_credentials": lambda: ("minio", "not-the-secret")},
+        {"object-store-list-buckets"},
+        "refused the credentials of `kfbootstrap creds minio`: 403 SignatureDoesNotMatch",
+    ),
+    (
+        "object_store",
+        "ok",
+        {"object_store_credentials": lambda: ("nobody", "x")},
+        {"object-store-list-buckets"},
+        "403 InvalidAccessKeyId",
+    ),
     ("grafana", "db-failing", {}, {"grafana-health"}, "/api/health answered 503"),
     ("prometheus", "starting", {}, {"prometheus-ready"}, "GET /-/ready answered 503: Service Unavailable"),
 ]
 
 
-@pytest.mark.parametrize("app,mode,overrides,failing,words", BROKEN,
-                         ids=[f"{b[0]}-{b[1]}-{sorted(b[3])[0]}" for b in BROKEN])
+@pytest.mark.parametrize(
+    "app,mode,overrides,failing,words", BROKEN, ids=[f"{b[0]}-{b[1]}-{sorted(b[3])[0]}" for b in BROKEN]
+)
 def test_each_broken_service_fails_only_its_checks(platform, app, mode, overrides, failing, words):
     platform.apps[app].mode = mode
     report = run_checks(all_checks(), ALL, context(platform, **overrides))
