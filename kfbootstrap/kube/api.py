@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
 from kfbootstrap.kube.discovery import Resource
-from kfbootstrap.kube.errors import Conflict, Forbidden, KubeError, NotFound, Unauthorized, error_for
+from kfbootstrap.kube.errors import Conflict, Forbidden, KubeError, NotFound, Unauthorized
 from kfbootstrap.kube.rest import APPLY_PATCH, METADATA_LIST_ACCEPT, Cancel, KubeRest, Response, StreamRefused, Timeouts
 
 log = logging.getLogger("kfbootstrap.kube")
@@ -287,20 +287,7 @@ class Kube:
     def _error(
         self, response: Response, verb: str, what: str, plural: str = "", namespace: str | None = None
     ) -> KubeError:
-        from kfbootstrap.kube.retry import status_message
-
-        message, _ = status_message(response.body) if response.status else (response.body.decode(), {})
-        return error_for(
-            verb=verb,
-            what=what,
-            context=self.context,
-            server=self.server,
-            status=response.status,
-            message=message[:300],
-            failure=response.failure,
-            resource=plural,
-            namespace=namespace,
-        )
+        return self.rest.error(response, verb, what, plural, namespace, context=self.context)
 
 
 def _what(resource: Resource, namespace: str | None, name: str | None = None) -> str:

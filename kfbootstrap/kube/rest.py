@@ -158,22 +158,36 @@ class KubeRest:
 
     def failed(self, method: str, path: str, response: Response) -> KubeRequestError:
         """The error for a raw request, naming the method, the path and the context."""
-        from kfbootstrap.kube.retry import status_message
-
-        message = status_message(response.body)[0] if response.status else response.body.decode("utf-8", "replace")
         verb = {"GET": "get", "PATCH": "patch", "POST": "create", "DELETE": "delete", "PUT": "update"}.get(
             method, method
         )
-        error = error_for(
+        return KubeRequestError(self.error(response, verb, path), response)
+
+    def error(
+        self,
+        response: Response,
+        verb: str,
+        what: str,
+        resource: str = "",
+        namespace: str | None = None,
+        context: str | None = None,
+    ) -> KubeError:
+        """Our error for a refused or unanswered request: the API's own message, the verb, the object,
+        the context (`context` None: this client's) and the server."""
+        from kfbootstrap.kube.retry import status_message
+
+        message = status_message(response.body)[0] if response.status else response.body.decode("utf-8", "replace")
+        return error_for(
             verb=verb,
-            what=path,
-            context=self.context,
+            what=what,
+            context=self.context if context is None else context,
             server=self.server,
             status=response.status,
             message=message[:300],
             failure=response.failure,
+            resource=resource,
+            namespace=namespace,
         )
-        return KubeRequestError(error, response)
 
     def stream_lines(
         self, path: str, *, query: Mapping[str, Any], timeout: float, cancel: "Cancel | None" = None
