@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import threading
 
 import pytest
 
@@ -17,3 +19,31 @@ def _isolated_kfbootstrap_env(tmp_path_factory, monkeypatch):
     # No test starts image caches unless it asks: their default image would be pulled from Docker
     # Hub, and no pull may leave this machine. Cache tests delete this and name a local test image.
     monkeypatch.setenv("KFBOOTSTRAP_CACHE__ENABLED", "false")
+
+
+@pytest.fixture(scope="module")
+def silent_server():
+    """A hung API server: listens on 127.0.0.1, accepts every connection, reads nothing, never writes.
+    Yields its port."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join(timeout=2)
+    for conn in held:
+        conn.close()
+    listener.close()

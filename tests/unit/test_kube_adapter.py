@@ -1,13 +1,12 @@
 """The Kubernetes adapter's contract: our own errors naming verb, object and context, and bounded time.
 
 The servers here are real sockets on 127.0.0.1: one that accepts and never answers,
-and a port nobody listens on. No cluster is needed to prove the timeouts.
+and a port nobody listens on (tests/conftest.py's silent_server). No cluster is needed to prove the timeouts.
 """
 
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import pytest
@@ -49,33 +48,6 @@ def adapter(tmp_path):
         return Kube.connect("kind-test", str(kubeconfig), timeouts=Timeouts(connect=1.0, read=read))
 
     return build
-
-
-@pytest.fixture
-def silent_server():
-    """Accepts connections, reads nothing, answers nothing: a hung API server."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join(2)
-    for conn in held:
-        conn.close()
-    listener.close()
 
 
 def closed_port() -> int:

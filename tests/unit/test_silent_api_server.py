@@ -4,43 +4,14 @@ within a bound, with one error naming the server, instead of waiting forever (th
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
 API_TIMEOUT = 2  # timeouts.api for these runs
 BOUND = 45.0  # seconds a command may take against the silent server (smoke: one probe, then no check waits)
-
-
-@pytest.fixture(scope="module")
-def silent_server():
-    """Listens on 127.0.0.1, accepts every connection, reads nothing and never writes."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(128)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join(timeout=2)
-    for conn in held:
-        conn.close()
-    server.close()
 
 
 @pytest.fixture
