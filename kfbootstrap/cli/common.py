@@ -28,6 +28,10 @@ ContextOption = Annotated[
     Optional[str],
     typer.Option("--context", help="Kube context of an existing cluster to use instead of creating one (default: kind-<cluster.name>).", show_default=False),
 ]
+# For the commands that only talk to a cluster that exists (creds, expose, status).
+ClusterContextOption = Annotated[Optional[str], typer.Option(
+    "--context", help="Kube context of the cluster (default: kind-<cluster.name>, or cluster.context).",
+    show_default=False)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 
 

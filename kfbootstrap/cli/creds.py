@@ -8,17 +8,8 @@ from typing import Optional
 import typer
 from typing_extensions import Annotated
 
-from kfbootstrap.cli.common import ConfigOption, JsonOption, load
+from kfbootstrap.cli.common import ClusterContextOption, ConfigOption, JsonOption, load
 from kfbootstrap.components import creds_targets
-
-ContextOption = Annotated[
-    Optional[str],
-    typer.Option(
-        "--context",
-        help="Kube context of the cluster (default: kind-<cluster.name>, or cluster.context).",
-        show_default=False,
-    ),
-]
 
 TARGETS = tuple(creds_targets())
 
@@ -26,7 +17,7 @@ TARGETS = tuple(creds_targets())
 def creds(
     target: Annotated[Optional[str], typer.Argument(help=f"One of: {', '.join(TARGETS)}.", show_default=False)] = None,
     config: ConfigOption = None,
-    context: ContextOption = None,
+    context: ClusterContextOption = None,
     namespace: Annotated[
         Optional[str],
         typer.Option("--namespace", "-n", help="Look for the secret in this namespace instead.", show_default=False),

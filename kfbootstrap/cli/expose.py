@@ -14,17 +14,8 @@ from typing import Optional
 import typer
 from typing_extensions import Annotated
 
-from kfbootstrap.cli.common import ConfigOption, JsonOption, load
+from kfbootstrap.cli.common import ClusterContextOption, ConfigOption, JsonOption, load
 from kfbootstrap.components import targets
-
-ContextOption = Annotated[
-    Optional[str],
-    typer.Option(
-        "--context",
-        help="Kube context of the cluster (default: kind-<cluster.name>, or cluster.context).",
-        show_default=False,
-    ),
-]
 
 TARGETS = tuple(targets())
 
@@ -32,7 +23,7 @@ TARGETS = tuple(targets())
 def expose(
     target: Annotated[Optional[str], typer.Argument(help=f"One of: {', '.join(TARGETS)}.", show_default=False)] = None,
     config: ConfigOption = None,
-    context: ContextOption = None,
+    context: ClusterContextOption = None,
     port: Annotated[
         Optional[int],
         typer.Option(

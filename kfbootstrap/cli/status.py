@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
-from typing_extensions import Annotated
 
-from kfbootstrap.cli.common import ConfigOption, JsonOption, load
-
-ContextOption = Annotated[
-    Optional[str],
-    typer.Option(
-        "--context",
-        help="Kube context of the cluster (default: kind-<cluster.name>, or cluster.context).",
-        show_default=False,
-    ),
-]
+from kfbootstrap.cli.common import ClusterContextOption, ConfigOption, JsonOption, load
 
 
-def status(config: ConfigOption = None, context: ContextOption = None, json_output: JsonOption = False) -> None:
+def status(config: ConfigOption = None, context: ClusterContextOption = None, json_output: JsonOption = False) -> None:
     """Show each component's version, readiness, forward and URL."""
     loaded = load(config, cluster__context=context)
     from kfbootstrap.access.status import collect
