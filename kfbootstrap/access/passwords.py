@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
 from kfbootstrap.config import Config
-from kfbootstrap.errors import ConfigError, UsageError
+from kfbootstrap.errors import ConfigError, KfbError, UsageError
 
 if TYPE_CHECKING:
     from kfbootstrap.kube.api import Kube
@@ -70,21 +70,26 @@ def check_strength(password: str, where: str) -> str:
     return password
 
 
-def from_environment(config: Config, env: Mapping[str, str] | None = None) -> str | None:
-    """The password named by kubeflow.password, or None when no variable is named.
+def password_from(
+    var: str, named_by: str, hint: str, error: type[KfbError] = ConfigError, env: Mapping[str, str] | None = None
+) -> str:
+    """The password in environment variable `var`, which `named_by` (a config key or flag) names.
 
-    Checked before `up` changes anything: a named but unset variable is a config error.
-    """
+    A named but unset variable is `error` (with `hint`), never a silent fallback to another password."""
+    value = (os.environ if env is None else env).get(var)
+    if not value:
+        raise error(f"{named_by} names the environment variable {var}, which is not set", hint=hint)
+    return check_strength(value, f"${var}")
+
+
+def from_environment(config: Config, env: Mapping[str, str] | None = None) -> str | None:
+    """The password named by kubeflow.password, or None when no variable is named (checked before `up`
+    changes anything)."""
     var = config.kubeflow.password
     if not var:
         return None
-    value = (os.environ if env is None else env).get(var)
-    if not value:
-        raise ConfigError(
-            f"kubeflow.password names the environment variable {var}, which is not set",
-            hint=f"export {var}=..., or remove kubeflow.password to get a random password",
-        )
-    return check_strength(value, f"${var}")
+    hint = f"export {var}=..., or remove kubeflow.password to get a random password"
+    return password_from(var, "kubeflow.password", hint, env=env)
 
 
 def stored_password(kube: "Kube") -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Optional
 
@@ -53,17 +52,12 @@ def passwd(
 
 
 def _new_password(from_env: str | None) -> str:
-    from kfbootstrap.access.passwords import check_strength
+    from kfbootstrap.access.passwords import check_strength, password_from
     from kfbootstrap.errors import UsageError
 
     if from_env is not None:
-        value = os.environ.get(from_env)
-        if not value:
-            raise UsageError(
-                f"--from-env {from_env}: the environment variable is not set",
-                hint=f"export {from_env}=... first, or leave out --from-env to be prompted",
-            )
-        return check_strength(value, f"${from_env}")
+        hint = f"export {from_env}=... first, or leave out --from-env to be prompted"
+        return password_from(from_env, "--from-env", hint, UsageError)
     if not sys.stdin.isatty():
         raise UsageError(
             "no terminal to prompt for the new password on",

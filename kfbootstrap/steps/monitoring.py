@@ -13,7 +13,6 @@ kept in memory across the upgrade and written back, so users keep their login.
 
 from __future__ import annotations
 
-import os
 
 from kfbootstrap.context import RunContext
 from kfbootstrap.steps.helm_release import HelmReleaseStep
@@ -91,16 +90,10 @@ class GrafanaStep(HelmReleaseStep):
 
 def supplied_admin_password(config) -> str | None:
     """Grafana's admin password from the variable charts.grafana.admin_password names, or None."""
-    from kfbootstrap.access.passwords import check_strength
-    from kfbootstrap.errors import ConfigError
+    from kfbootstrap.access.passwords import password_from
 
     var = config.charts.grafana.admin_password
     if not var:
         return None
-    value = os.environ.get(var)
-    if not value:
-        raise ConfigError(
-            f"charts.grafana.admin_password names the environment variable {var}, which is not set",
-            hint=f"export {var}=..., or remove the key to get a generated password",
-        )
-    return check_strength(value, f"${var}")
+    hint = f"export {var}=..., or remove the key to get a generated password"
+    return password_from(var, "charts.grafana.admin_password", hint)

@@ -109,7 +109,7 @@ def test_passwd_from_an_unset_variable_is_a_usage_error(monkeypatch, capsys):
     monkeypatch.delenv("NOPE_PW", raising=False)
     result = run_cli(capsys, "passwd", "--from-env", "NOPE_PW")
     assert result.code == USAGE
-    assert "error: --from-env NOPE_PW: the environment variable is not set" in result.err
+    assert "error: --from-env names the environment variable NOPE_PW, which is not set" in result.err
 
 
 def test_passwd_without_a_terminal_asks_for_from_env(monkeypatch, capsys):
