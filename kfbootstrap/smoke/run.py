@@ -24,30 +24,20 @@ def run_checks(
     report = SmokeReport()
     for check in checks:
         if check.component not in enabled:
-            result = CheckResult(
-                check.name,
-                check.component,
-                check.title,
-                SKIPPED,
-                0.0,
-                f"component {check.component} is disabled in the config",
-            )
+            result = _not_run(check, SKIPPED, f"component {check.component} is disabled in the config")
         elif not chosen(check.part):
-            result = CheckResult(
-                check.name,
-                check.component,
-                check.title,
-                SKIPPED,
-                0.0,
-                f"{check.part} is not among the chosen apps (kubeflow.apps)",
-            )
+            result = _not_run(check, SKIPPED, f"{check.part} is not among the chosen apps (kubeflow.apps)")
         elif ctx.api_problem:  # each check would wait out the same timeout against the same silent server
-            result = CheckResult(check.name, check.component, check.title, FAILED, 0.0, f"not run: {ctx.api_problem}")
+            result = _not_run(check, FAILED, f"not run: {ctx.api_problem}")
         else:
             result = run_one(check, ctx)
         report.results.append(result)
         on_result(result)
     return report
+
+
+def _not_run(check: Check, status: str, why: str) -> CheckResult:
+    return CheckResult(check.name, check.component, check.title, status, 0.0, why)
 
 
 def run_one(check: Check, ctx: CheckContext) -> CheckResult:
