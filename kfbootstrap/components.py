@@ -82,6 +82,12 @@ class Component:
     chart: ChartPin | None = None
     renders: tuple[str, ...] = ()  # `render --out` files (<render>.yaml) that `up --manifests DIR` reads
     smoke: tuple[str, ...] = ()  # names of its smoke checks
+    # What it puts under Docker's root directory, in GiB, for preflight's disk check: the images
+    # its pods pull (estimates from the 26.03 `example`'s ~70 workload images, which several nodes
+    # pull each) and the volumes it requests (the 26.03.1 example's PVCs: metadata-postgres 10,
+    # katib-mysql 10, model-catalog-postgres 5, mysql-pv-claim 20, seaweedfs-pvc 20; our chart values).
+    images_gib: float = 0.0
+    volumes_gib: float = 0.0
 
 
 _ISTIO = (("app.kubernetes.io/part-of", "istio"),)
@@ -120,6 +126,8 @@ COMPONENTS: tuple[Component, ...] = (
         creds=("kubeflow",),
         renders=("kubeflow",),
         smoke=("dashboard-redirects-to-dex", "dex-login", "pipelines-healthz", "pipelines-list", "pipelines-run"),
+        images_gib=22.0,
+        volumes_gib=65.0,
     ),
     Component(
         "kserve",
@@ -138,6 +146,7 @@ COMPONENTS: tuple[Component, ...] = (
         ),
         version_from=("kserve-controller-manager",),
         renders=("kserve",),
+        images_gib=2.0,
     ),
     Component(
         "metallb",
@@ -148,6 +157,7 @@ COMPONENTS: tuple[Component, ...] = (
         chart=ChartPin(
             "metallb", "metallb", "0.16.1", "https://metallb.github.io/metallb", "metallb", "metallb-system"
         ),
+        images_gib=0.2,
     ),
     Component(
         "prometheus",
@@ -165,6 +175,8 @@ COMPONENTS: tuple[Component, ...] = (
             "monitoring",
         ),
         smoke=("prometheus-ready",),
+        images_gib=0.6,
+        volumes_gib=8.0,
     ),
     Component(
         "grafana",
@@ -180,6 +192,8 @@ COMPONENTS: tuple[Component, ...] = (
             "grafana", "grafana", "12.11.1", "https://grafana-community.github.io/helm-charts", "grafana", "monitoring"
         ),
         smoke=("grafana-health",),
+        images_gib=0.5,
+        volumes_gib=10.0,
     ),
     Component(
         "model_registry",
@@ -205,6 +219,7 @@ COMPONENTS: tuple[Component, ...] = (
         ),
         renders=("model-registry-db", "model-registry-istio", "model-registry-csi"),
         smoke=("model-registry-list",),
+        images_gib=0.8,
     ),
     Component(
         "object_store",

@@ -3,6 +3,8 @@
 # (urllib redirect_request, __exit__, signal handlers), and helpers only the tests use.
 # Regenerate with `vulture kfbootstrap --min-confidence 60 --make-whitelist`, then remove what is really dead.
 secret_fields  # unused variable (kfbootstrap/access/creds.py:46)
+grafana_creds  # creds readers, looked up by target name (kfbootstrap/access/creds.py read_creds)
+kubeflow_creds
 ready_pods  # unused variable (kfbootstrap/access/forwards.py:143)
 _global  # unused function (kfbootstrap/cli/app.py:29)
 frame  # unused variable (kfbootstrap/cli/app.py:52)

@@ -20,8 +20,6 @@ from kfbootstrap.kube.secrets import read_config_map, read_secret, secret_value
 if TYPE_CHECKING:
     from kfbootstrap.kube.api import Kube
 
-CREDS_TARGETS = ("minio", "grafana", "kubeflow")
-
 MINIO_SECRET = ("kubeflow", "mlpipeline-minio-artifact")
 GRAFANA_SECRET = ("monitoring", "grafana")
 DEX_SECRET = ("auth", "dex-passwords")
@@ -64,11 +62,13 @@ class Credential:
 
 
 def read_creds(target: str, kube: "Kube", config: Config, namespace: str | None = None) -> Credential:
-    """Dispatch on the target name; `namespace` overrides where the Secret is looked for."""
-    readers = {"minio": minio_creds, "grafana": grafana_creds, "kubeflow": kubeflow_creds}
-    if target not in readers:
-        raise UsageError(f"no credentials for {target!r}", hint=f"choose one of: {', '.join(CREDS_TARGETS)}")
-    return readers[target](kube, config, namespace)
+    """Dispatch on the target name (the registry's creds targets, each read by `<target>_creds` here);
+    `namespace` overrides where the Secret is looked for."""
+    from kfbootstrap.components import creds_targets
+
+    if target not in creds_targets():
+        raise UsageError(f"no credentials for {target!r}", hint=f"choose one of: {', '.join(creds_targets())}")
+    return globals()[f"{target}_creds"](kube, config, namespace)
 
 
 def _local_url(target: str, config: Config) -> str:

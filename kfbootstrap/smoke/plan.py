@@ -71,11 +71,9 @@ def services_for(config: Config) -> dict[str, Service]:
         found = TARGETS[name]
         return Service(key, namespace_for(found, config), tuple(service_candidates(found, config)), found.remote_port)
 
-    return {
-        "kubeflow": target("kubeflow", "kubeflow"),
-        "pipelines": Service("pipelines", "kubeflow", ("ml-pipeline",), 8888),
-        "model_registry": target("model_registry", "model-registry"),
-        "object_store": target("object_store", "minio"),
-        "grafana": target("grafana", "grafana"),
-        "prometheus": target("prometheus", "prometheus"),
-    }
+    from kfbootstrap.components import COMPONENTS
+
+    # A component's checks talk to its first forward target; the pipelines API has no target of its own.
+    services = {c.name: target(c.name, c.targets[0].name) for c in COMPONENTS if c.smoke and c.targets}
+    services["pipelines"] = Service("pipelines", "kubeflow", ("ml-pipeline",), 8888)
+    return services

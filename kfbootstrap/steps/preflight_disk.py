@@ -13,27 +13,17 @@ from kfbootstrap.host import HostProbe
 from kfbootstrap.tools.docker import DockerInfo
 
 # Images unpacked on the nodes, in GiB: the node image plus what each component's pods pull
-# (estimates from the 26.03 `example`'s ~70 workload images, which several nodes pull each).
+# (each component's images_gib and volumes_gib in kfbootstrap/components.py).
 NODE_IMAGE_GIB = 1.5
-IMAGES_GIB = {
-    "kubeflow": 22.0,
-    "kserve": 2.0,
-    "metallb": 0.2,
-    "prometheus": 0.6,
-    "grafana": 0.5,
-    "model_registry": 0.8,
-    "object_store": 0.0,
-}
-# Volumes each component requests, in GiB: the 26.03.1 example's PVCs (metadata-postgres 10, katib-mysql 10,
-# model-catalog-postgres 5, mysql-pv-claim 20, seaweedfs-pvc 20) and our chart values (grafana 10, prometheus 8).
-VOLUMES_GIB = {"kubeflow": 65.0, "grafana": 10.0, "prometheus": 8.0}
 
 
 def needs_gib(config: Config) -> tuple[float, float]:
     """(images, volumes) the enabled components put under Docker's root directory."""
-    enabled = config.components.enabled()
-    images = NODE_IMAGE_GIB + sum(IMAGES_GIB.get(name, 0.0) for name in enabled)
-    volumes = sum(VOLUMES_GIB.get(name, 0.0) for name in enabled)
+    from kfbootstrap.components import selected
+
+    enabled = selected(config.components.enabled())
+    images = NODE_IMAGE_GIB + sum(component.images_gib for component in enabled)
+    volumes = sum(component.volumes_gib for component in enabled)
     return images, volumes
 
 

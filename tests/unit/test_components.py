@@ -36,3 +36,24 @@ def test_every_creds_target_has_a_reader():
 
     for name in components.creds_targets():
         assert callable(getattr(creds, f"{name}_creds")), name
+
+
+def test_every_smoke_check_talks_to_a_service_the_registry_gives():
+    from kfbootstrap.smoke.plan import all_checks, services_for
+
+    services = services_for(Config())
+    assert {check.service for check in all_checks(with_pipeline=True)} <= set(services)
+    # The Service a component's checks use is its first forward target's.
+    assert services["grafana"].names == ("grafana",) and services["object_store"].port == 9000
+
+
+def test_preflight_disk_sums_what_the_enabled_components_declare():
+    from kfbootstrap.steps.preflight_disk import NODE_IMAGE_GIB, needs_gib
+
+    everything = needs_gib(Config())
+    assert everything == (
+        NODE_IMAGE_GIB + sum(c.images_gib for c in components.COMPONENTS),
+        sum(c.volumes_gib for c in components.COMPONENTS),
+    )
+    only_kubeflow = Config(components={name: name == "kubeflow" for name in components.names()})
+    assert needs_gib(only_kubeflow) == (NODE_IMAGE_GIB + components.get("kubeflow").images_gib, 65.0)
