@@ -145,6 +145,10 @@ class _ComponentsBase(_Section):
     def on(self, name: str) -> bool:
         return bool(getattr(self, name))
 
+    def switch_off(self, name: str) -> None:
+        """The switches are made from the registry, so their names are only known at run time."""
+        setattr(self, name, False)
+
 
 # One switch per component of kfbootstrap/components.py, all on by default.
 ComponentsConfig = create_model(
@@ -244,7 +248,7 @@ class MetallbConfig(_Section):
                 low, high = ipaddress.ip_address(first.strip()), ipaddress.ip_address(last.strip())
                 if low.version != high.version:  # comparing them would raise TypeError
                     raise ValueError(f"mixes IPv{low.version} and IPv{high.version}; give both ends in one family")
-                if low > high:
+                if int(low) > int(high):  # one family (checked above), so their numbers compare
                     raise ValueError("first address is above the last")
             else:
                 ipaddress.ip_network(value.strip(), strict=False)
@@ -309,11 +313,11 @@ class Config(_Section):
         """The separate KServe and model-registry steps install apps too: off when those apps are not chosen."""
         if self.kubeflow.apps is not None:
             if "kserve" not in self.kubeflow.apps:
-                self.components.kserve = False
+                self.components.switch_off("kserve")
             if "hub" not in self.kubeflow.apps:
-                self.components.model_registry = False
+                self.components.switch_off("model_registry")
             if "pipelines" not in self.kubeflow.apps:
-                self.components.object_store = False  # the pipelines' object store
+                self.components.switch_off("object_store")  # the pipelines' object store
         return self
 
     @property

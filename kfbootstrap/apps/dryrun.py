@@ -32,7 +32,7 @@ def print_choice(config: Config, new_runner: "Callable[[], Runner]", host: "Host
     Only a local source is rendered (a checkout, a file, or a release cloned before):
     a dry run fetches nothing, and builds no runner until it has something to run.
     """
-    if not config.components.kubeflow:
+    if not config.components.on("kubeflow"):
         return
     from kfbootstrap.manifests import Renderer
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "Pod", "CronJob")
 STEADY_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Pod")
@@ -99,7 +99,9 @@ def injected_namespaces(objects: Iterable[Mapping[str, Any]]) -> set[str]:
     return found
 
 
-def measure(objects: list[Mapping[str, Any]], nodes: int, context: list[Mapping[str, Any]] | None = None) -> Totals:
+def measure(
+    objects: Sequence[Mapping[str, Any]], nodes: int, context: Sequence[Mapping[str, Any]] | None = None
+) -> Totals:
     """Totals of `objects`; `context` (default: the same objects) decides injection and the sidecar's size."""
     around = objects if context is None else context
     sidecar = sidecar_of(around)
