@@ -16,8 +16,16 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from kfbootstrap import components as registry
 
@@ -45,8 +53,11 @@ class _Section(BaseModel):
 class ClusterConfig(_Section):
     """The Kind cluster we create, or the existing cluster we install onto."""
 
-    name: str = Field("kubeflow", description="Kind cluster name (kube context kind-<name>)",
-                      json_schema_extra={"pattern": _DNS_LABEL.pattern, "maxLength": 40})
+    name: str = Field(
+        "kubeflow",
+        description="Kind cluster name (kube context kind-<name>)",
+        json_schema_extra={"pattern": _DNS_LABEL.pattern, "maxLength": 40},
+    )
     existing: bool = Field(False, description="install onto an existing cluster instead of creating one")
     context: str | None = Field(None, description="kube context of an existing cluster (implies existing)")
     node_image: str = Field(DEFAULT_NODE_IMAGE, description="kindest/node image, pinned by digest")
@@ -75,20 +86,34 @@ class ClusterConfig(_Section):
 class KubeflowConfig(_Section):
     """Which Kubeflow manifests to install."""
 
-    version: str = Field(DEFAULT_RELEASE, description="Kubeflow community-distribution (ex kubeflow/manifests) release",
-                         json_schema_extra={"enum": list(RELEASES)})
+    version: str = Field(
+        DEFAULT_RELEASE,
+        description="Kubeflow community-distribution (ex kubeflow/manifests) release",
+        json_schema_extra={"enum": list(RELEASES)},
+    )
     path: Path | None = Field(None, description="local manifests checkout, or pre-rendered YAML file/dir")
-    password: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-                                 description="name of an environment variable holding the Dex user's password "
-                                             "(default: a random one, kept in the cluster)")
+    password: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="name of an environment variable holding the Dex user's password "
+        "(default: a random one, kept in the cluster)",
+    )
     keep_default_password: bool = Field(False, description="keep upstream's public default password 12341234")
-    apps: list[str] | None = Field(None, description="applications of the release to install, e.g. [pipelines, kserve] "
-                                                     "(default: everything `example` has); see `up --dry-run`")
-    remove_dropped: bool = Field(False, description="delete what an earlier `up` installed for apps no longer chosen "
-                                                    "(their CRDs and every custom resource of them included)")
+    apps: list[str] | None = Field(
+        None,
+        description="applications of the release to install, e.g. [pipelines, kserve] "
+        "(default: everything `example` has); see `up --dry-run`",
+    )
+    remove_dropped: bool = Field(
+        False,
+        description="delete what an earlier `up` installed for apps no longer chosen "
+        "(their CRDs and every custom resource of them included)",
+    )
     sizing: Literal["upstream", "laptop"] = Field(
-        "upstream", description="resource requests: upstream's production sizing, or `laptop` (Istio's demo-profile "
-                                "requests for istiod, the gateway, CNI and sidecars; the pipelines profile's default)")
+        "upstream",
+        description="resource requests: upstream's production sizing, or `laptop` (Istio's demo-profile "
+        "requests for istiod, the gateway, CNI and sidecars; the pipelines profile's default)",
+    )
 
     @model_validator(mode="after")
     def _one_password_source(self) -> "KubeflowConfig":
@@ -115,12 +140,16 @@ class KubeflowConfig(_Section):
         version = info.data.get("version", DEFAULT_RELEASE)
         catalog = catalog_for(version)
         if catalog is None:
-            raise ValueError(f"choosing applications needs a release kfbootstrap has a parts table for "
-                             f"({', '.join(CATALOGS)}); {version} has none")
+            raise ValueError(
+                f"choosing applications needs a release kfbootstrap has a parts table for "
+                f"({', '.join(CATALOGS)}); {version} has none"
+            )
         unknown = [app for app in value if app not in catalog.apps()]
         if unknown or not value:
-            raise ValueError(f"unknown application(s) {', '.join(unknown) or '(none given)'}; "
-                             f"{version} has: {', '.join(catalog.apps())}")
+            raise ValueError(
+                f"unknown application(s) {', '.join(unknown) or '(none given)'}; "
+                f"{version} has: {', '.join(catalog.apps())}"
+            )
         return value
 
     @field_validator("version")
@@ -152,8 +181,10 @@ class _ComponentsBase(_Section):
 
 # One switch per component of kfbootstrap/components.py, all on by default.
 ComponentsConfig = create_model(
-    "ComponentsConfig", __base__=_ComponentsBase,
-    **{c.name: (bool, Field(True, description=f"install {c.title}")) for c in registry.COMPONENTS})  # type: ignore[call-overload]
+    "ComponentsConfig",
+    __base__=_ComponentsBase,
+    **{c.name: (bool, Field(True, description=f"install {c.title}")) for c in registry.COMPONENTS},
+)  # type: ignore[call-overload]
 
 
 class _PortsBase(_Section):
@@ -171,15 +202,22 @@ class _PortsBase(_Section):
 
 # One local port per forward target of kfbootstrap/components.py.
 PortsConfig = create_model(
-    "PortsConfig", __base__=_PortsBase,
-    **{t.port_key: (int, Field(t.default_port, ge=1, le=65535, description=f"local port of `expose {t.name}`"))
-       for t in registry.targets().values()})  # type: ignore[call-overload]
+    "PortsConfig",
+    __base__=_PortsBase,
+    **{
+        t.port_key: (int, Field(t.default_port, ge=1, le=65535, description=f"local port of `expose {t.name}`"))
+        for t in registry.targets().values()
+    },
+)  # type: ignore[call-overload]
 
 
 class ForwardsConfig(_Section):
     auto: bool = Field(True, description="start background port-forwards at the end of `up`")
-    address: str = Field("127.0.0.1", description="address forwards bind to; anything else is exposed to your network",
-                         json_schema_extra={"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}, {"const": "localhost"}]})
+    address: str = Field(
+        "127.0.0.1",
+        description="address forwards bind to; anything else is exposed to your network",
+        json_schema_extra={"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}, {"const": "localhost"}]},
+    )
     ports: PortsConfig = Field(default_factory=PortsConfig)
 
     @field_validator("address")
@@ -207,9 +245,12 @@ class ChartConfig(_Section):
 
 
 class GrafanaChartConfig(ChartConfig):
-    admin_password: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-                                       description="name of an environment variable holding Grafana's admin password "
-                                                   "(default: a random one, generated once)")
+    admin_password: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="name of an environment variable holding Grafana's admin password "
+        "(default: a random one, generated once)",
+    )
 
 
 # Charts whose section has keys of its own; every other chart gets a plain ChartConfig.
@@ -220,23 +261,32 @@ class _ChartsBase(_Section):
     """The Helm charts of the add-ons; local archives make `up` work offline."""
 
     helm: str = Field("helm", description="helm 3 or 4 executable: a name on PATH or a path")
-    local_dir: Path | None = Field(None, description="directory holding <chart>-<version>.tgz (or <chart>/) for offline use")
+    local_dir: Path | None = Field(
+        None, description="directory holding <chart>-<version>.tgz (or <chart>/) for offline use"
+    )
 
     _dir_exists = field_validator("local_dir")(_existing_path)
 
 
 # One section per chart pinned in kfbootstrap/components.py.
 ChartsConfig = create_model(
-    "ChartsConfig", __base__=_ChartsBase,
-    **{name: (section, Field(default_factory=section))
-       for name, section in ((n, _CHART_SECTIONS.get(n, ChartConfig)) for n in registry.chart_pins())})  # type: ignore[call-overload]
+    "ChartsConfig",
+    __base__=_ChartsBase,
+    **{
+        name: (section, Field(default_factory=section))
+        for name, section in ((n, _CHART_SECTIONS.get(n, ChartConfig)) for n in registry.chart_pins())
+    },
+)  # type: ignore[call-overload]
 
 
 class MetallbConfig(_Section):
     """MetalLB's address pool: by default the high end of the docker network's IPv4 subnet."""
 
-    address_pool: str | None = Field(None, description="pool as 'first-last' or a CIDR; overrides the docker network",
-                                     json_schema_extra={"examples": ["172.18.255.200-172.18.255.250", "172.18.255.0/24"]})
+    address_pool: str | None = Field(
+        None,
+        description="pool as 'first-last' or a CIDR; overrides the docker network",
+        json_schema_extra={"examples": ["172.18.255.200-172.18.255.250", "172.18.255.0/24"]},
+    )
     docker_network: str = Field("kind", description="docker network the pool is taken from")
 
     @field_validator("address_pool")
@@ -259,8 +309,11 @@ class ModelRegistryConfig(_Section):
     """The Kubeflow model registry's kustomize overlays."""
 
     csi: bool = Field(False, description="also apply options/csi (the storage initializer for model-registry:// URIs)")
-    path: Path | None = Field(None, description="manifests checkout, or a directory of pre-rendered "
-                                                "model-registry-<db|istio|csi>.yaml[.xz] (default: kubeflow.path)")
+    path: Path | None = Field(
+        None,
+        description="manifests checkout, or a directory of pre-rendered "
+        "model-registry-<db|istio|csi>.yaml[.xz] (default: kubeflow.path)",
+    )
 
     _path_exists = field_validator("path")(_existing_path)
 
@@ -271,8 +324,10 @@ class CacheConfig(_Section):
     enabled: bool = Field(True, description="run one pull-through registry per upstream and point every node at it")
     image: str = Field("registry:3", description="CNCF Distribution registry image the caches run")
     network: str = Field("kind", description="docker network the nodes and the caches share")
-    registries: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_UPSTREAMS),
-                                       description="registry as images name it -> URL of its API (the upstream)")
+    registries: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_UPSTREAMS),
+        description="registry as images name it -> URL of its API (the upstream)",
+    )
 
     @field_validator("registries")
     @classmethod
@@ -427,8 +482,17 @@ def _not_a_config_file(path: Path) -> ConfigError:
         mode = path.stat().st_mode
     except OSError:
         return ConfigError(f"config file {path} not found", hint="check the path given to --config")
-    kind = "directory" if stat.S_ISDIR(mode) else "fifo" if stat.S_ISFIFO(mode) else \
-        "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "socket" if stat.S_ISSOCK(mode) else "special file"
+    kind = (
+        "directory"
+        if stat.S_ISDIR(mode)
+        else "fifo"
+        if stat.S_ISFIFO(mode)
+        else "device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "socket"
+        if stat.S_ISSOCK(mode)
+        else "special file"
+    )
     return ConfigError(f"config file {path} is a {kind}, not a file", hint="give --config a YAML file")
 
 
@@ -440,22 +504,28 @@ def _read_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
         text = path.read_text(encoding="utf-8")
         data, node = safeyaml.load(text)
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}",
-                          hint="check the file's permissions and encoding") from None
+        raise ConfigError(
+            f"cannot read config file {path}: {exc}", hint="check the file's permissions and encoding"
+        ) from None
     except safeyaml.YamlRefused as exc:
-        raise ConfigError(f"config file {path}{f' line {exc.line}' if exc.line else ''}: {exc.problem}",
-                          hint="write each key once; use anchors only for plain copies") from None
+        raise ConfigError(
+            f"config file {path}{f' line {exc.line}' if exc.line else ''}: {exc.problem}",
+            hint="write each key once; use anchors only for plain copies",
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"config file {path}{where}: {problem}",
-                          hint="fix the YAML syntax (indentation, colons, quotes)") from None
+        raise ConfigError(
+            f"config file {path}{where}: {problem}", hint="fix the YAML syntax (indentation, colons, quotes)"
+        ) from None
     if data is None:
         return {}, {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path}: top level must be a mapping of keys, not {type(data).__name__}",
-                          hint="start the file with keys such as `cluster:` or `profile:`")
+        raise ConfigError(
+            f"config file {path}: top level must be a mapping of keys, not {type(data).__name__}",
+            hint="start the file with keys such as `cluster:` or `profile:`",
+        )
     lines = {key: f"{path.name} line {line}" for key, line in _key_lines(node).items()}
     return _resolve_paths(data, Config, path.parent), lines
 
@@ -494,7 +564,7 @@ def _read_env(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     for var, value in env.items():
         if not var.startswith(ENV_PREFIX) or var in ENV_NOT_CONFIG:
             continue
-        key = ".".join(part.lower() for part in var[len(ENV_PREFIX):].split("__"))
+        key = ".".join(part.lower() for part in var[len(ENV_PREFIX) :].split("__"))
         _set_dotted(data, key, value)
         sources[key] = f"environment {var}"
     return _resolve_paths(data, Config, None), sources
@@ -522,8 +592,9 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     data[leaf] = value
 
 
-def _merge_layer(into: dict[str, Any], layer: dict[str, Any], layer_sources: dict[str, str],
-                 sources: dict[str, str]) -> None:
+def _merge_layer(
+    into: dict[str, Any], layer: dict[str, Any], layer_sources: dict[str, str], sources: dict[str, str]
+) -> None:
     _deep_merge(into, layer)
     sources.update(layer_sources)
 
@@ -583,8 +654,10 @@ def _hint_for(error: Mapping[str, Any], key: str) -> str:
         from kfbootstrap.apps.catalog import CATALOGS
 
         release = DEFAULT_RELEASE if DEFAULT_RELEASE in CATALOGS else list(CATALOGS)[-1]
-        return (f"use --kubeflow-version {release}, or leave kubeflow.apps (and the pipelines profile, "
-                "which sets it) out to install everything of that release")
+        return (
+            f"use --kubeflow-version {release}, or leave kubeflow.apps (and the pipelines profile, "
+            "which sets it) out to install everything of that release"
+        )
     return "see `kfbootstrap config schema` for every key, its type and allowed values"
 
 
@@ -592,7 +665,11 @@ def _valid_keys(parent: str) -> list[str]:
     model: type[BaseModel] = Config
     for part in [p for p in parent.split(".") if p]:
         annotation = model.model_fields.get(part)
-        if annotation is None or not isinstance(annotation.annotation, type) or not issubclass(annotation.annotation, BaseModel):
+        if (
+            annotation is None
+            or not isinstance(annotation.annotation, type)
+            or not issubclass(annotation.annotation, BaseModel)
+        ):
             return []
         model = annotation.annotation
     return list(model.model_fields)

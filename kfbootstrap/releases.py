@@ -97,7 +97,8 @@ class Release:
 
 
 _KIND_V030_NODE_1_34 = TestedWith(
-    "v0.30.0", "kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a")
+    "v0.30.0", "kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a"
+)
 
 RELEASES: dict[str, Release] = {
     "26.03.1": Release(
@@ -107,12 +108,16 @@ RELEASES: dict[str, Release] = {
         object_store="seaweedfs",
         object_store_service="seaweedfs",
         tested=TestedWith(
-            "v0.32.0",
-            "kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5"),
-        model_registry=ModelRegistry("Kubeflow Hub (in example)", namespace=PROFILE_NAMESPACE, path=None,
-                                     catalog_namespace="kubeflow"),
-        workloads=WorkloadNames(dashboard="dashboard", poddefaults_webhook="poddefaults-webhook-deployment",
-                                kserve_models_web_app="kserve-models-web-application"),
+            "v0.32.0", "kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5"
+        ),
+        model_registry=ModelRegistry(
+            "Kubeflow Hub (in example)", namespace=PROFILE_NAMESPACE, path=None, catalog_namespace="kubeflow"
+        ),
+        workloads=WorkloadNames(
+            dashboard="dashboard",
+            poddefaults_webhook="poddefaults-webhook-deployment",
+            kserve_models_web_app="kserve-models-web-application",
+        ),
         # The fixtures were made from the release-26.03.1 branch head (0d1a003 = 26.03.1-rc.2 + CI-only
         # commits); the final tag's commit was not visible to us, so it is trusted on first use.
         commit=None,
@@ -142,7 +147,8 @@ RELEASES: dict[str, Release] = {
         object_store="minio",
         object_store_service="minio-service",
         tested=TestedWith(
-            "v0.29.0", "kindest/node:v1.33.1@sha256:050072256b9a903bd914c0b2866828150cb229cea0efe5892e2b644d5dd3b34f"),
+            "v0.29.0", "kindest/node:v1.33.1@sha256:050072256b9a903bd914c0b2866828150cb229cea0efe5892e2b644d5dd3b34f"
+        ),
         commit="d8d643f1a736b28c525bd9b8ee5c9b2f4a661b39",
     ),
 }

@@ -72,46 +72,113 @@ _AUTH = ("dex", "oauth2-proxy")
 _MULTI_USER = ("istio", "kubeflow-namespace", "kubeflow-roles", "profiles", "user-namespace", *_AUTH)
 
 # kubeflow/community-distribution 26.03.1 (example-origin render in ../shared/fixtures).
-CATALOG_26_03_1 = Catalog("26.03.1", (
-    # Common parts, in the order upstream's example lists them.
-    Part("cert-manager", ("common/cert-manager",), why="issues the webhooks' serving certificates"),
-    Part("istio", ("common/istio",), needs=("kubeflow-namespace",),
-         why="ingress gateway, sidecars and the authorization policies every web app relies on"),
-    Part("istio-cluster-local-gateway", ("common/istio/cluster-local-gateway",), needs=("istio",),
-         why="Knative's in-cluster gateway"),
-    Part("dex", ("common/dex",), needs=("istio",), why="the login (user@example.com)"),
-    Part("oauth2-proxy", ("common/oauth2-proxy",), needs=("istio", "dex"),
-         why="turns the Dex login into the kubeflow-userid header the apps trust"),
-    Part("knative", ("common/knative",), needs=("istio", "istio-cluster-local-gateway"),
-         why="KServe's serverless mode"),
-    Part("kubeflow-namespace", ("common/kubeflow-namespace",), why="namespaces kubeflow and kubeflow-system"),
-    Part("kubeflow-roles", ("common/kubeflow-roles",), why="the kubeflow-admin/edit/view roles apps aggregate into"),
-    Part("profiles", ("applications/dashboard/upstream/profile-controller",),
-         needs=("kubeflow-namespace", "kubeflow-roles", "istio", *_AUTH),
-         why="the profile controller (and KFAM) that turns a Profile into a user namespace"),
-    Part("user-namespace", ("common/user-namespace",), needs=("profiles",),
-         why="the Profile of user@example.com (namespace kubeflow-user-example-com)"),
-    # Applications.
-    Part("dashboard", ("applications/dashboard",), app=True,
-         needs=("cert-manager", *_MULTI_USER), why="central dashboard and the PodDefaults webhook"),
-    # The multi-user Pipelines UI takes its namespace from the central dashboard, so pipelines needs it.
-    Part("pipelines", ("applications/pipeline",), app=True, remotes=("https://github.com/argoproj/argo-workflows",),
-         needs=("cert-manager", "dashboard", *_MULTI_USER),
-         why="Kubeflow Pipelines (multi-user), Argo Workflows, MySQL and the SeaweedFS object store"),
-    Part("notebooks", ("applications/notebooks-v1",), app=True, needs=("cert-manager", "dashboard", *_MULTI_USER),
-         why="Jupyter notebooks, TensorBoards, volumes web apps"),
-    Part("kserve", ("applications/kserve",), app=True,
-         needs=("cert-manager", "knative", "kubeflow-namespace", "kubeflow-roles", "istio", *_AUTH),
-         why="KServe, its models web app, on Knative"),
-    Part("katib", ("applications/katib",), app=True, needs=("cert-manager", "dashboard", *_MULTI_USER),
-         why="hyperparameter tuning"),
-    Part("trainer", ("applications/trainer",), app=True, needs=("kubeflow-namespace", "kubeflow-roles"),
-         why="Kubeflow Trainer and JobSet"),
-    Part("spark", ("applications/spark",), app=True, needs=("kubeflow-namespace", "kubeflow-roles"),
-         why="the Spark operator"),
-    Part("hub", ("applications/hub",), app=True, needs=_MULTI_USER,
-         why="Kubeflow Hub: the model registry (in the user namespace) and the model catalog"),
-))
+CATALOG_26_03_1 = Catalog(
+    "26.03.1",
+    (
+        # Common parts, in the order upstream's example lists them.
+        Part("cert-manager", ("common/cert-manager",), why="issues the webhooks' serving certificates"),
+        Part(
+            "istio",
+            ("common/istio",),
+            needs=("kubeflow-namespace",),
+            why="ingress gateway, sidecars and the authorization policies every web app relies on",
+        ),
+        Part(
+            "istio-cluster-local-gateway",
+            ("common/istio/cluster-local-gateway",),
+            needs=("istio",),
+            why="Knative's in-cluster gateway",
+        ),
+        Part("dex", ("common/dex",), needs=("istio",), why="the login (user@example.com)"),
+        Part(
+            "oauth2-proxy",
+            ("common/oauth2-proxy",),
+            needs=("istio", "dex"),
+            why="turns the Dex login into the kubeflow-userid header the apps trust",
+        ),
+        Part(
+            "knative",
+            ("common/knative",),
+            needs=("istio", "istio-cluster-local-gateway"),
+            why="KServe's serverless mode",
+        ),
+        Part("kubeflow-namespace", ("common/kubeflow-namespace",), why="namespaces kubeflow and kubeflow-system"),
+        Part(
+            "kubeflow-roles", ("common/kubeflow-roles",), why="the kubeflow-admin/edit/view roles apps aggregate into"
+        ),
+        Part(
+            "profiles",
+            ("applications/dashboard/upstream/profile-controller",),
+            needs=("kubeflow-namespace", "kubeflow-roles", "istio", *_AUTH),
+            why="the profile controller (and KFAM) that turns a Profile into a user namespace",
+        ),
+        Part(
+            "user-namespace",
+            ("common/user-namespace",),
+            needs=("profiles",),
+            why="the Profile of user@example.com (namespace kubeflow-user-example-com)",
+        ),
+        # Applications.
+        Part(
+            "dashboard",
+            ("applications/dashboard",),
+            app=True,
+            needs=("cert-manager", *_MULTI_USER),
+            why="central dashboard and the PodDefaults webhook",
+        ),
+        # The multi-user Pipelines UI takes its namespace from the central dashboard, so pipelines needs it.
+        Part(
+            "pipelines",
+            ("applications/pipeline",),
+            app=True,
+            remotes=("https://github.com/argoproj/argo-workflows",),
+            needs=("cert-manager", "dashboard", *_MULTI_USER),
+            why="Kubeflow Pipelines (multi-user), Argo Workflows, MySQL and the SeaweedFS object store",
+        ),
+        Part(
+            "notebooks",
+            ("applications/notebooks-v1",),
+            app=True,
+            needs=("cert-manager", "dashboard", *_MULTI_USER),
+            why="Jupyter notebooks, TensorBoards, volumes web apps",
+        ),
+        Part(
+            "kserve",
+            ("applications/kserve",),
+            app=True,
+            needs=("cert-manager", "knative", "kubeflow-namespace", "kubeflow-roles", "istio", *_AUTH),
+            why="KServe, its models web app, on Knative",
+        ),
+        Part(
+            "katib",
+            ("applications/katib",),
+            app=True,
+            needs=("cert-manager", "dashboard", *_MULTI_USER),
+            why="hyperparameter tuning",
+        ),
+        Part(
+            "trainer",
+            ("applications/trainer",),
+            app=True,
+            needs=("kubeflow-namespace", "kubeflow-roles"),
+            why="Kubeflow Trainer and JobSet",
+        ),
+        Part(
+            "spark",
+            ("applications/spark",),
+            app=True,
+            needs=("kubeflow-namespace", "kubeflow-roles"),
+            why="the Spark operator",
+        ),
+        Part(
+            "hub",
+            ("applications/hub",),
+            app=True,
+            needs=_MULTI_USER,
+            why="Kubeflow Hub: the model registry (in the user namespace) and the model catalog",
+        ),
+    ),
+)
 
 CATALOGS: dict[str, Catalog] = {CATALOG_26_03_1.release: CATALOG_26_03_1}
 

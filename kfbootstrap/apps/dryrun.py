@@ -38,8 +38,11 @@ def print_choice(config: Config, new_runner: "Callable[[], Runner]", host: "Host
 
     renderer = Renderer(config, None)  # type: ignore[arg-type]
     if not renderer.is_local():
-        ui.out.print(f"\nKubeflow's requests: not measured, {renderer.source.describe()} is not cloned yet (a dry run "
-                     "fetches nothing; `kfbootstrap render` clones and renders it)", markup=False)
+        ui.out.print(
+            f"\nKubeflow's requests: not measured, {renderer.source.describe()} is not cloned yet (a dry run "
+            "fetches nothing; `kfbootstrap render` clones and renders it)",
+            markup=False,
+        )
         return
     if renderer.source.kind in ("release", "checkout"):
         renderer.runner = new_runner()  # kustomize; a pre-rendered file needs no command
@@ -56,10 +59,13 @@ def print_choice(config: Config, new_runner: "Callable[[], Runner]", host: "Host
     ui.out.print(f"\nKubeflow applications: {chosen}; sizing: {config.kubeflow.sizing}", markup=False)
     for line in part_lines(selection, nodes):
         ui.out.print(f"  {line}", markup=False)
-    ui.out.print(f"  total: {total.objects} objects, {len(total.images)} images, {total.pods} pods, "
-                 f"{total.total_cpu:.2f} CPU and {total.total_memory / GIB:.2f} GiB requested "
-                 f"(Istio sidecars: {total.sidecars}, {total.sidecar_cpu:.2f} CPU, {total.sidecar_memory / GIB:.2f} GiB); "
-                 f"add-ons installed with Helm are not counted", markup=False)
+    ui.out.print(
+        f"  total: {total.objects} objects, {len(total.images)} images, {total.pods} pods, "
+        f"{total.total_cpu:.2f} CPU and {total.total_memory / GIB:.2f} GiB requested "
+        f"(Istio sidecars: {total.sidecars}, {total.sidecar_cpu:.2f} CPU, {total.sidecar_memory / GIB:.2f} GiB); "
+        f"add-ons installed with Helm are not counted",
+        markup=False,
+    )
     for note in selection.resized:
         ui.out.print(f"  sized for a laptop: {note}", markup=False)
     for note in selection.repaired:

@@ -38,14 +38,15 @@ class Fit:
     def describe(self) -> str:
         if self.have_memory is None:
             return f"needs {self.memory / GIB:.1f} GiB and {self.cpu:.1f} CPUs requested (machine unknown)"
-        return (f"{self.verdict}: {self.memory / GIB:.1f} GiB and {self.cpu:.1f} CPUs requested, "
-                f"{self.have_memory / GIB:.1f} GiB and {self.have_cpu} CPUs available")
+        return (
+            f"{self.verdict}: {self.memory / GIB:.1f} GiB and {self.cpu:.1f} CPUs requested, "
+            f"{self.have_memory / GIB:.1f} GiB and {self.have_cpu} CPUs available"
+        )
 
 
 def with_system(totals: Totals, nodes: int) -> tuple[float, float]:
     """(memory, cpu) requested in all, Kind's own pods included."""
-    return (totals.total_memory + SYSTEM_MEMORY + nodes * NODE_MEMORY,
-            totals.total_cpu + SYSTEM_CPU + nodes * NODE_CPU)
+    return (totals.total_memory + SYSTEM_MEMORY + nodes * NODE_MEMORY, totals.total_cpu + SYSTEM_CPU + nodes * NODE_CPU)
 
 
 def fit(totals: Totals, nodes: int, have_memory_gib: float | None, have_cpus: int | None) -> Fit:

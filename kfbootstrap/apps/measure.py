@@ -17,7 +17,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "Pod", "CronJob")
+WORKLOAD_KINDS = (
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "Job",
+    "Pod",
+    "CronJob",
+)
 STEADY_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Pod")
 _UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "m": 1e-3}
 
@@ -161,13 +170,18 @@ def _pod_requests(template: Mapping[str, Any]) -> tuple[float, float]:
 
 def _is_injected(obj: Mapping[str, Any], template: Mapping[str, Any], injected: set[str]) -> bool:
     meta = template.get("metadata") or {}
-    said = (meta.get("labels") or {}).get("sidecar.istio.io/inject") or \
-        (meta.get("annotations") or {}).get("sidecar.istio.io/inject")
+    said = (meta.get("labels") or {}).get("sidecar.istio.io/inject") or (meta.get("annotations") or {}).get(
+        "sidecar.istio.io/inject"
+    )
     if said is not None:
-        return str(said).lower() == "true" or (str(said).lower() != "false" and obj["metadata"].get("namespace") in injected)
+        return str(said).lower() == "true" or (
+            str(said).lower() != "false" and obj["metadata"].get("namespace") in injected
+        )
     return obj["metadata"].get("namespace") in injected and not (template.get("spec") or {}).get("hostNetwork")
 
 
 def _images(template: Mapping[str, Any]) -> set[str]:
     spec = template.get("spec") or {}
-    return {str(c["image"]) for c in (spec.get("containers") or []) + (spec.get("initContainers") or []) if c.get("image")}
+    return {
+        str(c["image"]) for c in (spec.get("containers") or []) + (spec.get("initContainers") or []) if c.get("image")
+    }

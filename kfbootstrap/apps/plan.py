@@ -115,7 +115,9 @@ def apps_status(config: Config, workloads: Sequence["Workload"], kept: Sequence[
         part = workload.labels.get(PART_LABEL)
         if not part:
             continue
-        row = rows.setdefault(part, {"part": part, "chosen": part in chosen, "kept": part in kept, "ready": 0, "total": 0})
+        row = rows.setdefault(
+            part, {"part": part, "chosen": part in chosen, "kept": part in kept, "ready": 0, "total": 0}
+        )
         row["total"] += 1
         row["ready"] += 1 if workload.is_ready else 0
     return [rows[p] for p in sorted(rows)]
@@ -128,5 +130,7 @@ def require_part(config: Config, part: str | None, what: str) -> None:
     from kfbootstrap.errors import KfbError
 
     apps = ",".join(config.kubeflow.apps or [])
-    raise KfbError(f"{what} is not installed by this config: kubeflow.apps {apps} does not bring {part}",
-                   hint=f"add an app that needs {part} to kubeflow.apps (or `--apps`), or give the install's own --config")
+    raise KfbError(
+        f"{what} is not installed by this config: kubeflow.apps {apps} does not bring {part}",
+        hint=f"add an app that needs {part} to kubeflow.apps (or `--apps`), or give the install's own --config",
+    )

@@ -28,13 +28,32 @@ class Row:
     def cells(self) -> list[str]:
         t = self.totals
         memory, cpu = with_system(t, self.nodes)
-        return [self.name, self.apps, self.sizing, str(self.nodes), str(t.objects), str(len(t.images)), str(t.pods),
-                f"{t.total_cpu:.2f} ({t.sidecar_cpu:.2f})", f"{t.total_memory / GIB:.2f} ({t.sidecar_memory / GIB:.2f})",
-                f"{cpu:.2f} / {memory / GIB:.2f}"]
+        return [
+            self.name,
+            self.apps,
+            self.sizing,
+            str(self.nodes),
+            str(t.objects),
+            str(len(t.images)),
+            str(t.pods),
+            f"{t.total_cpu:.2f} ({t.sidecar_cpu:.2f})",
+            f"{t.total_memory / GIB:.2f} ({t.sidecar_memory / GIB:.2f})",
+            f"{cpu:.2f} / {memory / GIB:.2f}",
+        ]
 
 
-HEADERS = ["profile / choice", "apps", "sizing", "nodes", "objects", "images", "pods",
-           "CPU requested (of it sidecars)", "GiB requested (of it sidecars)", "with Kind's own pods: CPU / GiB"]
+HEADERS = [
+    "profile / choice",
+    "apps",
+    "sizing",
+    "nodes",
+    "objects",
+    "images",
+    "pods",
+    "CPU requested (of it sidecars)",
+    "GiB requested (of it sidecars)",
+    "with Kind's own pods: CPU / GiB",
+]
 
 
 @dataclass(frozen=True)
@@ -52,12 +71,16 @@ def row(name: str, selection: Selection, nodes: int, sizing: str = UPSTREAM) -> 
     return Row(name, apps, sizing, nodes, budget(selection, nodes).total)
 
 
-def profile_rows(objects: Sequence[Mapping[str, Any]], catalog: Catalog, choices: Sequence[Choice],
-                 built_from: str | None = None, root: str = ".") -> list[Row]:
+def profile_rows(
+    objects: Sequence[Mapping[str, Any]],
+    catalog: Catalog,
+    choices: Sequence[Choice],
+    built_from: str | None = None,
+    root: str = ".",
+) -> list[Row]:
     """One row per choice, each selected from the render and sized as the choice says."""
     extra = {} if built_from is None else {"built_from": built_from, "root": root}
-    return [row(c.name, sized(select(objects, catalog, c.apps, **extra), c.sizing), c.nodes, c.sizing)
-            for c in choices]
+    return [row(c.name, sized(select(objects, catalog, c.apps, **extra), c.sizing), c.nodes, c.sizing) for c in choices]
 
 
 def markdown(rows: Sequence[Row]) -> str:
@@ -71,8 +94,10 @@ def part_lines(selection: Selection, nodes: int) -> list[str]:
     measured = budget(selection, nodes)
     lines = []
     for part, totals in measured.parts.items():
-        lines.append(f"{part:<28} {totals.objects:>4} objects {totals.pods:>3} pods "
-                     f"{totals.total_cpu:>5.2f} CPU {totals.total_memory / GIB:>5.2f} GiB")
+        lines.append(
+            f"{part:<28} {totals.objects:>4} objects {totals.pods:>3} pods "
+            f"{totals.total_cpu:>5.2f} CPU {totals.total_memory / GIB:>5.2f} GiB"
+        )
     return lines
 
 
@@ -81,8 +106,10 @@ def part_markdown(selection: Selection, nodes: int) -> str:
     measured = budget(selection, nodes)
     lines = ["| part | objects | pods | CPU (sidecars) | GiB (sidecars) |", "|---|---|---|---|---|"]
     for part, t in measured.parts.items():
-        lines.append(f"| {part} | {t.objects} | {t.pods} | {t.total_cpu:.2f} ({t.sidecar_cpu:.2f}) | "
-                     f"{t.total_memory / GIB:.2f} ({t.sidecar_memory / GIB:.2f}) |")
+        lines.append(
+            f"| {part} | {t.objects} | {t.pods} | {t.total_cpu:.2f} ({t.sidecar_cpu:.2f}) | "
+            f"{t.total_memory / GIB:.2f} ({t.sidecar_memory / GIB:.2f}) |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -97,8 +124,10 @@ def needs_markdown(catalog: Catalog) -> str:
 
 # Upstream's single-user Pipelines (env/platform-agnostic) is not in our fixtures; its objects
 # are the multi-user ones minus these sources, with no Istio and so no sidecars.
-MULTI_USER_ONLY = ("applications/pipeline/upstream/base/installs/multi-user",
-                   "applications/pipeline/upstream/third-party/metacontroller")
+MULTI_USER_ONLY = (
+    "applications/pipeline/upstream/base/installs/multi-user",
+    "applications/pipeline/upstream/third-party/metacontroller",
+)
 
 
 def single_user_estimate(objects: Sequence[Mapping[str, Any]], catalog: Catalog, nodes: int) -> Totals:
@@ -112,9 +141,11 @@ def single_user_estimate(objects: Sequence[Mapping[str, Any]], catalog: Catalog,
     for obj, original in zip(chosen.objects, _originals(objects, chosen)):
         source = source_of(original)
         part = chosen_part(obj)
-        if part == "cert-manager" or (part == "pipelines" and not source.startswith(MULTI_USER_ONLY)
-                                      and not str(obj.get("apiVersion", "")).startswith(("networking.istio.io/",
-                                                                                          "security.istio.io/"))):
+        if part == "cert-manager" or (
+            part == "pipelines"
+            and not source.startswith(MULTI_USER_ONLY)
+            and not str(obj.get("apiVersion", "")).startswith(("networking.istio.io/", "security.istio.io/"))
+        ):
             keep.append(obj)
     return measure(keep, nodes)
 
@@ -144,30 +175,38 @@ def readme_block(objects: Sequence[Mapping[str, Any]], catalog: Catalog) -> str:
 
     configs = {name: profile_config(name, catalog.release) for name in PROFILE_PRESETS}
     nodes = {name: 1 + config.cluster.workers for name, config in configs.items()}
-    choices = [Choice(f"profile `{name}`", config.kubeflow.apps, nodes[name], config.kubeflow.sizing)
-               for name, config in configs.items()]
+    choices = [
+        Choice(f"profile `{name}`", config.kubeflow.apps, nodes[name], config.kubeflow.sizing)
+        for name, config in configs.items()
+    ]
     laptop = configs["pipelines"].kubeflow.sizing
     other = UPSTREAM if laptop == LAPTOP else LAPTOP
-    choices.insert(list(configs).index("pipelines") + 1, Choice(f"profile `pipelines` `--sizing {other}`",
-                                                                configs["pipelines"].kubeflow.apps,
-                                                                nodes["pipelines"], other))
+    choices.insert(
+        list(configs).index("pipelines") + 1,
+        Choice(
+            f"profile `pipelines` `--sizing {other}`", configs["pipelines"].kubeflow.apps, nodes["pipelines"], other
+        ),
+    )
     choices.insert(1, Choice("profile `full` `--sizing laptop`", None, nodes["full"], LAPTOP))
     choices += [Choice(f"`--apps {','.join(apps)}`", list(apps), nodes["pipelines"]) for apps in README_CHOICES]
     rows = profile_rows(objects, catalog, choices)
     single = single_user_estimate(objects, catalog, nodes["pipelines"])
     pipelines = sized(select(objects, catalog, configs["pipelines"].kubeflow.apps), laptop)
-    return (f"Measured from the {catalog.release} `example` render by `kfbootstrap.apps.report` "
-            "(tests/unit/test_apps_readme.py keeps this section in step with the code):\n\n"
-            + markdown(rows)
-            + f"\nEstimate, not installable here: upstream's single-user Pipelines would request about "
-              f"{single.total_cpu:.2f} CPU and {single.total_memory / GIB:.2f} GiB ({single.pods} pods, no sidecars); "
-              "see below.\n\n"
-            + f"What `--sizing {LAPTOP}` changes in the render (only requests, only downwards):\n\n"
-            + "".join(f"- {change}\n" for change in pipelines.resized)
-            + _sidecar_note(pipelines)
-            + f"\nThe `pipelines` profile's largest requests ({laptop} sizing): "
-            + largest(pipelines, nodes["pipelines"]) + f".\n\nThe `pipelines` profile per part ({laptop} sizing):\n\n"
-            + part_markdown(pipelines, nodes["pipelines"]))
+    return (
+        f"Measured from the {catalog.release} `example` render by `kfbootstrap.apps.report` "
+        "(tests/unit/test_apps_readme.py keeps this section in step with the code):\n\n"
+        + markdown(rows)
+        + f"\nEstimate, not installable here: upstream's single-user Pipelines would request about "
+        f"{single.total_cpu:.2f} CPU and {single.total_memory / GIB:.2f} GiB ({single.pods} pods, no sidecars); "
+        "see below.\n\n"
+        + f"What `--sizing {LAPTOP}` changes in the render (only requests, only downwards):\n\n"
+        + "".join(f"- {change}\n" for change in pipelines.resized)
+        + _sidecar_note(pipelines)
+        + f"\nThe `pipelines` profile's largest requests ({laptop} sizing): "
+        + largest(pipelines, nodes["pipelines"])
+        + f".\n\nThe `pipelines` profile per part ({laptop} sizing):\n\n"
+        + part_markdown(pipelines, nodes["pipelines"])
+    )
 
 
 def _sidecar_note(selection: Selection) -> str:
@@ -177,8 +216,10 @@ def _sidecar_note(selection: Selection) -> str:
     sidecar = sidecar_of(selection.objects)
     if sidecar is None or any("sidecar default" in change for change in selection.resized):
         return ""
-    return (f"- not changed: the injector's default sidecar requests ({sidecar.cpu * 1000:.0f}m CPU, "
-            f"{sidecar.memory / 2**20:.0f}Mi) are already Istio's demo values\n")
+    return (
+        f"- not changed: the injector's default sidecar requests ({sidecar.cpu * 1000:.0f}m CPU, "
+        f"{sidecar.memory / 2**20:.0f}Mi) are already Istio's demo values\n"
+    )
 
 
 def largest(selection: Selection, nodes: int, count: int = 6) -> str:

@@ -53,16 +53,26 @@ def check_apps(catalog: Catalog, apps: Sequence[str]) -> list[str]:
     known = catalog.apps()
     unknown = [a for a in apps if a not in known]
     if unknown:
-        raise ConfigError(f"kubeflow.apps: unknown application{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
-                          f"in release {catalog.release}", hint=f"choose from: {', '.join(known)}")
+        raise ConfigError(
+            f"kubeflow.apps: unknown application{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+            f"in release {catalog.release}",
+            hint=f"choose from: {', '.join(known)}",
+        )
     if not apps:
-        raise ConfigError("kubeflow.apps is empty", hint="leave it out for every application, or switch "
-                                                         "components.kubeflow off for none")
+        raise ConfigError(
+            "kubeflow.apps is empty",
+            hint="leave it out for every application, or switch components.kubeflow off for none",
+        )
     return [a for a in known if a in apps]
 
 
-def select(objects: Sequence[Mapping[str, Any]], catalog: Catalog, apps: Sequence[str] | None,
-           built_from: str = ORIGIN_DIR, root: str = ".") -> Selection:
+def select(
+    objects: Sequence[Mapping[str, Any]],
+    catalog: Catalog,
+    apps: Sequence[str] | None,
+    built_from: str = ORIGIN_DIR,
+    root: str = ".",
+) -> Selection:
     """The objects of `apps` (None: all of them) and of the common parts they need."""
     chosen = check_apps(catalog, apps) if apps is not None else catalog.apps()
     parts = catalog.closure(chosen)
@@ -70,9 +80,11 @@ def select(objects: Sequence[Mapping[str, Any]], catalog: Catalog, apps: Sequenc
     owners = [_owner(obj, source, catalog, everything=apps is None) for obj, source in zip(objects, sources)]
     missing = [part for part in parts if part not in owners]
     if apps is not None and missing:
-        raise KfbError(f"cannot choose applications: the render has nothing of {', '.join(missing)}",
-                       hint="a render written by `kfbootstrap render --apps ...` holds only those apps: render "
-                            "again with the apps you want, or point kubeflow.path at the release's checkout")
+        raise KfbError(
+            f"cannot choose applications: the render has nothing of {', '.join(missing)}",
+            hint="a render written by `kfbootstrap render --apps ...` holds only those apps: render "
+            "again with the apps you want, or point kubeflow.path at the release's checkout",
+        )
     kept = set(parts)
     selection = Selection(chosen, parts, [], [])
     for obj, owner in zip(objects, owners):
@@ -98,16 +110,20 @@ def _owner(obj: Mapping[str, Any], source: str | None, catalog: Catalog, everyth
     if source is None:
         if everything:
             return ""
-        raise KfbError(f"cannot choose applications: {_name(obj)} has no {ORIGIN_DIR} origin annotation",
-                       hint="kubeflow.apps needs a render made with origin annotations: a release or checkout "
-                            "(rendered by kfbootstrap), or a file written by `kfbootstrap render`")
+        raise KfbError(
+            f"cannot choose applications: {_name(obj)} has no {ORIGIN_DIR} origin annotation",
+            hint="kubeflow.apps needs a render made with origin annotations: a release or checkout "
+            "(rendered by kfbootstrap), or a file written by `kfbootstrap render`",
+        )
     owner = catalog.owner(source)
     if owner is None:
         if everything:
             return ""
-        raise KfbError(f"cannot choose applications: {_name(obj)} comes from {source}, which the "
-                       f"{catalog.release} catalog does not know",
-                       hint="leave kubeflow.apps out to install everything the render has, or report the path")
+        raise KfbError(
+            f"cannot choose applications: {_name(obj)} comes from {source}, which the "
+            f"{catalog.release} catalog does not know",
+            hint="leave kubeflow.apps out to install everything the render has, or report the path",
+        )
     return owner
 
 
@@ -119,15 +135,22 @@ def _labelled(obj: Mapping[str, Any], part: str) -> dict[str, Any]:
     return {**obj, "metadata": meta}
 
 
-def _repair_issuers(selection: Selection, original: Sequence[Mapping[str, Any]], owners: list[str],
-                    source_list: list[str | None]) -> None:
+def _repair_issuers(
+    selection: Selection, original: Sequence[Mapping[str, Any]], owners: list[str], source_list: list[str | None]
+) -> None:
     """Point a Certificate whose Issuer is not selected at the one Issuer its own source file defines."""
-    issuers = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in selection.objects if _is_cert_manager(o, "Issuer")}
+    issuers = {
+        (o["metadata"].get("namespace"), o["metadata"]["name"])
+        for o in selection.objects
+        if _is_cert_manager(o, "Issuer")
+    }
     sources = {id(obj): source for obj, source in zip(original, source_list)}
     own_issuers: dict[tuple[str | None, str | None], list[str]] = {}
     for obj, owner in zip(original, owners):
         if _is_cert_manager(obj, "Issuer") and owner in selection.parts:
-            own_issuers.setdefault((obj["metadata"].get("namespace"), sources[id(obj)]), []).append(obj["metadata"]["name"])
+            own_issuers.setdefault((obj["metadata"].get("namespace"), sources[id(obj)]), []).append(
+                obj["metadata"]["name"]
+            )
     by_name = {(o.get("kind"), o["metadata"].get("namespace"), o["metadata"]["name"]): sources[id(o)] for o in original}
     for index, obj in enumerate(selection.objects):
         if not _is_cert_manager(obj, "Certificate"):
@@ -140,16 +163,23 @@ def _repair_issuers(selection: Selection, original: Sequence[Mapping[str, Any]],
         if len(candidates) == 1:
             spec = {**obj["spec"], "issuerRef": {**ref, "name": candidates[0]}}
             selection.objects[index] = {**obj, "spec": spec}
-            selection.repaired.append(f"Certificate/{namespace}/{obj['metadata']['name']}: issuer "
-                                      f"{ref.get('name')} -> {candidates[0]}")
+            selection.repaired.append(
+                f"Certificate/{namespace}/{obj['metadata']['name']}: issuer {ref.get('name')} -> {candidates[0]}"
+            )
         else:
-            selection.dangling.append(f"Certificate/{namespace}/{obj['metadata']['name']} names Issuer "
-                                      f"{ref.get('name')}, which is not selected")
+            selection.dangling.append(
+                f"Certificate/{namespace}/{obj['metadata']['name']} names Issuer "
+                f"{ref.get('name')}, which is not selected"
+            )
 
 
 def _dangling_ca_injections(objects: Sequence[Mapping[str, Any]]) -> list[str]:
     """cert-manager.io/inject-ca-from annotations naming a Certificate outside the selection (cainjector ignores them)."""
-    certificates = {f"{o['metadata'].get('namespace')}/{o['metadata']['name']}" for o in objects if _is_cert_manager(o, "Certificate")}
+    certificates = {
+        f"{o['metadata'].get('namespace')}/{o['metadata']['name']}"
+        for o in objects
+        if _is_cert_manager(o, "Certificate")
+    }
     found = []
     for obj in objects:
         wanted = ((obj.get("metadata") or {}).get("annotations") or {}).get("cert-manager.io/inject-ca-from")

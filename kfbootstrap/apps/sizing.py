@@ -48,7 +48,9 @@ class Lower:
 # Istio's demo profile's requests (module docstring), for the containers upstream sizes for production.
 LAPTOP_REQUESTS = (
     Lower("Deployment", "istio-system", "istiod", "discovery", "10m", "100Mi"),  # pilot.resources.requests
-    Lower("Deployment", "istio-system", "istio-ingressgateway", "istio-proxy", "10m", "40Mi"),  # gateways.istio-ingressgateway
+    Lower(
+        "Deployment", "istio-system", "istio-ingressgateway", "istio-proxy", "10m", "40Mi"
+    ),  # gateways.istio-ingressgateway
     Lower("DaemonSet", "kube-system", "istio-cni-node", "install-cni", "10m", "40Mi"),  # cni.resources.requests
 )
 LAPTOP_SIDECAR = {"cpu": "10m", "memory": "40Mi"}  # global.proxy.resources.requests

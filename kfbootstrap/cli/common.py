@@ -21,17 +21,27 @@ ConfigOption = Annotated[
     typer.Option("--config", "-c", help="Config file (default: ./kfbootstrap.yaml if present).", show_default=False),
 ]
 ProfileOption = Annotated[
-    Optional[str], typer.Option("--profile", help="full, minimal, ci or pipelines (see README, 'Profiles').", show_default=False)
+    Optional[str],
+    typer.Option("--profile", help="full, minimal, ci or pipelines (see README, 'Profiles').", show_default=False),
 ]
 NameOption = Annotated[Optional[str], typer.Option("--name", help="Kind cluster name.", show_default=False)]
 ContextOption = Annotated[
     Optional[str],
-    typer.Option("--context", help="Kube context of an existing cluster to use instead of creating one (default: kind-<cluster.name>).", show_default=False),
+    typer.Option(
+        "--context",
+        help="Kube context of an existing cluster to use instead of creating one (default: kind-<cluster.name>).",
+        show_default=False,
+    ),
 ]
 # For the commands that only talk to a cluster that exists (creds, expose, status).
-ClusterContextOption = Annotated[Optional[str], typer.Option(
-    "--context", help="Kube context of the cluster (default: kind-<cluster.name>, or cluster.context).",
-    show_default=False)]
+ClusterContextOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--context",
+        help="Kube context of the cluster (default: kind-<cluster.name>, or cluster.context).",
+        show_default=False,
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 
 
@@ -76,4 +86,3 @@ def run_context(loaded: "LoadedConfig") -> "RunContext":
     from kfbootstrap.context import RunContext
 
     return RunContext(config=loaded.config, runner=new_runner(), host=new_host())
-

@@ -22,19 +22,47 @@ if TYPE_CHECKING:
 
 def render(
     config: ConfigOption = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Directory to write <render>.yaml files and charts/ into (default: manifests to stdout).", show_default=False)] = None,
-    kubeflow_version: Annotated[Optional[str], typer.Option("--kubeflow-version", help="Kubeflow community-distribution release, e.g. 26.03.1.", show_default=False)] = None,
-    manifests: Annotated[Optional[Path], typer.Option("--manifests", help="Local manifests checkout or pre-rendered YAML.", show_default=False)] = None,
-    apps: Annotated[Optional[str], typer.Option("--apps", help="Kubeflow applications, comma-separated (sets kubeflow.apps).", show_default=False)] = None,
-    sizing: Annotated[Optional[str], typer.Option("--sizing", help="Resource requests: upstream or laptop (sets kubeflow.sizing).", show_default=False)] = None,
+    out: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--out",
+            help="Directory to write <render>.yaml files and charts/ into (default: manifests to stdout).",
+            show_default=False,
+        ),
+    ] = None,
+    kubeflow_version: Annotated[
+        Optional[str],
+        typer.Option(
+            "--kubeflow-version", help="Kubeflow community-distribution release, e.g. 26.03.1.", show_default=False
+        ),
+    ] = None,
+    manifests: Annotated[
+        Optional[Path],
+        typer.Option("--manifests", help="Local manifests checkout or pre-rendered YAML.", show_default=False),
+    ] = None,
+    apps: Annotated[
+        Optional[str],
+        typer.Option("--apps", help="Kubeflow applications, comma-separated (sets kubeflow.apps).", show_default=False),
+    ] = None,
+    sizing: Annotated[
+        Optional[str],
+        typer.Option(
+            "--sizing", help="Resource requests: upstream or laptop (sets kubeflow.sizing).", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """Render the manifests `up` would apply (with kfbootstrap's labels), for review, GitOps or air-gapped installs.
 
     A directory written with --out (manifests and chart archives) can be given back as kubeflow.path
     (or --manifests) on a machine without network.
     """
-    loaded = load(config, kubeflow__version=kubeflow_version, kubeflow__path=manifests, kubeflow__apps=apps,
-                  kubeflow__sizing=sizing)
+    loaded = load(
+        config,
+        kubeflow__version=kubeflow_version,
+        kubeflow__path=manifests,
+        kubeflow__apps=apps,
+        kubeflow__sizing=sizing,
+    )
     from kfbootstrap import paths
     from kfbootstrap.manifests import renders_for
 
@@ -63,8 +91,11 @@ def _write_render(ctx: "RunContext", name: str, out: Path | None) -> None:
         objects = [for_apply(obj, component) for obj in _chosen(ctx.config, name, rendered)]
         text = dump_manifests(objects)
     if out is None:
-        ui.out.print(f"# kfbootstrap render: {name}, {_count(len(objects), 'object')} from {rendered.origin}",
-                     markup=False, highlight=False)
+        ui.out.print(
+            f"# kfbootstrap render: {name}, {_count(len(objects), 'object')} from {rendered.origin}",
+            markup=False,
+            highlight=False,
+        )
         ui.out.file.write(text if text.startswith("---") else "---\n" + text)
         ui.out.file.flush()
     else:

@@ -65,8 +65,15 @@ class Collector:
         self.problems.append(text)
 
 
-def build_bundle(config, config_yaml: str, runner, out_dir: Path, *, connect: Callable[[], Any] | None = None,
-                 now: _dt.datetime | None = None) -> BundleResult:
+def build_bundle(
+    config,
+    config_yaml: str,
+    runner,
+    out_dir: Path,
+    *,
+    connect: Callable[[], Any] | None = None,
+    now: _dt.datetime | None = None,
+) -> BundleResult:
     """Collect, redact, pack. `connect` returns a kube.inventory.Cluster (tests pass the testbed's)."""
     now = now or _dt.datetime.now(_dt.timezone.utc)
     name = f"kfbootstrap-diagnose-{config.cluster.name}-{now.strftime('%Y%m%d-%H%M%S')}"
@@ -92,14 +99,18 @@ def build_bundle(config, config_yaml: str, runner, out_dir: Path, *, connect: Ca
 # --------------------------------------------------------------------------- the cluster
 
 
-def _collect_cluster(config, collector: Collector, redactor: Redactor, versions: dict[str, Any],
-                     connect: Callable[[], Any] | None) -> dict[str, Any]:
+def _collect_cluster(
+    config, collector: Collector, redactor: Redactor, versions: dict[str, Any], connect: Callable[[], Any] | None
+) -> dict[str, Any]:
     from kfbootstrap.kube import inventory
 
     summary: dict[str, Any] = {}
     try:
-        cluster = connect() if connect else inventory.Cluster.connect(config.kube_context,
-                                                                      os.environ.get("KUBECONFIG") or None)
+        cluster = (
+            connect()
+            if connect
+            else inventory.Cluster.connect(config.kube_context, os.environ.get("KUBECONFIG") or None)
+        )
         versions["kubernetes server"] = inventory.server_version(cluster)
     except (KfbError, inventory.InventoryError) as exc:
         collector.problem(f"cluster not reachable, no cluster state collected: {getattr(exc, 'message', exc)}")
@@ -109,8 +120,9 @@ def _collect_cluster(config, collector: Collector, redactor: Redactor, versions:
         summary["secrets"] = sum(1 for s in secrets if redactor.add_secret(s))
         summary["secrets_known"] = True
     except inventory.InventoryError as exc:
-        collector.problem(f"{exc}; without the secret values to redact, logs, events, ConfigMaps "
-                          "and kind logs are left out")
+        collector.problem(
+            f"{exc}; without the secret values to redact, logs, events, ConfigMaps and kind logs are left out"
+        )
     known = bool(summary.get("secrets_known"))
     pods = _part(collector, "pods", lambda: inventory.pods(cluster)) or []
     for pod in pods:
@@ -121,8 +133,9 @@ def _collect_cluster(config, collector: Collector, redactor: Redactor, versions:
     if known:
         collector.write_yaml("cluster/pods.yaml", pods)
     else:  # statuses quote programs' messages, which may hold a password we cannot recognise
-        collector.problem("pods.yaml and the pods' status messages are left out: the secret values to redact "
-                          "them with are unknown")
+        collector.problem(
+            "pods.yaml and the pods' status messages are left out: the secret values to redact them with are unknown"
+        )
     collector.write("cluster/pods.txt", tables.pods_table(pods, reasons=known))
     nodes = _part(collector, "nodes", lambda: inventory.nodes(cluster)) or []
     collector.write_yaml("cluster/nodes.yaml", [_strip(n) for n in nodes])
@@ -137,8 +150,10 @@ def _collect_cluster(config, collector: Collector, redactor: Redactor, versions:
         events = redactor.scrub_data(_part(collector, "events", lambda: inventory.events(cluster)) or [])
         collector.write("cluster/events.txt", tables.events_table(events))
         maps = _part(collector, "configmaps", lambda: inventory.config_maps(cluster)) or []
-        collector.write_yaml("cluster/configmaps.yaml", redactor.scrub_data(
-            [_strip(m) for m in maps if m["metadata"]["name"] not in SKIPPED_CONFIG_MAPS]))
+        collector.write_yaml(
+            "cluster/configmaps.yaml",
+            redactor.scrub_data([_strip(m) for m in maps if m["metadata"]["name"] not in SKIPPED_CONFIG_MAPS]),
+        )
         _collect_logs(cluster, not_ready, collector)
     return summary
 
@@ -153,12 +168,14 @@ def _collect_logs(cluster, not_ready: list[dict[str, Any]], collector: Collector
         namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
         if not (pod.get("spec") or {}).get("nodeName"):
             continue  # never scheduled: no container has run, so there is no log
-        restarted = {c["name"] for c in (pod.get("status") or {}).get("containerStatuses") or []
-                     if c.get("restartCount")}
-        containers = [c["name"] for group in ("initContainers", "containers")
-                      for c in (pod.get("spec") or {}).get(group) or []]
+        restarted = {
+            c["name"] for c in (pod.get("status") or {}).get("containerStatuses") or [] if c.get("restartCount")
+        }
+        containers = [
+            c["name"] for group in ("initContainers", "containers") for c in (pod.get("spec") or {}).get(group) or []
+        ]
         for container in containers:
-            for previous in ([False, True] if container in restarted else [False]):
+            for previous in [False, True] if container in restarted else [False]:
                 suffix = ".previous.log" if previous else ".log"
                 try:
                     text = inventory.pod_log(cluster, namespace, name, container, previous)
@@ -191,8 +208,11 @@ def _strip(obj: dict[str, Any]) -> dict[str, Any]:
 def _tool_versions(runner, helm: str = "helm") -> dict[str, Any]:
     from kfbootstrap import __version__
 
-    versions: dict[str, Any] = {"kfbootstrap": __version__, "python": sys.version.split()[0],
-                                "platform": platform.platform()}
+    versions: dict[str, Any] = {
+        "kfbootstrap": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
     for tool in ("kind", "kubectl", "helm", "docker"):
         argv = version_argv(tool, helm if tool == "helm" else None)
         try:
@@ -305,5 +325,6 @@ _BundleDumper.add_representer(str, _represent_str)
 def _dump_yaml(data: Any) -> str:
     dumper = _BundleDumper
     # No line folding: a value cut over two lines would escape the file-level scrub.
-    return yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
-                     width=2**31 - 1)
+    return yaml.dump(
+        data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=2**31 - 1
+    )

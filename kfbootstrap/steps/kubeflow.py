@@ -37,8 +37,10 @@ class ManifestsStep(Step):
         from kfbootstrap.manifests import source_for
 
         source = source_for(self.config)
-        return (f"Render {self.what} from {source.describe()} and apply it server-side "
-                "(CRDs first, webhooks last, each object retried on its own)")
+        return (
+            f"Render {self.what} from {source.describe()} and apply it server-side "
+            "(CRDs first, webhooks last, each object retried on its own)"
+        )
 
     def is_done(self, ctx: RunContext) -> bool:
         """Done when the cluster's marker holds this render's hash and its namespaces still exist."""
@@ -48,8 +50,12 @@ class ManifestsStep(Step):
         if marker is None:
             return False
         render = self.rendered(ctx)
-        return render is not None and marker.render_hash == self.digest(render) and \
-            not missing_namespaces(ctx.kube, marker.namespaces) and not self.to_remove(marker)
+        return (
+            render is not None
+            and marker.render_hash == self.digest(render)
+            and not missing_namespaces(ctx.kube, marker.namespaces)
+            and not self.to_remove(marker)
+        )
 
     def run(self, ctx: RunContext) -> str | None:
         from kfbootstrap.kube.apply import apply_objects
@@ -62,11 +68,16 @@ class ManifestsStep(Step):
         previous = read_marker(ctx.kube, self.component)
         forget_marker(ctx.kube, self.component)  # an interrupted apply must not look done on the next run
         objects = self.adjusted(ctx, self.objects(render))
-        report = apply_objects(ctx.kube, objects, component=self.component, timeout=ctx.config.timeouts.apply,
-                               progress=_progress)
+        report = apply_objects(
+            ctx.kube, objects, component=self.component, timeout=ctx.config.timeouts.apply, progress=_progress
+        )
         kept = self.after_apply(ctx.kube, previous)
-        write_marker(ctx.kube, Marker(self.component, self.digest(render), report.total, namespaces_of(objects),
-                                      parts=self.parts(), kept=kept))
+        write_marker(
+            ctx.kube,
+            Marker(
+                self.component, self.digest(render), report.total, namespaces_of(objects), parts=self.parts(), kept=kept
+            ),
+        )
         note = f"; kept, no longer chosen: {', '.join(kept)}" if kept else ""
         return f"{report.summary()} from {render.origin}{note}"
 

@@ -52,8 +52,13 @@ class Finding:
         return self.status == FAIL
 
 
-def collect_findings(config: Config, runner: Runner, host: HostProbe, fix: bool = False,
-                     requests: "Callable[[float | None, int | None, str], Finding] | None" = None) -> list[Finding]:
+def collect_findings(
+    config: Config,
+    runner: Runner,
+    host: HostProbe,
+    fix: bool = False,
+    requests: "Callable[[float | None, int | None, str], Finding] | None" = None,
+) -> list[Finding]:
     """Every finding for this config on this machine, in the order a user would fix them.
 
     `requests`, when given, judges the chosen apps' measured requests against the
@@ -103,9 +108,15 @@ def _tool_output(runner: Runner, argv: list[str]) -> tuple[str | None, str]:
     return result.stdout + result.stderr, ""
 
 
-def _versioned_check(name: str, runner: Runner, argv: list[str], minimum: tuple[int, int, int],
-                     install_hint: str, parse: Callable[[str], tuple[int, int, int] | None] = parse_version,
-                     recommended: tuple[int, int, int] | None = None) -> Finding:
+def _versioned_check(
+    name: str,
+    runner: Runner,
+    argv: list[str],
+    minimum: tuple[int, int, int],
+    install_hint: str,
+    parse: Callable[[str], tuple[int, int, int] | None] = parse_version,
+    recommended: tuple[int, int, int] | None = None,
+) -> Finding:
     output, problem = _tool_output(runner, argv)
     if output is None:
         return Finding(name, FAIL, problem, install_hint)
@@ -113,11 +124,19 @@ def _versioned_check(name: str, runner: Runner, argv: list[str], minimum: tuple[
     if version is None:
         return Finding(name, WARN, f"could not read its version from {output.strip()[:60]!r}", install_hint)
     if version < minimum:
-        return Finding(name, FAIL, f"{format_version(version)} is older than {format_version(minimum)}",
-                       f"upgrade {name}: {install_hint}")
+        return Finding(
+            name,
+            FAIL,
+            f"{format_version(version)} is older than {format_version(minimum)}",
+            f"upgrade {name}: {install_hint}",
+        )
     if recommended and version < recommended:
-        return Finding(name, WARN, f"{format_version(version)} works; {format_version(recommended)} is what we test",
-                       f"upgrade {name} when you can")
+        return Finding(
+            name,
+            WARN,
+            f"{format_version(version)} works; {format_version(recommended)} is what we test",
+            f"upgrade {name} when you can",
+        )
     return Finding(name, OK, format_version(version))
 
 
@@ -134,29 +153,46 @@ def _check_docker(runner: Runner) -> tuple[Finding, DockerInfo | None]:
 def _check_kind(runner: Runner, config: Config) -> Finding:
     """kind below MIN_KIND fails; older than the chosen release's CI used (releases.py) warns."""
     release = config.release
-    finding = _versioned_check("kind", runner, version_argv("kind"), MIN_KIND,
-                               f"install kind {format_version(MIN_KIND)}+ ({release.tested.kind} tested with "
-                               f"{release.tag}): https://kind.sigs.k8s.io/docs/user/quick-start/#installation")
+    finding = _versioned_check(
+        "kind",
+        runner,
+        version_argv("kind"),
+        MIN_KIND,
+        f"install kind {format_version(MIN_KIND)}+ ({release.tested.kind} tested with "
+        f"{release.tag}): https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
+    )
     version, tested = parse_version(finding.detail), parse_version(release.tested.kind)
     if finding.status == OK and version and tested and version < tested:
-        return Finding("kind", WARN, f"{finding.detail} works; release {release.tag} was tested with kind "
-                                     f"{release.tested.kind}", f"upgrade kind to {release.tested.kind} when you can")
+        return Finding(
+            "kind",
+            WARN,
+            f"{finding.detail} works; release {release.tag} was tested with kind {release.tested.kind}",
+            f"upgrade kind to {release.tested.kind} when you can",
+        )
     return finding
 
 
 def _kubectl_client(output: str) -> dict:
     try:
-        return json.loads(output[output.index("{"):])
+        return json.loads(output[output.index("{") :])
     except ValueError:
         return {}
 
 
 def _check_kubectl(runner: Runner) -> Finding:
     def parse(output: str):
-        return parse_version(_kubectl_client(output).get("clientVersion", {}).get("gitVersion", "")) or parse_version(output)
+        return parse_version(_kubectl_client(output).get("clientVersion", {}).get("gitVersion", "")) or parse_version(
+            output
+        )
 
-    return _versioned_check("kubectl", runner, version_argv("kubectl"), MIN_KUBECTL,
-                            "install kubectl: https://kubernetes.io/docs/tasks/tools/", parse=parse)
+    return _versioned_check(
+        "kubectl",
+        runner,
+        version_argv("kubectl"),
+        MIN_KUBECTL,
+        "install kubectl: https://kubernetes.io/docs/tasks/tools/",
+        parse=parse,
+    )
 
 
 def _check_kustomize(runner: Runner) -> Finding:
@@ -165,8 +201,13 @@ def _check_kustomize(runner: Runner) -> Finding:
     built_in = parse_version(_kubectl_client(output or "").get("kustomizeVersion", ""))
     if built_in and built_in >= MIN_KUSTOMIZE:
         return Finding("kustomize", OK, f"{format_version(built_in)} (built into kubectl)")
-    standalone = _versioned_check("kustomize", runner, version_argv("kustomize"), MIN_KUSTOMIZE,
-                                  "install kustomize v5+ or a kubectl whose built-in kustomize is v5+")
+    standalone = _versioned_check(
+        "kustomize",
+        runner,
+        version_argv("kustomize"),
+        MIN_KUSTOMIZE,
+        "install kustomize v5+ or a kubectl whose built-in kustomize is v5+",
+    )
     return standalone
 
 
@@ -195,8 +236,12 @@ def _check_helm(runner: Runner, executable: str = "helm") -> Finding:
     return Finding("helm", OK, format_version(version))
 
 
-def _check_resources(config: Config, host: HostProbe, docker: DockerInfo | None,
-                     requests: "Callable[[float | None, int | None, str], Finding] | None" = None) -> list[Finding]:
+def _check_resources(
+    config: Config,
+    host: HostProbe,
+    docker: DockerInfo | None,
+    requests: "Callable[[float | None, int | None, str], Finding] | None" = None,
+) -> list[Finding]:
     """Compare what Docker (or else the host) offers with what the profile needs (a bare cluster less),
     or with what the chosen apps request when `requests` can measure them."""
     bare = not config.components.enabled()
@@ -210,31 +255,48 @@ def _check_resources(config: Config, host: HostProbe, docker: DockerInfo | None,
     if requests is not None:
         return [requests(memory, cpus, source), cpu_finding]
     return [
-        _resource_finding("memory", memory, needs.min_memory_gib, needs.recommended_memory_gib, "GiB", source, wanted_by),
+        _resource_finding(
+            "memory", memory, needs.min_memory_gib, needs.recommended_memory_gib, "GiB", source, wanted_by
+        ),
         cpu_finding,
     ]
 
 
-def _resource_finding(name: str, have: float | None, minimum: float, recommended: float,
-                      unit: str, source: str, wanted_by: str) -> Finding:
+def _resource_finding(
+    name: str, have: float | None, minimum: float, recommended: float, unit: str, source: str, wanted_by: str
+) -> Finding:
     if have is None:
         return Finding(name, WARN, f"could not read {name} of the {source}", "")
     seen = f"{have:.1f} {unit}" if unit == "GiB" else f"{int(have)} {unit}"
     if have < minimum:
-        more = (f"raise Docker Desktop's {'Memory' if name == 'memory' else 'CPU limit'} to at least {minimum:g} "
-                "(Settings → Resources → Advanced)" if source == "Docker Desktop VM" else f"give Docker more {name}")
-        return Finding(name, FAIL, f"{seen} on the {source}; {wanted_by} needs at least {minimum:g}",
-                       f"{more}, or use `--profile minimal`")
+        more = (
+            f"raise Docker Desktop's {'Memory' if name == 'memory' else 'CPU limit'} to at least {minimum:g} "
+            "(Settings → Resources → Advanced)"
+            if source == "Docker Desktop VM"
+            else f"give Docker more {name}"
+        )
+        return Finding(
+            name,
+            FAIL,
+            f"{seen} on the {source}; {wanted_by} needs at least {minimum:g}",
+            f"{more}, or use `--profile minimal`",
+        )
     if have < recommended:
-        return Finding(name, WARN, f"{seen} on the {source}; {recommended:g} recommended for {wanted_by}",
-                       "expect slow start-up, or use `--profile minimal`")
+        return Finding(
+            name,
+            WARN,
+            f"{seen} on the {source}; {recommended:g} recommended for {wanted_by}",
+            "expect slow start-up, or use `--profile minimal`",
+        )
     return Finding(name, OK, f"{seen} on the {source}")
 
 
 def _check_inotify(runner: Runner, host: HostProbe, fix: bool) -> list[Finding]:
     if host.system() != "Linux":
         return []  # Docker Desktop's VM has its own limits, out of our reach
-    low = {name: value for name, value in ((n, host.sysctl(n)) for n in INOTIFY) if value is None or value < INOTIFY[name]}
+    low = {
+        name: value for name, value in ((n, host.sysctl(n)) for n in INOTIFY) if value is None or value < INOTIFY[name]
+    }
     if low and fix:
         sysctl.write(runner, INOTIFY, as_root=host.is_root())
         low = {name: host.sysctl(name) for name in low if (host.sysctl(name) or 0) < INOTIFY[name]}
@@ -242,7 +304,9 @@ def _check_inotify(runner: Runner, host: HostProbe, fix: bool) -> list[Finding]:
     for name, wanted in INOTIFY.items():
         value = host.sysctl(name) if name not in low else low[name]
         if name in low:
-            findings.append(Finding(name, FAIL, f"{value} < {wanted}", f"{INOTIFY_FIX}  (or `kfbootstrap doctor --fix`)"))
+            findings.append(
+                Finding(name, FAIL, f"{value} < {wanted}", f"{INOTIFY_FIX}  (or `kfbootstrap doctor --fix`)")
+            )
         else:
             findings.append(Finding(name, OK, str(value)))
     return findings
@@ -259,15 +323,22 @@ def _check_ports(config: Config, host: HostProbe) -> list[Finding]:
         try:
             free = host.port_free(config.forwards.address, port)
         except PermissionError:
-            findings.append(Finding(check, WARN, "below 1024: binding it needs root",
-                                    f"set forwards.ports.{forward} to a port above 1023"))
+            findings.append(
+                Finding(
+                    check,
+                    WARN,
+                    "below 1024: binding it needs root",
+                    f"set forwards.ports.{forward} to a port above 1023",
+                )
+            )
             continue
         if free:
             findings.append(Finding(check, OK, f"free on {config.forwards.address}"))
         else:
             holder = host.port_holder(port) or "another process"
-            findings.append(Finding(check, WARN, f"in use by {holder}",
-                                    f"stop it, or set forwards.ports.{forward} to a free port"))
+            findings.append(
+                Finding(check, WARN, f"in use by {holder}", f"stop it, or set forwards.ports.{forward} to a free port")
+            )
     return findings
 
 
@@ -294,11 +365,16 @@ def _requests_check(ctx: RunContext) -> "Callable[[float | None, int | None, str
 
     def check(memory: float | None, cpus: int | None, source: str) -> Finding:
         verdict = fit(totals, nodes, memory, cpus)
-        more = "raise Docker Desktop's Memory (Settings → Resources)" if source == "Docker Desktop VM" \
+        more = (
+            "raise Docker Desktop's Memory (Settings → Resources)"
+            if source == "Docker Desktop VM"
             else "give Docker more memory"
+        )
         laptop = "" if config.kubeflow.sizing == "laptop" else "`--sizing laptop`, "
-        hint = f"{more}, {laptop}choose fewer apps (`--apps pipelines`) or `--profile pipelines`; " \
-               "`up --dry-run` shows what each asks for"
+        hint = (
+            f"{more}, {laptop}choose fewer apps (`--apps pipelines`) or `--profile pipelines`; "
+            "`up --dry-run` shows what each asks for"
+        )
         status = FAIL if verdict.verdict == NO else WARN if verdict.verdict == TIGHT else OK
         return Finding("requests", status, f"{verdict.describe()} on the {source}", hint if status != OK else "")
 
@@ -322,4 +398,8 @@ class PreflightStep(Step):
             more = f" (and {len(blockers) - 1} more; see `kfbootstrap doctor`)" if len(blockers) > 1 else ""
             raise KfbError(f"{first.check}: {first.detail}{more}", hint=first.fix or "run `kfbootstrap doctor`")
         warnings = [f for f in findings if f.status == WARN]
-        return f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}, see `kfbootstrap doctor`" if warnings else None
+        return (
+            f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}, see `kfbootstrap doctor`"
+            if warnings
+            else None
+        )

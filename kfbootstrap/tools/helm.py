@@ -160,8 +160,14 @@ def _error_class(helm_errors: Any, stderr: str) -> type:
 class Helm:
     """The releases of one cluster (kube context), through pyhelm3."""
 
-    def __init__(self, runner: Runner, executable: str = "helm", context: str | None = None,
-                 kubeconfig: str | None = None, timeout_seconds: int = 600):
+    def __init__(
+        self,
+        runner: Runner,
+        executable: str = "helm",
+        context: str | None = None,
+        kubeconfig: str | None = None,
+        timeout_seconds: int = 600,
+    ):
         self.runner = runner
         self.executable = executable
         self.context = context
@@ -173,16 +179,22 @@ class Helm:
         if self._client is None:
             if self.runner.which(self.executable) is None and not Path(self.executable).is_file():
                 raise ToolMissing(self.executable, HELM_HINT)
-            self._client = _make_client(self.runner, executable=self.executable, kubecontext=self.context,
-                                        kubeconfig=self.kubeconfig, default_timeout=self.timeout)
+            self._client = _make_client(
+                self.runner,
+                executable=self.executable,
+                kubecontext=self.context,
+                kubeconfig=self.kubeconfig,
+                default_timeout=self.timeout,
+            )
         return self._client
 
     def state(self, release: str, namespace: str) -> ReleaseState | None:
         """The release's current revision, or None when it does not exist."""
         return _run(self._state(release, namespace), f"read release {release}")
 
-    def is_current(self, release: str, namespace: str, source: "ChartSource", chart: str,
-                   values: dict[str, Any]) -> bool:
+    def is_current(
+        self, release: str, namespace: str, source: "ChartSource", chart: str, values: dict[str, Any]
+    ) -> bool:
         state = self.state(release, namespace)
         return state is not None and _matches(state, chart, source.version, values)
 
@@ -196,30 +208,58 @@ class Helm:
 
     async def _list_all(self) -> Any:
         return await self.client().list_release_definitions(
-            all_namespaces=True, include_deployed=True, include_failed=True, include_pending=True,
-            include_superseded=True, include_uninstalled=True, include_uninstalling=True)
+            all_namespaces=True,
+            include_deployed=True,
+            include_failed=True,
+            include_pending=True,
+            include_superseded=True,
+            include_uninstalled=True,
+            include_uninstalling=True,
+        )
 
-    def ensure(self, release: str, namespace: str, source: "ChartSource", chart: str, values: dict[str, Any],
-               on_note: Callable[[str], None] = lambda _: None) -> ReleaseResult:
+    def ensure(
+        self,
+        release: str,
+        namespace: str,
+        source: "ChartSource",
+        chart: str,
+        values: dict[str, Any],
+        on_note: Callable[[str], None] = lambda _: None,
+    ) -> ReleaseResult:
         """Recover a stuck release, then install or upgrade only if chart version or values differ."""
         return _run(self._ensure(release, namespace, source, chart, values, on_note), f"install release {release}")
 
     def pull(self, source: "ChartSource", chart: str, destination: Path) -> Path:
         """`helm pull` a repository chart's archive into `destination` (for offline `up`); the path of it."""
-        self.runner.run([self.executable, "pull", source.ref, "--repo", source.repo or "", "--version", source.version,
-                         "--destination", str(destination)])
+        self.runner.run(
+            [
+                self.executable,
+                "pull",
+                source.ref,
+                "--repo",
+                source.repo or "",
+                "--version",
+                source.version,
+                "--destination",
+                str(destination),
+            ]
+        )
         return destination / f"{chart}-{source.version}.tgz"
 
-    def template(self, release: str, namespace: str, source: "ChartSource", values: dict[str, Any]) -> list[dict[str, Any]]:
+    def template(
+        self, release: str, namespace: str, source: "ChartSource", values: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         """The objects `helm template` renders (no cluster needed): what the release would run."""
         return _run(self._template(release, namespace, source, values), f"render chart {source.ref}")
 
-    async def _template(self, release: str, namespace: str, source: "ChartSource",
-                        values: dict[str, Any]) -> list[dict[str, Any]]:
+    async def _template(
+        self, release: str, namespace: str, source: "ChartSource", values: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         client = self.client()
         chart_obj = await client.get_chart(source.ref, repo=source.repo, version=source.version)
-        return [dict(obj) for obj in await client.template_resources(chart_obj, release, values, namespace=namespace)
-                if obj]
+        return [
+            dict(obj) for obj in await client.template_resources(chart_obj, release, values, namespace=namespace) if obj
+        ]
 
     async def _state(self, release: str, namespace: str) -> ReleaseState | None:
         from pyhelm3.errors import ReleaseNotFoundError
@@ -230,8 +270,15 @@ class Helm:
             return None
         return await _state_of(revision)
 
-    async def _ensure(self, release: str, namespace: str, source: "ChartSource", chart: str,
-                      values: dict[str, Any], on_note: Callable[[str], None]) -> ReleaseResult:
+    async def _ensure(
+        self,
+        release: str,
+        namespace: str,
+        source: "ChartSource",
+        chart: str,
+        values: dict[str, Any],
+        on_note: Callable[[str], None],
+    ) -> ReleaseResult:
         client = self.client()
         state = await self._state(release, namespace)
         recovered = None
@@ -242,24 +289,34 @@ class Helm:
             return ReleaseResult("unchanged", state.revision, recovered)
         chart_obj = await client.get_chart(source.ref, repo=source.repo, version=source.version)
         revision = await client.install_or_upgrade_release(
-            release, chart_obj, values, namespace=namespace, create_namespace=True, timeout=self.timeout,
-            wait=False, description=f"kfbootstrap: {chart} {source.version}")
+            release,
+            chart_obj,
+            values,
+            namespace=namespace,
+            create_namespace=True,
+            timeout=self.timeout,
+            wait=False,
+            description=f"kfbootstrap: {chart} {source.version}",
+        )
         action = "installed" if state is None else "upgraded"
         log.info("helm: %s %s revision %s (%s %s)", action, release, revision.revision, chart, source.version)
         return ReleaseResult(action, revision.revision, recovered)
 
-    async def _recover(self, release: str, namespace: str, state: ReleaseState,
-                       on_note: Callable[[str], None]) -> str:
+    async def _recover(self, release: str, namespace: str, state: ReleaseState, on_note: Callable[[str], None]) -> str:
         """Unblock a release an interrupted run left pending; helm refuses any new operation until then."""
         client = self.client()
         if state.status in STUCK_UNINSTALL:
-            note = (f"release {release} was stuck in {state.status} (revision {state.revision}, an interrupted run): "
-                    "uninstalled it to install again")
+            note = (
+                f"release {release} was stuck in {state.status} (revision {state.revision}, an interrupted run): "
+                "uninstalled it to install again"
+            )
             on_note(note)
             await client.uninstall_release(release, namespace=namespace, wait=True, timeout=self.timeout)
         else:
-            note = (f"release {release} was stuck in {state.status} (revision {state.revision}, an interrupted run): "
-                    "rolled back to the last good revision before upgrading")
+            note = (
+                f"release {release} was stuck in {state.status} (revision {state.revision}, an interrupted run): "
+                "rolled back to the last good revision before upgrading"
+            )
             on_note(note)
             revision = await client.get_current_revision(release, namespace=namespace)
             await revision.release.rollback(cleanup_on_fail=True, wait=False, timeout=self.timeout)
@@ -270,14 +327,23 @@ class Helm:
 async def _state_of(revision: Any) -> ReleaseState:
     metadata = await revision.chart_metadata()
     values = await revision.values()
-    return ReleaseState(revision=revision.revision, status=str(getattr(revision.status, "value", revision.status)),
-                        chart=metadata.name, chart_version=str(metadata.version), values=values or {})
+    return ReleaseState(
+        revision=revision.revision,
+        status=str(getattr(revision.status, "value", revision.status)),
+        chart=metadata.name,
+        chart_version=str(metadata.version),
+        values=values or {},
+    )
 
 
 def _matches(state: ReleaseState, chart: str, version: str, values: dict[str, Any]) -> bool:
     """Deployed, same chart and version, same values (compared as JSON, as helm stores them)."""
-    return (state.status == "deployed" and state.chart == chart and state.chart_version == version
-            and _canonical(state.values) == _canonical(values))
+    return (
+        state.status == "deployed"
+        and state.chart == chart
+        and state.chart_version == version
+        and _canonical(state.values) == _canonical(values)
+    )
 
 
 def _canonical(values: dict[str, Any]) -> str:

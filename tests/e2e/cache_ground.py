@@ -24,8 +24,10 @@ REGISTRY_BUILD = REPO / "tests" / "kind" / "registry-image.sh"
 UPSTREAM_PORT = 5000
 
 # Distribution's access log (gorilla combined format): client, time, request, status, bytes, agent.
-_ACCESS = re.compile(r'^(?P<client>\S+) \S+ \S+ \[[^\]]+\] "(?P<method>[A-Z]+) (?P<path>\S+) [^"]*" '
-                     r'(?P<status>\d{3}) (?P<bytes>\d+|-) "[^"]*" "(?P<agent>[^"]*)"')
+_ACCESS = re.compile(
+    r'^(?P<client>\S+) \S+ \S+ \[[^\]]+\] "(?P<method>[A-Z]+) (?P<path>\S+) [^"]*" '
+    r'(?P<status>\d{3}) (?P<bytes>\d+|-) "[^"]*" "(?P<agent>[^"]*)"'
+)
 
 
 def docker(*args: str, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess:
@@ -65,8 +67,15 @@ def parse_access_log(text: str) -> list[Request]:
         match = _ACCESS.match(line)
         if match:
             size = match.group("bytes")
-            found.append(Request(match.group("method"), match.group("path"), int(match.group("status")),
-                                 0 if size == "-" else int(size), match.group("agent")))
+            found.append(
+                Request(
+                    match.group("method"),
+                    match.group("path"),
+                    int(match.group("status")),
+                    0 if size == "-" else int(size),
+                    match.group("agent"),
+                )
+            )
     return found
 
 
@@ -86,11 +95,31 @@ class Upstream:
             import bcrypt
 
             user, password, directory = self.login
-            (directory / "htpasswd").write_text(f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()}\n")
-            auth = ["-v", f"{directory}:/auth:ro", "-e", "REGISTRY_AUTH=htpasswd",
-                    "-e", "REGISTRY_AUTH_HTPASSWD_REALM=e2e", "-e", "REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd"]
-        docker("run", "-d", "--name", self.name, "--network", self.network, "-p", f"127.0.0.1::{UPSTREAM_PORT}",
-               *auth, self.image)
+            (directory / "htpasswd").write_text(
+                f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()}\n"
+            )
+            auth = [
+                "-v",
+                f"{directory}:/auth:ro",
+                "-e",
+                "REGISTRY_AUTH=htpasswd",
+                "-e",
+                "REGISTRY_AUTH_HTPASSWD_REALM=e2e",
+                "-e",
+                "REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd",
+            ]
+        docker(
+            "run",
+            "-d",
+            "--name",
+            self.name,
+            "--network",
+            self.network,
+            "-p",
+            f"127.0.0.1::{UPSTREAM_PORT}",
+            *auth,
+            self.image,
+        )
 
     def _docker_client(self) -> list[str]:
         """docker CLI flags for pushing: a private client config, so the host's own logins never change."""
@@ -122,7 +151,7 @@ class Upstream:
         self._mark = len(self.requests())
 
     def since_mark(self, repository: str | None = None) -> list[Request]:
-        found = self.requests()[self._mark:]
+        found = self.requests()[self._mark :]
         return [r for r in found if repository is None or r.repository == repository]
 
     def stop(self) -> None:
@@ -145,24 +174,46 @@ def unique_image(base_image: str, tag: str) -> str:
         info = tarfile.TarInfo("kfb-marker")
         info.size = len(marker)
         archive.addfile(info, io.BytesIO(marker))
-    entrypoint = json.loads(docker("image", "inspect", base_image, "--format", "{{json .Config.Entrypoint}}")
-                            .stdout.decode())
+    entrypoint = json.loads(
+        docker("image", "inspect", base_image, "--format", "{{json .Config.Entrypoint}}").stdout.decode()
+    )
     docker("import", "--change", f"ENTRYPOINT {json.dumps(entrypoint)}", "-", tag, input=buffer.getvalue())
     return tag
 
 
 def deployment(name: str, image: str) -> str:
     """A one-replica Deployment of the echo server (it listens on 8080 and needs no arguments)."""
-    return json.dumps({
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "default"},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}},
-                              "spec": {"containers": [{"name": "echo", "image": image,
-                                                       "imagePullPolicy": "IfNotPresent",
-                                                       "ports": [{"containerPort": 8080}]}]}}}})
+    return json.dumps(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "echo",
+                                "image": image,
+                                "imagePullPolicy": "IfNotPresent",
+                                "ports": [{"containerPort": 8080}],
+                            }
+                        ]
+                    },
+                },
+            },
+        }
+    )
 
 
 def summarize(requests: list[Request]) -> dict[str, int]:
     pulls = [r for r in requests if r.is_pull]
-    return {"requests": len(requests), "pulls": len(pulls), "bytes": sum(r.size for r in pulls),
-            "tag_checks": sum(1 for r in requests if r.method == "HEAD" and "/manifests/" in r.path)}
+    return {
+        "requests": len(requests),
+        "pulls": len(pulls),
+        "bytes": sum(r.size for r in pulls),
+        "tag_checks": sum(1 for r in requests if r.method == "HEAD" and "/manifests/" in r.path),
+    }

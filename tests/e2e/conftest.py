@@ -57,10 +57,16 @@ def ground() -> Ground:
     if checked.returncode != 0:
         _missing(f"the Kind test ground is not built: {checked.stderr.strip()}")
     values = dict(line.split("=", 1) for line in checked.stdout.split() if "=" in line)
-    bin_dir = subprocess.run(["bash", str(TESTBED_BUILD), "--check"], capture_output=True, text=True,
-                             check=True).stdout.split()[-1]
-    return Ground(Path(values["KFB_KIND"]), values["KFB_KIND_NODE_IMAGE"], values["KFB_ECHO_IMAGE"],
-                  values["KFB_METALLB_IMAGES"].split(","), Path(bin_dir))
+    bin_dir = subprocess.run(
+        ["bash", str(TESTBED_BUILD), "--check"], capture_output=True, text=True, check=True
+    ).stdout.split()[-1]
+    return Ground(
+        Path(values["KFB_KIND"]),
+        values["KFB_KIND_NODE_IMAGE"],
+        values["KFB_ECHO_IMAGE"],
+        values["KFB_METALLB_IMAGES"].split(","),
+        Path(bin_dir),
+    )
 
 
 @dataclass
@@ -88,8 +94,12 @@ class Session:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("KFBOOTSTRAP_")}
-        env.update(PATH=self.ground.path_env(), KUBECONFIG=str(self.kubeconfig),
-                   KFBOOTSTRAP_STATE_DIR=str(self.root / "state"), KFBOOTSTRAP_CACHE_DIR=str(self.root / "cache"))
+        env.update(
+            PATH=self.ground.path_env(),
+            KUBECONFIG=str(self.kubeconfig),
+            KFBOOTSTRAP_STATE_DIR=str(self.root / "state"),
+            KFBOOTSTRAP_CACHE_DIR=str(self.root / "cache"),
+        )
         return env
 
     def write_config(self) -> Path:
@@ -97,11 +107,19 @@ class Session:
         kind_config = yaml.safe_load((REPO / "kfbootstrap" / "data" / "kind-config.yaml").read_text())
         kind_config.setdefault("kubeadmConfigPatches", []).append(CGROUP_V1_PATCH)
         (self.root / "kind-config.yaml").write_text(yaml.safe_dump(kind_config, sort_keys=False))
-        config = {"cluster": {"name": self.name, "workers": self.workers, "node_image": self.ground.node_image,
-                              "kind_config": str(self.root / "kind-config.yaml")},
-                  "components": self.components, "forwards": {"auto": False},
-                  # the image caches' registry image would be pulled from Docker Hub: never here
-                  "cache": {"enabled": False}, **self.extra}
+        config = {
+            "cluster": {
+                "name": self.name,
+                "workers": self.workers,
+                "node_image": self.ground.node_image,
+                "kind_config": str(self.root / "kind-config.yaml"),
+            },
+            "components": self.components,
+            "forwards": {"auto": False},
+            # the image caches' registry image would be pulled from Docker Hub: never here
+            "cache": {"enabled": False},
+            **self.extra,
+        }
         self.config_file.write_text(yaml.safe_dump(config, sort_keys=False))
         return self.config_file
 
@@ -115,15 +133,22 @@ class Session:
         return result
 
     def kubectl(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run(["kubectl", "--context", self.context, *args], env=self.env(), capture_output=True,
-                              text=True, timeout=timeout, check=check)
+        return subprocess.run(
+            ["kubectl", "--context", self.context, *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=check,
+        )
 
     def kubectl_json(self, *args: str) -> Any:
         return json.loads(self.kubectl(*args, "-o", "json").stdout)
 
     def kind(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-        return subprocess.run([str(self.ground.kind), *args], env=self.env(), capture_output=True, text=True,
-                              timeout=timeout, check=check)
+        return subprocess.run(
+            [str(self.ground.kind), *args], env=self.env(), capture_output=True, text=True, timeout=timeout, check=check
+        )
 
     def clusters(self) -> list[str]:
         return self.kind("get", "clusters").stdout.split()
@@ -146,5 +171,8 @@ def make_session(ground: Ground, tmp_path_factory, name: str, **kwargs) -> Sessi
 
 def ready_nodes(session: Session) -> list[str]:
     nodes = session.kubectl_json("get", "nodes")["items"]
-    return [n["metadata"]["name"] for n in nodes
-            if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])]
+    return [
+        n["metadata"]["name"]
+        for n in nodes
+        if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])
+    ]

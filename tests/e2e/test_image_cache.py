@@ -59,8 +59,19 @@ def world(ground):
     # Not under pytest's basetemp: other pytest runs on this machine prune old basetemps, and this
     # module's state (the `images pull` record, the log searched for secrets) must outlive them.
     root = Path(tempfile.mkdtemp(prefix=f"{NAME}-"))
-    session = CacheSession(ground, root, NAME, workers=1, extra={"cache": {
-        "image": image, "network": NETWORK, "registries": {upstream.registry: f"http://{upstream.registry}"}}})
+    session = CacheSession(
+        ground,
+        root,
+        NAME,
+        workers=1,
+        extra={
+            "cache": {
+                "image": image,
+                "network": NETWORK,
+                "registries": {upstream.registry: f"http://{upstream.registry}"},
+            }
+        },
+    )
     session.delete_cluster()
     session.write_config()
     session.upstream, session.digest, session.numbers = upstream, digest, {}
@@ -82,15 +93,23 @@ def _run_workloads(world, images: dict[str, str], timeout: int = 240) -> None:
     for name, image in images.items():
         _apply(world, deployment(name, image))
     for name in images:
-        world.kubectl("wait", "--for=condition=Available", f"deployment/{name}", f"--timeout={timeout}s",
-                      timeout=timeout + 30)
+        world.kubectl(
+            "wait", "--for=condition=Available", f"deployment/{name}", f"--timeout={timeout}s", timeout=timeout + 30
+        )
 
 
 def _apply(world, manifest: str) -> None:
     import subprocess
 
-    subprocess.run(["kubectl", "--context", world.context, "apply", "-f", "-"], input=manifest, text=True,
-                   env=world.env(), capture_output=True, check=True, timeout=60)
+    subprocess.run(
+        ["kubectl", "--context", world.context, "apply", "-f", "-"],
+        input=manifest,
+        text=True,
+        env=world.env(),
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
 
 
 def _running_images(world) -> set[str]:
@@ -151,13 +170,15 @@ def test_a_warm_cache_serves_with_the_upstream_gone(world):
         images = _images(world)
         removed = set()
         for node in world.kind("get", "nodes", "--name", NAME).stdout.split():
-            present = [i for i in images.values()
-                       if docker("exec", node, "crictl", "inspecti", i, check=False).returncode == 0]
+            present = [
+                i for i in images.values() if docker("exec", node, "crictl", "inspecti", i, check=False).returncode == 0
+            ]
             if present:
                 docker("exec", node, "crictl", "rmi", *present)
                 removed.update(present)
-            assert all(docker("exec", node, "crictl", "inspecti", i, check=False).returncode != 0
-                       for i in images.values())
+            assert all(
+                docker("exec", node, "crictl", "inspecti", i, check=False).returncode != 0 for i in images.values()
+            )
         assert removed == set(images.values())  # the nodes must pull them again, now with no upstream
         world.kubectl("delete", "pods", "-n", "default", "--all", "--wait=true", timeout=180)
         for name in images:
@@ -191,8 +212,19 @@ def test_a_stopped_cache_falls_back_to_the_upstream(world):
 def test_up_restarts_a_stopped_cache_and_replaces_a_wrong_one(world):
     assert "caches 1 started" in _up(world)
     docker("rm", "-f", CACHE)
-    docker("run", "-d", "--name", CACHE, "--network", NETWORK, "-v", f"{CACHE}:/var/lib/registry",
-           "-e", "REGISTRY_PROXY_REMOTEURL=http://somewhere-else:5000", world.extra["cache"]["image"])
+    docker(
+        "run",
+        "-d",
+        "--name",
+        CACHE,
+        "--network",
+        NETWORK,
+        "-v",
+        f"{CACHE}:/var/lib/registry",
+        "-e",
+        "REGISTRY_PROXY_REMOTEURL=http://somewhere-else:5000",
+        world.extra["cache"]["image"],
+    )
     err = _up(world)
     assert "replacing cache container" in err and "somewhere-else" in err and "caches 1 replaced" in err
     env = json.loads(docker("container", "inspect", CACHE).stdout)[0]["Config"]["Env"]
@@ -271,8 +303,10 @@ def test_status_and_doctor_show_the_cache(world):
 
 
 def test_down_purge_cache_removes_container_and_volume(world):
-    print(f"\nupstream traffic for e2e/echo: first cluster {world.numbers.get('first')}, "
-          f"second cluster {world.numbers.get('second')}")
+    print(
+        f"\nupstream traffic for e2e/echo: first cluster {world.numbers.get('first')}, "
+        f"second cluster {world.numbers.get('second')}"
+    )
     gone = world.kfb("down", "--purge-cache", timeout=600)
     assert gone.returncode == 0, gone.stdout + gone.stderr
     assert docker("container", "inspect", CACHE, check=False).returncode != 0

@@ -41,14 +41,31 @@ def our_containers() -> set[str]:
 
 @pytest.fixture(scope="module")
 def cluster(ground, tmp_path_factory):
-    charts = {"metallb": {"path": str(fixture_path("charts", "metallb-0.16.1.tgz"))},
-              "grafana": {"path": str(fixture_path("charts", "grafana-10.5.15.tgz"))}}
+    charts = {
+        "metallb": {"path": str(fixture_path("charts", "metallb-0.16.1.tgz"))},
+        "grafana": {"path": str(fixture_path("charts", "grafana-10.5.15.tgz"))},
+    }
     session = make_session(ground, tmp_path_factory, NAME)
-    kind_config = {"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4",
-                   "kubeadmConfigPatches": [CGROUP_V1_PATCH], "nodes": [{"role": "control-plane"}]}
+    kind_config = {
+        "kind": "Cluster",
+        "apiVersion": "kind.x-k8s.io/v1alpha4",
+        "kubeadmConfigPatches": [CGROUP_V1_PATCH],
+        "nodes": [{"role": "control-plane"}],
+    }
     (session.root / "kind-made.yaml").write_text(yaml.safe_dump(kind_config))
-    session.kind("create", "cluster", "--name", NAME, "--image", ground.node_image,
-                 "--config", str(session.root / "kind-made.yaml"), "--wait", "120s", timeout=600)
+    session.kind(
+        "create",
+        "cluster",
+        "--name",
+        NAME,
+        "--image",
+        ground.node_image,
+        "--config",
+        str(session.root / "kind-made.yaml"),
+        "--wait",
+        "120s",
+        timeout=600,
+    )
     # the chart fixtures instead of their repositories; kind made this cluster, so: --context
     session.extra = {"charts": charts}
     session.write_config()
@@ -104,8 +121,11 @@ def test_metallb_pool_comes_from_the_real_kind_network(cluster):
 
     # MetalLB's own controller hands a LoadBalancer Service an address from that pool
     cluster.kubectl("create", "service", "loadbalancer", "lb-probe", "--tcp=80:8080")
-    ingress = wait_until(lambda: cluster.kubectl_json("get", "service", "lb-probe")["status"]
-                         .get("loadBalancer", {}).get("ingress"), 90, what="a LoadBalancer address")
+    ingress = wait_until(
+        lambda: cluster.kubectl_json("get", "service", "lb-probe")["status"].get("loadBalancer", {}).get("ingress"),
+        90,
+        what="a LoadBalancer address",
+    )
     assert first <= ipaddress.ip_address(ingress[0]["ip"]) <= last
 
 
@@ -117,10 +137,14 @@ def test_unpullable_image_shows_in_the_timeout_table(cluster):
     assert result.returncode == 1, text
     assert "ImagePullBackOff" in text or "ErrImagePull" in text, text
     pods = cluster.kubectl_json("-n", "monitoring", "get", "pods", "-l", "app.kubernetes.io/name=grafana")["items"]
-    statuses = [s for p in pods for s in p["status"].get("initContainerStatuses", []) + p["status"].get(
-        "containerStatuses", [])]
-    stuck = {s["image"] for s in statuses
-             if s.get("state", {}).get("waiting", {}).get("reason") in ("ImagePullBackOff", "ErrImagePull")}
+    statuses = [
+        s for p in pods for s in p["status"].get("initContainerStatuses", []) + p["status"].get("containerStatuses", [])
+    ]
+    stuck = {
+        s["image"]
+        for s in statuses
+        if s.get("state", {}).get("waiting", {}).get("reason") in ("ImagePullBackOff", "ErrImagePull")
+    }
     assert stuck, statuses
     # the table names the image the real kubelet could not pull (the first one the pod needs)
     assert any(f"image {image}" in text for image in stuck), (stuck, text)
@@ -132,7 +156,13 @@ def test_down_keep_cluster_removes_only_what_we_applied(cluster):
     assert result.returncode == 0, result.stdout + result.stderr
     assert NAME in cluster.clusters()
     assert cluster.kubectl("get", "configmap", "not-ours", check=False).returncode == 0
+
     def pool_gone():
-        return cluster.kubectl("-n", "metallb-system", "get", "ipaddresspools.metallb.io", "kfbootstrap-pool",
-                               check=False).returncode != 0
+        return (
+            cluster.kubectl(
+                "-n", "metallb-system", "get", "ipaddresspools.metallb.io", "kfbootstrap-pool", check=False
+            ).returncode
+            != 0
+        )
+
     assert wait_until(pool_gone, 60, what="our IPAddressPool to be deleted"), result.stderr

@@ -24,8 +24,10 @@ NAME = unique_name("kfb-e2e-cut")
 
 
 def node_has(name: str, path: str) -> bool:
-    return subprocess.run(["docker", "exec", f"{name}-control-plane", "test", "-e", path],
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run(["docker", "exec", f"{name}-control-plane", "test", "-e", path], capture_output=True).returncode
+        == 0
+    )
 
 
 @pytest.fixture
@@ -37,8 +39,14 @@ def session(ground, tmp_path_factory):
 
 def test_up_repairs_a_cluster_whose_creation_was_killed(session):
     argv = [sys.executable, "-m", "kfbootstrap", "up", "--config", str(session.config_file)]
-    first = subprocess.Popen(argv, env=session.env(), cwd=session.root, start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(
+        argv,
+        env=session.env(),
+        cwd=session.root,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         # kind writes /kind/kubeadm.conf just before `kubeadm init`: kill a moment into it
         wait_until(lambda: node_has(NAME, "/kind/kubeadm.conf"), 300, 0.5, what="kind to start kubeadm")
@@ -54,8 +62,9 @@ def test_up_repairs_a_cluster_whose_creation_was_killed(session):
     assert again.returncode == 0, again.stdout + again.stderr
     # kind writes the kube context only once it is done: the half-made cluster does not answer
     assert f"cluster {NAME} exists but its API server does not answer; deleting and re-creating it" in again.stderr
-    ready = wait_until(lambda: len(ready_nodes(session)) == 2 and ready_nodes(session), 180,
-                       what="control plane and worker Ready")
+    ready = wait_until(
+        lambda: len(ready_nodes(session)) == 2 and ready_nodes(session), 180, what="control plane and worker Ready"
+    )
     assert sorted(ready) == [f"{NAME}-control-plane", f"{NAME}-worker"]
     # and kind's own last steps happened: CNI and default StorageClass are there
     assert session.kubectl("-n", "kube-system", "get", "daemonset", "kfbnet", check=False).returncode == 0

@@ -31,8 +31,15 @@ def frozen_node(ground):
     if not FREEZER.is_dir():
         pytest.fail(f"{FREEZER} is missing: this test needs the cgroup v1 freezer docker uses here", pytrace=False)
     cluster = unique_name("kfb-sweep")
-    node_id = docker("run", "-d", "--name", f"{cluster}-control-plane", "--label", f"io.x-k8s.kind.cluster={cluster}",
-                     ground.echo_image).stdout.strip()
+    node_id = docker(
+        "run",
+        "-d",
+        "--name",
+        f"{cluster}-control-plane",
+        "--label",
+        f"io.x-k8s.kind.cluster={cluster}",
+        ground.echo_image,
+    ).stdout.strip()
     inner = FREEZER / node_id / "kfb-test-inner"
     inner.mkdir()
     pid = docker("inspect", "-f", "{{.State.Pid}}", node_id).stdout.strip()

@@ -41,8 +41,10 @@ def test_up_creates_the_cluster_with_the_configured_workers(cluster):
     assert cluster.first_up.returncode == 0, cluster.first_up.stdout + cluster.first_up.stderr
     assert NAME in cluster.clusters()
     nodes = cluster.kubectl_json("get", "nodes")["items"]
-    roles = sorted("control-plane" if "node-role.kubernetes.io/control-plane" in n["metadata"]["labels"] else "worker"
-                   for n in nodes)
+    roles = sorted(
+        "control-plane" if "node-role.kubernetes.io/control-plane" in n["metadata"]["labels"] else "worker"
+        for n in nodes
+    )
     assert roles == ["control-plane", "worker"]
     ready = wait_until(lambda: len(ready_nodes(cluster)) == 2 and ready_nodes(cluster), 180, what="2 Ready nodes")
     assert len(ready) == 2
@@ -55,8 +57,10 @@ def test_the_kubeadm_issuer_patch_took_effect(cluster):
     assert discovery["issuer"] == "https://kubernetes.default.svc"
 
 
-SA_ARGS = {"service-account-issuer": "https://kubernetes.default.svc",
-           "service-account-signing-key-file": "/etc/kubernetes/pki/sa.key"}
+SA_ARGS = {
+    "service-account-issuer": "https://kubernetes.default.svc",
+    "service-account-signing-key-file": "/etc/kubernetes/pki/sa.key",
+}
 
 
 def _api_server_args(patches: list[str]) -> object:
@@ -97,6 +101,7 @@ def test_system_pods_run_without_pulling(cluster):
     def all_running():
         pods = cluster.kubectl_json("get", "pods", "-n", "kube-system")["items"]
         return pods and all(p["status"].get("phase") == "Running" for p in pods) and pods
+
     pods = wait_until(all_running, 180, what="kube-system pods Running")
     names = [p["metadata"]["name"] for p in pods]
     for prefix in ("coredns-", "kfbnet-", "kube-proxy-", "etcd-", "kube-apiserver-"):
@@ -128,19 +133,39 @@ def echo_backend(cluster, replicas: int = 1) -> None:
     labels = {"app": "echo"}
     objects = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ECHO_NS}},
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "echo", "namespace": ECHO_NS},
-         "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                  "template": {"metadata": {"labels": labels}, "spec": {
-                      "terminationGracePeriodSeconds": 5,
-                      "containers": [{"name": "echo", "image": cluster.ground.echo_image,
-                                      "imagePullPolicy": "Never",
-                                      "env": [{"name": "POD_NAME",
-                                               "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
-                                      "ports": [{"name": "http", "containerPort": 8080}],
-                                      "readinessProbe": {"httpGet": {"path": "/", "port": "http"},
-                                                         "periodSeconds": 1}}]}}}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "grafana", "namespace": ECHO_NS},
-         "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}},
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "echo", "namespace": ECHO_NS},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "terminationGracePeriodSeconds": 5,
+                        "containers": [
+                            {
+                                "name": "echo",
+                                "image": cluster.ground.echo_image,
+                                "imagePullPolicy": "Never",
+                                "env": [
+                                    {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+                                ],
+                                "ports": [{"name": "http", "containerPort": 8080}],
+                                "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1},
+                            }
+                        ],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "grafana", "namespace": ECHO_NS},
+            "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+        },
     ]
     (cluster.root / "echo.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
     cluster.kubectl("apply", "-f", str(cluster.root / "echo.json"))
@@ -173,8 +198,9 @@ def test_expose_follows_the_pod_through_two_deletions(cluster):
     served, times, deleted = [], [], []
 
     def delete_current_pod():
-        pod = cluster.kubectl("-n", ECHO_NS, "get", "pods", "-l", "app=echo", "-o",
-                              "jsonpath={.items[0].metadata.name}").stdout
+        pod = cluster.kubectl(
+            "-n", ECHO_NS, "get", "pods", "-l", "app=echo", "-o", "jsonpath={.items[0].metadata.name}"
+        ).stdout
         deleted.append(pod)
         cluster.kubectl("-n", ECHO_NS, "delete", "pod", pod, "--wait=false")
 
@@ -236,8 +262,10 @@ def test_doctor_against_the_real_engine(cluster):
 
 def cluster_docker_info() -> str:
     import subprocess
-    return subprocess.run(["docker", "info", "--format", "{{json .}}"], capture_output=True, text=True,
-                          check=True).stdout
+
+    return subprocess.run(
+        ["docker", "info", "--format", "{{json .}}"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def test_down_deletes_the_cluster_and_stops_the_forward(cluster):

@@ -28,8 +28,11 @@ from tests.cli_helpers import run_cli
 from tests.shared_fixtures import fixture_path
 
 KIND_SUBNETS = [{"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}, {"Subnet": "fc00:f853:ccd:e793::/64"}]
-ISTIO_CRDS = ("virtualservices.networking.istio.io", "destinationrules.networking.istio.io",
-              "authorizationpolicies.security.istio.io")
+ISTIO_CRDS = (
+    "virtualservices.networking.istio.io",
+    "destinationrules.networking.istio.io",
+    "authorizationpolicies.security.istio.io",
+)
 
 
 class DockerFakingRunner(ShRunner):
@@ -86,8 +89,12 @@ def write_config(tmp_path: Path, helm: Path, **extra) -> Path:
     config = {
         "components": {"kubeflow": False, "kserve": False},
         "kubeflow": {"version": "26.03"},  # its model registry is applied beyond example (26.03.1's is in it)
-        "charts": {"helm": str(helm), "local_dir": str(fixture_path("charts")),
-                   "grafana": {"version": "10.5.15"}, "metallb": {"values": str(metallb_values)}},
+        "charts": {
+            "helm": str(helm),
+            "local_dir": str(fixture_path("charts")),
+            "grafana": {"version": "10.5.15"},
+            "metallb": {"values": str(metallb_values)},
+        },
         "model_registry": {"path": str(fixture_path("kubeflow-26.03"))},
         "forwards": {"auto": False},
         "timeouts": {"apply": 180, "ready": 180},
@@ -104,7 +111,8 @@ def istio_crds() -> list[dict]:
     wanted = []
     for doc in text.split("\n---\n"):
         if "kind: CustomResourceDefinition" in doc and any(
-                re.search(rf"^  name: {re.escape(name)}$", doc, re.M) for name in ISTIO_CRDS):
+            re.search(rf"^  name: {re.escape(name)}$", doc, re.M) for name in ISTIO_CRDS
+        ):
             wanted.append(yaml.load(doc, Loader=yaml.CSafeLoader))
     assert len(wanted) == 3
     return wanted
@@ -124,20 +132,37 @@ def test_up_installs_the_addons_and_a_second_run_changes_nothing(own_bed, helm, 
     config = write_config(tmp_path, helm)
     testbed.apply(istio_crds())
     for crd in ISTIO_CRDS:  # `kubectl wait` trips over a CRD whose status is not written yet
-        wait_until(lambda crd=crd: testbed.kubectl("get", crd, "-A",
-                                           check=False).returncode == 0, 60, what=f"{crd} served")
+        wait_until(
+            lambda crd=crd: testbed.kubectl("get", crd, "-A", check=False).returncode == 0, 60, what=f"{crd} served"
+        )
     # What Kubeflow 26.03 brings for pipelines: a seaweedfs Service (the object store step records it).
     testbed.kubectl("create", "namespace", "kubeflow", check=False)
-    testbed.apply([{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "seaweedfs", "namespace": "kubeflow"},
-                    "spec": {"selector": {"app": "seaweedfs"},
-                             "ports": [{"name": "http-s3-compat", "port": 9000, "targetPort": 8333}]}}])
+    testbed.apply(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "seaweedfs", "namespace": "kubeflow"},
+                "spec": {
+                    "selector": {"app": "seaweedfs"},
+                    "ports": [{"name": "http-s3-compat", "port": 9000, "targetPort": 8333}],
+                },
+            }
+        ]
+    )
 
     started = time.monotonic()
     first = run_cli(capsys, "up", "--context", testbed.context, "--config", str(config))
     first_seconds = time.monotonic() - started
     assert first.code == 0, first.text
-    for title in ("Install MetalLB", "Install Prometheus", "Install Grafana", "Install the model registry",
-                  "Find the pipelines' object store", "Wait until every workload is ready"):
+    for title in (
+        "Install MetalLB",
+        "Install Prometheus",
+        "Install Grafana",
+        "Install the model registry",
+        "Find the pipelines' object store",
+        "Wait until every workload is ready",
+    ):
         assert title in first.err
     assert "installed (revision 1)" in first.err
 
@@ -158,8 +183,7 @@ def test_up_installs_the_addons_and_a_second_run_changes_nothing(own_bed, helm, 
     secret = get(testbed, "secret", "grafana", "-n", "monitoring")
     password = base64.b64decode(secret["data"]["admin-password"]).decode()
     assert len(password) >= 20
-    values = json.loads(testbed.helm("get", "values", "grafana", "-n", "monitoring", "-o", "json",
-                                     binary=helm).stdout)
+    values = json.loads(testbed.helm("get", "values", "grafana", "-n", "monitoring", "-o", "json", binary=helm).stdout)
     assert values["admin"]["existingSecret"] == "grafana"
     assert values["persistence"] == {"enabled": True, "size": "10Gi"}
     assert values["datasources"]["datasources.yaml"]["datasources"][0]["url"].startswith("http://prometheus-server.")
@@ -178,25 +202,51 @@ def test_up_installs_the_addons_and_a_second_run_changes_nothing(own_bed, helm, 
 
     store = get(testbed, "configmap", "kfbootstrap-object-store", "-n", "kubeflow")["data"]
     assert (store["kind"], store["service"], store["port"], store["secret"]) == (
-        "seaweedfs", "seaweedfs", "9000", "mlpipeline-minio-artifact")
+        "seaweedfs",
+        "seaweedfs",
+        "9000",
+        "mlpipeline-minio-artifact",
+    )
 
     started = time.monotonic()
     second = run_cli(capsys, "up", "--context", testbed.context, "--config", str(config))
     second_seconds = time.monotonic() - started
     assert second.code == 0, second.text
     assert {name: r["revision"] for name, r in releases(testbed, helm).items()} == {
-        "prometheus": "1", "grafana": "1", "metallb": "1"}
-    for title in ("Install MetalLB", "Install Prometheus", "Install Grafana", "Install the model registry",
-                  "Find the pipelines' object store", "Wait until every workload is ready"):
+        "prometheus": "1",
+        "grafana": "1",
+        "metallb": "1",
+    }
+    for title in (
+        "Install MetalLB",
+        "Install Prometheus",
+        "Install Grafana",
+        "Install the model registry",
+        "Find the pipelines' object store",
+        "Wait until every workload is ready",
+    ):
         assert re.search(rf"{re.escape(title)}.*\(already done\)", second.err), second.err
     print(f"\nup ({helm.name}): first run {first_seconds:.1f}s, second run {second_seconds:.1f}s")
 
 
 def _start_stuck_helm(testbed, helm: Path, args: list[str]) -> subprocess.Popen:
     """A helm that waits for a pod that can never be scheduled, as an interrupted run left it."""
-    return subprocess.Popen([str(helm), "--kube-context", testbed.context, *args,
-                             "--wait", "--timeout", "10m", "--set", "nodeSelector.kfbootstrap-test=nowhere"],
-                            env=testbed.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [
+            str(helm),
+            "--kube-context",
+            testbed.context,
+            *args,
+            "--wait",
+            "--timeout",
+            "10m",
+            "--set",
+            "nodeSelector.kfbootstrap-test=nowhere",
+        ],
+        env=testbed.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _status(testbed, helm: Path, release: str, namespace: str) -> dict:
@@ -222,8 +272,9 @@ def test_a_release_left_pending_by_an_interrupted_run_is_recovered(testbed, helm
     from kfbootstrap.config import load_config
     from kfbootstrap.tools.helm import Helm
 
-    config = load_config(None, {"charts.local_dir": str(fixture_path("charts")), "charts.grafana.version": "10.5.15"},
-                         env={}).config
+    config = load_config(
+        None, {"charts.local_dir": str(fixture_path("charts")), "charts.grafana.version": "10.5.15"}, env={}
+    ).config
     pin = CHART_PINS["grafana"]
     source, values = chart_source(pin, config.charts), chart_values(pin, config.charts)
     values["admin"] = {}  # no generated secret in this namespace; the chart makes its own
@@ -254,7 +305,8 @@ def test_a_release_left_pending_by_an_interrupted_run_is_recovered(testbed, helm
     # install: the stuck revision was uninstalled, so this is a fresh revision 1;
     # upgrade: 1 deployed, 2 stuck, 3 the rollback, 4 our upgrade.
     assert (result.action, result.revision, status["version"]) == (
-        ("installed", 1, 1) if stuck == "pending-install" else ("upgraded", 4, 4))
+        ("installed", 1, 1) if stuck == "pending-install" else ("upgraded", 4, 4)
+    )
     assert helm.is_current(release, namespace, source, pin.chart, values)
     again = helm.ensure(release, namespace, source, pin.chart, values, on_note=notes.append)
     assert (again.action, again.revision, len(notes)) == ("unchanged", result.revision, 1)
@@ -267,11 +319,19 @@ def test_wait_times_out_with_a_table_naming_what_is_not_ready_and_why(testbed, n
     from kfbootstrap.steps.wait import WorkloadsNotReady, wait_or_explain
 
     def deployment(name: str, **pod_spec) -> dict:
-        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
-                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                         "template": {"metadata": {"labels": {"app": name}},
-                                      "spec": {"containers": [{"name": "main", "image": "registry.example/app:1"}],
-                                               **pod_spec}}}}
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "main", "image": "registry.example/app:1"}], **pod_spec},
+                },
+            },
+        }
 
     testbed.apply([deployment("healthy"), deployment("unschedulable", nodeSelector={"disk": "ssd-nowhere"})])
     config = load_config(None, {"cluster.context": testbed.context, "timeouts.ready": 8}, env={}).config
@@ -291,8 +351,9 @@ def test_wait_times_out_with_a_table_naming_what_is_not_ready_and_why(testbed, n
     assert "healthy" not in table
 
 
-def test_grafana_keeps_the_password_of_a_release_installed_without_our_values(testbed, helm, namespace, tmp_path,
-                                                                               monkeypatch, capsys):
+def test_grafana_keeps_the_password_of_a_release_installed_without_our_values(
+    testbed, helm, namespace, tmp_path, monkeypatch, capsys
+):
     """A Makefile-era `helm install grafana` owns Secret grafana; our upgrade must not lose its password."""
     import dataclasses
 
@@ -309,9 +370,17 @@ def test_grafana_keeps_the_password_of_a_release_installed_without_our_values(te
 
     overlay = tmp_path / "no-rbac.yaml"
     overlay.write_text("rbac:\n  create: false\n")
-    config = load_config(None, {"cluster.context": testbed.context, "charts.helm": str(helm),
-                                "charts.local_dir": str(fixture_path("charts")), "charts.grafana.version": "10.5.15",
-                                "charts.grafana.values": str(overlay)}, env={}).config
+    config = load_config(
+        None,
+        {
+            "cluster.context": testbed.context,
+            "charts.helm": str(helm),
+            "charts.local_dir": str(fixture_path("charts")),
+            "charts.grafana.version": "10.5.15",
+            "charts.grafana.values": str(overlay),
+        },
+        env={},
+    ).config
     step = GrafanaStep(config)
     step.pin = dataclasses.replace(step.pin, namespace=namespace)
     ctx = RunContext(config=config, runner=ShRunner())
@@ -343,10 +412,18 @@ def test_grafana_takes_the_admin_password_the_user_supplies(testbed, namespace, 
     monkeypatch.setenv("MY_GRAFANA_PW", supplied)
     overlay = tmp_path / "no-rbac.yaml"
     overlay.write_text("rbac:\n  create: false\n")
-    config = load_config(None, {"cluster.context": testbed.context, "charts.helm": str(testbed.bin_dir / "helm"),
-                                "charts.local_dir": str(fixture_path("charts")), "charts.grafana.version": "10.5.15",
-                                "charts.grafana.values": str(overlay),
-                                "charts.grafana.admin_password": "MY_GRAFANA_PW"}, env={}).config
+    config = load_config(
+        None,
+        {
+            "cluster.context": testbed.context,
+            "charts.helm": str(testbed.bin_dir / "helm"),
+            "charts.local_dir": str(fixture_path("charts")),
+            "charts.grafana.version": "10.5.15",
+            "charts.grafana.values": str(overlay),
+            "charts.grafana.admin_password": "MY_GRAFANA_PW",
+        },
+        env={},
+    ).config
     step = GrafanaStep(config)
     step.pin = dataclasses.replace(step.pin, namespace=namespace)
     ctx = RunContext(config=config, runner=ShRunner())
@@ -363,13 +440,13 @@ def test_grafana_takes_the_admin_password_the_user_supplies(testbed, namespace, 
     again.run(ctx)
     err = capsys.readouterr().err
     assert "Grafana keeps the admin password it was installed with, not $MY_GRAFANA_PW's" in err
-    assert base64.b64decode(get(testbed, "secret", "grafana", "-n", namespace)["data"]["admin-password"]).decode() \
+    assert (
+        base64.b64decode(get(testbed, "secret", "grafana", "-n", namespace)["data"]["admin-password"]).decode()
         == supplied
+    )
 
 
-
-def test_diagnose_lists_every_release_with_the_configured_helm(testbed, helm, namespace, monkeypatch, capsys,
-                                                               tmp_path):
+def test_diagnose_lists_every_release_with_the_configured_helm(testbed, helm, namespace, monkeypatch, capsys, tmp_path):
     """charts.helm is what diagnose runs, for its version and for the releases (helm 4 has no `list --all`)."""
     import tarfile
 

@@ -33,8 +33,11 @@ KUBEFLOW = f"{COMPONENT_LABEL}=kubeflow"  # what the Kubeflow step applied (the 
 @pytest.fixture(scope="module")
 def render(tmp_path_factory) -> tuple[Path, list[dict[str, Any]]]:
     example = fixture_path("kubeflow-26.03.1", "example-origin.yaml.xz")
-    objects = [o for o in parse_manifests(lzma.decompress(example.read_bytes()).decode(), str(example))
-               if o["kind"] not in WEBHOOK_KINDS]
+    objects = [
+        o
+        for o in parse_manifests(lzma.decompress(example.read_bytes()).decode(), str(example))
+        if o["kind"] not in WEBHOOK_KINDS
+    ]
     path = tmp_path_factory.mktemp("apps") / "example-origin.yaml"
     path.write_text(dump_manifests(objects))
     return path, objects
@@ -47,8 +50,13 @@ def _step(bed: Testbed, manifests: Path, monkeypatch, apps: list[str] | None, **
     from kfbootstrap.tools.runner import ShRunner
 
     monkeypatch.setenv("KUBECONFIG", bed.kubeconfig)
-    flags = {"cluster.context": bed.context, "kubeflow.path": manifests, "kubeflow.version": "26.03.1",
-             "kubeflow.apps": ",".join(apps) if apps is not None else None, **settings}
+    flags = {
+        "cluster.context": bed.context,
+        "kubeflow.path": manifests,
+        "kubeflow.version": "26.03.1",
+        "kubeflow.apps": ",".join(apps) if apps is not None else None,
+        **settings,
+    }
     config = load_config(flags=flags, env={}, cwd=manifests.parent).config
     return KubeflowStep(config), RunContext(config=config, runner=ShRunner())
 
@@ -71,9 +79,13 @@ def _only(bed: Testbed, objects: list[dict[str, Any]], chosen) -> None:
     assert set(present) == _expected(rest, chosen.objects)
     assert {meta["labels"][PART_LABEL] for meta in present.values()} == set(chosen.parts)
     assert not any("config.kubernetes.io/origin" in (meta.get("annotations") or {}) for meta in present.values())
-    served = {crd["metadata"]["name"] for crd in rest.get_json("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")["items"]}
-    dropped_crds = {o["metadata"]["name"] for o in objects if o["kind"] == "CustomResourceDefinition"} - \
-        {o["metadata"]["name"] for o in chosen.objects if o["kind"] == "CustomResourceDefinition"}
+    served = {
+        crd["metadata"]["name"]
+        for crd in rest.get_json("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")["items"]
+    }
+    dropped_crds = {o["metadata"]["name"] for o in objects if o["kind"] == "CustomResourceDefinition"} - {
+        o["metadata"]["name"] for o in chosen.objects if o["kind"] == "CustomResourceDefinition"
+    }
     assert dropped_crds and not served & dropped_crds
     assert read_marker(Kube(rest), "kubeflow").parts == chosen.parts
 
@@ -127,8 +139,9 @@ def test_changing_the_choice_keeps_dropped_apps_unless_asked_to_remove_them(test
         assert "kept" not in note
 
         def only_kserve() -> bool:
-            left = {ref for ref, meta in _our_objects(rest, objects, KUBEFLOW).items()
-                    if not meta.get("deletionTimestamp")}
+            left = {
+                ref for ref, meta in _our_objects(rest, objects, KUBEFLOW).items() if not meta.get("deletionTimestamp")
+            }
             return left == _expected(rest, kserve.objects)
 
         wait_until(only_kserve, 120, interval=2, what="the dropped apps' objects to be deleted")

@@ -37,7 +37,9 @@ def _sizes(rest: KubeRest) -> dict:
         "istiod": _requests(rest, f"{ISTIO}/istiod", "discovery"),
         "gateway": _requests(rest, f"{ISTIO}/istio-ingressgateway", "istio-proxy"),
         "cni": _requests(rest, CNI, "install-cni")["requests"],
-        "hpa": {name: rest.get_json(f"{HPA}/{name}")["spec"]["maxReplicas"] for name in ("istiod", "istio-ingressgateway")},
+        "hpa": {
+            name: rest.get_json(f"{HPA}/{name}")["spec"]["maxReplicas"] for name in ("istiod", "istio-ingressgateway")
+        },
         "sidecar": sidecar,
     }
 
@@ -48,7 +50,9 @@ def _spec_owners(rest: KubeRest, path: str) -> set[str]:
     return {e["manager"] for e in entries if not e.get("subresource") and "f:spec" in (e.get("fieldsV1") or {})}
 
 
-def test_laptop_sizing_is_applied_and_a_rerun_with_upstream_sizing_restores_upstreams_values(testbed, shared_render, monkeypatch):
+def test_laptop_sizing_is_applied_and_a_rerun_with_upstream_sizing_restores_upstreams_values(
+    testbed, shared_render, monkeypatch
+):
     manifests, objects = shared_render
     pipelines = select(objects, CATALOG, ["pipelines"])
     with Testbed(testbed.bin_dir, testbed.stage_dir) as bed:
@@ -59,18 +63,29 @@ def test_laptop_sizing_is_applied_and_a_rerun_with_upstream_sizing_restores_upst
         _only(bed, objects, pipelines)
         laptop = _sizes(rest)
         assert laptop["istiod"] == {"requests": {"cpu": "10m", "memory": "100Mi"}}
-        assert laptop["gateway"] == {"requests": {"cpu": "10m", "memory": "40Mi"},
-                                     "limits": {"cpu": "2", "memory": "1Gi"}}  # the API server's canonical form
-        assert laptop["cni"] == {"cpu": "10m", "memory": "40Mi"} and laptop["hpa"] == {"istiod": 1, "istio-ingressgateway": 1}
+        assert laptop["gateway"] == {
+            "requests": {"cpu": "10m", "memory": "40Mi"},
+            "limits": {"cpu": "2", "memory": "1Gi"},
+        }  # the API server's canonical form
+        assert laptop["cni"] == {"cpu": "10m", "memory": "40Mi"} and laptop["hpa"] == {
+            "istiod": 1,
+            "istio-ingressgateway": 1,
+        }
         # The injector's default sidecar is what the render says: Istio's demo values already, left as rendered.
-        assert laptop["sidecar"] == {"requests": {"cpu": "10m", "memory": "40Mi"}, "limits": {"cpu": "2000m", "memory": "1024Mi"}}
+        assert laptop["sidecar"] == {
+            "requests": {"cpu": "10m", "memory": "40Mi"},
+            "limits": {"cpu": "2000m", "memory": "1024Mi"},
+        }
 
         # Same choice, upstream's sizing: not skipped (the marker records the sizing), and upstream's values are back.
         _apply(bed, manifests, monkeypatch, None, profile="pipelines", **{"kubeflow.sizing": "upstream"})
         upstream = _sizes(rest)
         assert upstream["istiod"] == {"requests": {"cpu": "500m", "memory": "2Gi"}}
         assert upstream["gateway"]["requests"] == {"cpu": "100m", "memory": "128Mi"}
-        assert upstream["cni"] == {"cpu": "100m", "memory": "100Mi"} and upstream["hpa"] == {"istiod": 5, "istio-ingressgateway": 5}
+        assert upstream["cni"] == {"cpu": "100m", "memory": "100Mi"} and upstream["hpa"] == {
+            "istiod": 5,
+            "istio-ingressgateway": 5,
+        }
         assert upstream["sidecar"] == laptop["sidecar"]
         assert _spec_owners(rest, f"{ISTIO}/istiod") == {FIELD_MANAGER}  # one owner: nothing else holds the old values
         _only(bed, objects, pipelines)

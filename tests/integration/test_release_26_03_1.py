@@ -66,8 +66,11 @@ class ProfileControllerStandIn:
 def _config(bed: Testbed, manifests: Path, **flags: Any):
     from kfbootstrap.config import load_config
 
-    return load_config(flags={"cluster.context": bed.context, "kubeflow.path": manifests,
-                              "kubeflow.version": RELEASE, **flags}, env={}, cwd=manifests.parent).config
+    return load_config(
+        flags={"cluster.context": bed.context, "kubeflow.path": manifests, "kubeflow.version": RELEASE, **flags},
+        env={},
+        cwd=manifests.parent,
+    ).config
 
 
 def _context(config):
@@ -100,8 +103,10 @@ def installed(example, tmp_path_factory):
         began = time.monotonic()
         note = KubeflowStep(config).run(_context(config))
         seconds = time.monotonic() - began
-        print(f"\n26.03.1 example: applied in {seconds:.1f}s ({note}); profile namespace stood in for after "
-              f"{(controller.namespace_created_at or began) - began:.1f}s")
+        print(
+            f"\n26.03.1 example: applied in {seconds:.1f}s ({note}); profile namespace stood in for after "
+            f"{(controller.namespace_created_at or began) - began:.1f}s"
+        )
         yield bed, note, controller, began
 
 
@@ -111,12 +116,21 @@ def test_example_applies_in_one_pass_with_the_profile_namespace_stood_in_for(ins
     assert len(objects) == 698 and sum(o["kind"] == "CustomResourceDefinition" for o in objects) == 79
     assert note.startswith("698/698 objects")
     assert controller.profile_seen_at is not None and controller.namespace_created_at is not None
-    in_profile = {(o["kind"], o["metadata"]["name"]) for o in objects
-                  if o["metadata"].get("namespace") == PROFILE_NAMESPACE}
+    in_profile = {
+        (o["kind"], o["metadata"]["name"]) for o in objects if o["metadata"].get("namespace") == PROFILE_NAMESPACE
+    }
     assert len(in_profile) == 18
     for kind, name in in_profile:  # all 18 applied after the namespace appeared, in the same run
-        got = bed.kubectl("get", kind.lower() + ("." + _group(objects, kind) if _group(objects, kind) else ""),
-                          name, "-n", PROFILE_NAMESPACE, "-o", "name", check=False)
+        got = bed.kubectl(
+            "get",
+            kind.lower() + ("." + _group(objects, kind) if _group(objects, kind) else ""),
+            name,
+            "-n",
+            PROFILE_NAMESPACE,
+            "-o",
+            "name",
+            check=False,
+        )
         assert got.returncode == 0, f"{kind}/{name} missing: {got.stderr}"
 
 
@@ -133,15 +147,19 @@ def test_kserve_and_model_registry_apply_nothing_beyond_example(installed, examp
     manifests, _ = example
     monkeypatch.setenv("KUBECONFIG", bed.kubeconfig)
     config = _config(bed, manifests, **{"timeouts.ready": 240})
-    assert KServeStep(config).run(_context(config)) == f"not applied separately: KServe comes with the example of {RELEASE}"
+    assert (
+        KServeStep(config).run(_context(config))
+        == f"not applied separately: KServe comes with the example of {RELEASE}"
+    )
     began = time.monotonic()
     note = ModelRegistryStep().run(_context(config))
     print(f"\nmodel registry ready after {time.monotonic() - began:.1f}s")
     assert note == f"Kubeflow Hub (in example), namespace {PROFILE_NAMESPACE}: nothing more to apply, ready"
     assert ModelRegistryStep().is_done(_context(config))
     # Nothing of ours outside what the example applied: no model-registry component label anywhere.
-    labelled = bed.kubectl("get", "deployments,services", "-A", "-l", "kfbootstrap.dev/component=model_registry",
-                           "-o", "name").stdout.split()
+    labelled = bed.kubectl(
+        "get", "deployments,services", "-A", "-l", "kfbootstrap.dev/component=model_registry", "-o", "name"
+    ).stdout.split()
     assert labelled == []
 
 
@@ -150,9 +168,15 @@ def test_a_profile_namespace_nobody_creates_names_the_controller_at_the_deadline
 
     bed, *_ = installed
     name = "kfb-nobody-creates-this"
-    objects = [{"apiVersion": "kubeflow.org/v1", "kind": "Profile", "metadata": {"name": name},
-                "spec": {"owner": {"kind": "User", "name": "nobody@example.com"}}},
-               {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "waits", "namespace": name}}]
+    objects = [
+        {
+            "apiVersion": "kubeflow.org/v1",
+            "kind": "Profile",
+            "metadata": {"name": name},
+            "spec": {"owner": {"kind": "User", "name": "nobody@example.com"}},
+        },
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "waits", "namespace": name}},
+    ]
     began = time.monotonic()
     with pytest.raises(ApplyFailed) as caught:
         apply_objects(bed.api_client(), objects, component="profile-test", timeout=6)
@@ -160,10 +184,13 @@ def test_a_profile_namespace_nobody_creates_names_the_controller_at_the_deadline
     error = caught.value
     assert error.report.applied == 1 and f"ConfigMap/{name}/waits" in error.message
     assert "namespace missing" in error.message
-    assert (f"namespace {name} is still missing: waiting for the Kubeflow profile controller "
-            f"(Deployment kubeflow/profiles-deployment) to create it from Profile {name}") in error.message
-    assert error.hint.startswith("the Kubeflow profile controller (Deployment kubeflow/profiles-deployment) "
-                                 f"has not created {name}")
+    assert (
+        f"namespace {name} is still missing: waiting for the Kubeflow profile controller "
+        f"(Deployment kubeflow/profiles-deployment) to create it from Profile {name}"
+    ) in error.message
+    assert error.hint.startswith(
+        f"the Kubeflow profile controller (Deployment kubeflow/profiles-deployment) has not created {name}"
+    )
     bed.kubectl("delete", PROFILE_CRD, name, "--wait=false", check=False)
 
 
@@ -192,10 +219,14 @@ def test_status_json_finds_each_component_under_the_release_s_names(cli, capsys)
     by_name = {c["name"]: c for c in json.loads(result.out)["components"]}
     registry = by_name["model_registry"]
     assert (registry["version"], registry["version_from"]) == (
-        "v0.3.9", f"{PROFILE_NAMESPACE}/deployment/model-registry-deployment")
+        "v0.3.9",
+        f"{PROFILE_NAMESPACE}/deployment/model-registry-deployment",
+    )
     assert registry["workloads"]["total"] == 3  # server, its Postgres and the UI
     assert (by_name["kubeflow"]["version"], by_name["kubeflow"]["version_from"]) == (
-        "v2.0.0", "kubeflow/deployment/dashboard")
+        "v2.0.0",
+        "kubeflow/deployment/dashboard",
+    )
     assert by_name["kserve"]["workloads"]["total"] == 4  # with kserve-models-web-application
     assert by_name["object_store"]["version_from"] == "kubeflow/deployment/seaweedfs"
 
@@ -228,8 +259,9 @@ def test_smoke_passes_through_forwards_to_the_example_s_pods(cli, capsys, tmp_pa
             names = [p["metadata"]["name"] for p in pods if p["metadata"]["name"].startswith(deployment + "-")]
             assert names, f"no pod of {namespace}/{deployment}"
             for pod in names:
-                forwards.enter_context(cli.cluster_port_forward(platform.apps[key].port, namespace=namespace,
-                                                                pod=pod, ports=[port]))
+                forwards.enter_context(
+                    cli.cluster_port_forward(platform.apps[key].port, namespace=namespace, pod=pod, ports=[port])
+                )
 
         def smoke():
             result = run_cli(capsys, "smoke", "--json")
@@ -239,10 +271,16 @@ def test_smoke_passes_through_forwards_to_the_example_s_pods(cli, capsys, tmp_pa
         result = wait_until(smoke, 90, interval=3, what="smoke to pass")
     body = json.loads(result.out)
     checks = {c["name"]: c["status"] for c in body["checks"]}
-    assert checks == {"dashboard-redirects-to-dex": "passed", "dex-login": "passed", "pipelines-healthz": "passed",
-                      "pipelines-list": "passed", "model-registry-list": "passed",
-                      "object-store-list-buckets": "passed", "grafana-health": "skipped",
-                      "prometheus-ready": "skipped"}
+    assert checks == {
+        "dashboard-redirects-to-dex": "passed",
+        "dex-login": "passed",
+        "pipelines-healthz": "passed",
+        "pipelines-list": "passed",
+        "model-registry-list": "passed",
+        "object-store-list-buckets": "passed",
+        "grafana-health": "skipped",
+        "prometheus-ready": "skipped",
+    }
 
 
 def test_expose_model_registry_forwards_to_kubeflow_hub_in_the_profile_namespace(cli, capsys):
@@ -265,8 +303,10 @@ def test_expose_model_registry_forwards_to_kubeflow_hub_in_the_profile_namespace
         except (OSError, AssertionError):
             return None
 
-    with TokenServer() as server, cli.cluster_port_forward(server.port, namespace=PROFILE_NAMESPACE, pod=pod,
-                                                           ports=[8080]):
+    with (
+        TokenServer() as server,
+        cli.cluster_port_forward(server.port, namespace=PROFILE_NAMESPACE, pod=pod, ports=[8080]),
+    ):
         try:
             started = run_cli(capsys, "expose", "model-registry", "--port", port, "--background", "--json")
             assert started.code == 0, started.text
@@ -284,11 +324,13 @@ def test_diagnose_collects_the_profile_namespace_and_names_the_release(cli, caps
     result = run_cli(capsys, "diagnose", "--out", str(tmp_path), "--json")
     assert result.code == 0, result.text
     with tarfile.open(json.loads(result.out)["bundle"]) as archive:
-        files = {Path(m.name).relative_to(Path(m.name).parts[0]).as_posix(): m for m in archive.getmembers()
-                 if m.isfile()}
+        files = {
+            Path(m.name).relative_to(Path(m.name).parts[0]).as_posix(): m for m in archive.getmembers() if m.isfile()
+        }
         summary = archive.extractfile(files["summary.txt"]).read().decode()
         pods = archive.extractfile(files["cluster/pods.txt"]).read().decode()
     assert f"Kubeflow {RELEASE}" in summary
-    registry_rows = [line for line in pods.splitlines()
-                     if PROFILE_NAMESPACE in line and "model-registry-deployment-" in line]
+    registry_rows = [
+        line for line in pods.splitlines() if PROFILE_NAMESPACE in line and "model-registry-deployment-" in line
+    ]
     assert registry_rows, pods[:2000]

@@ -92,9 +92,7 @@ def helm_binaries(bin_dir: Path) -> dict[str, Path]:
 
 def locate_bin_dir() -> Path:
     """Ask build.sh where the cached binaries are, without building anything."""
-    result = subprocess.run(
-        ["bash", str(BUILD_SCRIPT), "--check"], capture_output=True, text=True, check=False
-    )
+    result = subprocess.run(["bash", str(BUILD_SCRIPT), "--check"], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise TestbedNotBuilt(result.stderr.strip() or "build.sh --check failed")
     return Path(result.stdout.strip().splitlines()[-1])
@@ -115,8 +113,8 @@ def _go_mod_cache() -> Path:
 def locate_stage_dir(kwok_version: str) -> Path:
     """kwok's kustomize/stage directory (KFB_KWOK_STAGES overrides the module cache)."""
     override = os.environ.get("KFB_KWOK_STAGES")
-    stage_dir = Path(override) if override else (
-        _go_mod_cache() / f"sigs.k8s.io/kwok@{kwok_version}" / "kustomize" / "stage"
+    stage_dir = (
+        Path(override) if override else (_go_mod_cache() / f"sigs.k8s.io/kwok@{kwok_version}" / "kustomize" / "stage")
     )
     missing = [s for s in KWOK_STAGE_SETS if not (stage_dir / s / "kustomization.yaml").is_file()]
     if missing:
@@ -293,11 +291,13 @@ class Testbed:
 
     # ---------------------------------------------------------------- commands
 
-    def run(self, args: list[str], *, input: str | None = None, check: bool = True,
-            timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, args: list[str], *, input: str | None = None, check: bool = True, timeout: float = 180
+    ) -> subprocess.CompletedProcess[str]:
         """Run a command in the testbed environment; raise CommandFailed on error if `check`."""
-        result = subprocess.run(args, input=input, env=self.env, capture_output=True,
-                                text=True, timeout=timeout, check=False)
+        result = subprocess.run(
+            args, input=input, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
         if check and result.returncode != 0:
             raise CommandFailed(args, result)
         return result
@@ -314,8 +314,9 @@ class Testbed:
         """kwokctl scoped to this cluster's name and private workdir."""
         return self.run([str(self.bin_dir / "kwokctl"), *args, "--name", self.name], **kwargs)
 
-    def apply(self, objects: Iterable[dict[str, Any]] | str, *, server_side: bool = True,
-              namespace: str | None = None) -> subprocess.CompletedProcess[str]:
+    def apply(
+        self, objects: Iterable[dict[str, Any]] | str, *, server_side: bool = True, namespace: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Apply objects (dicts or YAML text); server-side by default, as large CRDs need."""
         manifest = objects if isinstance(objects, str) else dump_all(objects)
         args = ["apply", "-f", "-"]
@@ -325,8 +326,9 @@ class Testbed:
             args += ["-n", namespace]
         return self.kubectl(*args, input=manifest)
 
-    def wait_for_condition(self, resource: str, condition: str = "Ready", *,
-                           namespace: str | None = None, timeout: float = 60) -> dict[str, Any]:
+    def wait_for_condition(
+        self, resource: str, condition: str = "Ready", *, namespace: str | None = None, timeout: float = 60
+    ) -> dict[str, Any]:
         """Poll until every object `kubectl get resource` returns has `condition` True.
 
         Polls rather than `kubectl wait`, which (kubectl 1.32) fails outright
@@ -379,8 +381,7 @@ class Testbed:
             print(f"KFB_TESTBED_KEEP=1: leaving cluster {self.name}; KUBECONFIG={self.kubeconfig}")
             return
         if self.kwok_workdir.exists():
-            result = self.kwokctl("delete", "cluster", "--kubeconfig", self.kubeconfig,
-                                  check=False, timeout=120)
+            result = self.kwokctl("delete", "cluster", "--kubeconfig", self.kubeconfig, check=False, timeout=120)
             if result.returncode != 0:
                 self._kill_components()
         shutil.rmtree(self.root, ignore_errors=True)
@@ -396,12 +397,21 @@ class Testbed:
 
     def _config(self) -> dict[str, Any]:
         """KwokctlConfiguration: pinned local binaries, 127.0.0.1 only, explicit ports."""
-        ports = dict(zip(
-            ["kubeApiserverPort", "etcdPort", "etcdPeerPort", "kubeControllerManagerPort",
-             "kubeSchedulerPort", "kwokControllerPort"],
-            free_ports(6),
-        ))
+        ports = dict(
+            zip(
+                [
+                    "kubeApiserverPort",
+                    "etcdPort",
+                    "etcdPeerPort",
+                    "kubeControllerManagerPort",
+                    "kubeSchedulerPort",
+                    "kwokControllerPort",
+                ],
+                free_ports(6),
+            )
+        )
         self.ports = ports
+
         def binary(name: str) -> str:
             return str(self.bin_dir / name)
 
@@ -431,9 +441,18 @@ class Testbed:
         config_path = self.root / "kwokctl.yaml"
         for attempt in range(1, attempts + 1):
             config_path.write_text(yaml.safe_dump(self._config(), sort_keys=False))
-            result = self.kwokctl("create", "cluster", "--config", str(config_path),
-                                  "--kubeconfig", self.kubeconfig, "--timeout", "3m",
-                                  check=False, timeout=240)
+            result = self.kwokctl(
+                "create",
+                "cluster",
+                "--config",
+                str(config_path),
+                "--kubeconfig",
+                self.kubeconfig,
+                "--timeout",
+                "3m",
+                check=False,
+                timeout=240,
+            )
             if result.returncode == 0:
                 return
             error = f"{CommandFailed(['kwokctl', 'create', 'cluster'], result)}\n{self.component_logs()}"
@@ -444,9 +463,11 @@ class Testbed:
     def _wait_apiserver_ready(self, timeout: float = 120) -> None:
         """Poll /readyz ourselves: `kwokctl create --wait` exits 0 even on timeout."""
         try:
-            wait_until(lambda: self.kubectl("get", "--raw", "/readyz", check=False,
-                                            timeout=20).returncode == 0,
-                       timeout, what="kube-apiserver /readyz")
+            wait_until(
+                lambda: self.kubectl("get", "--raw", "/readyz", check=False, timeout=20).returncode == 0,
+                timeout,
+                what="kube-apiserver /readyz",
+            )
         except TimeoutError as exc:
             raise RuntimeError(f"{exc}\n{self.component_logs()}") from None
         for kind in KWOK_CRDS:
@@ -454,8 +475,7 @@ class Testbed:
 
     def stage_objects(self) -> list[dict[str, Any]]:
         """kwok's fast + volume stage sets (with StorageClass kwok-volume) and our LB stage."""
-        objects = [obj for stage_set in KWOK_STAGE_SETS
-                   for obj in kustomize_resources(self.stage_dir / stage_set)]
+        objects = [obj for stage_set in KWOK_STAGE_SETS for obj in kustomize_resources(self.stage_dir / stage_set)]
         return objects + [load_balancer_stage(self.load_balancer_ip)]
 
     def _install_stages(self) -> None:
@@ -486,18 +506,26 @@ class Testbed:
         try:
             # The ServiceAccount admission plugin rejects pods until the
             # controller-manager has created the namespace's default account.
-            wait_until(lambda: self.kubectl("get", "serviceaccount", "default", "-n", name,
-                                            check=False).returncode == 0,
-                       30, interval=0.2, what=f"serviceaccount default in {name}")
+            wait_until(
+                lambda: self.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode == 0,
+                30,
+                interval=0.2,
+                what=f"serviceaccount default in {name}",
+            )
             yield name
         finally:
-            self.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found",
-                         check=False)
+            self.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
 
     @contextlib.contextmanager
-    def cluster_port_forward(self, target_port: int, *, namespace: str | None = None,
-                             pod: str | None = None, ports: Iterable[int] | None = None,
-                             address: str = "127.0.0.1") -> Iterator[str]:
+    def cluster_port_forward(
+        self,
+        target_port: int,
+        *,
+        namespace: str | None = None,
+        pod: str | None = None,
+        ports: Iterable[int] | None = None,
+        address: str = "127.0.0.1",
+    ) -> Iterator[str]:
         """Route port-forwards to matching kwok pods to `address:target_port` on this host.
 
         kwok is the pods' "kubelet", so `kubectl port-forward` (SPDY or WebSocket)
@@ -515,25 +543,41 @@ class Testbed:
         forward: dict[str, Any] = {"target": {"port": target_port, "address": address}}
         if ports:
             forward["ports"] = list(ports)
-        self.apply([{
-            "apiVersion": "kwok.x-k8s.io/v1alpha1",
-            "kind": "ClusterPortForward",
-            "metadata": {"name": name},
-            "spec": {"selector": selector, "forwards": [forward]},
-        }])
+        self.apply(
+            [
+                {
+                    "apiVersion": "kwok.x-k8s.io/v1alpha1",
+                    "kind": "ClusterPortForward",
+                    "metadata": {"name": name},
+                    "spec": {"selector": selector, "forwards": [forward]},
+                }
+            ]
+        )
         try:
             yield name
         finally:
             self.kubectl("delete", "clusterportforward", name, "--ignore-not-found", check=False)
 
     @contextlib.contextmanager
-    def kubectl_port_forward(self, namespace: str, target: str, remote_port: int,
-                             timeout: float = 20) -> Iterator[int]:
+    def kubectl_port_forward(self, namespace: str, target: str, remote_port: int, timeout: float = 20) -> Iterator[int]:
         """Run `kubectl port-forward target :remote_port`; yield the local port it chose."""
         proc = subprocess.Popen(
-            ["kubectl", "--context", self.context, "port-forward", "-n", namespace,
-             "--address", "127.0.0.1", target, f":{remote_port}"],
-            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                "kubectl",
+                "--context",
+                self.context,
+                "port-forward",
+                "-n",
+                namespace,
+                "--address",
+                "127.0.0.1",
+                target,
+                f":{remote_port}",
+            ],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             yield self._read_forwarded_port(proc, timeout)

@@ -17,8 +17,15 @@ from kfbootstrap.config import Config, load_config
 from kfbootstrap.context import RunContext
 from kfbootstrap.errors import ConfigError, KfbError
 from kfbootstrap.kube.object_store import ObjectStore, classify
-from kfbootstrap.kube.readiness import (COMPONENT_SCOPES, Scope, label_selector, per_namespace, pod_problem,
-                                        scopes_for, workload_from)
+from kfbootstrap.kube.readiness import (
+    COMPONENT_SCOPES,
+    Scope,
+    label_selector,
+    per_namespace,
+    pod_problem,
+    scopes_for,
+    workload_from,
+)
 from kfbootstrap.kube.waits import ready_endpoints
 from kfbootstrap.steps.metallb import choose_pool, pool_from_subnet
 from kfbootstrap.tools.helm import ReleaseState, _matches
@@ -47,7 +54,11 @@ def chart_archive(directory: Path, name: str, version: str) -> Path:
 def test_charts_come_from_their_repository_by_default():
     source = chart_source(CHART_PINS["grafana"], config().charts)
     assert (source.ref, source.repo, source.version, source.local) == (
-        "grafana", "https://grafana-community.github.io/helm-charts", "12.11.1", False)
+        "grafana",
+        "https://grafana-community.github.io/helm-charts",
+        "12.11.1",
+        False,
+    )
 
 
 def test_local_dir_finds_the_pinned_archive(tmp_path):
@@ -62,8 +73,9 @@ def test_local_dir_without_the_pinned_version_names_what_it_has(tmp_path):
         chart_source(CHART_PINS["grafana"], config(charts__local_dir=str(tmp_path)).charts)
     assert "no grafana chart at version 12.11.1 (found: grafana-10.5.15.tgz)" in raised.value.message
     assert "charts.grafana.version" in raised.value.hint
-    source = chart_source(CHART_PINS["grafana"],
-                          config(charts__local_dir=str(tmp_path), charts__grafana__version="10.5.15").charts)
+    source = chart_source(
+        CHART_PINS["grafana"], config(charts__local_dir=str(tmp_path), charts__grafana__version="10.5.15").charts
+    )
     assert source.version == "10.5.15" and source.ref.endswith("grafana-10.5.15.tgz")
 
 
@@ -72,8 +84,9 @@ def test_a_chart_path_brings_its_own_version_and_must_agree_with_a_configured_on
     source = chart_source(CHART_PINS["metallb"], config(charts__metallb__path=str(archive)).charts)
     assert (source.ref, source.version) == (str(archive), "0.15.2")
     with pytest.raises(ConfigError, match="holds metallb 0.15.2, not charts.metallb.version 0.16.1"):
-        chart_source(CHART_PINS["metallb"],
-                     config(charts__metallb__path=str(archive), charts__metallb__version="0.16.1").charts)
+        chart_source(
+            CHART_PINS["metallb"], config(charts__metallb__path=str(archive), charts__metallb__version="0.16.1").charts
+        )
 
 
 def test_a_chart_directory_is_read_too(tmp_path):
@@ -112,13 +125,16 @@ def test_a_values_file_is_merged_over_ours_like_helm_does(tmp_path):
 # ---------------------------------------------------------------- MetalLB's pool
 
 
-@pytest.mark.parametrize("subnet, pool", [
-    ("172.18.0.0/16", "172.18.255.200-172.18.255.250"),  # what the Makefile hard-coded, now derived
-    ("172.19.0.0/16", "172.19.255.200-172.19.255.250"),
-    ("192.168.49.0/24", "192.168.49.200-192.168.49.250"),
-    ("10.89.0.0/26", "10.89.0.48-10.89.0.62"),
-    ("10.0.0.0/28", "10.0.0.12-10.0.0.14"),
-])
+@pytest.mark.parametrize(
+    "subnet, pool",
+    [
+        ("172.18.0.0/16", "172.18.255.200-172.18.255.250"),  # what the Makefile hard-coded, now derived
+        ("172.19.0.0/16", "172.19.255.200-172.19.255.250"),
+        ("192.168.49.0/24", "192.168.49.200-192.168.49.250"),
+        ("10.89.0.0/26", "10.89.0.48-10.89.0.62"),
+        ("10.0.0.0/28", "10.0.0.12-10.0.0.14"),
+    ],
+)
 def test_the_pool_is_the_high_end_of_the_subnet(subnet, pool):
     assert pool_from_subnet(subnet) == pool
     network = ipaddress.ip_network(subnet)
@@ -128,10 +144,13 @@ def test_the_pool_is_the_high_end_of_the_subnet(subnet, pool):
     assert last < network.broadcast_address
 
 
-@pytest.mark.parametrize("subnet, problem", [
-    ("10.0.0.0/29", "too few"),
-    ("fc00:f853:ccd:e793::/64", "not an IPv4 subnet"),
-])
+@pytest.mark.parametrize(
+    "subnet, problem",
+    [
+        ("10.0.0.0/29", "too few"),
+        ("fc00:f853:ccd:e793::/64", "not an IPv4 subnet"),
+    ],
+)
 def test_no_pool_from_a_tiny_or_ipv6_subnet(subnet, problem):
     with pytest.raises(ValueError, match=problem):
         pool_from_subnet(subnet)
@@ -155,13 +174,22 @@ def test_a_configured_pool_wins_without_asking_docker():
     assert choice.addresses == "10.1.2.100-10.1.2.120" and runner.calls == []
 
 
-@pytest.mark.parametrize("runner, flags, said", [
-    (FakeRunner().on("docker", "network", "inspect", stdout=json.dumps([{"Subnet": "fd00::/64"}])), {},
-     "has no IPv4 subnet"),
-    (FakeRunner(missing=["docker"]), {"cluster__context": "prod"}, "not one kfbootstrap created (--context)"),
-    (FakeRunner().on("docker", "network", "inspect", exit_code=1, stderr="Error: No such network: kind"), {},
-     "No such network: kind"),
-])
+@pytest.mark.parametrize(
+    "runner, flags, said",
+    [
+        (
+            FakeRunner().on("docker", "network", "inspect", stdout=json.dumps([{"Subnet": "fd00::/64"}])),
+            {},
+            "has no IPv4 subnet",
+        ),
+        (FakeRunner(missing=["docker"]), {"cluster__context": "prod"}, "not one kfbootstrap created (--context)"),
+        (
+            FakeRunner().on("docker", "network", "inspect", exit_code=1, stderr="Error: No such network: kind"),
+            {},
+            "No such network: kind",
+        ),
+    ],
+)
 def test_no_pool_is_explained(runner, flags, said):
     choice = choose_pool(_ctx(runner, **flags))
     assert choice.addresses is None and said in choice.why and "metallb.address_pool" in choice.why
@@ -176,27 +204,59 @@ def test_a_bad_configured_pool_is_a_config_error():
 
 
 def _deployment(replicas=1, ready=None, generation=2, observed=2, updated=None, **labels):
-    status = {} if ready is None else {"readyReplicas": ready, "observedGeneration": observed,
-                                       "updatedReplicas": replicas if updated is None else updated}
-    return {"metadata": {"name": "d", "namespace": "ns", "generation": generation, "labels": labels},
-            "spec": {"replicas": replicas, "template": {"spec": {"containers": [{"image": "x:1"}]}}},
-            "status": status}
+    status = (
+        {}
+        if ready is None
+        else {
+            "readyReplicas": ready,
+            "observedGeneration": observed,
+            "updatedReplicas": replicas if updated is None else updated,
+        }
+    )
+    return {
+        "metadata": {"name": "d", "namespace": "ns", "generation": generation, "labels": labels},
+        "spec": {"replicas": replicas, "template": {"spec": {"containers": [{"image": "x:1"}]}}},
+        "status": status,
+    }
 
 
-@pytest.mark.parametrize("kind, obj, ready", [
-    ("deployment", _deployment(), False),  # just created: the controller has not looked yet
-    ("deployment", _deployment(ready=1), True),
-    ("deployment", _deployment(ready=1, observed=1), False),  # new spec not rolled out
-    ("deployment", _deployment(ready=1, updated=0), False),  # old pods still serve
-    ("deployment", _deployment(replicas=0, ready=0), True),
-    ("statefulset", _deployment(replicas=2, ready=1), False),
-    ("daemonset", {"metadata": {"name": "ds", "namespace": "ns", "generation": 1},
-                   "status": {"observedGeneration": 1, "desiredNumberScheduled": 3, "numberReady": 3,
-                              "updatedNumberScheduled": 3}}, True),
-    ("daemonset", {"metadata": {"name": "ds", "namespace": "ns", "generation": 1},
-                   "status": {"observedGeneration": 1, "desiredNumberScheduled": 3, "numberReady": 2,
-                              "updatedNumberScheduled": 3}}, False),
-])
+@pytest.mark.parametrize(
+    "kind, obj, ready",
+    [
+        ("deployment", _deployment(), False),  # just created: the controller has not looked yet
+        ("deployment", _deployment(ready=1), True),
+        ("deployment", _deployment(ready=1, observed=1), False),  # new spec not rolled out
+        ("deployment", _deployment(ready=1, updated=0), False),  # old pods still serve
+        ("deployment", _deployment(replicas=0, ready=0), True),
+        ("statefulset", _deployment(replicas=2, ready=1), False),
+        (
+            "daemonset",
+            {
+                "metadata": {"name": "ds", "namespace": "ns", "generation": 1},
+                "status": {
+                    "observedGeneration": 1,
+                    "desiredNumberScheduled": 3,
+                    "numberReady": 3,
+                    "updatedNumberScheduled": 3,
+                },
+            },
+            True,
+        ),
+        (
+            "daemonset",
+            {
+                "metadata": {"name": "ds", "namespace": "ns", "generation": 1},
+                "status": {
+                    "observedGeneration": 1,
+                    "desiredNumberScheduled": 3,
+                    "numberReady": 2,
+                    "updatedNumberScheduled": 3,
+                },
+            },
+            False,
+        ),
+    ],
+)
 def test_workload_readiness(kind, obj, ready):
     assert workload_from(kind, obj).is_ready is ready
 
@@ -211,35 +271,83 @@ def test_scopes_select_by_namespace_and_labels():
 
 
 def _pod(phase="Running", statuses=(), conditions=()):
-    return {"metadata": {"name": "p-1", "namespace": "ns"},
-            "spec": {"containers": [{"name": "main", "image": "ghcr.io/x/app:v1"}]},
-            "status": {"phase": phase, "containerStatuses": list(statuses), "conditions": list(conditions)}}
+    return {
+        "metadata": {"name": "p-1", "namespace": "ns"},
+        "spec": {"containers": [{"name": "main", "image": "ghcr.io/x/app:v1"}]},
+        "status": {"phase": phase, "containerStatuses": list(statuses), "conditions": list(conditions)},
+    }
 
 
 def _waiting(reason, message="", restarts=0):
-    return {"name": "main", "image": "ghcr.io/x/app:v1", "ready": False, "restartCount": restarts,
-            "state": {"waiting": {"reason": reason, "message": message}}}
+    return {
+        "name": "main",
+        "image": "ghcr.io/x/app:v1",
+        "ready": False,
+        "restartCount": restarts,
+        "state": {"waiting": {"reason": reason, "message": message}},
+    }
 
 
-@pytest.mark.parametrize("pod, reason, detail", [
-    (_pod(statuses=[_waiting("ImagePullBackOff", 'Back-off pulling image "ghcr.io/x/app:v1"')]),
-     "ImagePullBackOff", "image ghcr.io/x/app:v1"),
-    (_pod(statuses=[_waiting("CrashLoopBackOff", "back-off 5m0s", restarts=7)]),
-     "CrashLoopBackOff", "container main restarted 7 times"),
-    (_pod("Pending", conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                                  "message": "0/3 nodes are available: 3 Insufficient memory."}]),
-     "Pending", "0/3 nodes are available: 3 Insufficient memory."),
-    (_pod("Pending", conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                                  "message": "0/2 nodes are available: 2 node(s) didn't match Pod's node "
-                                             "affinity/selector. no new claims to deallocate, preemption: 0/2 "
-                                             "nodes are available: 2 Preemption is not helpful for scheduling."}]),
-     "Pending", "p-1: 0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."),
-    (_pod("Pending", statuses=[_waiting("CreateContainerConfigError", 'secret "db" not found')]),
-     "CreateContainerConfigError", 'secret "db" not found'),
-    (_pod(statuses=[{"name": "main", "ready": False, "state": {"running": {}}}],
-          conditions=[{"type": "Ready", "status": "False"}]),
-     "NotReady", "container main running but not ready"),
-])
+@pytest.mark.parametrize(
+    "pod, reason, detail",
+    [
+        (
+            _pod(statuses=[_waiting("ImagePullBackOff", 'Back-off pulling image "ghcr.io/x/app:v1"')]),
+            "ImagePullBackOff",
+            "image ghcr.io/x/app:v1",
+        ),
+        (
+            _pod(statuses=[_waiting("CrashLoopBackOff", "back-off 5m0s", restarts=7)]),
+            "CrashLoopBackOff",
+            "container main restarted 7 times",
+        ),
+        (
+            _pod(
+                "Pending",
+                conditions=[
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "reason": "Unschedulable",
+                        "message": "0/3 nodes are available: 3 Insufficient memory.",
+                    }
+                ],
+            ),
+            "Pending",
+            "0/3 nodes are available: 3 Insufficient memory.",
+        ),
+        (
+            _pod(
+                "Pending",
+                conditions=[
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "reason": "Unschedulable",
+                        "message": "0/2 nodes are available: 2 node(s) didn't match Pod's node "
+                        "affinity/selector. no new claims to deallocate, preemption: 0/2 "
+                        "nodes are available: 2 Preemption is not helpful for scheduling.",
+                    }
+                ],
+            ),
+            "Pending",
+            "p-1: 0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector.",
+        ),
+        (
+            _pod("Pending", statuses=[_waiting("CreateContainerConfigError", 'secret "db" not found')]),
+            "CreateContainerConfigError",
+            'secret "db" not found',
+        ),
+        (
+            _pod(
+                statuses=[{"name": "main", "ready": False, "state": {"running": {}}}],
+                conditions=[{"type": "Ready", "status": "False"}],
+            ),
+            "NotReady",
+            "container main running but not ready",
+        ),
+    ],
+)
 def test_why_a_pod_is_not_ready(pod, reason, detail):
     found = pod_problem(pod)
     assert found is not None and found[0] == reason and detail in found[1] and "p-1" in found[1]
@@ -247,21 +355,42 @@ def test_why_a_pod_is_not_ready(pod, reason, detail):
 
 
 def test_a_ready_pod_has_no_problem():
-    assert pod_problem(_pod(statuses=[{"name": "main", "ready": True, "state": {"running": {}}}],
-                            conditions=[{"type": "Ready", "status": "True"}])) is None
+    assert (
+        pod_problem(
+            _pod(
+                statuses=[{"name": "main", "ready": True, "state": {"running": {}}}],
+                conditions=[{"type": "Ready", "status": "True"}],
+            )
+        )
+        is None
+    )
 
 
 def test_label_selector_string():
-    assert label_selector({"matchLabels": {"b": "2", "a": "1"},
-                           "matchExpressions": [{"key": "tier", "operator": "In", "values": ["x", "y"]},
-                                                {"key": "gone", "operator": "DoesNotExist"}]}) == \
-        "a=1,b=2,tier in (x,y),!gone"
+    assert (
+        label_selector(
+            {
+                "matchLabels": {"b": "2", "a": "1"},
+                "matchExpressions": [
+                    {"key": "tier", "operator": "In", "values": ["x", "y"]},
+                    {"key": "gone", "operator": "DoesNotExist"},
+                ],
+            }
+        )
+        == "a=1,b=2,tier in (x,y),!gone"
+    )
 
 
 def test_ready_endpoints_skip_unready_and_terminating():
-    slices = [{"endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": False}},
-                             {"addresses": ["10.0.0.2"], "conditions": {"ready": True, "terminating": True}},
-                             {"addresses": ["10.0.0.3"], "conditions": {}}]}]
+    slices = [
+        {
+            "endpoints": [
+                {"addresses": ["10.0.0.1"], "conditions": {"ready": False}},
+                {"addresses": ["10.0.0.2"], "conditions": {"ready": True, "terminating": True}},
+                {"addresses": ["10.0.0.3"], "conditions": {}},
+            ]
+        }
+    ]
     assert ready_endpoints(slices) == ["10.0.0.3"]
     assert ready_endpoints([]) == []
 
@@ -273,13 +402,18 @@ def _service(selector: dict, ports=(9000,)) -> dict:
     return {"spec": {"selector": selector, "ports": [{"port": p} for p in ports]}}
 
 
-@pytest.mark.parametrize("services, expected", [
-    ({"seaweedfs": _service({"app": "seaweedfs"}, (8333, 9000))}, ("seaweedfs", "seaweedfs", 9000)),  # 26.03
-    ({"minio-service": _service({"app": "seaweedfs"}), "seaweedfs": _service({"app": "seaweedfs"})},
-     ("seaweedfs", "minio-service", 9000)),  # v1.11.0
-    ({"minio-service": _service({"app": "minio"})}, ("minio", "minio-service", 9000)),  # v1.10.x
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    "services, expected",
+    [
+        ({"seaweedfs": _service({"app": "seaweedfs"}, (8333, 9000))}, ("seaweedfs", "seaweedfs", 9000)),  # 26.03
+        (
+            {"minio-service": _service({"app": "seaweedfs"}), "seaweedfs": _service({"app": "seaweedfs"})},
+            ("seaweedfs", "minio-service", 9000),
+        ),  # v1.11.0
+        ({"minio-service": _service({"app": "minio"})}, ("minio", "minio-service", 9000)),  # v1.10.x
+        ({}, None),
+    ],
+)
 def test_which_object_store_the_release_runs(services, expected):
     store = classify(services)
     assert (store and (store.kind, store.service, store.port)) == expected
@@ -294,14 +428,17 @@ def test_the_object_store_record_round_trips():
 # ---------------------------------------------------------------- helm comparisons
 
 
-@pytest.mark.parametrize("state, same", [
-    (ReleaseState(3, "deployed", "grafana", "12.11.1", {"a": 1}), True),
-    (ReleaseState(3, "deployed", "grafana", "12.11.0", {"a": 1}), False),
-    (ReleaseState(3, "deployed", "grafana", "12.11.1", {"a": 2}), False),
-    (ReleaseState(3, "failed", "grafana", "12.11.1", {"a": 1}), False),
-    (ReleaseState(3, "pending-install", "grafana", "12.11.1", {"a": 1}), False),
-    (ReleaseState(3, "deployed", "other", "12.11.1", {"a": 1}), False),
-])
+@pytest.mark.parametrize(
+    "state, same",
+    [
+        (ReleaseState(3, "deployed", "grafana", "12.11.1", {"a": 1}), True),
+        (ReleaseState(3, "deployed", "grafana", "12.11.0", {"a": 1}), False),
+        (ReleaseState(3, "deployed", "grafana", "12.11.1", {"a": 2}), False),
+        (ReleaseState(3, "failed", "grafana", "12.11.1", {"a": 1}), False),
+        (ReleaseState(3, "pending-install", "grafana", "12.11.1", {"a": 1}), False),
+        (ReleaseState(3, "deployed", "other", "12.11.1", {"a": 1}), False),
+    ],
+)
 def test_a_release_is_current_only_when_deployed_with_our_chart_version_and_values(state, same):
     assert _matches(state, "grafana", "12.11.1", {"a": 1}) is same
 
@@ -313,9 +450,14 @@ def test_the_plan_has_the_addons_and_the_wait(monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)
     result = run_cli(capsys, "up", "--dry-run")
     assert result.code == 0, result.text
-    for line in ("Install MetalLB (metallb chart 0.16.1)", "Install Prometheus (prometheus chart 29.27.0)",
-                 "Install Grafana (grafana chart 12.11.1)", "Apply the model registry overlays",
-                 "Find the pipelines' object store", "Wait until the Deployments"):
+    for line in (
+        "Install MetalLB (metallb chart 0.16.1)",
+        "Install Prometheus (prometheus chart 29.27.0)",
+        "Install Grafana (grafana chart 12.11.1)",
+        "Apply the model registry overlays",
+        "Find the pipelines' object store",
+        "Wait until the Deployments",
+    ):
         assert line in result.out
     assert "not available yet" not in result.out.split("Install MetalLB")[1]
 
@@ -340,8 +482,17 @@ def test_docker_desktop_is_told_that_loadbalancer_ips_are_unreachable(operating_
 # ---------------------------------------------------------------- helm 3 and helm 4
 
 
-LISTED = [{"name": "grafana", "namespace": "monitoring", "revision": "2", "status": "pending-upgrade",
-           "chart": "grafana-10.5.15", "app_version": "12.3.1", "updated": "2026-12-01 10:00:00 +0000 UTC"}]
+LISTED = [
+    {
+        "name": "grafana",
+        "namespace": "monitoring",
+        "revision": "2",
+        "status": "pending-upgrade",
+        "chart": "grafana-10.5.15",
+        "app_version": "12.3.1",
+        "updated": "2026-12-01 10:00:00 +0000 UTC",
+    }
+]
 
 
 @pytest.mark.parametrize("version", ["v3.19.0", "v4.3.1"])
@@ -349,8 +500,7 @@ def test_every_release_is_listed_with_one_command_both_helms_accept(version):
     """helm 4 dropped `list --all`; naming each state works on both (pyhelm3's public list API)."""
     from kfbootstrap.tools.helm import Helm
 
-    runner = (FakeRunner().on("helm", "version", stdout=version)
-              .on("helm", "list", stdout=json.dumps(LISTED)))
+    runner = FakeRunner().on("helm", "version", stdout=version).on("helm", "list", stdout=json.dumps(LISTED))
     assert Helm(runner, context="kind-kubeflow").list_all() == LISTED
     (argv,) = [a for a in runner.commands("helm") if a[1] == "list"]
     assert "--all" not in argv and "--all-namespaces" in argv
@@ -358,12 +508,15 @@ def test_every_release_is_listed_with_one_command_both_helms_accept(version):
     assert argv[-2:] == ["--kube-context", "kind-kubeflow"]
 
 
-@pytest.mark.parametrize("answer, exit_code, message", [
-    ("Client: v2.17.0+ga690bad\nError: could not find tiller", 1, "helm v2.17.0 is helm 2 (Tiller)"),
-    ("v5.0.0+g0000000", 0, "helm v5.0.0 is a major version kfbootstrap does not know"),
-    ("a helm of our own", 0, "could not read a helm version from 'a helm of our own'"),
-    ("", 127, "`helm version` failed"),
-])
+@pytest.mark.parametrize(
+    "answer, exit_code, message",
+    [
+        ("Client: v2.17.0+ga690bad\nError: could not find tiller", 1, "helm v2.17.0 is helm 2 (Tiller)"),
+        ("v5.0.0+g0000000", 0, "helm v5.0.0 is a major version kfbootstrap does not know"),
+        ("a helm of our own", 0, "could not read a helm version from 'a helm of our own'"),
+        ("", 127, "`helm version` failed"),
+    ],
+)
 def test_a_helm_that_is_neither_3_nor_4_stops_with_our_error_before_any_release_command(answer, exit_code, message):
     """pyhelm3 reads the version first; helm 2 or an unknown helm must not reach a release command."""
     from kfbootstrap.errors import KfbError

@@ -59,13 +59,19 @@ def test_each_app_alone_is_self_contained(example, app):
     chosen = select(example, CATALOG, [app])
     kept = chosen.objects
     crds = {(o["spec"]["group"], o["spec"]["names"]["kind"]) for o in kept if o["kind"] == "CustomResourceDefinition"}
-    every_crd = {(o["spec"]["group"], o["spec"]["names"]["kind"]) for o in example if o["kind"] == "CustomResourceDefinition"}
+    every_crd = {
+        (o["spec"]["group"], o["spec"]["names"]["kind"]) for o in example if o["kind"] == "CustomResourceDefinition"
+    }
     namespaces = {o["metadata"]["name"] for o in kept if o["kind"] in ("Namespace", "Profile")} | {"kube-system"}
     for obj in kept:
         group = obj["apiVersion"].rpartition("/")[0]
-        assert (group, obj["kind"]) not in every_crd or (group, obj["kind"]) in crds, f"{app}: {obj['kind']} without its CRD"
+        assert (group, obj["kind"]) not in every_crd or (group, obj["kind"]) in crds, (
+            f"{app}: {obj['kind']} without its CRD"
+        )
         namespace = obj["metadata"].get("namespace")
-        assert namespace is None or namespace in namespaces, f"{app}: {obj['kind']}/{obj['metadata']['name']} in {namespace}"
+        assert namespace is None or namespace in namespaces, (
+            f"{app}: {obj['kind']}/{obj['metadata']['name']} in {namespace}"
+        )
     issuers = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in kept if o["kind"] in ("Issuer",)}
     for cert in (o for o in kept if o["kind"] == "Certificate" and o["apiVersion"].startswith("cert-manager.io/")):
         assert (cert["metadata"]["namespace"], cert["spec"]["issuerRef"]["name"]) in issuers
@@ -76,27 +82,60 @@ def test_each_app_alone_is_self_contained(example, app):
 
 def test_pipelines_brings_its_common_parts_and_nothing_else(example):
     chosen = select(example, CATALOG, ["pipelines"])
-    assert chosen.parts == ["cert-manager", "istio", "dex", "oauth2-proxy", "kubeflow-namespace", "kubeflow-roles",
-                            "profiles", "user-namespace", "dashboard", "pipelines"]
+    assert chosen.parts == [
+        "cert-manager",
+        "istio",
+        "dex",
+        "oauth2-proxy",
+        "kubeflow-namespace",
+        "kubeflow-roles",
+        "profiles",
+        "user-namespace",
+        "dashboard",
+        "pipelines",
+    ]
     names = {o["metadata"]["name"] for o in chosen.objects if o["kind"] in ("Deployment", "StatefulSet", "Secret")}
     assert {"ml-pipeline", "seaweedfs", "mysql", "workflow-controller", "mlpipeline-minio-artifact"} <= names
     # (The kubeflow namespace's part holds a NetworkPolicy per app, katib's too: inert without its pods.)
-    assert not names & {"kserve-controller-manager", "katib-controller", "notebook-controller-deployment",
-                        "cluster-local-gateway", "model-registry-deployment"}
-    assert set(chosen.dropped) == {"kserve", "knative", "istio-cluster-local-gateway", "notebooks", "katib",
-                                   "trainer", "spark", "hub"}
+    assert not names & {
+        "kserve-controller-manager",
+        "katib-controller",
+        "notebook-controller-deployment",
+        "cluster-local-gateway",
+        "model-registry-deployment",
+    }
+    assert set(chosen.dropped) == {
+        "kserve",
+        "knative",
+        "istio-cluster-local-gateway",
+        "notebooks",
+        "katib",
+        "trainer",
+        "spark",
+        "hub",
+    }
     assert len(chosen.objects) + sum(chosen.dropped.values()) == 727
 
 
 def test_kserve_without_notebooks_gets_its_own_issuer_back(example):
     """In example, KServe's Certificates name the notebooks' Issuer; rendered alone they name their own."""
     chosen = select(example, CATALOG, ["kserve"])
-    certs = {o["metadata"]["name"]: o["spec"]["issuerRef"]["name"] for o in chosen.objects
-             if o["kind"] == "Certificate" and o["apiVersion"].startswith("cert-manager.io/")}
+    certs = {
+        o["metadata"]["name"]: o["spec"]["issuerRef"]["name"]
+        for o in chosen.objects
+        if o["kind"] == "Certificate" and o["apiVersion"].startswith("cert-manager.io/")
+    }
     alone = parse_manifests(lzma.decompress(fixture_path("kubeflow-26.03.1", "kserve.yaml.xz").read_bytes()).decode())
     expected = {o["metadata"]["name"]: o["spec"]["issuerRef"]["name"] for o in alone if o["kind"] == "Certificate"}
-    assert certs == expected == {"serving-cert": "selfsigned-issuer", "llmisvc-serving-cert": "selfsigned-issuer",
-                                 "localmodel-serving-cert": "selfsigned-issuer"}
+    assert (
+        certs
+        == expected
+        == {
+            "serving-cert": "selfsigned-issuer",
+            "llmisvc-serving-cert": "selfsigned-issuer",
+            "localmodel-serving-cert": "selfsigned-issuer",
+        }
+    )
     assert len(chosen.repaired) == 3
     with_notebooks = select(example, CATALOG, ["kserve", "notebooks"])
     assert not with_notebooks.repaired  # as upstream renders it
@@ -118,24 +157,41 @@ def test_a_render_we_wrote_can_be_chosen_from_again(example):
     """`kfbootstrap render` strips the origin but leaves the part label: the file still knows its parts."""
     written = select(example, CATALOG, ["pipelines", "kserve"]).objects
     again = select(written, CATALOG, ["kserve"])
-    assert {o["metadata"]["name"] for o in again.objects} == \
-        {o["metadata"]["name"] for o in select(example, CATALOG, ["kserve"]).objects}
+    assert {o["metadata"]["name"] for o in again.objects} == {
+        o["metadata"]["name"] for o in select(example, CATALOG, ["kserve"]).objects
+    }
     with pytest.raises(KfbError, match="the render has nothing of katib"):
         select(written, CATALOG, ["katib"])
 
 
-@pytest.mark.parametrize("text,value", [("100m", 0.1), ("2", 2.0), (2, 2.0), ("128Mi", 128 * 2**20), ("2Gi", 2 * GIB),
-                                        ("1G", 1e9), ("500k", 5e5), (None, 0.0), ("1.5", 1.5)])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("100m", 0.1),
+        ("2", 2.0),
+        (2, 2.0),
+        ("128Mi", 128 * 2**20),
+        ("2Gi", 2 * GIB),
+        ("1G", 1e9),
+        ("500k", 5e5),
+        (None, 0.0),
+        ("1.5", 1.5),
+    ],
+)
 def test_quantities(text, value):
     assert quantity(text) == pytest.approx(value)
 
 
 def _deployment(name, namespace, requests, init=None, replicas=None, annotations=None, kind="Deployment"):
-    spec = {"template": {"metadata": {"annotations": annotations or {}},
-                         "spec": {"containers": [{"name": "c", "image": f"{name}:1", "resources": {"requests": r}}
-                                                 for r in requests],
-                                  "initContainers": [{"name": "i", "image": "init:1", "resources": {"requests": init}}]
-                                  if init else []}}}
+    spec = {
+        "template": {
+            "metadata": {"annotations": annotations or {}},
+            "spec": {
+                "containers": [{"name": "c", "image": f"{name}:1", "resources": {"requests": r}} for r in requests],
+                "initContainers": [{"name": "i", "image": "init:1", "resources": {"requests": init}}] if init else [],
+            },
+        }
+    }
     if replicas is not None:
         spec["replicas"] = replicas
     return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name, "namespace": namespace}, "spec": spec}
@@ -144,16 +200,30 @@ def _deployment(name, namespace, requests, init=None, replicas=None, annotations
 def _injector(cpu="10m", memory="40Mi"):
     import json
 
-    values = {"global": {"hub": "registry.istio.io/release", "tag": "1.30.1",
-                         "proxy": {"image": "proxyv2", "resources": {"requests": {"cpu": cpu, "memory": memory}}}}}
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "istio-sidecar-injector", "namespace": "istio-system"},
-            "data": {"values": json.dumps(values)}}
+    values = {
+        "global": {
+            "hub": "registry.istio.io/release",
+            "tag": "1.30.1",
+            "proxy": {"image": "proxyv2", "resources": {"requests": {"cpu": cpu, "memory": memory}}},
+        }
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "istio-sidecar-injector", "namespace": "istio-system"},
+        "data": {"values": json.dumps(values)},
+    }
 
 
 def test_measure_counts_like_the_scheduler():
-    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "mesh", "labels": {"istio-injection": "enabled"}}}
+    namespace = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "mesh", "labels": {"istio-injection": "enabled"}},
+    }
     objects = [
-        namespace, _injector(),
+        namespace,
+        _injector(),
         _deployment("two", "mesh", [{"cpu": "100m", "memory": "100Mi"}, {"cpu": "50m"}], replicas=2),
         _deployment("big-init", "plain", [{"memory": "10Mi"}], init={"memory": "1Gi", "cpu": "1"}),
         _deployment("opt-out", "mesh", [{"memory": "1Mi"}], annotations={"sidecar.istio.io/inject": "false"}),

@@ -24,21 +24,27 @@ def _config(**flags):
 
 @pytest.mark.parametrize("given", ["pipelines, kserve", ["kserve", "pipelines"]])
 def test_apps_from_a_flag_string_or_a_list_keep_the_catalog_order(given):
-    assert _config(**{"kubeflow.apps": given}).kubeflow.apps == (["pipelines", "kserve"] if isinstance(given, str)
-                                                                 else ["kserve", "pipelines"])
+    assert _config(**{"kubeflow.apps": given}).kubeflow.apps == (
+        ["pipelines", "kserve"] if isinstance(given, str) else ["kserve", "pipelines"]
+    )
 
 
 def test_apps_from_the_environment():
-    config = load_config(env={"KFBOOTSTRAP_KUBEFLOW__APPS": "trainer,spark", "KFBOOTSTRAP_KUBEFLOW__VERSION": "26.03.1"},
-                         cwd=Path("/nonexistent")).config
+    config = load_config(
+        env={"KFBOOTSTRAP_KUBEFLOW__APPS": "trainer,spark", "KFBOOTSTRAP_KUBEFLOW__VERSION": "26.03.1"},
+        cwd=Path("/nonexistent"),
+    ).config
     assert config.kubeflow.apps == ["trainer", "spark"]
 
 
-@pytest.mark.parametrize("flags,message", [
-    ({"kubeflow.apps": "pipelines,jupyter"}, "unknown application(s) jupyter; 26.03.1 has: dashboard, pipelines"),
-    ({"kubeflow.apps": " , "}, "unknown application(s) (none given)"),
-    ({"kubeflow.apps": "pipelines", "kubeflow.version": "26.03"}, "a parts table for (26.03.1); 26.03 has none"),
-])
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        ({"kubeflow.apps": "pipelines,jupyter"}, "unknown application(s) jupyter; 26.03.1 has: dashboard, pipelines"),
+        ({"kubeflow.apps": " , "}, "unknown application(s) (none given)"),
+        ({"kubeflow.apps": "pipelines", "kubeflow.version": "26.03"}, "a parts table for (26.03.1); 26.03 has none"),
+    ],
+)
 def test_bad_app_choices_name_the_key_and_the_choices(flags, message):
     with pytest.raises(ConfigError) as caught:
         _config(**flags)
@@ -66,7 +72,9 @@ def test_dropped_parts_are_what_was_installed_or_kept_and_is_no_longer_chosen():
     assert part_selector(["pipelines", "dex"]).endswith("kfbootstrap.dev/part in (dex,pipelines)")
 
 
-@pytest.mark.parametrize("memory_gib,cpus,verdict", [(32, 8, FITS), (8, 8, TIGHT), (6, 8, NO), (32, 1, TIGHT), (None, 8, TIGHT)])
+@pytest.mark.parametrize(
+    "memory_gib,cpus,verdict", [(32, 8, FITS), (8, 8, TIGHT), (6, 8, NO), (32, 1, TIGHT), (None, 8, TIGHT)]
+)
 def test_fit_compares_every_request_with_the_machine(memory_gib, cpus, verdict):
     totals = Totals(cpu=1.5, memory=6.5 * GIB)
     assert fit(totals, 2, memory_gib, cpus).verdict == verdict
@@ -81,8 +89,17 @@ def test_dry_run_shows_the_choice_its_requests_and_which_profile_fits(monkeypatc
 
     monkeypatch.setattr("kfbootstrap.cli.common.new_runner", no_runner)
     monkeypatch.setattr("kfbootstrap.cli.common.new_host", lambda: FakeHost(memory_gib=8.0, cpus=4))
-    result = run_cli(capsys, "up", "--dry-run", "--kubeflow-version", "26.03.1", "--manifests", str(render),
-                     "--apps", "pipelines,kserve")
+    result = run_cli(
+        capsys,
+        "up",
+        "--dry-run",
+        "--kubeflow-version",
+        "26.03.1",
+        "--manifests",
+        str(render),
+        "--apps",
+        "pipelines,kserve",
+    )
     assert result.code == 0, result.text
     out = result.out
     assert "only pipelines, kserve and what they need" in out
@@ -107,15 +124,20 @@ def test_dry_run_of_a_release_not_cloned_yet_fetches_nothing(monkeypatch, tmp_pa
 
 
 @pytest.mark.parametrize("args", [["--apps", "pipelines"], ["--profile", "pipelines"]])
-def test_choosing_apps_of_a_release_without_a_parts_table_names_the_releases_that_have_one(monkeypatch, tmp_path,
-                                                                                           capsys, args):
+def test_choosing_apps_of_a_release_without_a_parts_table_names_the_releases_that_have_one(
+    monkeypatch, tmp_path, capsys, args
+):
     monkeypatch.chdir(tmp_path)
     result = run_cli(capsys, "up", "--dry-run", "--kubeflow-version", "v1.10.2", *args)
     assert result.code == 2 and "Traceback" not in result.text
     error, hint = result.err.strip().splitlines()
-    assert error.startswith("error: config key `kubeflow.apps`") and "parts table for (26.03.1); v1.10.2 has none" in error
-    assert hint == ("hint: use --kubeflow-version 26.03.1, or leave kubeflow.apps (and the pipelines profile, which sets "
-                    "it) out to install everything of that release")
+    assert (
+        error.startswith("error: config key `kubeflow.apps`") and "parts table for (26.03.1); v1.10.2 has none" in error
+    )
+    assert hint == (
+        "hint: use --kubeflow-version 26.03.1, or leave kubeflow.apps (and the pipelines profile, which sets "
+        "it) out to install everything of that release"
+    )
 
 
 def test_an_unknown_app_on_the_command_line_is_a_usage_error(monkeypatch, tmp_path, capsys):
@@ -133,30 +155,50 @@ def test_smoke_skips_checks_of_parts_not_chosen():
 
     config = _config(**{"kubeflow.apps": "trainer"})
     stub = SimpleNamespace(api_problem="no cluster in this test")  # what is chosen would not run, but fail visibly
-    report = run_checks(all_checks(), set(config.components.enabled()), ctx=stub,  # type: ignore[arg-type]
-                        chosen=lambda part: has_part(config, part))
+    report = run_checks(
+        all_checks(),
+        set(config.components.enabled()),
+        ctx=stub,  # type: ignore[arg-type]
+        chosen=lambda part: has_part(config, part),
+    )
     kubeflow = [r for r in report.results if r.component == "kubeflow"]
     assert kubeflow and all(r.status == "skipped" and "not among the chosen apps" in r.message for r in kubeflow)
 
 
 # The pipelines profile's laptop sizing asks 4.27 GiB with Kind's own pods (6.38 GiB with upstream's): an 8 GB
 # machine fits it (under 75% of it), a 5 GB one is tight; with upstream's sizing 8 GB is tight.
-@pytest.mark.parametrize("profile,sizing,memory,status", [
-    ("full", None, 8, "fail"), ("pipelines", None, 8, "ok"), ("pipelines", None, 5, "warn"),
-    ("pipelines", "upstream", 8, "warn"), ("pipelines", "upstream", 16, "ok")])
+@pytest.mark.parametrize(
+    "profile,sizing,memory,status",
+    [
+        ("full", None, 8, "fail"),
+        ("pipelines", None, 8, "ok"),
+        ("pipelines", None, 5, "warn"),
+        ("pipelines", "upstream", 8, "warn"),
+        ("pipelines", "upstream", 16, "ok"),
+    ],
+)
 def test_preflight_judges_the_measured_requests_against_dockers_memory(profile, sizing, memory, status):
     from kfbootstrap.context import RunContext
     from kfbootstrap.steps.preflight import PreflightStep, _requests_check, collect_findings
     from tests.fakes import healthy_runner
 
-    config = _config(profile=profile, **{"kubeflow.path": fixture_path("kubeflow-26.03.1", "example-origin.yaml.xz")},
-                     **({"kubeflow.sizing": sizing} if sizing else {}))
-    runner = healthy_runner().on("docker", "info", stdout=f'{{"ServerVersion": "28", "MemTotal": {memory * GIB}, '
-                                                          f'"NCPU": 4, "OperatingSystem": "Docker Desktop"}}')
+    config = _config(
+        profile=profile,
+        **{"kubeflow.path": fixture_path("kubeflow-26.03.1", "example-origin.yaml.xz")},
+        **({"kubeflow.sizing": sizing} if sizing else {}),
+    )
+    runner = healthy_runner().on(
+        "docker",
+        "info",
+        stdout=f'{{"ServerVersion": "28", "MemTotal": {memory * GIB}, "NCPU": 4, "OperatingSystem": "Docker Desktop"}}',
+    )
     ctx = RunContext(config=config, runner=runner, host=FakeHost())
     found = {f.check: f for f in collect_findings(config, runner, ctx.host, requests=_requests_check(ctx))}
     requests = found["requests"]
-    assert requests.status == status and f"{memory:.1f} GiB and 4 CPUs available on the Docker Desktop VM" in requests.detail
+    assert (
+        requests.status == status
+        and f"{memory:.1f} GiB and 4 CPUs available on the Docker Desktop VM" in requests.detail
+    )
     assert "memory" not in found  # the measured requests replace the profile's fixed minimum
     if status == "fail":
         assert "raise Docker Desktop's Memory" in requests.fix and "--profile pipelines" in requests.fix

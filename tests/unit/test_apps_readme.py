@@ -24,8 +24,12 @@ def test_readme_tables_are_what_the_code_measures():
     objects = parse_manifests(lzma.decompress(path.read_bytes()).decode(), str(path))
     readme = REPO_ROOT / "README.md"
     text = readme.read_text(encoding="utf-8")
-    wanted = _replace(_replace(text, BEGIN, END, readme_block(objects, CATALOG_26_03_1)),
-                      NEEDS_BEGIN, NEEDS_END, needs_markdown(CATALOG_26_03_1))
+    wanted = _replace(
+        _replace(text, BEGIN, END, readme_block(objects, CATALOG_26_03_1)),
+        NEEDS_BEGIN,
+        NEEDS_END,
+        needs_markdown(CATALOG_26_03_1),
+    )
     if os.environ.get("KFB_WRITE_README") == "1":
         readme.write_text(wanted, encoding="utf-8")
     assert text == wanted, "README's generated apps tables are stale: run with KFB_WRITE_README=1 and review"

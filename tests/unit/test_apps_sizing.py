@@ -35,7 +35,11 @@ def example():
 
 
 def _find(objects, kind, namespace, name):
-    return next(o for o in objects if (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) == (kind, namespace, name))
+    return next(
+        o
+        for o in objects
+        if (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) == (kind, namespace, name)
+    )
 
 
 def _container(obj, name):
@@ -47,8 +51,10 @@ def test_laptop_lowers_istios_production_requests_to_istios_demo_profile(example
     istiod = _container(_find(laptop, "Deployment", "istio-system", "istiod"), "discovery")
     assert istiod["resources"] == {"requests": {"cpu": "10m", "memory": "100Mi"}}  # upstream: 500m / 2048Mi, no limits
     gateway = _container(_find(laptop, "Deployment", "istio-system", "istio-ingressgateway"), "istio-proxy")
-    assert gateway["resources"] == {"requests": {"cpu": "10m", "memory": "40Mi"},
-                                    "limits": {"cpu": "2000m", "memory": "1024Mi"}}  # limits stay upstream's
+    assert gateway["resources"] == {
+        "requests": {"cpu": "10m", "memory": "40Mi"},
+        "limits": {"cpu": "2000m", "memory": "1024Mi"},
+    }  # limits stay upstream's
     cni = _container(_find(laptop, "DaemonSet", "kube-system", "istio-cni-node"), "install-cni")
     assert cni["resources"]["requests"] == {"cpu": "10m", "memory": "40Mi"}
     for name in ("istiod", "istio-ingressgateway"):  # an 80% CPU target on a 10m request would scale them to 5
@@ -61,16 +67,24 @@ def test_laptop_changes_nothing_else_and_leaves_the_render_as_rendered(example):
     result = resize(example, LAPTOP)
     assert example == before  # the render (cached, shared with other selections) is not edited in place
     changed = [ref_of(new) for old, new in zip(example, result.objects) if old != new]
-    assert sorted(changed) == sorted(ref_of(_find(example, kind, ns, name)) for kind, ns, name in [
-        ("Deployment", "istio-system", "istiod"), ("Deployment", "istio-system", "istio-ingressgateway"),
-        ("DaemonSet", "kube-system", "istio-cni-node"), ("HorizontalPodAutoscaler", "istio-system", "istiod"),
-        ("HorizontalPodAutoscaler", "istio-system", "istio-ingressgateway")])
+    assert sorted(changed) == sorted(
+        ref_of(_find(example, kind, ns, name))
+        for kind, ns, name in [
+            ("Deployment", "istio-system", "istiod"),
+            ("Deployment", "istio-system", "istio-ingressgateway"),
+            ("DaemonSet", "kube-system", "istio-cni-node"),
+            ("HorizontalPodAutoscaler", "istio-system", "istiod"),
+            ("HorizontalPodAutoscaler", "istio-system", "istio-ingressgateway"),
+        ]
+    )
     assert len(result.changes) == 5
     for old, new in zip(example, result.objects):
         if old != new and old["kind"] != "HorizontalPodAutoscaler":  # only requests differ, every one lower
             old_c, new_c = old["spec"]["template"]["spec"]["containers"], new["spec"]["template"]["spec"]["containers"]
             for a, b in zip(old_c, new_c):
-                assert {k: v for k, v in a.items() if k != "resources"} == {k: v for k, v in b.items() if k != "resources"}
+                assert {k: v for k, v in a.items() if k != "resources"} == {
+                    k: v for k, v in b.items() if k != "resources"
+                }
                 assert a.get("resources", {}).get("limits") == b.get("resources", {}).get("limits")
                 for resource, value in (b.get("resources") or {}).get("requests", {}).items():
                     assert quantity(value) <= quantity(a["resources"]["requests"][resource])
@@ -94,12 +108,16 @@ def test_the_sidecar_default_is_already_demo_sized_in_26_03_1_and_would_be_lower
     production["data"]["values"] = json.dumps(values)
     result = resize([production], LAPTOP)
     lowered = json.loads(result.objects[0]["data"]["values"])
-    assert lowered["global"]["proxy"]["resources"] == {"requests": {"cpu": "10m", "memory": "40Mi"},
-                                                       "limits": {"cpu": "2000m", "memory": "1024Mi"}}
+    assert lowered["global"]["proxy"]["resources"] == {
+        "requests": {"cpu": "10m", "memory": "40Mi"},
+        "limits": {"cpu": "2000m", "memory": "1024Mi"},
+    }
     lowered["global"]["proxy"]["resources"]["requests"] = values["global"]["proxy"]["resources"]["requests"]
     assert lowered == values and result.objects[0]["data"]["config"] == injector["data"]["config"]
-    assert result.changes == ["ConfigMap istio-system/istio-sidecar-injector (sidecar default): requests cpu 100m -> 10m, "
-                              "memory 128Mi -> 40Mi"]
+    assert result.changes == [
+        "ConfigMap istio-system/istio-sidecar-injector (sidecar default): requests cpu 100m -> 10m, "
+        "memory 128Mi -> 40Mi"
+    ]
     sidecar = sidecar_of(result.objects)  # what measure.py counts per injected pod follows
     assert (sidecar.cpu, sidecar.memory) == (0.01, 40 * MIB)
 
@@ -122,8 +140,12 @@ def _config(**flags):
 
 
 def test_the_pipelines_profile_defaults_to_laptop_everything_else_to_upstream_and_the_user_wins():
-    assert [profile_config(p, "26.03.1").kubeflow.sizing for p in ("full", "minimal", "ci", "pipelines")] == \
-        [UPSTREAM, UPSTREAM, UPSTREAM, LAPTOP]
+    assert [profile_config(p, "26.03.1").kubeflow.sizing for p in ("full", "minimal", "ci", "pipelines")] == [
+        UPSTREAM,
+        UPSTREAM,
+        UPSTREAM,
+        LAPTOP,
+    ]
     assert _config(profile="pipelines", **{"kubeflow.sizing": "upstream"}).kubeflow.sizing == UPSTREAM
     assert _config(**{"kubeflow.sizing": "laptop"}).kubeflow.sizing == LAPTOP
     with pytest.raises(ConfigError, match="config key `kubeflow.sizing`.*'upstream' or 'laptop'"):
@@ -160,15 +182,32 @@ def test_dry_run_of_the_pipelines_profile_says_what_laptop_sizing_changes(monkey
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("kfbootstrap.cli.common.new_host", lambda: FakeHost(memory_gib=8.0, cpus=4))
     render = fixture_path("kubeflow-26.03.1", "example-origin.yaml.xz")
-    result = run_cli(capsys, "up", "--dry-run", "--profile", "pipelines", "--kubeflow-version", "26.03.1",
-                     "--manifests", str(render))
+    result = run_cli(
+        capsys, "up", "--dry-run", "--profile", "pipelines", "--kubeflow-version", "26.03.1", "--manifests", str(render)
+    )
     assert result.code == 0, result.text
     assert "Kubeflow applications: pipelines; sizing: laptop" in result.out
-    assert "sized for a laptop: Deployment istio-system/istiod discovery: requests cpu 500m -> 10m, memory 2048Mi -> 100Mi" \
+    assert (
+        "sized for a laptop: Deployment istio-system/istiod discovery: requests cpu 500m -> 10m, memory 2048Mi -> 100Mi"
         in result.out
-    assert "0.92 CPU and 3.94 GiB requested" in result.out and "): fits: 4.3 GiB and 2.0 CPUs requested, 8.0 GiB" in result.out
-    again = run_cli(capsys, "up", "--dry-run", "--profile", "pipelines", "--sizing", "upstream", "--kubeflow-version",
-                    "26.03.1", "--manifests", str(render))
+    )
+    assert (
+        "0.92 CPU and 3.94 GiB requested" in result.out
+        and "): fits: 4.3 GiB and 2.0 CPUs requested, 8.0 GiB" in result.out
+    )
+    again = run_cli(
+        capsys,
+        "up",
+        "--dry-run",
+        "--profile",
+        "pipelines",
+        "--sizing",
+        "upstream",
+        "--kubeflow-version",
+        "26.03.1",
+        "--manifests",
+        str(render),
+    )
     assert "sizing: upstream" in again.out and "1.68 CPU and 6.04 GiB requested" in again.out
     assert "sized for a laptop" not in again.out
 
@@ -177,9 +216,12 @@ def test_sizing_needs_no_parts_table_and_finds_the_same_objects_in_26_03():
     path = fixture_path("kubeflow-26.03", "example.yaml.xz")
     result = resize(parse_manifests(lzma.decompress(path.read_bytes()).decode(), str(path)), LAPTOP)
     assert [change.split(":")[0] for change in result.changes] == [
-        "Deployment istio-system/istio-ingressgateway istio-proxy", "Deployment istio-system/istiod discovery",
-        "DaemonSet kube-system/istio-cni-node install-cni", "HorizontalPodAutoscaler istio-system/istio-ingressgateway",
-        "HorizontalPodAutoscaler istio-system/istiod"]
+        "Deployment istio-system/istio-ingressgateway istio-proxy",
+        "Deployment istio-system/istiod discovery",
+        "DaemonSet kube-system/istio-cni-node install-cni",
+        "HorizontalPodAutoscaler istio-system/istio-ingressgateway",
+        "HorizontalPodAutoscaler istio-system/istiod",
+    ]
 
 
 def test_render_writes_what_up_applies_sized_as_asked(monkeypatch, tmp_path, capsys):
@@ -191,11 +233,27 @@ def test_render_writes_what_up_applies_sized_as_asked(monkeypatch, tmp_path, cap
     render = fixture_path("kubeflow-26.03.1", "example-origin.yaml.xz")
     written = {}
     for sizing in (UPSTREAM, LAPTOP):
-        result = run_cli(capsys, "render", "--kubeflow-version", "26.03.1", "--manifests", str(render),
-                         "--apps", "pipelines", "--sizing", sizing)
+        result = run_cli(
+            capsys,
+            "render",
+            "--kubeflow-version",
+            "26.03.1",
+            "--manifests",
+            str(render),
+            "--apps",
+            "pipelines",
+            "--sizing",
+            sizing,
+        )
         assert result.code == 0, result.text
         written[sizing] = [d for d in yaml.load_all(result.out, Loader=yaml.CSafeLoader) if d]
-    differ = [f"{new['kind']}/{new['metadata']['name']}" for old, new in zip(written[UPSTREAM], written[LAPTOP]) if old != new]
-    assert len(written[LAPTOP]) == 344 and sorted(differ) == ["DaemonSet/istio-cni-node", "Deployment/istio-ingressgateway",
-                                                               "Deployment/istiod", "HorizontalPodAutoscaler/istio-ingressgateway",
-                                                               "HorizontalPodAutoscaler/istiod"]
+    differ = [
+        f"{new['kind']}/{new['metadata']['name']}" for old, new in zip(written[UPSTREAM], written[LAPTOP]) if old != new
+    ]
+    assert len(written[LAPTOP]) == 344 and sorted(differ) == [
+        "DaemonSet/istio-cni-node",
+        "Deployment/istio-ingressgateway",
+        "Deployment/istiod",
+        "HorizontalPodAutoscaler/istio-ingressgateway",
+        "HorizontalPodAutoscaler/istiod",
+    ]

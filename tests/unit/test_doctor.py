@@ -23,33 +23,97 @@ def test_healthy_machine_has_no_blocker():
     assert found["memory"].detail == "32.0 GiB on the Docker engine"  # Docker's view, not the host's
 
 
-@pytest.mark.parametrize("runner, check, status, detail, fix", [
-    (healthy_runner().on("docker", "info", exit_code=1, stderr="Cannot connect to the Docker daemon"),
-     "docker", FAIL, "the Docker daemon is not reachable", "start Docker"),
-    (FakeRunner(missing=["docker"]).on("kind", "version", stdout="kind v0.30.0"),
-     "docker", FAIL, "docker CLI not found", "install Docker"),
-    (healthy_runner().on("kind", "version", stdout="kind v0.20.0 go1.20"),
-     "kind", FAIL, "v0.20.0 is older than v0.27.0", "upgrade kind"),
-    (healthy_runner().on("kind", "version", stdout="kind v0.30.0 go1.24"),
-     "kind", WARN, "v0.30.0 works; release 26.03.1 was tested with kind v0.32.0", "upgrade kind to v0.32.0"),
-    (healthy_runner().on("kubectl", "version", stdout='{"clientVersion": {"gitVersion": "v1.27.3"}}'),
-     "kubectl", FAIL, "v1.27.3 is older than v1.30.0", "upgrade kubectl"),
-    (healthy_runner().on("helm", "version", stdout="v3.8.0+gabc"),
-     "helm", FAIL, "v3.8.0 is older than v3.12.0", "upgrade helm"),
-    (healthy_runner().on("helm", "version", exit_code=127, stderr="helm: broken install"),
-     "helm", FAIL, "helm: broken install", "install helm v3.12+ or v4"),
-    # helm 2 prints its client version, then fails on Tiller: named as helm 2, not "broken"
-    (healthy_runner().on("helm", "version", exit_code=1, stdout="Client: v2.17.0+ga690bad",
-                         stderr="Error: could not find tiller"),
-     "helm", FAIL, "helm v2.17.0 is helm 2 (Tiller), which kfbootstrap does not drive", "install helm v3.12+ or v4"),
-    (healthy_runner().on("helm", "version", stdout="v5.0.0+g0000000"),
-     "helm", FAIL, "helm v5.0.0 is a major version kfbootstrap does not know", "install helm v3.12+ or v4"),
-    (healthy_runner().on("helm", "version", stdout="a helm of our own"),
-     "helm", FAIL, "could not read a helm version from 'a helm of our own'", "install helm v3.12+ or v4"),
-    (healthy_runner().on("kubectl", "version", stdout='{"clientVersion": {"gitVersion": "v1.31.0"}, "kustomizeVersion": "v4.5.7"}')
-     .on("kustomize", "version", exit_code=1, stderr="no kustomize"),
-     "kustomize", FAIL, "failed: no kustomize", "kustomize v5+"),
-])
+@pytest.mark.parametrize(
+    "runner, check, status, detail, fix",
+    [
+        (
+            healthy_runner().on("docker", "info", exit_code=1, stderr="Cannot connect to the Docker daemon"),
+            "docker",
+            FAIL,
+            "the Docker daemon is not reachable",
+            "start Docker",
+        ),
+        (
+            FakeRunner(missing=["docker"]).on("kind", "version", stdout="kind v0.30.0"),
+            "docker",
+            FAIL,
+            "docker CLI not found",
+            "install Docker",
+        ),
+        (
+            healthy_runner().on("kind", "version", stdout="kind v0.20.0 go1.20"),
+            "kind",
+            FAIL,
+            "v0.20.0 is older than v0.27.0",
+            "upgrade kind",
+        ),
+        (
+            healthy_runner().on("kind", "version", stdout="kind v0.30.0 go1.24"),
+            "kind",
+            WARN,
+            "v0.30.0 works; release 26.03.1 was tested with kind v0.32.0",
+            "upgrade kind to v0.32.0",
+        ),
+        (
+            healthy_runner().on("kubectl", "version", stdout='{"clientVersion": {"gitVersion": "v1.27.3"}}'),
+            "kubectl",
+            FAIL,
+            "v1.27.3 is older than v1.30.0",
+            "upgrade kubectl",
+        ),
+        (
+            healthy_runner().on("helm", "version", stdout="v3.8.0+gabc"),
+            "helm",
+            FAIL,
+            "v3.8.0 is older than v3.12.0",
+            "upgrade helm",
+        ),
+        (
+            healthy_runner().on("helm", "version", exit_code=127, stderr="helm: broken install"),
+            "helm",
+            FAIL,
+            "helm: broken install",
+            "install helm v3.12+ or v4",
+        ),
+        # helm 2 prints its client version, then fails on Tiller: named as helm 2, not "broken"
+        (
+            healthy_runner().on(
+                "helm", "version", exit_code=1, stdout="Client: v2.17.0+ga690bad", stderr="Error: could not find tiller"
+            ),
+            "helm",
+            FAIL,
+            "helm v2.17.0 is helm 2 (Tiller), which kfbootstrap does not drive",
+            "install helm v3.12+ or v4",
+        ),
+        (
+            healthy_runner().on("helm", "version", stdout="v5.0.0+g0000000"),
+            "helm",
+            FAIL,
+            "helm v5.0.0 is a major version kfbootstrap does not know",
+            "install helm v3.12+ or v4",
+        ),
+        (
+            healthy_runner().on("helm", "version", stdout="a helm of our own"),
+            "helm",
+            FAIL,
+            "could not read a helm version from 'a helm of our own'",
+            "install helm v3.12+ or v4",
+        ),
+        (
+            healthy_runner()
+            .on(
+                "kubectl",
+                "version",
+                stdout='{"clientVersion": {"gitVersion": "v1.31.0"}, "kustomizeVersion": "v4.5.7"}',
+            )
+            .on("kustomize", "version", exit_code=1, stderr="no kustomize"),
+            "kustomize",
+            FAIL,
+            "failed: no kustomize",
+            "kustomize v5+",
+        ),
+    ],
+)
 def test_tool_problems_are_reported_with_a_fix(runner, check, status, detail, fix):
     finding = findings_by_check(runner=runner)[check]
     assert finding.status == status
@@ -78,12 +142,15 @@ def test_missing_kind_is_a_blocker_with_install_hint():
     assert "kind.sigs.k8s.io" in finding.fix
 
 
-@pytest.mark.parametrize("memory_gib, cpus, profile, memory_status, cpu_status", [
-    (8, 8, "full", FAIL, OK),
-    (14, 6, "full", WARN, WARN),
-    (12, 4, "minimal", OK, WARN),
-    (6, 2, "minimal", FAIL, FAIL),
-])
+@pytest.mark.parametrize(
+    "memory_gib, cpus, profile, memory_status, cpu_status",
+    [
+        (8, 8, "full", FAIL, OK),
+        (14, 6, "full", WARN, WARN),
+        (12, 4, "minimal", OK, WARN),
+        (6, 2, "minimal", FAIL, FAIL),
+    ],
+)
 def test_resources_against_the_profile(memory_gib, cpus, profile, memory_status, cpu_status):
     runner = healthy_runner().on("docker", "info", stdout='{"ServerVersion": "28", "OperatingSystem": "Ubuntu"}')
     found = findings_by_check(Config(profile=profile), runner, FakeHost(memory_gib=memory_gib, cpus=cpus))
@@ -120,12 +187,18 @@ def test_inotify_is_changed_only_with_fix():
             key, value = assignment.split("=")
             host.sysctls[key] = int(value)
         from kfbootstrap.tools.runner import Result
+
         return Result(tuple(argv), 0, "", "")
 
     runner.on_call("sudo", "sysctl", handler=apply)
     found = findings_by_check(runner=runner, host=host, fix=True)
-    assert ["sudo", "sysctl", "-w", "fs.inotify.max_user_instances=2280",
-            "fs.inotify.max_user_watches=1255360"] in runner.calls
+    assert [
+        "sudo",
+        "sysctl",
+        "-w",
+        "fs.inotify.max_user_instances=2280",
+        "fs.inotify.max_user_watches=1255360",
+    ] in runner.calls
     assert found["fs.inotify.max_user_instances"].status == OK
 
 
@@ -142,9 +215,12 @@ def test_busy_port_names_its_holder_as_a_warning():
 
 
 def test_existing_cluster_skips_docker_kind_and_host_checks():
-    found = findings_by_check(Config.model_validate({"cluster": {"context": "prod"}}), FakeRunner(missing=["docker", "kind"])
-                              .on("kubectl", "version", stdout='{"clientVersion": {"gitVersion": "v1.33.0"}, "kustomizeVersion": "v5.6.0"}')
-                              .on("helm", "version", stdout="v3.19.0"))
+    found = findings_by_check(
+        Config.model_validate({"cluster": {"context": "prod"}}),
+        FakeRunner(missing=["docker", "kind"])
+        .on("kubectl", "version", stdout='{"clientVersion": {"gitVersion": "v1.33.0"}, "kustomizeVersion": "v5.6.0"}')
+        .on("helm", "version", stdout="v3.19.0"),
+    )
     assert "docker" not in found and "kind" not in found and "memory" not in found
     assert all(f.status == OK for f in found.values())
 
@@ -183,37 +259,55 @@ def test_doctor_prints_every_fix_whole_at_any_width(columns, monkeypatch, tmp_pa
     """No terminal (as in CI) and a narrow one: cells wrap, fixes are printed below the table uncut."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", columns)
-    monkeypatch.setattr("kfbootstrap.ui.out", __import__("rich.console", fromlist=["Console"]).Console(
-        highlight=False, soft_wrap=True, width=int(columns)))
+    monkeypatch.setattr(
+        "kfbootstrap.ui.out",
+        __import__("rich.console", fromlist=["Console"]).Console(highlight=False, soft_wrap=True, width=int(columns)),
+    )
     runner = healthy_runner().on("kind", "version", stdout="kind v0.20.0 go1.20")
     monkeypatch.setattr("kfbootstrap.cli.common.new_runner", lambda: runner)
-    monkeypatch.setattr("kfbootstrap.cli.common.new_host", lambda: FakeHost(sysctls={
-        "fs.inotify.max_user_instances": 128, "fs.inotify.max_user_watches": 8192}))
+    monkeypatch.setattr(
+        "kfbootstrap.cli.common.new_host",
+        lambda: FakeHost(sysctls={"fs.inotify.max_user_instances": 128, "fs.inotify.max_user_watches": 8192}),
+    )
     result = run_cli(capsys, "doctor")
     assert result.code == 1
     assert "…" not in result.out
     lines = result.out.splitlines()
     assert f"fs.inotify.max_user_instances: {INOTIFY_FIX}  (or `kfbootstrap doctor --fix`)" in "\n".join(lines)
-    assert any(line.strip().startswith("1. kind: upgrade kind: install kind v0.27.0+ (v0.32.0 tested with 26.03.1): "
-                                       "https://kind.sigs.k8s.io/")
-               and line.rstrip().endswith("#installation") for line in lines)
+    assert any(
+        line.strip().startswith(
+            "1. kind: upgrade kind: install kind v0.27.0+ (v0.32.0 tested with 26.03.1): https://kind.sigs.k8s.io/"
+        )
+        and line.rstrip().endswith("#installation")
+        for line in lines
+    )
 
 
 # ------------------------------------------------------------------ disk, Docker Desktop's VM
 
+
 def docker_info(**fields) -> str:
     import json
 
-    base = {"ServerVersion": "28.2.2", "MemTotal": 34359738368, "NCPU": 8, "OperatingSystem": "Ubuntu 24.04",
-            "DockerRootDir": "/srv/docker", "Architecture": "x86_64"}
+    base = {
+        "ServerVersion": "28.2.2",
+        "MemTotal": 34359738368,
+        "NCPU": 8,
+        "OperatingSystem": "Ubuntu 24.04",
+        "DockerRootDir": "/srv/docker",
+        "Architecture": "x86_64",
+    }
     return json.dumps({**base, **fields})
 
 
-@pytest.mark.parametrize("free, status, detail", [
-    (500.0, OK, "500 GiB free at /srv/docker (images 28 GiB + volumes 83 GiB needed)"),
-    (60.0, WARN, "60 GiB free at /srv/docker; images 28 GiB + volumes 83 GiB requested"),
-    (12.0, FAIL, "12 GiB free at /srv/docker; the images alone need 28 GiB"),
-])
+@pytest.mark.parametrize(
+    "free, status, detail",
+    [
+        (500.0, OK, "500 GiB free at /srv/docker (images 28 GiB + volumes 83 GiB needed)"),
+        (60.0, WARN, "60 GiB free at /srv/docker; images 28 GiB + volumes 83 GiB requested"),
+        (12.0, FAIL, "12 GiB free at /srv/docker; the images alone need 28 GiB"),
+    ],
+)
 def test_free_disk_where_docker_keeps_its_data(free, status, detail):
     runner = healthy_runner().on("docker", "info", stdout=docker_info())
     found = findings_by_check(runner=runner, host=FakeHost(free_disk={"/srv/docker": free}))["disk"]
@@ -237,8 +331,9 @@ def test_docker_desktop_disk_cannot_be_told_and_says_where_to_look():
 
 
 def test_docker_desktop_vm_memory_and_cpus_are_the_vms_with_its_settings_as_the_fix():
-    runner = healthy_runner().on("docker", "info", stdout=docker_info(
-        OperatingSystem="Docker Desktop", MemTotal=8 * 1024**3, NCPU=2))
+    runner = healthy_runner().on(
+        "docker", "info", stdout=docker_info(OperatingSystem="Docker Desktop", MemTotal=8 * 1024**3, NCPU=2)
+    )
     found = findings_by_check(runner=runner, host=FakeHost(system="Darwin", memory_gib=64, cpus=12))
     assert found["memory"].status == FAIL and "8.0 GiB on the Docker Desktop VM" in found["memory"].detail
     assert "raise Docker Desktop's Memory to at least 12" in found["memory"].fix

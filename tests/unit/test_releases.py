@@ -26,27 +26,48 @@ def test_26_03_1_is_the_default_and_cloned_from_community_distribution():
 
 def test_default_node_image_is_the_one_the_default_release_s_ci_uses():
     tested = RELEASES["26.03.1"].tested
-    assert DEFAULT_NODE_IMAGE == tested.node_image == (
-        "kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5")
+    assert (
+        DEFAULT_NODE_IMAGE
+        == tested.node_image
+        == ("kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5")
+    )
     assert (tested.kind, tested.kubernetes) == ("v0.32.0", "v1.36.1")
     assert config().cluster.node_image == DEFAULT_NODE_IMAGE
 
 
-@pytest.mark.parametrize("tag,in_example,namespace,dashboard,webhook,web_app", [
-    ("26.03.1", True, PROFILE_NAMESPACE, "dashboard", "poddefaults-webhook-deployment", "kserve-models-web-application"),
-    ("26.03", False, "kubeflow", "centraldashboard", "admission-webhook-deployment", "kserve-models-web-app"),
-    ("v1.11.0", False, "kubeflow", "centraldashboard", "admission-webhook-deployment", "kserve-models-web-app"),
-    ("v1.10.2", False, "kubeflow", "centraldashboard", "admission-webhook-deployment", "kserve-models-web-app"),
-])
+@pytest.mark.parametrize(
+    "tag,in_example,namespace,dashboard,webhook,web_app",
+    [
+        (
+            "26.03.1",
+            True,
+            PROFILE_NAMESPACE,
+            "dashboard",
+            "poddefaults-webhook-deployment",
+            "kserve-models-web-application",
+        ),
+        ("26.03", False, "kubeflow", "centraldashboard", "admission-webhook-deployment", "kserve-models-web-app"),
+        ("v1.11.0", False, "kubeflow", "centraldashboard", "admission-webhook-deployment", "kserve-models-web-app"),
+        ("v1.10.2", False, "kubeflow", "centraldashboard", "admission-webhook-deployment", "kserve-models-web-app"),
+    ],
+)
 def test_each_release_says_where_its_model_registry_lives_and_what_its_workloads_are_called(
-        tag, in_example, namespace, dashboard, webhook, web_app):
+    tag, in_example, namespace, dashboard, webhook, web_app
+):
     release = RELEASES[tag]
     registry = release.model_registry
     assert (registry.in_example, registry.namespace, registry.service, registry.port) == (
-        in_example, namespace, "model-registry-service", 8080)
+        in_example,
+        namespace,
+        "model-registry-service",
+        8080,
+    )
     assert (registry.path is None) == in_example
-    assert (release.workloads.dashboard, release.workloads.poddefaults_webhook,
-            release.workloads.kserve_models_web_app) == (dashboard, webhook, web_app)
+    assert (
+        release.workloads.dashboard,
+        release.workloads.poddefaults_webhook,
+        release.workloads.kserve_models_web_app,
+    ) == (dashboard, webhook, web_app)
     assert release.kserve_in_example and release.kserve_path == "applications/kserve/kserve"
 
 
@@ -71,31 +92,46 @@ PROFILE = {"apiVersion": "kubeflow.org/v1beta1", "kind": "Profile", "metadata": 
 
 def test_namespaces_a_controller_makes_from_the_render_are_known():
     other = {"apiVersion": "example.com/v1", "kind": "Profile", "metadata": {"name": "not-kubeflow"}}
-    found = controller_namespaces([PROFILE, other, {"apiVersion": "v1", "kind": "Namespace",
-                                                    "metadata": {"name": "kubeflow"}}])
-    assert found == {PROFILE_NAMESPACE: ("the Kubeflow profile controller (Deployment kubeflow/profiles-deployment)",
-                                         f"Profile {PROFILE_NAMESPACE}")}
+    found = controller_namespaces(
+        [PROFILE, other, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kubeflow"}}]
+    )
+    assert found == {
+        PROFILE_NAMESPACE: (
+            "the Kubeflow profile controller (Deployment kubeflow/profiles-deployment)",
+            f"Profile {PROFILE_NAMESPACE}",
+        )
+    }
 
 
 def _waiting(namespace: str) -> ObjectResult:
     ref = ObjectRef("v1", "ConfigMap", namespace, "c")
-    return ObjectResult(ref, "objects", attempts=9,
-                        verdict=retry.Verdict(retry.NAMESPACE_MISSING, f'namespaces "{namespace}" not found'))
+    return ObjectResult(
+        ref,
+        "objects",
+        attempts=9,
+        verdict=retry.Verdict(retry.NAMESPACE_MISSING, f'namespaces "{namespace}" not found'),
+    )
 
 
 def test_the_deadline_names_the_controller_a_namespace_waits_for():
-    report = ApplyReport("kubeflow", [_waiting(PROFILE_NAMESPACE)], timed_out=True,
-                         controller_namespaces=controller_namespaces([PROFILE]))
+    report = ApplyReport(
+        "kubeflow",
+        [_waiting(PROFILE_NAMESPACE)],
+        timed_out=True,
+        controller_namespaces=controller_namespaces([PROFILE]),
+    )
     error = ApplyFailed(report, 1200)
     assert error.message.splitlines()[-1] == (
         f"namespace {PROFILE_NAMESPACE} is still missing: waiting for the Kubeflow profile controller "
-        f"(Deployment kubeflow/profiles-deployment) to create it from Profile {PROFILE_NAMESPACE}")
+        f"(Deployment kubeflow/profiles-deployment) to create it from Profile {PROFILE_NAMESPACE}"
+    )
     assert "has not created kubeflow-user-example-com" in error.hint and "kubectl get pods -n kubeflow" in error.hint
 
 
 def test_a_plain_missing_namespace_keeps_the_usual_hint():
-    report = ApplyReport("kubeflow", [_waiting("elsewhere")], timed_out=True,
-                         controller_namespaces=controller_namespaces([PROFILE]))
+    report = ApplyReport(
+        "kubeflow", [_waiting("elsewhere")], timed_out=True, controller_namespaces=controller_namespaces([PROFILE])
+    )
     error = ApplyFailed(report, 60)
     assert "still missing" not in error.message and "controller" not in error.hint
 
