@@ -24,6 +24,7 @@ from kfbootstrap.kube.rest import APPLY_PATCH, METADATA_LIST_ACCEPT, Cancel, Kub
 log = logging.getLogger("kfbootstrap.kube")
 
 NAMESPACES = Resource("v1", "Namespace", "namespaces", False)
+NODES = Resource("v1", "Node", "nodes", False)
 SERVICES = Resource("v1", "Service", "services", True)
 SECRETS = Resource("v1", "Secret", "secrets", True)
 CONFIGMAPS = Resource("v1", "ConfigMap", "configmaps", True)
@@ -126,7 +127,9 @@ class Kube:
             "tailLines": tail_lines,
             "limitBytes": limit_bytes,
         }
-        response = self.rest.request("GET", PODS.object_path(namespace, pod) + "/log", query=query, accept="text/plain")
+        # The server answers 406 to Accept: text/plain (it lists JSON, YAML and protobuf) but sends
+        # the log as text to */*, as kubectl asks.
+        response = self.rest.request("GET", PODS.object_path(namespace, pod) + "/log", query=query, accept="*/*")
         if not response.ok:
             raise self._error(response, "get", f"the logs of pod {namespace}/{pod}", "pods/log", namespace)
         return response.body.decode("utf-8", "replace")

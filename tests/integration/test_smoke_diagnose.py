@@ -588,6 +588,18 @@ def test_diagnose_bundle_holds_the_evidence_and_no_secret(bed, leaky_cluster, pl
     print(f"diagnose: {len(members)} files, {bundle.stat().st_size} bytes, {seconds:.1f}s")
 
 
+def test_up_s_not_ready_table_quotes_a_crash_looping_container_s_last_log_lines(bed, leaky_cluster):
+    """The readiness wait reads the crashing container's log through the adapter (its previous run first)."""
+    from kfbootstrap.kube.api import PODS, Kube
+    from kfbootstrap.kube.readiness import _with_logs
+
+    kube = Kube.connect(bed.context, bed.kubeconfig)
+    pod = kube.get(PODS, "crashy", "kubeflow")
+    assert pod is not None
+    detail = _with_logs(kube, pod, "pod crashy: CrashLoopBackOff")
+    assert "; last log lines:\n" in detail and f"panic: bad client secret {leaky_cluster['oidc-secret']}" in detail
+
+
 def test_diagnose_without_a_cluster_still_writes_a_bundle(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
     monkeypatch.setattr("kfbootstrap.cli.diagnose.new_runner", lambda: FakeRunner(missing=["kind", "helm"]))
