@@ -60,7 +60,7 @@ def load(config_file: Path | None, **flags: Any) -> "LoadedConfig":
 
 
 def _bound_api_requests(config) -> None:
-    """Every typed Kubernetes client this command makes gets timeouts.api (the adapter gets it via RunContext)."""
+    """Every adapter this command builds gets timeouts.api (RunContext's, and those the commands connect)."""
     from kfbootstrap.context import api_timeouts
     from kfbootstrap.kube.client import use_timeouts
 

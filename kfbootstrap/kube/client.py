@@ -54,12 +54,13 @@ def _retries() -> Any:
     return Retry(total=2, connect=2, read=0, status=0, redirect=0, other=0)
 
 
-# (connect, read) seconds for every request of a typed client; the CLI sets it from timeouts.api.
+# (connect, read) seconds of every request of an adapter built without its own; the CLI sets it
+# from timeouts.api before any command talks to a cluster.
 _request_timeout: tuple[float, float] = (10.0, 60.0)
 
 
 def use_timeouts(connect: float, read: float) -> None:
-    """Bound every typed client's requests made from now on (the adapter gets its Timeouts itself)."""
+    """Bound the requests of every adapter Kube.connect builds from now on without Timeouts of its own."""
     global _request_timeout
     _request_timeout = (connect, read)
 
@@ -71,30 +72,12 @@ def default_timeouts() -> "Timeouts":
     return Timeouts(connect=_request_timeout[0], read=_request_timeout[1])
 
 
-def timed_client(configuration: "Configuration") -> "ApiClient":
-    """An ApiClient whose every request has a connect and read timeout unless the caller gives its own:
-    the kubernetes client's default is none, so a server that accepts and never answers hung creds,
-    expose, smoke and the forward daemons forever."""
-    import inspect
+def api_client(context: str | None, kubeconfig: str | None = None, pool_size: int = 16) -> "ApiClient":
+    """A new ApiClient for `context`, pooling `pool_size` connections (one per concurrent request).
 
+    Only KubeRest sends through it, and KubeRest gives every request its connect and read timeout."""
     from kubernetes.client import ApiClient
 
-    api = ApiClient(configuration)
-    send = api.rest_client.request  # every version of the client sends each request through this one method
-    signature = inspect.signature(send)
-
-    def bounded(*args: Any, **kwargs: Any) -> Any:
-        bound = signature.bind(*args, **kwargs)
-        if bound.arguments.get("_request_timeout") is None:
-            bound.arguments["_request_timeout"] = _request_timeout
-        return send(*bound.args, **bound.kwargs)
-
-    api.rest_client.request = bounded  # type: ignore[method-assign]  # this instance only, not the class
-    return api
-
-
-def api_client(context: str | None, kubeconfig: str | None = None, pool_size: int = 16) -> "ApiClient":
-    """A new ApiClient for `context`, pooling `pool_size` connections (one per concurrent request)."""
     configuration = load_configuration(context, kubeconfig)
     configuration.connection_pool_maxsize = pool_size
-    return timed_client(configuration)
+    return ApiClient(configuration)

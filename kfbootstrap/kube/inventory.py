@@ -1,16 +1,28 @@
 """Read-only listings of a cluster for `kfbootstrap diagnose`, as plain JSON-like dicts.
 
-Lists are fetched raw (`_preload_content=False`) and parsed with json: exactly what
-the API server said, without the client's slow model round-trip. Every function
-raises InventoryError with the resource named, so the bundle can record what it
-could not collect and go on with the rest.
+Everything goes through the run's adapter (kube/api.py): exactly what the API server
+said, as dicts. Every function raises InventoryError with the resource named, so the
+bundle can record what it could not collect and go on with the rest.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
+
+from kfbootstrap.kube.api import (
+    CONFIGMAPS,
+    DAEMONSETS,
+    DEPLOYMENTS,
+    EVENTS,
+    NODES,
+    PODS,
+    SECRETS,
+    STATEFULSETS,
+    Kube,
+    KubeError,
+)
+from kfbootstrap.kube.discovery import Resource
 
 LOG_TAIL_LINES = 1000
 LOG_LIMIT_BYTES = 2 * 1024 * 1024
@@ -22,93 +34,62 @@ class InventoryError(Exception):
 
 @dataclass
 class Cluster:
-    """The API clients diagnose needs, built once from a kube context."""
+    """The cluster diagnose reads, reached through one adapter built from a kube context."""
 
-    core: Any
-    apps: Any
-    version_api: Any
+    kube: Kube
 
     @classmethod
     def connect(cls, context: str | None, kubeconfig: str | None = None) -> "Cluster":
-        from kubernetes import client
-
-        from kfbootstrap.kube.client import api_client
-
-        api = api_client(context, kubeconfig)
-        return cls(client.CoreV1Api(api), client.AppsV1Api(api), client.VersionApi(api))
+        return cls(Kube.connect(context, kubeconfig))
 
 
-def _items(call, what: str, **kwargs) -> list[dict[str, Any]]:
+def _guarded(what: str, read: Callable[[], Any]) -> Any:
     try:
-        response = call(_preload_content=False, _request_timeout=60, **kwargs)
-        return json.loads(response.data).get("items") or []
-    except Exception as exc:  # ApiException, urllib3 errors, bad JSON: all "could not list"
-        raise InventoryError(f"listing {what} failed: {_reason(exc)}") from None
+        return read()
+    except KubeError as exc:  # refused, unreachable, timed out: all "could not collect"
+        raise InventoryError(f"{what} failed: {exc.message}") from None
+
+
+def _items(cluster: Cluster, resource: Resource) -> list[dict[str, Any]]:
+    return _guarded(f"listing {resource.plural}", lambda: cluster.kube.items(resource))
 
 
 def nodes(cluster: Cluster) -> list[dict[str, Any]]:
-    return _items(cluster.core.list_node, "nodes")
+    return _items(cluster, NODES)
 
 
 def pods(cluster: Cluster) -> list[dict[str, Any]]:
-    return _items(cluster.core.list_pod_for_all_namespaces, "pods")
+    return _items(cluster, PODS)
 
 
 def events(cluster: Cluster) -> list[dict[str, Any]]:
-    return _items(cluster.core.list_event_for_all_namespaces, "events")
+    return _items(cluster, EVENTS)
 
 
 def config_maps(cluster: Cluster) -> list[dict[str, Any]]:
-    return _items(cluster.core.list_config_map_for_all_namespaces, "configmaps")
+    return _items(cluster, CONFIGMAPS)
 
 
 def secrets(cluster: Cluster) -> list[dict[str, Any]]:
     """Only ever used to learn the values to redact: never written anywhere."""
-    return _items(cluster.core.list_secret_for_all_namespaces, "secrets")
+    return _items(cluster, SECRETS)
 
 
 def workloads(cluster: Cluster) -> dict[str, list[dict[str, Any]]]:
-    return {
-        "Deployment": _items(cluster.apps.list_deployment_for_all_namespaces, "deployments"),
-        "StatefulSet": _items(cluster.apps.list_stateful_set_for_all_namespaces, "statefulsets"),
-        "DaemonSet": _items(cluster.apps.list_daemon_set_for_all_namespaces, "daemonsets"),
-    }
+    return {resource.kind: _items(cluster, resource) for resource in (DEPLOYMENTS, STATEFULSETS, DAEMONSETS)}
 
 
 def server_version(cluster: Cluster) -> str:
-    try:
-        return cluster.version_api.get_code(_request_timeout=20).git_version
-    except Exception as exc:
-        raise InventoryError(f"reading the server version failed: {_reason(exc)}") from None
+    version = _guarded("reading the server version", lambda: cluster.kube.raw("/version")) or {}
+    return str(version.get("gitVersion") or "unknown")
 
 
 def pod_log(cluster: Cluster, namespace: str, pod: str, container: str, previous: bool = False) -> str:
     """The last LOG_TAIL_LINES lines of one container (of its previous run with `previous`)."""
-    try:
-        response = cluster.core.read_namespaced_pod_log(
-            pod,
-            namespace,
-            container=container,
-            previous=previous,
-            tail_lines=LOG_TAIL_LINES,
-            limit_bytes=LOG_LIMIT_BYTES,
-            _preload_content=False,
-            _request_timeout=30,
-        )
-        return response.data.decode("utf-8", "replace")
-    except Exception as exc:
-        raise InventoryError(
-            f"logs of {namespace}/{pod} container {container}{' (previous)' if previous else ''}: {_reason(exc)}"
-        ) from None
-
-
-def _reason(exc: Exception) -> str:
-    status = getattr(exc, "status", None)
-    body = getattr(exc, "body", None)
-    if status and body:
-        try:
-            message = json.loads(body).get("message") or body
-        except (ValueError, TypeError, AttributeError):
-            message = body
-        return f"HTTP {status}: {str(message)[:300]}"
-    return f"{type(exc).__name__}: {str(exc)[:300]}"
+    what = f"logs of {namespace}/{pod} container {container}{' (previous)' if previous else ''}"
+    return _guarded(
+        what,
+        lambda: cluster.kube.logs(
+            namespace, pod, container, previous=previous, tail_lines=LOG_TAIL_LINES, limit_bytes=LOG_LIMIT_BYTES
+        ),
+    )
