@@ -43,6 +43,17 @@ ClusterContextOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+# What `up` installs and `render` writes: the same release and source flags.
+KubeflowVersionOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--kubeflow-version", help="Kubeflow community-distribution release, e.g. 26.03.1.", show_default=False
+    ),
+]
+ManifestsOption = Annotated[
+    Optional[Path],
+    typer.Option("--manifests", help="Local manifests checkout or pre-rendered YAML.", show_default=False),
+]
 
 
 # Flags whose name is not the last part of the config key they set (for error messages).

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 from typing_extensions import Annotated
 
-from kfbootstrap.cli.common import ConfigOption, load, run_context
+from kfbootstrap.cli.common import ConfigOption, KubeflowVersionOption, ManifestsOption, load, run_context
 
 if TYPE_CHECKING:
     from kfbootstrap.context import RunContext
@@ -30,16 +30,8 @@ def render(
             show_default=False,
         ),
     ] = None,
-    kubeflow_version: Annotated[
-        Optional[str],
-        typer.Option(
-            "--kubeflow-version", help="Kubeflow community-distribution release, e.g. 26.03.1.", show_default=False
-        ),
-    ] = None,
-    manifests: Annotated[
-        Optional[Path],
-        typer.Option("--manifests", help="Local manifests checkout or pre-rendered YAML.", show_default=False),
-    ] = None,
+    kubeflow_version: KubeflowVersionOption = None,
+    manifests: ManifestsOption = None,
     apps: Annotated[
         Optional[str],
         typer.Option("--apps", help="Kubeflow applications, comma-separated (sets kubeflow.apps).", show_default=False),

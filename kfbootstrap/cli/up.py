@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import typer
 from typing_extensions import Annotated
 
-from kfbootstrap.cli.common import ConfigOption, ContextOption, NameOption, ProfileOption, load, run_context
+from kfbootstrap.cli.common import (
+    ConfigOption,
+    ContextOption,
+    KubeflowVersionOption,
+    ManifestsOption,
+    NameOption,
+    ProfileOption,
+    load,
+    run_context,
+)
 
 
 def up(
@@ -16,16 +24,8 @@ def up(
     profile: ProfileOption = None,
     name: NameOption = None,
     context: ContextOption = None,
-    kubeflow_version: Annotated[
-        Optional[str],
-        typer.Option(
-            "--kubeflow-version", help="Kubeflow community-distribution release, e.g. 26.03.1.", show_default=False
-        ),
-    ] = None,
-    manifests: Annotated[
-        Optional[Path],
-        typer.Option("--manifests", help="Local manifests checkout or pre-rendered YAML.", show_default=False),
-    ] = None,
+    kubeflow_version: KubeflowVersionOption = None,
+    manifests: ManifestsOption = None,
     workers: Annotated[
         Optional[int], typer.Option("--workers", help="Number of Kind worker nodes.", show_default=False)
     ] = None,

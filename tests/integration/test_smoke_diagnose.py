@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+from kfbootstrap import components
 from kfbootstrap.smoke.checks import Service
 from kfbootstrap.smoke.forwards import ForwardedEndpoints
 from kfbootstrap.smoke.http import Session
@@ -723,18 +724,7 @@ def test_kubeflow_password_end_to_end(cli_env, capsys, tmp_path, platform, monke
         yaml.safe_dump(
             {
                 "kubeflow": {"path": str(render)},
-                "components": {
-                    name: name == "kubeflow"
-                    for name in (
-                        "kubeflow",
-                        "kserve",
-                        "metallb",
-                        "prometheus",
-                        "grafana",
-                        "model_registry",
-                        "object_store",
-                    )
-                },
+                "components": {name: name == "kubeflow" for name in components.names()},
                 "forwards": {"auto": False},
                 "timeouts": {"apply": 120, "ready": 120},
             }

@@ -12,6 +12,7 @@ import tomllib
 import pytest
 import yaml
 
+from kfbootstrap import components
 from kfbootstrap.cache.credentials import env_name, lookup
 from kfbootstrap.cache.hosts_toml import hosts_path, hosts_toml
 from kfbootstrap.cache.proxies import Wanted, differences
@@ -317,18 +318,7 @@ def test_images_list_json_through_the_cli(capsys, tmp_path, monkeypatch):
         yaml.safe_dump(
             {
                 "kubeflow": {"path": str(fixture_path("kubeflow-26.03.1", "example.yaml.xz"))},
-                "components": {
-                    name: name == "kubeflow"
-                    for name in (
-                        "kubeflow",
-                        "kserve",
-                        "metallb",
-                        "prometheus",
-                        "grafana",
-                        "model_registry",
-                        "object_store",
-                    )
-                },
+                "components": {name: name == "kubeflow" for name in components.names()},
             }
         )
     )
