@@ -55,7 +55,7 @@ def _convert_doc(doc: Any, to_list: bool) -> Any:
     if not isinstance(doc, dict):
         return doc
     for path in _ARG_PATHS.get(str(doc.get("kind")), ()):
-        parent = doc
+        parent: Any = doc
         for key in path[:-1]:
             parent = parent.get(key) if isinstance(parent, dict) else None
         if isinstance(parent, dict) and path[-1] in parent:
