@@ -19,8 +19,12 @@ V1BETA4_FROM = (1, 36)
 
 # Where kubeadm keeps argument maps, per configuration kind.
 _ARG_PATHS = {
-    "ClusterConfiguration": (("apiServer", "extraArgs"), ("controllerManager", "extraArgs"),
-                             ("scheduler", "extraArgs"), ("etcd", "local", "extraArgs")),
+    "ClusterConfiguration": (
+        ("apiServer", "extraArgs"),
+        ("controllerManager", "extraArgs"),
+        ("scheduler", "extraArgs"),
+        ("etcd", "local", "extraArgs"),
+    ),
     "InitConfiguration": (("nodeRegistration", "kubeletExtraArgs"),),
     "JoinConfiguration": (("nodeRegistration", "kubeletExtraArgs"),),
 }
@@ -79,5 +83,4 @@ def adapt_kind_config(data: dict[str, Any], node_image: str) -> None:
     for holder in [data, *(data.get("nodes") or [])]:
         patches = holder.get("kubeadmConfigPatches") if isinstance(holder, dict) else None
         if isinstance(patches, list):
-            holder["kubeadmConfigPatches"] = [adapt_patch(p, to_list) if isinstance(p, str) else p
-                                              for p in patches]
+            holder["kubeadmConfigPatches"] = [adapt_patch(p, to_list) if isinstance(p, str) else p for p in patches]
