@@ -346,13 +346,20 @@ def test_foreground_expose_serves_until_ctrl_c(testbed, namespace, kube_env, ser
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # faulthandler: should Ctrl-C ever hang, SIGABRT below prints where every thread was
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},
     )
     try:
         wait_until(lambda: _ok(port) or proc.poll() is not None, 30, what="the foreground forward")
         assert proc.poll() is None and _ok(port)
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=15)
+        try:
+            out, err = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            _, dump = proc.communicate(timeout=15)
+            pytest.fail(f"expose did not stop within 15 s of Ctrl-C; its threads:\n{dump}", pytrace=False)
     assert proc.returncode == 130, err  # README: Ctrl-C exits 130, foreground expose included
     assert f"grafana         http://127.0.0.1:{port}/  ->  svc/grafana:80 in {namespace}" in out
     assert "Press Ctrl-C to stop" in err and "error: interrupted" in err and "the forward stopped" in err
