@@ -348,6 +348,9 @@ def test_foreground_expose_serves_until_ctrl_c(testbed, namespace, kube_env, ser
         text=True,
         # faulthandler: should Ctrl-C ever hang, SIGABRT below prints where every thread was
         env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+        # A run started in the background of a script inherits SIGINT ignored, and Python then
+        # (rightly) keeps ignoring it; a user at a terminal has it at its default.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         wait_until(lambda: _ok(port) or proc.poll() is not None, 30, what="the foreground forward")
