@@ -1,26 +1,75 @@
 """Point every node of a Kind cluster at the caches: one hosts.toml per cached registry.
 
-containerd reads /etc/containerd/certs.d afresh on every pull (its CRI `config_path`,
-set in kind's node images since v0.27), so no restart is needed and pulls that
-start after this step go through the caches.
+containerd's CRI reads hosts.toml from the directories its registry `config_path` lists (a
+colon-separated list), afresh on every pull, so no restart is needed. Whether that list names
+/etc/containerd/certs.d depends on the node: containerd 2.2 and newer default it to
+"/etc/containerd/certs.d:/etc/docker/certs.d" (kind v0.32's nodes run 2.3), older ones default
+to nothing (kind v0.30's nodes run 2.1: without a config_path from the kind config they read no
+hosts.toml). So each node's containerd is asked for the config in force, defaults included
+(`containerd config dump`), rather than reading its config.toml.
 """
 
 from __future__ import annotations
 
+import posixpath
+import sys
 from dataclasses import dataclass
 
 from kfbootstrap.cache.hosts_toml import CERTS_DIR, hosts_path, hosts_toml
 from kfbootstrap.cache.registries import Mirror
 from kfbootstrap.tools.docker import Containers
 
-_CONTAINERD_CONFIG = "/etc/containerd/config.toml"
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 installs tomli (pyproject.toml)
+    import tomli as tomllib
+
+# Where the CRI's registry settings sit in each config version `containerd config dump` prints:
+# 3 for containerd 2.x, 2 for 1.6/1.7.
+_REGISTRY_PLUGIN = {3: "io.containerd.cri.v1.images", 2: "io.containerd.grpc.v1.cri"}
 
 
 @dataclass(frozen=True)
-class NodeReport:
+class CertsD:
+    """Does a node's containerd read hosts.toml from CERTS_DIR?"""
+
     node: str
-    written: list[str]  # registries whose hosts.toml was (re)written
-    reads_certs_d: bool  # False: this node's containerd ignores hosts.toml (old node image)
+    reads: bool | None  # None: cannot tell, `why` says why
+    why: str = ""
+
+
+def reads_certs_d(dump: str) -> bool:
+    """Does the CRI of this `containerd config dump` list CERTS_DIR in its registry config_path?
+    An empty or missing config_path reads nothing. ValueError, saying why, for text we cannot read."""
+    try:
+        config = tomllib.loads(dump)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"its config dump is not TOML ({exc})") from None
+    version = config.get("version")
+    plugin = _REGISTRY_PLUGIN.get(version) if isinstance(version, int) else None
+    if plugin is None:
+        raise ValueError(f"its config dump has version {version!r}, not 2 or 3")
+    cri = (config.get("plugins") or {}).get(plugin)
+    if not isinstance(cri, dict):
+        raise ValueError(f"its config dump has no {plugin} plugin")
+    config_path = (cri.get("registry") or {}).get("config_path") or ""
+    if not isinstance(config_path, str):
+        raise ValueError(f"its config dump has config_path {config_path!r}, not a string")
+    return any(posixpath.normpath(directory) == CERTS_DIR for directory in config_path.split(":") if directory)
+
+
+def check(containers: Containers, node: str) -> CertsD:
+    """Ask the node's containerd (the config it runs with, defaults included)."""
+    result = containers.containerd_config_dump(node)
+    if not result.ok:
+        said = (result.stderr.strip() or result.stdout.strip()).splitlines()
+        return CertsD(
+            node, None, f"`containerd config dump` failed: {said[-1] if said else f'exit {result.exit_code}'}"
+        )
+    try:
+        return CertsD(node, reads_certs_d(result.stdout))
+    except ValueError as exc:
+        return CertsD(node, None, str(exc))
 
 
 def configured(containers: Containers, node: str, mirrors: list[Mirror]) -> bool:
@@ -28,12 +77,12 @@ def configured(containers: Containers, node: str, mirrors: list[Mirror]) -> bool
     return all(containers.read_file(node, hosts_path(m)) == hosts_toml(m) for m in mirrors)
 
 
-def configure(containers: Containers, node: str, mirrors: list[Mirror]) -> NodeReport:
+def configure(containers: Containers, node: str, mirrors: list[Mirror]) -> list[str]:
+    """Write each mirror's hosts.toml that is missing or different; the registries written."""
     written = []
     for mirror in mirrors:
         text = hosts_toml(mirror)
         if containers.read_file(node, hosts_path(mirror)) != text:
             containers.write_file(node, hosts_path(mirror), text)
             written.append(mirror.registry)
-    config = containers.read_file(node, _CONTAINERD_CONFIG) or ""
-    return NodeReport(node, written, CERTS_DIR in config)
+    return written

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 
 from kfbootstrap.errors import KfbError
-from kfbootstrap.tools.runner import Runner
+from kfbootstrap.tools.runner import Result, Runner
 
 
 # `docker info` reports the kernel's name for the architecture; image indexes use Go's.
@@ -193,6 +193,11 @@ class Containers:
     def read_file(self, container: str, path: str) -> str | None:
         result = self.runner.run(["docker", "exec", container, "cat", path], check=False, timeout=60)
         return result.stdout if result.ok else None
+
+    def containerd_config_dump(self, container: str) -> Result:
+        """`containerd config dump` in a Kind node: the config its containerd runs with, defaults included.
+        Never raises on the exit code: read .ok."""
+        return self.runner.run(["docker", "exec", container, "containerd", "config", "dump"], check=False, timeout=60)
 
 
 _UNITS = {
