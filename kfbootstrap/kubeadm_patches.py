@@ -6,6 +6,9 @@ v1beta4 turned every `extraArgs` (and `kubeletExtraArgs`) from a map into a list
 the node image's kubeadm reads, instead of relying on kind to cope with the other. (kind
 v0.32.0 on our test ground did create a v1.36.3 cluster from the map form too, args applied:
 tests/e2e/test_kind_up.py therefore checks the file we generate, not only the cluster.)
+
+Also: which node images' kubelet refuses a cgroup v1 host unless told `failCgroupV1: false`,
+and whether a kind config tells it so.
 """
 
 from __future__ import annotations
@@ -84,3 +87,39 @@ def adapt_kind_config(data: dict[str, Any], node_image: str) -> None:
         patches = holder.get("kubeadmConfigPatches") if isinstance(holder, dict) else None
         if isinstance(patches, list):
             holder["kubeadmConfigPatches"] = [adapt_patch(p, to_list) if isinstance(p, str) else p for p in patches]
+
+
+# From Kubernetes 1.35 kubelet refuses to start on a cgroup v1 host unless its KubeletConfiguration
+# says `failCgroupV1: false` (the field exists since 1.31; its default turned true in 1.35).
+FAIL_CGROUP_V1_FROM = (1, 35)
+KUBELET_CGROUP_V1_PATCH = "kind: KubeletConfiguration\nfailCgroupV1: false\n"
+
+
+def refuses_cgroup_v1(node_image: str) -> bool:
+    """Does this node image's kubelet refuse cgroup v1 unless told otherwise? An unknown version is
+    taken as current (yes), as wants_list_form does."""
+    version = node_version(node_image)
+    return version is None or version >= FAIL_CGROUP_V1_FROM
+
+
+def allows_cgroup_v1(data: dict[str, Any]) -> bool:
+    """Does this kind config set `failCgroupV1: false` for every kubelet: in a cluster-wide
+    kubeadmConfigPatches entry, or in one of every node's own?"""
+    if _patches_allow_cgroup_v1(data.get("kubeadmConfigPatches")):
+        return True
+    nodes = [node for node in data.get("nodes") or [] if isinstance(node, dict)]
+    return bool(nodes) and all(_patches_allow_cgroup_v1(node.get("kubeadmConfigPatches")) for node in nodes)
+
+
+def _patches_allow_cgroup_v1(patches: Any) -> bool:
+    for patch in patches if isinstance(patches, list) else []:
+        try:
+            docs = list(yaml.safe_load_all(patch)) if isinstance(patch, str) else []
+        except yaml.YAMLError:
+            continue
+        if any(
+            isinstance(doc, dict) and doc.get("kind") == "KubeletConfiguration" and doc.get("failCgroupV1") is False
+            for doc in docs
+        ):
+            return True
+    return False

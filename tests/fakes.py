@@ -125,6 +125,7 @@ def healthy_runner() -> FakeRunner:
     return (
         FakeRunner()
         .on("docker", "info", stdout=DOCKER_INFO_JSON)
+        .on("docker", "info", "--format", "{{.CgroupVersion}}", stdout="2\n")
         .on("kind", "version", stdout="kind v0.32.0 go1.26.0 linux/amd64")
         .on("kubectl", "version", stdout=KUBECTL_CLIENT_JSON)
         .on("helm", "version", stdout="v3.19.0+g3d8990f")

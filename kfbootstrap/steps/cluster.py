@@ -8,13 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rich.markup import escape
 
 from kfbootstrap import ui
 from kfbootstrap.config import Config
 from kfbootstrap.context import RunContext
 from kfbootstrap.errors import ConfigError, KfbError
-from kfbootstrap.kubeadm_patches import adapt_kind_config
+from kfbootstrap.kubeadm_patches import (
+    KUBELET_CGROUP_V1_PATCH,
+    adapt_kind_config,
+    allows_cgroup_v1,
+    node_version,
+    refuses_cgroup_v1,
+)
 from kfbootstrap.steps.base import Step
+from kfbootstrap.tools.docker import Docker
 from kfbootstrap.tools.kind import Kind
 from kfbootstrap.tools.kubectl import Kubectl
 
@@ -26,13 +34,40 @@ def base_kind_config(config: Config) -> str:
     return resources.files("kfbootstrap").joinpath("data/kind-config.yaml").read_text(encoding="utf-8")
 
 
-def render_kind_config(base_yaml: str, workers: int, node_image: str) -> str:
-    """Set every node's image, repeat the first worker entry `workers` times and write the
-    kubeadm patches in the form that image's kubeadm reads (see kubeadm_patches)."""
+# What to do about cgroup v1, said by doctor and by `up`.
+CGROUP_V2_HOWTO = (
+    "cgroup v1 is deprecated and kubelet will drop it: move Docker's host to cgroup v2 (Linux: boot with "
+    "systemd.unified_cgroup_hierarchy=1 on the kernel command line, e.g. in GRUB_CMDLINE_LINUX, and reboot; "
+    "Docker Desktop runs v2)"
+)
+USERS_PATCH_HOWTO = (
+    "add at the top level of cluster.kind_config: "
+    'kubeadmConfigPatches: ["kind: KubeletConfiguration\\nfailCgroupV1: false"]'
+)
+
+
+def parse_kind_config(text: str) -> dict[str, Any]:
     try:
-        data: dict[str, Any] = yaml.safe_load(base_yaml) or {}
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"kind config is not valid YAML: {exc}", hint="check cluster.kind_config") from None
+    if not isinstance(data, dict):
+        raise ConfigError("kind config is not a YAML mapping", hint="check cluster.kind_config")
+    return data
+
+
+def render_kind_config(
+    base_yaml: str, workers: int, node_image: str, cgroup_version: str | None = None, users_config: bool = False
+) -> str:
+    """Set every node's image, repeat the first worker entry `workers` times and write the
+    kubeadm patches in the form that image's kubeadm reads (see kubeadm_patches).
+
+    `cgroup_version` is Docker's ("1", "2" or None when unknown): on "1", for a kubelet that refuses
+    cgroup v1 (Kubernetes >= 1.35), a cluster-wide KubeletConfiguration patch with `failCgroupV1:
+    false` is added, unless `users_config` (the base is the user's cluster.kind_config: it keeps
+    what it says) or the base already sets it.
+    """
+    data = parse_kind_config(base_yaml)
     nodes = data.get("nodes") or [{"role": "control-plane"}]
     control_planes = [n for n in nodes if n.get("role", "control-plane") == "control-plane"]
     if not control_planes:
@@ -42,7 +77,56 @@ def render_kind_config(base_yaml: str, workers: int, node_image: str) -> str:
     for node in data["nodes"]:
         node["image"] = node_image
     adapt_kind_config(data, node_image)
-    return yaml.safe_dump(data, sort_keys=False)
+    if cgroup_version == "1" and refuses_cgroup_v1(node_image) and not users_config and not allows_cgroup_v1(data):
+        data["kubeadmConfigPatches"] = [*(data.get("kubeadmConfigPatches") or []), KUBELET_CGROUP_V1_PATCH]
+    return yaml.dump(data, Dumper=_KindConfigDumper, sort_keys=False)
+
+
+class _KindConfigDumper(yaml.SafeDumper):
+    """Multi-line strings (the patches) as `|` blocks, as kind's documentation writes them."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # PyYAML falls back to a quoted scalar by itself where a block cannot hold the text.
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_KindConfigDumper.add_representer(str, _str_representer)
+
+
+def kubelet_of(node_image: str) -> str:
+    """'Kubernetes 1.36' for a node image whose tag says so, else the image."""
+    version = node_version(node_image)
+    return f"Kubernetes {version[0]}.{version[1]}" if version else node_image
+
+
+def cgroup_v1_warning(
+    rendered: dict[str, Any], node_image: str, cgroup_version: str | None, users_config: bool
+) -> str | None:
+    """What `up` says about a cgroup v1 host, given the kind config it hands to kind; None when nothing."""
+    if cgroup_version != "1" or not refuses_cgroup_v1(node_image):
+        return None
+    kubelet = kubelet_of(node_image)
+    if not allows_cgroup_v1(rendered):
+        return (
+            f"Docker runs cgroup v1 and cluster.kind_config does not set failCgroupV1: false: the kubelet of "
+            f"{kubelet} will refuse to start; {USERS_PATCH_HOWTO}, or move to cgroup v2"
+        )
+    if users_config:
+        return None  # the user's own config already says it
+    return (
+        f"Docker runs cgroup v1: added failCgroupV1: false to the kubelet configuration (the kubelet of "
+        f"{kubelet} refuses to start on cgroup v1 without it); {CGROUP_V2_HOWTO}"
+    )
+
+
+def users_kind_config_allows_cgroup_v1(config: Config) -> bool:
+    """Does the user's cluster.kind_config set failCgroupV1: false for every kubelet? False when it
+    cannot be read (`up` says then what is wrong with it)."""
+    try:
+        return allows_cgroup_v1(parse_kind_config(base_kind_config(config)))
+    except (KfbError, OSError):
+        return False
 
 
 def kube_api_ready(ctx: RunContext, context: str | None) -> bool:
@@ -77,9 +161,15 @@ class ClusterStep(Step):
         return f"1 control plane, {workers} worker{'s' if workers != 1 else ''}"
 
     def _write_kind_config(self, ctx: RunContext) -> Path:
+        cluster = ctx.config.cluster
+        cgroup_version = Docker(ctx.runner).cgroup_version()
+        users_config = cluster.kind_config is not None
         rendered = render_kind_config(
-            base_kind_config(ctx.config), ctx.config.cluster.workers, ctx.config.cluster.node_image
+            base_kind_config(ctx.config), cluster.workers, cluster.node_image, cgroup_version, users_config
         )
+        warning = cgroup_v1_warning(yaml.safe_load(rendered), cluster.node_image, cgroup_version, users_config)
+        if warning:
+            ui.warn(escape(warning))
         path = ctx.cluster_state_dir() / "kind-config.yaml"
         path.write_text(rendered, encoding="utf-8")
         return path

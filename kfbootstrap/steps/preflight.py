@@ -14,7 +14,9 @@ from kfbootstrap.config import CLUSTER_ONLY_NEEDS, PROFILE_NEEDS, Config
 from kfbootstrap.context import RunContext
 from kfbootstrap.errors import KfbError, ToolMissing
 from kfbootstrap.host import HostProbe
+from kfbootstrap.kubeadm_patches import refuses_cgroup_v1
 from kfbootstrap.steps.base import Step
+from kfbootstrap.steps.cluster import CGROUP_V2_HOWTO, USERS_PATCH_HOWTO, kubelet_of, users_kind_config_allows_cgroup_v1
 from kfbootstrap.steps.preflight_arch import check_architecture
 from kfbootstrap.steps.preflight_disk import check_disk
 from kfbootstrap.components import chart_pins, targets
@@ -79,6 +81,8 @@ def collect_findings(
         findings += _check_resources(config, host, docker_info, requests)
         findings.append(check_disk(config, host, docker_info))
         findings.append(check_architecture(config, runner, host, docker_info))
+        if docker_info is not None:
+            findings.append(check_cgroup(config, Docker(runner).cgroup_version()))
         findings += _check_inotify(runner, host, fix)
         if docker_info is not None:
             from kfbootstrap.cache.findings import cache_finding
@@ -148,6 +152,39 @@ def _check_docker(runner: Runner) -> tuple[Finding, DockerInfo | None]:
     except KfbError as exc:
         return Finding("docker", FAIL, exc.message, exc.hint or ""), None
     return Finding("docker", OK, f"daemon {info.server_version} ({info.cpus} CPUs, {info.memory_gib:.1f} GiB)"), info
+
+
+def check_cgroup(config: Config, cgroup_version: str | None) -> Finding:
+    """Docker's cgroup version against the chosen node image's kubelet, which from 1.35 refuses v1
+    unless told `failCgroupV1: false` (`up` adds that to the kind config it generates; a user's own
+    kind config must say it itself). Never a blocker."""
+    if cgroup_version is None:
+        return Finding(
+            "cgroup",
+            WARN,
+            "cannot tell: `docker info` did not say which cgroup version Docker runs",
+            "check `docker info --format '{{.CgroupVersion}}'`",
+        )
+    if cgroup_version == "2":
+        return Finding("cgroup", OK, "v2")
+    image = config.cluster.node_image
+    kubelet = kubelet_of(image)
+    if not refuses_cgroup_v1(image):
+        return Finding("cgroup", OK, f"v1 (deprecated; the kubelet of {kubelet} still runs on it)")
+    if config.cluster.kind_config is not None and not users_kind_config_allows_cgroup_v1(config):
+        return Finding(
+            "cgroup",
+            WARN,
+            f"v1: the kubelet of {kubelet} will refuse to start on it, and cluster.kind_config "
+            "does not set failCgroupV1: false",
+            f"{USERS_PATCH_HOWTO}; better: {CGROUP_V2_HOWTO}",
+        )
+    return Finding(
+        "cgroup",
+        WARN,
+        f"v1: the kubelet of {kubelet} refuses it by default; `up` adds failCgroupV1: false to its configuration",
+        CGROUP_V2_HOWTO,
+    )
 
 
 def _check_kind(runner: Runner, config: Config) -> Finding:

@@ -51,6 +51,16 @@ class Docker:
             root_dir=str(data.get("DockerRootDir") or ""),
         )
 
+    def cgroup_version(self) -> str | None:
+        """The cgroup version Docker runs its containers (the Kind nodes) under: "1" or "2"; None when
+        Docker does not say (not reachable, or an answer that is neither)."""
+        try:
+            result = self.runner.run(["docker", "info", "--format", "{{.CgroupVersion}}"], check=False, timeout=30)
+        except KfbError:
+            return None
+        version = result.stdout.strip() if result.ok else ""
+        return version if version in ("1", "2") else None
+
     def network_ipv4_subnets(self, network: str) -> list[str]:
         """IPv4 subnets of a docker network (MetalLB picks its pool from kind's)."""
         result = self.runner.run(["docker", "network", "inspect", network, "--format", "{{json .IPAM.Config}}"])

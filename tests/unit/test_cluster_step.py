@@ -206,3 +206,100 @@ def test_render_leaves_other_patches_and_kubelet_args_alone_or_converted():
     docs = [yaml.safe_load(p) for p in rendered["kubeadmConfigPatches"]]
     assert docs[0] == {"kind": "KubeletConfiguration", "failCgroupV1": False}
     assert docs[1]["nodeRegistration"]["kubeletExtraArgs"] == [{"name": "node-labels", "value": "a=b"}]
+
+
+# ---------------------------------------------------------------------------------------- cgroup v1
+
+CGROUP_V1_PATCH = {"kind": "KubeletConfiguration", "failCgroupV1": False}
+PACKAGED = base_kind_config(Config())
+
+
+def _kubelet_patches(rendered: str) -> list:
+    """The cluster-wide KubeletConfiguration patches of a rendered kind config."""
+    docs = [yaml.safe_load(p) for p in yaml.safe_load(rendered).get("kubeadmConfigPatches") or []]
+    return [d for d in docs if d.get("kind") == "KubeletConfiguration"]
+
+
+@pytest.mark.parametrize(
+    "cgroup_version, node_image, patched",
+    [
+        ("1", "kindest/node:v1.35.0", True),  # kubelet refuses cgroup v1 from 1.35 on
+        ("1", "kindest/node:v1.36.1@sha256:" + "a" * 64, True),
+        ("1", "my-node-image:latest", True),  # no version in the tag: taken as current
+        ("1", "kindest/node:v1.34.0", False),  # still runs on v1 by default
+        ("2", "kindest/node:v1.36.1", False),
+        (None, "kindest/node:v1.36.1", False),  # cannot tell: the config stays as it was
+    ],
+)
+def test_render_lets_kubelet_run_on_a_cgroup_v1_host_from_1_35_on(cgroup_version, node_image, patched):
+    rendered = render_kind_config(PACKAGED, 2, node_image, cgroup_version)
+    assert _kubelet_patches(rendered) == ([CGROUP_V1_PATCH] if patched else [])
+
+
+def test_render_writes_the_patches_as_blocks_kind_documents():
+    rendered = render_kind_config(PACKAGED, 0, DEFAULT_NODE_IMAGE, "1")
+    assert "kubeadmConfigPatches:\n- |\n  kind: KubeletConfiguration\n  failCgroupV1: false\n" in rendered
+    assert "  - |\n    kind: ClusterConfiguration\n" in rendered
+
+
+def test_render_adds_the_cgroup_v1_patch_once_however_often_it_runs():
+    once = render_kind_config(PACKAGED, 2, DEFAULT_NODE_IMAGE, "1")
+    assert render_kind_config(once, 2, DEFAULT_NODE_IMAGE, "1") == once
+    assert _kubelet_patches(once) == [CGROUP_V1_PATCH]
+
+
+def test_render_keeps_a_users_kind_config_as_it_says_on_cgroup_v1():
+    users = "kind: Cluster\nnodes:\n- role: control-plane\n"
+    rendered = render_kind_config(users, 1, DEFAULT_NODE_IMAGE, "1", users_config=True)
+    assert "kubeadmConfigPatches" not in yaml.safe_load(rendered)
+
+
+def cgroup_v1_world(existing=()) -> FakeRunner:
+    return kind_cluster_world(list(existing)).on("docker", "info", "--format", "{{.CgroupVersion}}", stdout="1\n")
+
+
+def test_up_on_a_cgroup_v1_host_writes_the_patch_and_warns_once(tmp_path, capsys):
+    runner = cgroup_v1_world()
+    ctx = context(runner, tmp_path, cluster={"name": "kf"})
+    ClusterStep(ctx.config).run(ctx)
+    rendered = (tmp_path / "clusters" / "kf" / "kind-config.yaml").read_text()
+    assert _kubelet_patches(rendered) == [CGROUP_V1_PATCH]
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.count("warning:") == 1
+    assert "Docker runs cgroup v1: added failCgroupV1: false to the kubelet configuration" in err
+    assert "Kubernetes 1.36" in err and "deprecated" in err and "systemd.unified_cgroup_hierarchy=1" in err
+
+
+def test_up_on_a_cgroup_v2_host_adds_nothing_and_says_nothing(tmp_path, capsys):
+    runner = kind_cluster_world([])
+    ctx = context(runner, tmp_path, cluster={"name": "kf"})
+    ClusterStep(ctx.config).run(ctx)
+    assert ["docker", "info", "--format", "{{.CgroupVersion}}"] in runner.calls
+    assert _kubelet_patches((tmp_path / "clusters" / "kf" / "kind-config.yaml").read_text()) == []
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_users_kind_config_without_the_patch_on_cgroup_v1_is_kept_and_says_kubelet_will_refuse(tmp_path, capsys):
+    users = tmp_path / "my-kind.yaml"
+    users.write_text("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n")
+    ctx = context(cgroup_v1_world(), tmp_path, cluster={"name": "kf", "kind_config": str(users), "workers": 0})
+    ClusterStep(ctx.config).run(ctx)
+    assert _kubelet_patches((tmp_path / "clusters" / "kf" / "kind-config.yaml").read_text()) == []
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.count("warning:") == 1
+    assert (
+        "cluster.kind_config does not set failCgroupV1: false: the kubelet of Kubernetes 1.36 will refuse to start"
+        in err
+    )
+    assert 'kubeadmConfigPatches: ["kind: KubeletConfiguration\\nfailCgroupV1: false"]' in err
+
+
+def test_users_kind_config_with_the_patch_on_cgroup_v1_is_kept_without_a_warning(tmp_path, capsys):
+    users = tmp_path / "my-kind.yaml"
+    users.write_text(
+        yaml.safe_dump({"kubeadmConfigPatches": ["kind: KubeletConfiguration\nfailCgroupV1: false\n"], "nodes": []})
+    )
+    ctx = context(cgroup_v1_world(), tmp_path, cluster={"name": "kf", "kind_config": str(users), "workers": 1})
+    ClusterStep(ctx.config).run(ctx)
+    assert _kubelet_patches((tmp_path / "clusters" / "kf" / "kind-config.yaml").read_text()) == [CGROUP_V1_PATCH]
+    assert "warning" not in capsys.readouterr().err

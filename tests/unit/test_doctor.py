@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kfbootstrap.config import Config
-from kfbootstrap.steps.preflight import FAIL, INOTIFY_FIX, OK, WARN, collect_findings
+from kfbootstrap.steps.preflight import FAIL, INOTIFY_FIX, OK, WARN, Finding, collect_findings
 from tests.cli_helpers import run_cli
 from tests.fakes import FakeHost, FakeRunner, healthy_runner
 
@@ -344,3 +344,53 @@ def test_disk_of_an_unanswering_docker_cannot_be_told():
     runner = healthy_runner().on("docker", "info", exit_code=1)
     found = findings_by_check(runner=runner)["disk"]
     assert found.status == WARN and found.detail.startswith("cannot tell")
+
+
+# ---------------------------------------------------------------------------------------- cgroup
+
+
+def cgroup_runner(answer: str = "", exit_code: int = 0):
+    return healthy_runner().on("docker", "info", "--format", "{{.CgroupVersion}}", stdout=answer, exit_code=exit_code)
+
+
+def test_cgroup_v2_is_ok():
+    assert findings_by_check(runner=cgroup_runner("2\n"))["cgroup"] == Finding("cgroup", OK, "v2")
+
+
+def test_cgroup_v1_with_a_kubelet_that_refuses_it_is_a_warning_saying_up_patches_it():
+    finding = findings_by_check(runner=cgroup_runner("1\n"))["cgroup"]
+    assert finding.status == WARN and not finding.blocker
+    assert finding.detail == (
+        "v1: the kubelet of Kubernetes 1.36 refuses it by default; `up` adds failCgroupV1: false to its configuration"
+    )
+    assert "deprecated" in finding.fix and "systemd.unified_cgroup_hierarchy=1" in finding.fix
+    assert "Docker Desktop runs v2" in finding.fix
+
+
+def test_cgroup_v1_with_an_older_kubelet_is_ok():
+    config = Config.model_validate({"cluster": {"node_image": "kindest/node:v1.34.0"}})
+    finding = findings_by_check(config, runner=cgroup_runner("1"))["cgroup"]
+    assert finding.status == OK and "v1 (deprecated" in finding.detail and "Kubernetes 1.34" in finding.detail
+
+
+def test_cgroup_v1_with_a_users_kind_config_lacking_the_patch_says_what_to_add(tmp_path):
+    users = tmp_path / "kind.yaml"
+    users.write_text("kind: Cluster\nnodes:\n- role: control-plane\n")
+    config = Config.model_validate({"cluster": {"kind_config": str(users)}})
+    finding = findings_by_check(config, runner=cgroup_runner("1"))["cgroup"]
+    assert finding.status == WARN
+    assert "will refuse to start" in finding.detail and "cluster.kind_config" in finding.detail
+    assert 'kubeadmConfigPatches: ["kind: KubeletConfiguration\\nfailCgroupV1: false"]' in finding.fix
+
+
+@pytest.mark.parametrize("answer, exit_code", [("", 0), ("<no value>", 0), ("", 1)])
+def test_unknown_cgroup_version_is_a_cannot_tell_row_not_a_blocker(answer, exit_code):
+    finding = findings_by_check(runner=cgroup_runner(answer, exit_code))["cgroup"]
+    assert finding.status == WARN and finding.detail.startswith("cannot tell")
+
+
+def test_no_cgroup_row_without_docker_or_when_using_an_existing_cluster():
+    unreachable = healthy_runner().on("docker", "info", "--format", "{{json .}}", exit_code=1)
+    assert "cgroup" not in findings_by_check(runner=unreachable)
+    existing = Config.model_validate({"cluster": {"context": "prod"}})
+    assert "cgroup" not in findings_by_check(existing)
