@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import yaml
 from rich.markup import escape
 
 from kfbootstrap import ui
+from kfbootstrap.cache.hosts_toml import CERTS_DIR
 from kfbootstrap.config import Config
 from kfbootstrap.context import RunContext
 from kfbootstrap.errors import ConfigError, KfbError
@@ -56,6 +58,13 @@ def parse_kind_config(text: str) -> dict[str, Any]:
     return data
 
 
+# kind's documented patch that makes every node's containerd read hosts.toml from CERTS_DIR, where the
+# image cache writes them: containerd 2.1 (kind v0.30's nodes) has no default config_path; 2.2 and
+# newer default to "/etc/containerd/certs.d:/etc/docker/certs.d".
+CONTAINERD_CERTS_PATCH = f'[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "{CERTS_DIR}"'
+_SETS_CONFIG_PATH = re.compile(r'^\s*(\S+\.)?"?config_path"?\s*=', re.MULTILINE)
+
+
 def render_kind_config(
     base_yaml: str, workers: int, node_image: str, cgroup_version: str | None = None, users_config: bool = False
 ) -> str:
@@ -66,6 +75,9 @@ def render_kind_config(
     cgroup v1 (Kubernetes >= 1.35), a cluster-wide KubeletConfiguration patch with `failCgroupV1:
     false` is added, unless `users_config` (the base is the user's cluster.kind_config: it keeps
     what it says) or the base already sets it.
+
+    Every config gets CONTAINERD_CERTS_PATCH (the image cache's hosts.toml are read only through
+    it), unless one of its containerdConfigPatches already sets a config_path: that one is kept.
     """
     data = parse_kind_config(base_yaml)
     nodes = data.get("nodes") or [{"role": "control-plane"}]
@@ -79,6 +91,9 @@ def render_kind_config(
     adapt_kind_config(data, node_image)
     if cgroup_version == "1" and refuses_cgroup_v1(node_image) and not users_config and not allows_cgroup_v1(data):
         data["kubeadmConfigPatches"] = [*(data.get("kubeadmConfigPatches") or []), KUBELET_CGROUP_V1_PATCH]
+    containerd_patches = data.get("containerdConfigPatches") or []
+    if not any(isinstance(patch, str) and _SETS_CONFIG_PATH.search(patch) for patch in containerd_patches):
+        data["containerdConfigPatches"] = [*containerd_patches, CONTAINERD_CERTS_PATCH]
     return yaml.dump(data, Dumper=_KindConfigDumper, sort_keys=False)
 
 

@@ -303,3 +303,63 @@ def test_users_kind_config_with_the_patch_on_cgroup_v1_is_kept_without_a_warning
     ClusterStep(ctx.config).run(ctx)
     assert _kubelet_patches((tmp_path / "clusters" / "kf" / "kind-config.yaml").read_text()) == [CGROUP_V1_PATCH]
     assert "warning" not in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------- containerd config_path
+
+# kind's documented entry, as the README shows it
+CERTS_D_PATCH = '[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/containerd/certs.d"'
+
+
+def _containerd_patches(rendered: str) -> list:
+    return yaml.safe_load(rendered).get("containerdConfigPatches")
+
+
+def test_generated_config_points_containerd_at_the_image_caches_certs_dir(tmp_path):
+    from kfbootstrap.cache.hosts_toml import CERTS_DIR
+    from kfbootstrap.steps.cluster import CONTAINERD_CERTS_PATCH
+
+    assert CONTAINERD_CERTS_PATCH == CERTS_D_PATCH and f'config_path = "{CERTS_DIR}"' in CONTAINERD_CERTS_PATCH
+    runner = kind_cluster_world([])
+    ctx = context(runner, tmp_path, cluster={"name": "kf"})
+    ClusterStep(ctx.config).run(ctx)
+    rendered = (tmp_path / "clusters" / "kf" / "kind-config.yaml").read_text()
+    assert _containerd_patches(rendered) == [CERTS_D_PATCH]
+    assert 'containerdConfigPatches:\n- |-\n  [plugins."io.containerd.grpc.v1.cri".registry]\n' in rendered
+
+
+@pytest.mark.parametrize("cgroup_version", ["1", "2", None])
+def test_re_rendering_adds_no_second_containerd_or_kubelet_patch(cgroup_version):
+    once = render_kind_config(PACKAGED, 2, DEFAULT_NODE_IMAGE, cgroup_version)
+    twice = render_kind_config(once, 2, DEFAULT_NODE_IMAGE, cgroup_version)
+    assert twice == once and _containerd_patches(twice) == [CERTS_D_PATCH]
+
+
+def test_users_kind_config_gets_the_config_path_patch_after_its_own():
+    mine = '[plugins."io.containerd.grpc.v1.cri".containerd]\n  snapshotter = "native"'
+    users = yaml.safe_dump({"containerdConfigPatches": [mine], "nodes": [{"role": "control-plane"}]})
+    rendered = render_kind_config(users, 1, DEFAULT_NODE_IMAGE, "2", users_config=True)
+    assert _containerd_patches(rendered) == [mine, CERTS_D_PATCH]
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        '[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/containerd/mine.d"\n',
+        '[plugins."io.containerd.cri.v1.images".registry]\nconfig_path="/etc/containerd/certs.d:/etc/docker/certs.d"',
+        'plugins."io.containerd.grpc.v1.cri".registry.config_path = "/etc/containerd/mine.d"',
+    ],
+)
+def test_users_kind_config_that_sets_config_path_keeps_its_own(patch):
+    users = yaml.safe_dump({"containerdConfigPatches": [patch], "nodes": [{"role": "control-plane"}]})
+    rendered = render_kind_config(users, 1, DEFAULT_NODE_IMAGE, "2", users_config=True)
+    assert _containerd_patches(rendered) == [patch]
+
+
+def test_a_commented_out_config_path_does_not_count():
+    patch = '[plugins."io.containerd.grpc.v1.cri".registry]\n  # config_path = "/etc/containerd/certs.d"'
+    users = yaml.safe_dump({"containerdConfigPatches": [patch], "nodes": [{"role": "control-plane"}]})
+    assert _containerd_patches(render_kind_config(users, 0, DEFAULT_NODE_IMAGE, users_config=True)) == [
+        patch,
+        CERTS_D_PATCH,
+    ]
