@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
 from kfbootstrap.kube.discovery import Resource
-from kfbootstrap.kube.errors import Conflict, Forbidden, KubeError, NotFound, Unauthorized
+from kfbootstrap.kube.errors import Conflict, Forbidden, KubeError, NotAnApiServer, NotFound, Unauthorized
 from kfbootstrap.kube.rest import APPLY_PATCH, METADATA_LIST_ACCEPT, Cancel, KubeRest, Response, StreamRefused, Timeouts
 
 log = logging.getLogger("kfbootstrap.kube")
@@ -109,7 +109,7 @@ class Kube:
             return None
         if not response.ok:
             raise self._error(response, verb, path)
-        return response.json()
+        return self.rest.object_of(response, verb, path, context=self.context)
 
     def logs(
         self,
@@ -207,8 +207,9 @@ class Kube:
         """Events until `deadline` (a clock() value) or `cancel`: a SYNC first (unless `since` names
         a version to start from), then changes; a SYNC again whenever the watch had to start over.
 
-        Refusals that waiting cannot fix (forbidden, unauthorized, not found) raise; a broken or
-        unreachable server is retried until the deadline, and raises only if not one list succeeded.
+        Refusals that waiting cannot fix (forbidden, unauthorized, not found, an answer that is no API
+        object) raise; a broken or unreachable server is retried until the deadline, and raises only
+        if not one list succeeded.
         """
         version, failures, synced = since, 0, since is not None
         last_error: KubeError | None = None
@@ -222,7 +223,7 @@ class Kube:
                 selectors = {"labelSelector": labels, "fieldSelector": fields}
                 version = yield from self._watch_once(resource, namespace, selectors, version, deadline, cancel, clock)
                 failures = 0
-            except (Forbidden, Unauthorized, NotFound):
+            except (Forbidden, Unauthorized, NotFound, NotAnApiServer):
                 raise
             except KubeError as exc:  # unreachable, timed out, 5xx: the server may come back before the deadline
                 last_error, failures = exc, failures + 1
@@ -259,7 +260,10 @@ class Kube:
             for line in self.rest.stream_lines(
                 path, query=query, timeout=seconds + self.rest.timeouts.read, cancel=cancel
             ):
-                event = json.loads(line)
+                event = _event_of(line)
+                if event is None:  # a web page or a proxy's banner where the watch should stream events
+                    what = _what(resource, namespace)
+                    raise self.rest.not_json(Response(200, line), "watch", what, context=self.context)
                 obj = event.get("object") or {}
                 kind = event.get("type")
                 if kind == "ERROR":  # almost always 410 Gone: our version is too old to watch from
@@ -285,12 +289,21 @@ class Kube:
     ) -> dict[str, Any]:
         if not response.ok:
             raise self._error(response, verb, _what(resource, namespace, name), resource.plural, namespace)
-        return response.json() if response.body else {}
+        return self.rest.object_of(response, verb, _what(resource, namespace, name), context=self.context)
 
     def _error(
         self, response: Response, verb: str, what: str, plural: str = "", namespace: str | None = None
     ) -> KubeError:
         return self.rest.error(response, verb, what, plural, namespace, context=self.context)
+
+
+def _event_of(line: bytes) -> dict[str, Any] | None:
+    """One watch event, or None when the line is not one (not JSON, or not an object)."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) and isinstance(event.get("object") or {}, dict) else None
 
 
 def _what(resource: Resource, namespace: str | None, name: str | None = None) -> str:

@@ -51,6 +51,10 @@ class Gone(KubeError):
     """410: a watch asked for a resourceVersion the server no longer has."""
 
 
+class NotAnApiServer(KubeError):
+    """An answer that is no API object (a web page, a proxy's banner): asking again will not change it."""
+
+
 def describe_context(context: str | None) -> str:
     return context or "(current)"
 
@@ -112,4 +116,26 @@ def error_for(
         kinds.get(status, KubeError),
         f"{where}: HTTP {status}: {message}",
         f"check that the cluster answers: `kubectl --context {ctx} get --raw /readyz`",
+    )
+
+
+def not_json_error(
+    *, verb: str, what: str, context: str | None, server: str, status: int, body: bytes, parsed: bool = False
+) -> KubeError:
+    """The error for an answer that is no API object: a web page, a proxy's banner, a truncated body.
+
+    `parsed`: the body was JSON, just not an object (a list, a string)."""
+    ctx = describe_context(context)
+    shown = " ".join(body[:300].decode("utf-8", "replace").split())
+    shown = shown if len(shown) <= 80 else shown[:80] + "…"
+    what_came = "JSON that is not an object" if parsed else "a body that is not JSON"
+    return NotAnApiServer(
+        f"cannot {verb} {what} (kube context {ctx}): the server at {server} answered HTTP {status} with "
+        f"{what_came}, so it is no Kubernetes API server: {shown!r}",
+        f"is {server} the API server of context {ctx}? Something else (a web server, a proxy) answers there; "
+        f"`kubectl --context {ctx} get --raw /version` must print the server's version as JSON",
+        status=status,
+        verb=verb,
+        what=what,
+        context=context,
     )

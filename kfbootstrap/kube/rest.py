@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from urllib.parse import quote, urlencode
 
 from kfbootstrap import __version__
-from kfbootstrap.kube.errors import KubeError, error_for
+from kfbootstrap.kube.errors import KubeError, error_for, not_json_error
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -154,7 +154,36 @@ class KubeRest:
             return None
         if not response.ok:
             raise self.failed("GET", path, response)
-        return response.json()
+        try:
+            return self.object_of(response, "get", path)
+        except KubeError as exc:
+            raise KubeRequestError(exc, response) from None
+
+    def object_of(self, response: Response, verb: str, what: str, context: str | None = None) -> dict[str, Any]:
+        """The JSON object a successful answer carries ({} for an empty body); anything else (a web page
+        where the API server should be, a list, a cut-off body) is our error naming the request."""
+        if not response.body:
+            return {}
+        try:
+            data = response.json()
+        except ValueError:
+            raise self.not_json(response, verb, what, context) from None
+        if not isinstance(data, dict):
+            raise self.not_json(response, verb, what, context, parsed=True)
+        return data
+
+    def not_json(
+        self, response: Response, verb: str, what: str, context: str | None = None, parsed: bool = False
+    ) -> KubeError:
+        return not_json_error(
+            verb=verb,
+            what=what,
+            context=self.context if context is None else context,
+            server=self.server,
+            status=response.status,
+            body=response.body,
+            parsed=parsed,
+        )
 
     def failed(self, method: str, path: str, response: Response) -> KubeRequestError:
         """The error for a raw request, naming the method, the path and the context."""

@@ -1,0 +1,170 @@
+"""The defects a hostile sweep found (issue 23, "The sweep's defects"), each reproduced as the sweep did it.
+
+Everything here talks only to 127.0.0.1: a tiny HTTP server that answers 200 with a web page where an API
+server should be, the silent server of tests/conftest.py, and a Docker host at a closed port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from kfbootstrap.errors import FAILED
+
+PAGE = b"<html><body><h1>It works!</h1></body></html>\n"
+# An API request's bound for these runs: every command must fail well within BOUND seconds.
+API_TIMEOUT = 2
+BOUND = 45.0
+
+
+def kfb(
+    argv: list[str], tmp_path: Path, *, env: dict[str, str] | None = None, timeout: float = BOUND + 30, **popen
+) -> subprocess.CompletedProcess:
+    """kfbootstrap in its own process, as a user runs it (stdin not a terminal)."""
+    full_env = {
+        **os.environ,
+        "KFBOOTSTRAP_STATE_DIR": str(tmp_path / "state"),
+        "KFBOOTSTRAP_CACHE_DIR": str(tmp_path / "cache"),
+        **(env or {}),
+    }
+    popen.setdefault("stdin", subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "kfbootstrap", *argv],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=tmp_path,
+        **popen,
+    )
+
+
+def error_line(stderr: str) -> str:
+    return next((line for line in stderr.splitlines() if line.startswith("error: ")), "")
+
+
+def hint_line(stderr: str) -> str:
+    return next((line for line in stderr.splitlines() if line.startswith("hint: ")), "")
+
+
+def write_kubeconfig(path: Path, server: str, name: str) -> Path:
+    path.write_text(f"""apiVersion: v1
+kind: Config
+clusters:
+- name: {name}
+  cluster: {{server: "{server}", insecure-skip-tls-verify: true}}
+users:
+- name: someone
+  user: {{token: not-a-real-token}}
+contexts:
+- name: {name}
+  context: {{cluster: {name}, user: someone}}
+current-context: {name}
+""")
+    return path
+
+
+# ------------------------------------------------------------------ 1. a server that answers, but not JSON
+
+
+@pytest.fixture(scope="module")
+def web_page_server():
+    """Where the API server should be, a web server answers every request 200 with an HTML page.
+    Yields its port."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _page(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(PAGE)))
+            self.end_headers()
+            self.wfile.write(PAGE)
+
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _page  # noqa: N815 (http.server API)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    "argv, request_named",
+    [
+        (["status"], "cannot list"),
+        (["status", "--json"], "cannot list"),
+        (["creds", "kubeflow"], "cannot get"),
+        (["creds", "grafana"], "cannot get Secret monitoring/grafana"),
+        (["passwd", "--from-env", "NEW_PW"], "cannot get Deployment auth/dex"),
+        (["expose", "grafana"], "cannot get Service monitoring/"),
+        (["expose", "--all", "--background"], "cannot get Service"),
+        (["down", "--keep-cluster"], "cannot get /apis"),
+    ],
+    ids=lambda v: "-".join(a.strip("-") for a in v) if isinstance(v, list) else None,
+)
+def test_an_api_server_answering_a_web_page_is_exit_1_naming_the_request(
+    argv, request_named, web_page_server, tmp_path
+):
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"http://127.0.0.1:{web_page_server}", "webpage")
+    env = {"KUBECONFIG": str(kubeconfig), "KFBOOTSTRAP_TIMEOUTS__API": str(API_TIMEOUT), "NEW_PW": "long-enough-pw"}
+    proc = kfb([*argv, "--context", "webpage"], tmp_path, env=env)
+    assert proc.returncode == FAILED, proc.stderr
+    assert "unexpected" not in proc.stderr and "Traceback" not in proc.stderr
+    error = error_line(proc.stderr)
+    assert error.startswith(f"error: {request_named}"), proc.stderr
+    assert "(kube context webpage)" in error and f"127.0.0.1:{web_page_server}" in error
+    assert "not JSON" in error and "It works!" in error  # what answered instead
+    assert "get --raw /version" in hint_line(proc.stderr)
+
+
+def test_diagnose_against_a_web_page_still_writes_its_bundle(web_page_server, tmp_path):
+    """README: diagnose writes what it can and says what it could not, exit 0."""
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"http://127.0.0.1:{web_page_server}", "webpage")
+    (tmp_path / "bin").mkdir()
+    env = {
+        "KUBECONFIG": str(kubeconfig),
+        "KFBOOTSTRAP_TIMEOUTS__API": str(API_TIMEOUT),
+        "PATH": str(tmp_path / "bin"),  # no kind, helm, docker: only the API server is asked
+    }
+    proc = kfb(["diagnose", "--context", "webpage", "--out", "out", "--json"], tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "unexpected" not in proc.stderr and "Traceback" not in proc.stderr
+    warning = next(line for line in proc.stderr.splitlines() if "cluster not reachable" in line)
+    assert "cannot get /version (kube context webpage)" in warning and "not JSON" in warning, proc.stderr
+    bundle = tmp_path / json.loads(proc.stdout)["bundle"]
+    with tarfile.open(bundle) as tar:
+        names = [m.name.split("/", 1)[1] for m in tar.getmembers() if m.isfile()]
+    assert "summary.txt" in names and "config.yaml" in names
+
+
+def test_a_watch_that_streams_no_json_is_a_known_failure(web_page_server):
+    from kfbootstrap.kube.api import PODS, Kube
+    from kfbootstrap.kube.errors import KubeError
+    from kfbootstrap.kube.rest import Timeouts
+
+    kubeconfig = write_kubeconfig(Path(os.environ["KFBOOTSTRAP_STATE_DIR"]) / "kc", "http://x", "webpage")
+    kubeconfig.write_text(kubeconfig.read_text().replace("http://x", f"http://127.0.0.1:{web_page_server}"))
+    kube = Kube.connect("webpage", str(kubeconfig), Timeouts(2, 2))
+    started = time.monotonic()
+    with pytest.raises(KubeError, match=r"cannot list pods in namespace ns .*not JSON"):
+        list(kube.watch(PODS, "ns", deadline=started + 60))
+    with pytest.raises(KubeError, match=r"cannot watch pods in namespace ns .*not JSON"):
+        list(kube.watch(PODS, "ns", since="1", deadline=started + 60))
+    assert time.monotonic() - started < 10, "a web page is not retried until the deadline: it will not change"
