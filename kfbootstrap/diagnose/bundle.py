@@ -227,7 +227,8 @@ def _tool_versions(runner, helm: str = "helm") -> dict[str, Any]:
 def _collect_helm(config, runner, collector: Collector) -> None:
     """Every release in every state, through pyhelm3 (helm 3 and 4 list states differently)."""
     try:
-        releases = Helm(runner, config.charts.helm, context=config.kube_context).list_all()
+        helm = Helm(runner, config.charts.helm, context=config.kube_context, api_timeout=config.timeouts.api)
+        releases = helm.list_all()
     except KfbError as exc:
         collector.problem(f"helm releases not collected: {exc.message}")
         return

@@ -74,5 +74,9 @@ class HelmReleaseStep(Step):
 
 def helm_for(ctx: RunContext) -> Helm:
     return Helm(
-        ctx.runner, ctx.config.charts.helm, context=ctx.config.kube_context, timeout_seconds=ctx.config.timeouts.apply
+        ctx.runner,
+        ctx.config.charts.helm,
+        context=ctx.config.kube_context,
+        timeout_seconds=ctx.config.timeouts.apply,
+        api_timeout=ctx.config.timeouts.api,
     )

@@ -41,6 +41,15 @@ SUPPORTED_MAJORS = (3, 4)
 MIN_HELM = (3, 12, 0)
 HELM_HINT = "install helm v3.12+ or v4: https://helm.sh/docs/intro/install/ (or set charts.helm to its path)"
 
+# Deadlines of helm commands. helm has no request timeout of its own, so against an API server that
+# accepts and never answers it waits forever: a read of the cluster (a few requests) gets twice
+# timeouts.api and a moment to start; fetching a chart is a download; a change may also wait for
+# helm's own --timeout.
+CLUSTER_READS = ("list", "status", "history", "get")
+DOWNLOADS = ("show", "pull", "template", "repo", "search", "dependency")
+DOWNLOAD_SECONDS = 600.0
+START_SECONDS = 15.0
+
 
 class HelmFailed(KfbError):
     """A helm command failed; the message carries helm's own last line."""
@@ -82,8 +91,8 @@ class ReleaseResult:
         return f"{text} after recovering it from an interrupted run" if self.recovered else text
 
 
-def _make_client(runner: Runner, **command_options: Any):
-    """A pyhelm3 Client whose helm calls go through `runner`.
+def _make_client(runner: Runner, deadline: Callable[[Sequence[Any]], float], **command_options: Any):
+    """A pyhelm3 Client whose helm calls go through `runner`, each killed after `deadline(command)` seconds.
 
     The classes are built here, not at import time: pyhelm3 loads only when helm is used.
     """
@@ -95,9 +104,10 @@ def _make_client(runner: Runner, **command_options: Any):
         """pyhelm3's Command, run through our Runner. It keeps its own copy of the options it was
         built with (pyhelm3 keeps them private), so nothing of pyhelm3's internals is read."""
 
-        def __init__(self, runner: Runner, **kwargs: Any):
+        def __init__(self, runner: Runner, deadline: Callable[[Sequence[Any]], float], **kwargs: Any):
             super().__init__(**kwargs)
             self.runner = runner
+            self.deadline = deadline
             self.executable = str(kwargs.get("executable") or "helm")
             self.kubeconfig = kwargs.get("kubeconfig")
             self.kubecontext = kwargs.get("kubecontext")
@@ -113,7 +123,9 @@ def _make_client(runner: Runner, **command_options: Any):
         async def run(self, command: list[Any], input: bytes | None = None) -> bytes:
             argv = self._argv(command)
             text_in = input.decode("utf-8") if input is not None else None
-            result = await asyncio.to_thread(self.runner.run, argv, check=False, input=text_in)
+            result = await asyncio.to_thread(
+                self.runner.run, argv, check=False, input=text_in, timeout=self.deadline(command)
+            )
             if result.ok:
                 return result.stdout.encode("utf-8")
             error_class = _error_class(helm_errors, result.stderr)
@@ -139,7 +151,7 @@ def _make_client(runner: Runner, **command_options: Any):
         def check_executable_exists(self, executable: str) -> None:
             """Helm.client() already asked the runner; pyhelm3's own check ignores it."""
 
-    command = RunnerCommand(runner, **command_options)
+    command = RunnerCommand(runner, deadline, **command_options)
     return RunnerClient(command, executable=command_options["executable"])
 
 
@@ -167,13 +179,28 @@ class Helm:
         context: str | None = None,
         kubeconfig: str | None = None,
         timeout_seconds: int = 600,
+        api_timeout: float = 60.0,
     ):
+        """`timeout_seconds`: helm's own --timeout of a change; `api_timeout`: timeouts.api, which
+        bounds a read of the cluster."""
         self.runner = runner
         self.executable = executable
         self.context = context
         self.kubeconfig = kubeconfig
-        self.timeout = f"{int(timeout_seconds)}s"
+        self.timeout_seconds = int(timeout_seconds)
+        self.timeout = f"{self.timeout_seconds}s"
+        self.api_timeout = float(api_timeout)
         self._client = None
+
+    def deadline(self, command: Sequence[Any]) -> float:
+        """Seconds one helm command (`list ...`, `upgrade ...`) may run before it is killed."""
+        verb = str(command[0]) if command else ""
+        reads = 2 * self.api_timeout + START_SECONDS
+        if verb in CLUSTER_READS:
+            return reads
+        if verb in DOWNLOADS:
+            return DOWNLOAD_SECONDS
+        return self.timeout_seconds + reads + 60  # install, upgrade, rollback, uninstall: helm's own wait too
 
     def client(self):
         if self._client is None:
@@ -181,6 +208,7 @@ class Helm:
                 raise ToolMissing(self.executable, HELM_HINT)
             self._client = _make_client(
                 self.runner,
+                self.deadline,
                 executable=self.executable,
                 kubecontext=self.context,
                 kubeconfig=self.kubeconfig,
@@ -242,7 +270,8 @@ class Helm:
                 source.version,
                 "--destination",
                 str(destination),
-            ]
+            ],
+            timeout=DOWNLOAD_SECONDS,
         )
         return destination / f"{chart}-{source.version}.tgz"
 

@@ -15,6 +15,10 @@ from kfbootstrap.errors import CommandFailed, KfbError, ToolMissing
 
 log = logging.getLogger("kfbootstrap.runner")
 
+# Seconds any program may run when its caller names no deadline of its own: nothing we run may hang
+# forever (a helm or kubectl against an API server that accepts and never answers would).
+DEFAULT_TIMEOUT = 900.0
+
 
 @dataclass(frozen=True)
 class Result:
@@ -56,7 +60,10 @@ INSTALL_HINTS = {
 
 
 class ShRunner:
-    """The real runner. Never raises sh's exceptions: they become CommandFailed / ToolMissing."""
+    """The real runner. Never raises sh's exceptions: they become CommandFailed / ToolMissing.
+
+    Every program gets a deadline (its caller's `timeout`, else DEFAULT_TIMEOUT), and is killed
+    when it passes."""
 
     def which(self, program: str) -> str | None:
         return shutil.which(program)
@@ -74,6 +81,7 @@ class ShRunner:
         import sh
 
         argv = [str(a) for a in argv]
+        timeout = DEFAULT_TIMEOUT if timeout is None else timeout
         if self.which(argv[0]) is None:
             raise ToolMissing(argv[0], INSTALL_HINTS.get(argv[0], f"install {argv[0]}"))
         log.debug("run: %s", " ".join(argv))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from kfbootstrap.errors import FAILED
+from kfbootstrap.errors import FAILED, KfbError
 
 PAGE = b"<html><body><h1>It works!</h1></body></html>\n"
 # An API request's bound for these runs: every command must fail well within BOUND seconds.
@@ -168,3 +168,57 @@ def test_a_watch_that_streams_no_json_is_a_known_failure(web_page_server):
     with pytest.raises(KubeError, match=r"cannot watch pods in namespace ns .*not JSON"):
         list(kube.watch(PODS, "ns", since="1", deadline=started + 60))
     assert time.monotonic() - started < 10, "a web page is not retried until the deadline: it will not change"
+
+
+# ------------------------------------------------------------------ 2. every external program has a deadline
+
+
+def test_a_program_run_without_a_timeout_still_gets_a_deadline(monkeypatch):
+    from kfbootstrap.tools import runner
+
+    monkeypatch.setattr(runner, "DEFAULT_TIMEOUT", 1.0)
+    started = time.monotonic()
+    with pytest.raises(KfbError, match=r"`sleep 30` did not finish within 1s"):
+        runner.ShRunner().run(["sleep", "30"])
+    assert time.monotonic() - started < 10
+
+
+def hung_helm(directory: Path) -> Path:
+    """A helm that tells its version and then hangs, as helm does against an API server that never
+    answers (client-go has no request timeout of its own)."""
+    directory.mkdir(exist_ok=True)
+    helm = directory / "helm"
+    helm.write_text(
+        f"#!{sys.executable}\n"
+        "import sys, time\n"
+        "if sys.argv[1:2] == ['version']:\n"
+        "    print('v3.19.0+g3d8990f')\n"
+        "    sys.exit(0)\n"
+        "time.sleep(3600)\n"
+    )
+    helm.chmod(0o755)
+    return helm
+
+
+def test_a_helm_read_is_bounded_by_the_api_timeout(tmp_path):
+    from kfbootstrap.tools.helm import Helm
+    from kfbootstrap.tools.runner import ShRunner
+
+    helm = Helm(ShRunner(), str(hung_helm(tmp_path / "bin")), context="silent", api_timeout=1)
+    started = time.monotonic()
+    with pytest.raises(KfbError, match=r"`\S+helm list --max` did not finish within 17s"):
+        helm.list_all()
+    assert time.monotonic() - started < 30
+
+
+def test_diagnose_against_a_silent_server_does_not_wait_for_helm(silent_server, tmp_path):
+    """The sweep saw diagnose hang in `helm list` far past timeouts.api."""
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"https://127.0.0.1:{silent_server}", "silent")
+    hung_helm(tmp_path / "bin")
+    env = {"KUBECONFIG": str(kubeconfig), "KFBOOTSTRAP_TIMEOUTS__API": str(API_TIMEOUT), "PATH": str(tmp_path / "bin")}
+    started = time.monotonic()
+    proc = kfb(["diagnose", "--context", "silent", "--out", "out"], tmp_path, env=env)
+    assert time.monotonic() - started < BOUND
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: helm releases not collected: `" in proc.stderr and "did not finish within 19s" in proc.stderr
+    assert list((tmp_path / "out").glob("*.tar.gz"))
