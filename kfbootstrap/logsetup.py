@@ -60,6 +60,16 @@ def log_unwritable() -> str | None:
     return _unwritable
 
 
+def where_logged() -> str:
+    """Where a hint can send the user for the details: the log file, or (when it cannot be written)
+    `-v`, which shows the same on stderr."""
+    if _unwritable:
+        return f"no log file could be written ({_unwritable}): re-run with -v to see them"
+    from kfbootstrap import paths
+
+    return str(paths.log_file())
+
+
 def _file_handler(path: Path) -> list[logging.Handler]:
     global _unwritable
     from kfbootstrap import paths

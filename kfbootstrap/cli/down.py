@@ -125,6 +125,7 @@ def _delete_applied(config) -> None:
 
 def _delete_kind_cluster(loaded) -> None:
     from kfbootstrap import ui
+    from kfbootstrap.errors import KfbError
     from kfbootstrap.tools.kind import Kind
 
     ctx = run_context(loaded)
@@ -134,7 +135,11 @@ def _delete_kind_cluster(loaded) -> None:
         ui.step_skipped(f"Delete Kind cluster {cluster}", "no such cluster")
         return
     with ui.step_line(f"Delete Kind cluster {cluster}") as line:
-        kind.delete(cluster)
+        try:
+            kind.delete(cluster)  # fails with kind's own ERROR line; its whole output is in the log
+        except KfbError:
+            ui.step_failed(f"Delete Kind cluster {cluster}", line.elapsed())
+            raise
     ui.step_done(f"Delete Kind cluster {cluster}", line.elapsed())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import re
 from importlib import resources
 from pathlib import Path
@@ -16,6 +17,7 @@ from kfbootstrap.cache.hosts_toml import CERTS_DIR
 from kfbootstrap.config import Config
 from kfbootstrap.context import RunContext
 from kfbootstrap.errors import ConfigError, KfbError
+from kfbootstrap.logsetup import where_logged
 from kfbootstrap.kubeadm_patches import (
     KUBELET_CGROUP_V1_PATCH,
     adapt_kind_config,
@@ -25,8 +27,10 @@ from kfbootstrap.kubeadm_patches import (
 )
 from kfbootstrap.steps.base import Step
 from kfbootstrap.tools.docker import Docker
-from kfbootstrap.tools.kind import Kind
+from kfbootstrap.tools.kind import MAX_LINE, Kind, KindFailed
 from kfbootstrap.tools.kubectl import Kubectl
+
+log = logging.getLogger("kfbootstrap.cluster")
 
 
 def base_kind_config(config: Config) -> str:
@@ -144,6 +148,86 @@ def users_kind_config_allows_cgroup_v1(config: Config) -> bool:
         return False
 
 
+def create_failed(kind: Kind, name: str, exc: KindFailed) -> KindFailed:
+    """A failed `kind create cluster --retain`: kind's ERROR line, then the first cause found in the
+    node (kubelet's last error), with its nodes deleted so a re-run starts clean."""
+    node = f"{name}-control-plane"
+    journal = kind.kubelet_journal(name)
+    if journal:
+        log.info("kubelet's journal on %s after the failed create:\n%s", node, journal)
+    cause = kubelet_cause(journal)
+    try:
+        kind.delete(name)
+        left = "its nodes were deleted, so a re-run starts clean"
+    except KfbError as delete_failed:
+        left = (
+            f"its nodes are left ({delete_failed.message}): `kfbootstrap diagnose` collects their logs, "
+            "`kfbootstrap down` deletes them"
+        )
+    hints = []
+    if cause and ("failCgroupV1" in cause or "cgroup v1" in cause):
+        hints.append(
+            "kubelet refuses this cgroup v1 host: give it failCgroupV1: false "
+            f"({USERS_PATCH_HOWTO}) or move to cgroup v2"
+        )
+    hints += [left, f"kind's full output and kubelet's journal are in {where_logged()}"]
+    message = exc.message + (f"\nkubelet's last error on {node}: {cause}" if cause else "")
+    return KindFailed(message, exc.line, hint="; ".join(hints))
+
+
+# journalctl's short prefix ("Dec 02 10:00:00 kfb-control-plane kubelet[123]: ") and klog's header
+# ('E1202 10:00:00.000000     123 run.go:72] ').
+_JOURNAL_PREFIX = re.compile(r"^[A-Z][a-z]{2} [ \d]\d [\d:]{8} \S+ (?P<unit>[^\s\[:]+)(\[\d+\])?: ")
+_KLOG_HEADER = re.compile(r"^(?P<severity>[IWEF])\d{4} [\d:.]+\s+\d+ \S+:\d+\] ")
+_STRUCTURED = re.compile(r'^"(?P<msg>(?:[^"\\]|\\.)*)"(?:.*?\berr="(?P<err>(?:[^"\\]|\\.)*)")?')
+_ERROR_WORDS = re.compile(r"error|failed|failCgroupV1|cgroup v1", re.IGNORECASE)
+
+
+def kubelet_cause(journal: str) -> str | None:
+    """kubelet's last error line in its journal, short: the fatal "failed to run Kubelet" if there is
+    one, else its last error-level line, else its last line that speaks of an error. None: none."""
+    said = []
+    for line in journal.splitlines():
+        prefix = _JOURNAL_PREFIX.match(line)
+        if prefix and prefix.group("unit") != "kubelet":
+            continue  # systemd's own lines about the unit ("Main process exited"): no cause
+        text = (line[prefix.end() :] if prefix else line).strip()
+        if text:
+            said.append(text)
+    for wanted in (_fatal, _error_level, _speaks_of_an_error):
+        found = [text for text in said if wanted(text)]
+        if found:
+            return _short(found[-1])
+    return None
+
+
+def _fatal(text: str) -> bool:
+    return "failed to run Kubelet" in text
+
+
+def _error_level(text: str) -> bool:
+    header = _KLOG_HEADER.match(text)
+    return header is not None and header.group("severity") in "EF"
+
+
+def _speaks_of_an_error(text: str) -> bool:
+    return _ERROR_WORDS.search(text) is not None
+
+
+def _short(text: str) -> str:
+    """Without klog's header; a structured line ('"msg" err="..."') as 'msg: err'."""
+    header = _KLOG_HEADER.match(text)
+    text = text[header.end() :] if header else text
+    structured = _STRUCTURED.match(text)
+    if structured and structured.group("err"):
+        text = f"{_unquote(structured.group('msg'))}: {_unquote(structured.group('err'))}"
+    return text[:MAX_LINE]
+
+
+def _unquote(value: str) -> str:
+    return value.replace('\\"', '"').replace("\\\\", "\\")
+
+
 def kube_api_ready(ctx: RunContext, context: str | None) -> bool:
     """Does the API server behind this kube context answer /readyz?"""
     return Kubectl(ctx.runner, context).api_ready()
@@ -171,7 +255,10 @@ class ClusterStep(Step):
             ui.warn(f"cluster {name} exists but its API server does not answer; deleting and re-creating it")
             kind.delete(name)
         config_path = self._write_kind_config(ctx)
-        kind.create(name, config_path, wait_seconds=ctx.config.timeouts.cluster)
+        try:
+            kind.create(name, config_path, wait_seconds=ctx.config.timeouts.cluster, retain=True)
+        except KindFailed as exc:
+            raise create_failed(kind, name, exc) from None
         workers = ctx.config.cluster.workers
         return f"1 control plane, {workers} worker{'s' if workers != 1 else ''}"
 

@@ -15,18 +15,21 @@ from tests.cli_helpers import run_cli
 from tests.fakes import FakeHost, FakeRunner, healthy_runner
 
 
-def kind_cluster_world(existing: list[str], api_ready: bool = True) -> FakeRunner:
-    """A fake docker/kind/kubectl where `kind create` really adds the cluster to `kind get clusters`."""
+def kind_cluster_world(existing: list[str], api_ready: bool = True, create_fails_with: str = "") -> FakeRunner:
+    """A fake docker/kind/kubectl where `kind create` really adds the cluster to `kind get clusters`
+    (also when it fails, as with --retain, printing `create_fails_with`)."""
     clusters = list(existing)
     runner = healthy_runner()
     runner.on_call("kind", "get", "clusters", handler=lambda argv: Result(tuple(argv), 0, "\n".join(clusters), ""))
 
     def create(argv):
         clusters.append(argv[argv.index("--name") + 1])
-        return Result(tuple(argv), 0, "", "")
+        return Result(tuple(argv), 1 if create_fails_with else 0, "", create_fails_with)
 
     def delete(argv):
-        clusters.remove(argv[argv.index("--name") + 1])
+        name = argv[argv.index("--name") + 1]
+        if name in clusters:  # kind deletes a cluster it does not know without complaint
+            clusters.remove(name)
         return Result(tuple(argv), 0, "", "")
 
     runner.on_call("kind", "create", "cluster", handler=create)
@@ -56,6 +59,7 @@ def test_create_runs_exact_kind_argv_with_rendered_config(tmp_path):
         str(config_path),
         "--wait",
         "600s",
+        "--retain",  # a failed create keeps its nodes, to read kubelet's journal; then they are deleted
     ]
     rendered = yaml.safe_load(config_path.read_text())
     assert [n["role"] for n in rendered["nodes"]] == ["control-plane", "worker", "worker", "worker"]
@@ -363,3 +367,191 @@ def test_a_commented_out_config_path_does_not_count():
         patch,
         CERTS_D_PATCH,
     ]
+
+
+# ---------------------------------------------------------------------------------------- kind create failing
+
+KIND_ERROR = (
+    'ERROR: failed to create cluster: failed to init node with kubeadm: command "docker exec --privileged '
+    'kfb-control-plane kubeadm init --config=/kind/kubeadm.conf --skip-token-print --v=6" failed with error: '
+    "exit status 1"
+)
+# What kind v0.32 prints when kubeadm init fails: its ERROR line, kubeadm's output, then a Go stack dump.
+KIND_CREATE_OUTPUT = "\n".join(
+    [
+        'Creating cluster "kfb" ...',
+        " ✓ Ensuring node image (kindest/node:v1.36.1) 🖼",
+        " ✓ Preparing nodes 📦 📦  ",
+        " ✓ Writing configuration 📜",
+        " ✗ Starting control-plane 🕹️",
+        "Deleted nodes: []",  # never printed with --retain; here to show it is not mistaken for the error
+        KIND_ERROR,
+        "Command Output: I1202 10:00:00.000000     201 initconfiguration.go:261] loading configuration from "
+        '"/kind/kubeadm.conf"',
+        "[kubelet-check] The kubelet is not healthy after 4m0.000651s",
+        "error execution phase wait-control-plane: failed while waiting for the kubelet to start",
+        "Stack Trace: ",
+        "sigs.k8s.io/kind/pkg/errors.WithStack",
+        "\tsigs.k8s.io/kind/pkg/errors/errors.go:59",
+        "sigs.k8s.io/kind/pkg/exec.(*LocalCmd).Run",
+        "\tsigs.k8s.io/kind/pkg/exec/local.go:124",
+        "sigs.k8s.io/kind/pkg/cluster/internal/create.Cluster",
+        "\tsigs.k8s.io/kind/pkg/cluster/internal/create/create.go:135",
+        "main.main",
+        "\tsigs.k8s.io/kind/main.go:25",
+        "runtime.main",
+        "\truntime/proc.go:285",
+        "runtime.goexit",
+        "\truntime/asm_amd64.s:1771",
+    ]
+)
+KUBELET_REFUSAL = (
+    "failed to run Kubelet: kubelet is configured to not run on a host using cgroup v1. cgroup v1 support is "
+    "unsupported and will be removed in a future release. To re-enable cgroup v1 support, set failCgroupV1 to "
+    "false in the kubelet configuration"
+)
+KUBELET_JOURNAL = "\n".join(
+    [
+        "Dec 02 09:59:59 kfb-control-plane systemd[1]: Started kubelet.service - kubelet: The Kubernetes Node Agent.",
+        "Dec 02 10:00:00 kfb-control-plane kubelet[123]: Flag --container-runtime-endpoint has been deprecated",
+        'Dec 02 10:00:00 kfb-control-plane kubelet[123]: I1202 10:00:00.000000     123 server.go:525] "Kubelet '
+        'version" kubeletVersion="v1.36.1"',
+        'Dec 02 10:00:00 kfb-control-plane kubelet[123]: E1202 10:00:00.000000 123 run.go:72] "command failed" '
+        f'err="{KUBELET_REFUSAL}"',
+        "Dec 02 10:00:00 kfb-control-plane systemd[1]: kubelet.service: Main process exited, code=exited, "
+        "status=1/FAILURE",
+        "Dec 02 10:00:00 kfb-control-plane systemd[1]: kubelet.service: Failed with result 'exit-code'.",
+    ]
+)
+JOURNAL_ARGV = ["docker", "exec", "kfb-control-plane", "journalctl", "-u", "kubelet", "--no-pager", "-n", "200"]
+
+
+def failing_create_world(journal: str = KUBELET_JOURNAL) -> FakeRunner:
+    """kind create fails as above, leaving its nodes (--retain) for `kind get clusters` to list."""
+    runner = kind_cluster_world([], create_fails_with=KIND_CREATE_OUTPUT)
+    runner.on("docker", "exec", "kfb-control-plane", "journalctl", stdout=journal)
+    return runner
+
+
+def test_failed_create_says_kinds_error_and_kubelets_cause_and_deletes_the_retained_cluster(tmp_path):
+    runner = failing_create_world()
+    ctx = context(runner, tmp_path, cluster={"name": "kfb"})
+    with pytest.raises(StepFailed) as raised:
+        run_steps([ClusterStep(ctx.config)], ctx)
+    error = raised.value
+    assert error.message.splitlines() == [
+        f"create kind cluster kfb: `kind create cluster` failed (exit 1): {KIND_ERROR}",
+        f"kubelet's last error on kfb-control-plane: command failed: {KUBELET_REFUSAL}",
+    ]
+    assert error.exit_code == 1
+    assert "asm_amd64" not in error.message + (error.hint or "")
+    kind_and_journal = [argv for argv in runner.calls if argv[0] == "kind" and argv[1] != "get" or argv[0] == "docker"]
+    assert kind_and_journal[-3:] == [
+        [*runner.commands("kind")[-2][:9], "--retain"],
+        JOURNAL_ARGV,
+        ["kind", "delete", "cluster", "--name", "kfb"],
+    ]
+    assert "--retain" in runner.commands("kind")[-2]
+    hint = " ".join((error.hint or "").split())
+    assert "failCgroupV1: false" in hint and "its nodes were deleted, so a re-run starts clean" in hint
+    assert "kind's full output and kubelet's journal are in " in hint and "kfbootstrap.log" in hint
+
+
+def test_failed_create_without_a_kubelet_cause_shows_kinds_error_alone(tmp_path):
+    runner = failing_create_world(journal="")
+    ctx = context(runner, tmp_path, cluster={"name": "kfb"})
+    with pytest.raises(StepFailed) as raised:
+        run_steps([ClusterStep(ctx.config)], ctx)
+    assert raised.value.message == f"create kind cluster kfb: `kind create cluster` failed (exit 1): {KIND_ERROR}"
+    assert "failCgroupV1" not in (raised.value.hint or "")
+    assert ["kind", "delete", "cluster", "--name", "kfb"] in runner.calls
+
+
+def test_failed_create_whose_cleanup_fails_too_points_at_diagnose_and_down(tmp_path):
+    runner = failing_create_world()
+    runner.on("kind", "delete", "cluster", exit_code=1, stderr="ERROR: failed to delete nodes: permission denied")
+    ctx = context(runner, tmp_path, cluster={"name": "kfb"})
+    with pytest.raises(StepFailed) as raised:
+        run_steps([ClusterStep(ctx.config)], ctx)
+    hint = " ".join((raised.value.hint or "").split())
+    assert "its nodes are left (`kind delete cluster` failed (exit 1): ERROR: failed to delete nodes" in hint
+    assert "`kfbootstrap diagnose` collects their logs, `kfbootstrap down` deletes them" in hint
+
+
+def test_up_with_kind_failing_prints_one_error_line_the_cause_and_a_hint_and_logs_kinds_output(
+    monkeypatch, tmp_path, capsys
+):
+    from kfbootstrap import paths
+
+    monkeypatch.chdir(tmp_path)
+    runner = failing_create_world()
+    monkeypatch.setattr("kfbootstrap.cli.common.new_runner", lambda: runner)
+    monkeypatch.setattr("kfbootstrap.cli.common.new_host", lambda: FakeHost())
+    result = run_cli(capsys, "up", "--name", "kfb", "--no-expose")
+    assert result.code == 1, result.text
+    lines = result.err.splitlines()
+    error = next(i for i, line in enumerate(lines) if line.startswith("error: "))
+    assert lines[error] == f"error: create kind cluster kfb: `kind create cluster` failed (exit 1): {KIND_ERROR}"
+    assert lines[error + 1] == f"kubelet's last error on kfb-control-plane: command failed: {KUBELET_REFUSAL}"
+    assert lines[error + 2].startswith("hint: ") and str(paths.log_file()) in lines[error + 2]
+    assert "asm_amd64" not in result.err and "Stack Trace" not in result.err
+    logged = paths.log_file().read_text()
+    assert "runtime/asm_amd64.s:1771" in logged and "Command Output:" in logged  # kind's whole output
+    assert "failCgroupV1 to false" in logged  # and kubelet's journal
+    assert ["kind", "delete", "cluster", "--name", "kfb"] in runner.calls
+
+
+def test_down_with_kind_delete_failing_shows_kinds_error_line_and_logs_the_rest(monkeypatch, tmp_path, capsys):
+    from kfbootstrap import paths
+
+    monkeypatch.chdir(tmp_path)
+    runner = kind_cluster_world(["kubeflow"])
+    output = 'Deleting cluster "kubeflow" ...\nERROR: failed to delete cluster "kubeflow": boom\n'
+    stack = "Stack Trace: \nmain.main\n\tsigs.k8s.io/kind/main.go:25\nruntime.goexit\n\truntime/asm_amd64.s:1771\n"
+    runner.on("kind", "delete", "cluster", exit_code=1, stderr=output + stack)
+    monkeypatch.setattr("kfbootstrap.cli.common.new_runner", lambda: runner)
+    result = run_cli(capsys, "down")
+    assert result.code == 1
+    assert (
+        'error: `kind delete cluster` failed (exit 1): ERROR: failed to delete cluster "kubeflow": boom'
+        in result.err.splitlines()
+    )
+    assert "asm_amd64" not in result.err and str(paths.log_file()) in result.err
+    assert "label=io.x-k8s.kind.cluster=kubeflow" in result.err
+    assert "runtime/asm_amd64.s:1771" in paths.log_file().read_text()
+
+
+@pytest.mark.parametrize(
+    "output, line",
+    [
+        (KIND_CREATE_OUTPUT, KIND_ERROR),
+        # no ERROR line: the last line that is not a stack frame, never "runtime/asm_amd64.s:1771"
+        ("something broke\nStack Trace: \nruntime.goexit\n\truntime/asm_amd64.s:1771\n", "something broke"),
+        ("", "no output"),
+    ],
+)
+def test_kinds_error_line(output, line):
+    from kfbootstrap.tools.kind import error_line
+
+    assert error_line(output) == line
+
+
+@pytest.mark.parametrize(
+    "journal, cause",
+    [
+        (KUBELET_JOURNAL, f"command failed: {KUBELET_REFUSAL}"),
+        # no fatal line: kubelet's last error-level line, without the journal's and klog's prefixes
+        (
+            'Dec 02 10:00:00 n kubelet[1]: E1202 10:00:00.000000 1 kubelet.go:3117] "Error getting node" '
+            'err="node \\"n\\" not found"\n'
+            'Dec 02 10:00:01 n kubelet[1]: I1202 10:00:01.000000 1 kubelet.go:1] "Started"',
+            'Error getting node: node "n" not found',
+        ),
+        ("-- No entries --", None),
+        ("", None),
+    ],
+)
+def test_kubelet_cause(journal, cause):
+    from kfbootstrap.steps.cluster import kubelet_cause
+
+    assert kubelet_cause(journal) == cause
