@@ -28,6 +28,7 @@ DEX_HASH_KEY = "DEX_USER_PASSWORD"
 LOGIN_SECRET = "kfbootstrap-kubeflow-login"
 LOGIN_KEY = "password"
 MIN_LENGTH = 8
+MAX_BYTES = 72  # bcrypt reads no further (and the bcrypt module refuses more): a longer one cannot be hashed
 BCRYPT_ROUNDS = 12  # what upstream's instructions use
 
 
@@ -62,10 +63,24 @@ def random_password() -> str:
 
 
 def check_strength(password: str, where: str) -> str:
+    """The password, if Dex can use it: 8 characters at least, 72 bytes (bcrypt's limit) at most, not
+    only whitespace. Checked before anything changes; the password itself is never in the message."""
+    size = len(password.encode("utf-8", "surrogatepass"))
+    if not password.strip():
+        raise UsageError(
+            f"the password from {where} is only whitespace",
+            hint=f"choose one of {MIN_LENGTH} to {MAX_BYTES} bytes with letters, digits or symbols",
+        )
     if len(password) < MIN_LENGTH:
         raise UsageError(
             f"the password from {where} is shorter than {MIN_LENGTH} characters",
             hint=f"choose one of at least {MIN_LENGTH} characters",
+        )
+    if size > MAX_BYTES:
+        raise UsageError(
+            f"the password from {where} is longer than {MAX_BYTES} bytes ({size})",
+            hint=f"Dex checks it with bcrypt, which reads at most {MAX_BYTES} bytes (in UTF-8; a letter "
+            "outside ASCII takes 2 to 4): choose a shorter one",
         )
     return password
 

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from kfbootstrap.errors import FAILED, KfbError
+from tests.cli_helpers import run_cli
+
+from kfbootstrap.errors import FAILED, USAGE, KfbError, UsageError
 
 PAGE = b"<html><body><h1>It works!</h1></body></html>\n"
 # An API request's bound for these runs: every command must fail well within BOUND seconds.
@@ -222,3 +224,52 @@ def test_diagnose_against_a_silent_server_does_not_wait_for_helm(silent_server, 
     assert proc.returncode == 0, proc.stderr
     assert "warning: helm releases not collected: `" in proc.stderr and "did not finish within 19s" in proc.stderr
     assert list((tmp_path / "out").glob("*.tar.gz"))
+
+
+# ------------------------------------------------------------------ 3. a Dex password bcrypt cannot take
+
+
+@pytest.mark.parametrize(
+    "password, why",
+    [
+        ("x" * 73, "longer than 72 bytes"),
+        ("é" * 37, "longer than 72 bytes"),  # 37 characters, 74 bytes in UTF-8
+        (" " * 12, "only whitespace"),
+        ("\t \n" * 4, "only whitespace"),
+    ],
+    ids=["73-ascii", "74-bytes-utf8", "spaces", "tabs-newlines"],
+)
+def test_a_password_bcrypt_cannot_hash_or_no_one_can_type_is_refused(password, why):
+    from kfbootstrap.access.passwords import check_strength
+
+    with pytest.raises(UsageError, match=why) as refused:
+        check_strength(password, "$KF_PW")
+    assert "$KF_PW" in refused.value.message and refused.value.exit_code == USAGE
+    assert password not in refused.value.message  # never echoed
+
+
+def test_the_longest_password_bcrypt_takes_is_accepted():
+    from kfbootstrap.access.passwords import check_strength, hash_password, matches
+
+    password = "ü" * 36  # 72 bytes
+    assert check_strength(password, "x") == password
+    assert matches(password, hash_password(password, rounds=4))
+
+
+def test_up_refuses_a_too_long_password_before_anything_changes(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KFBOOTSTRAP_KUBEFLOW__PASSWORD", "KF_PW")
+    monkeypatch.setenv("KF_PW", "p" * 80)
+    result = run_cli(capsys, "up", "--dry-run")
+    assert result.code == USAGE, result.text
+    assert error_line(result.err) == "error: the password from $KF_PW is longer than 72 bytes (80)"
+    assert "72" in hint_line(result.err)
+
+
+@pytest.mark.parametrize("value", [" " * 12, "x" * 100], ids=["whitespace", "too-long"])
+def test_passwd_refuses_it_before_asking_the_cluster(value, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("NEW_PW", value)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))  # never read: the password is refused first
+    result = run_cli(capsys, "passwd", "--from-env", "NEW_PW")
+    assert result.code == USAGE, result.text
+    assert error_line(result.err).startswith("error: the password from $NEW_PW ")
