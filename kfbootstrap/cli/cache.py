@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Optional
 
 import typer
@@ -40,9 +41,12 @@ def status(config: ConfigOption = None, registry: RegistryOption = None, json_ou
     """Each cache: running or not, size on disk, images held, hits and misses since it started."""
     loaded = load(config)
     from kfbootstrap.cache.report import collect, human_bytes
-    from kfbootstrap.tools.docker import Containers
+    from kfbootstrap.tools.docker import Containers, require_docker
 
-    reports = collect(Containers(run_context(loaded).runner), _mirrors(loaded.config, registry))
+    mirrors = _mirrors(loaded.config, registry)
+    runner = run_context(loaded).runner
+    require_docker(runner, "the image caches are containers and volumes there, so their state is unknown")
+    reports = collect(Containers(runner), mirrors)
     if json_output:
         typer.echo(
             json.dumps({"enabled": loaded.config.cache.enabled, "caches": [r.to_json() for r in reports]}, indent=2)
@@ -75,14 +79,22 @@ def prune(
     """Empty the caches (drop every cached layer); running caches come back empty, nodes keep pointing at them."""
     loaded = load(config)
     mirrors = _mirrors(loaded.config, registry)
+    if not yes and not sys.stdin.isatty():
+        from kfbootstrap.errors import UsageError
+
+        raise UsageError(
+            "no terminal to confirm dropping every cached layer on",
+            hint="pass --yes to prune without asking (`kfbootstrap cache prune --yes`)",
+        )
     if not yes and not typer.confirm(f"Drop everything cached for {', '.join(m.registry for m in mirrors)}?"):
         raise typer.Exit(1)
     from kfbootstrap import ui
     from kfbootstrap.cache import proxies
     from kfbootstrap.steps.cache import ensure_caches
-    from kfbootstrap.tools.docker import Containers
+    from kfbootstrap.tools.docker import Containers, require_docker
 
     runner = run_context(loaded).runner
+    require_docker(runner, "the image caches are containers and volumes there; nothing was removed")
     containers = Containers(runner)
     were_running = [m for m in mirrors if (s := containers.inspect(m.container)) is not None and s.running]
     for mirror in mirrors:

@@ -42,6 +42,10 @@ def down(
     from kfbootstrap import ui
     from kfbootstrap.access.forwards import stop_for_context
 
+    if purge_cache:  # before anything is deleted: a down that cannot finish should not start
+        from kfbootstrap.tools.docker import require_docker
+
+        require_docker(run_context(loaded).runner, "--purge-cache removes the image caches there; nothing was deleted")
     if keep_cluster:
         _delete_applied(loaded.config)
     else:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from typing_extensions import Annotated
 
 from kfbootstrap.cli.common import ConfigOption, JsonOption, load, run_context
+
+if TYPE_CHECKING:
+    from kfbootstrap.config import LoadedConfig
 
 images_app = typer.Typer(
     help="List the images of the chosen release, or pull them into the image cache.", no_args_is_help=True
@@ -29,8 +32,11 @@ AppsOption = Annotated[
 ]
 
 
-def _listed(config: ConfigOption, kubeflow_version: str | None, manifests: Path | None, apps: str | None = None):
-    loaded = load(config, kubeflow__version=kubeflow_version, kubeflow__path=manifests, kubeflow__apps=apps)
+def _load(config: ConfigOption, kubeflow_version: str | None, manifests: Path | None, apps: str | None = None):
+    return load(config, kubeflow__version=kubeflow_version, kubeflow__path=manifests, kubeflow__apps=apps)
+
+
+def _listed(loaded: "LoadedConfig"):
     from kfbootstrap import ui
     from kfbootstrap.image_sources import objects_by_component
     from kfbootstrap.images import list_images
@@ -39,7 +45,7 @@ def _listed(config: ConfigOption, kubeflow_version: str | None, manifests: Path 
     with ui.step_line("Render the enabled components") as line:
         objects = objects_by_component(loaded.config, ctx.runner, note=ui.info)
     ui.step_done("Render the enabled components", line.elapsed(), ", ".join(objects))
-    return loaded, ctx, list_images(objects)
+    return ctx, list_images(objects)
 
 
 @images_app.command("list")
@@ -51,7 +57,7 @@ def list_command(
     json_output: JsonOption = False,
 ) -> None:
     """Every image the enabled components (and the chosen Kubeflow apps) run, per component and registry."""
-    _, _, images = _listed(config, kubeflow_version, manifests, apps)
+    _, images = _listed(_load(config, kubeflow_version, manifests, apps))
     from kfbootstrap import ui
     from kfbootstrap.images import distinct, per_registry
 
@@ -86,13 +92,18 @@ def pull_command(
     apps: AppsOption = None,
 ) -> None:
     """Warm the image cache: pull every image through it, so the next `up` pulls nothing upstream. Resumable."""
-    loaded, ctx, images = _listed(config, kubeflow_version, manifests, apps)
-    from kfbootstrap.cache.pull_run import pull_images
-
+    # What cannot work is said before the render, which takes seconds (minutes for a first clone).
+    loaded = _load(config, kubeflow_version, manifests, apps)
     if not loaded.config.cache.enabled:
         from kfbootstrap.errors import UsageError
 
         raise UsageError("the image cache is off (cache.enabled: false)", hint="set cache.enabled: true to warm it")
+    from kfbootstrap.tools.docker import require_docker
+
+    require_docker(run_context(loaded).runner, "the image caches run there, so nothing can be pulled into them")
+    ctx, images = _listed(loaded)
+    from kfbootstrap.cache.pull_run import pull_images
+
     totals = pull_images(loaded.config, ctx.runner, images)
     if totals.failed:
         from kfbootstrap.errors import KfbError

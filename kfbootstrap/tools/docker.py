@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from dataclasses import dataclass, field
 
 from kfbootstrap.errors import KfbError
@@ -26,6 +28,29 @@ class DockerInfo:
     def is_desktop(self) -> bool:
         """Docker Desktop (macOS/Windows) runs in a VM: LoadBalancer IPs are not reachable from the host."""
         return "docker desktop" in self.operating_system.lower()
+
+
+class DockerUnreachable(KfbError):
+    """The Docker daemon does not answer (not running, another DOCKER_HOST, no permission on its socket)."""
+
+
+def require_docker(runner: Runner, consequence: str) -> None:
+    """Raise DockerUnreachable, saying `consequence`, unless the Docker daemon answers.
+
+    Commands that read or remove containers and volumes ask first: without it a daemon that does not
+    answer looks like "no such container" to every later call, and they would report nothing cached,
+    or nothing removed, with success."""
+    result = runner.run(["docker", "version", "--format", "{{.Server.Version}}"], check=False, timeout=30)
+    if result.ok and result.stdout.strip():
+        return
+    said = " ".join(((result.stderr or result.stdout).strip().splitlines() or [""])[-1].split())[:300]
+    match = re.search(r"daemon(?: socket)? at (\S+?)\.?(?:\s|$)", said)
+    address = match.group(1) if match else os.environ.get("DOCKER_HOST") or "its socket"
+    detail = "" if said.startswith("Cannot connect to the Docker daemon") or not said else f" ({said})"
+    hint = "start Docker (or Docker Desktop) and check that `docker info` works for your user"
+    if os.environ.get("DOCKER_HOST"):
+        hint += f"; DOCKER_HOST={os.environ['DOCKER_HOST']} is set in this environment"
+    raise DockerUnreachable(f"Docker does not answer at {address}{detail}: {consequence}", hint=hint)
 
 
 class Docker:

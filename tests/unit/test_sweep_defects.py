@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -273,3 +274,57 @@ def test_passwd_refuses_it_before_asking_the_cluster(value, monkeypatch, tmp_pat
     result = run_cli(capsys, "passwd", "--from-env", "NEW_PW")
     assert result.code == USAGE, result.text
     assert error_line(result.err).startswith("error: the password from $NEW_PW ")
+
+
+# ------------------------------------------------------------------ 4, 5. the image cache commands without Docker
+
+NO_DOCKER = {"DOCKER_HOST": "tcp://127.0.0.1:1", "KFBOOTSTRAP_CACHE__ENABLED": "true"}  # a closed port
+
+
+def assert_docker_does_not_answer(proc: subprocess.CompletedProcess) -> None:
+    assert proc.returncode == FAILED, proc.stdout + proc.stderr
+    assert "unexpected" not in proc.stderr and "Traceback" not in proc.stderr
+    error = error_line(proc.stderr)
+    if shutil.which("docker"):
+        assert error.startswith("error: Docker does not answer at tcp://127.0.0.1:1"), proc.stderr
+    else:
+        assert error == "error: docker was not found on PATH", proc.stderr
+    assert "docker" in hint_line(proc.stderr).lower()
+    assert "✓" not in proc.stderr and "missing" not in proc.stdout  # nothing claims success or absence
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["cache", "status"],
+        ["cache", "status", "--json"],
+        ["cache", "prune", "--yes"],
+        ["cache", "prune", "--registry", "docker.io", "--yes"],
+        ["down", "--keep-cluster", "--purge-cache", "--context", "nowhere"],
+    ],
+    ids="-".join,
+)
+def test_the_cache_commands_fail_when_docker_does_not_answer(argv, tmp_path):
+    assert_docker_does_not_answer(kfb(argv, tmp_path, env=NO_DOCKER))
+
+
+def test_images_pull_without_docker_says_so_before_rendering(tmp_path):
+    (tmp_path / "manifests").mkdir()  # no render in it: rendering would fail, so it must not be reached
+    proc = kfb(["images", "pull", "--manifests", "manifests"], tmp_path, env=NO_DOCKER)
+    assert_docker_does_not_answer(proc)
+    assert "Render" not in proc.stderr
+
+
+def test_images_pull_with_the_cache_off_says_so_before_rendering(tmp_path):
+    (tmp_path / "manifests").mkdir()
+    proc = kfb(["images", "pull", "--manifests", "manifests"], tmp_path, env={"KFBOOTSTRAP_CACHE__ENABLED": "false"})
+    assert proc.returncode == USAGE, proc.stderr
+    assert error_line(proc.stderr) == "error: the image cache is off (cache.enabled: false)", proc.stderr
+    assert "Render" not in proc.stderr
+
+
+def test_cache_prune_without_a_terminal_asks_for_yes(tmp_path):
+    proc = kfb(["cache", "prune"], tmp_path, env=NO_DOCKER)  # stdin is /dev/null: nobody to confirm
+    assert proc.returncode == USAGE, proc.stderr
+    assert error_line(proc.stderr) == "error: no terminal to confirm dropping every cached layer on"
+    assert "--yes" in hint_line(proc.stderr)
