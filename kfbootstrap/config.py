@@ -340,13 +340,22 @@ class CacheConfig(_Section):
         return value
 
 
+MAX_WAIT_SECONDS = 7 * 24 * 3600  # a week: longer is a typo, and past what sockets and clocks accept
+MAX_API_SECONDS = 3600  # one request: an hour is already far past any server that works
+
+
 class TimeoutsConfig(_Section):
     """Deadlines in seconds; every wait reports what it last saw when one passes."""
 
-    cluster: int = Field(600, gt=0, description="create the Kind cluster")
-    apply: int = Field(1200, gt=0, description="apply manifests until they converge")
-    ready: int = Field(1800, gt=0, description="wait for every workload to be ready")
-    api: int = Field(60, gt=0, description="one Kubernetes API request: the answer (connecting gets 10s at most)")
+    cluster: int = Field(600, gt=0, le=MAX_WAIT_SECONDS, description="create the Kind cluster")
+    apply: int = Field(1200, gt=0, le=MAX_WAIT_SECONDS, description="apply manifests until they converge")
+    ready: int = Field(1800, gt=0, le=MAX_WAIT_SECONDS, description="wait for every workload to be ready")
+    api: int = Field(
+        60,
+        gt=0,
+        le=MAX_API_SECONDS,
+        description="one Kubernetes API request: the answer (connecting gets 10s at most)",
+    )
 
 
 class Config(_Section):

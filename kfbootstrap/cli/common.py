@@ -57,7 +57,12 @@ ManifestsOption = Annotated[
 
 
 # Flags whose name is not the last part of the config key they set (for error messages).
-FLAG_NAMES = {"kubeflow.version": "--kubeflow-version", "kubeflow.path": "--manifests", "kubeflow.sizing": "--sizing"}
+FLAG_NAMES = {
+    "kubeflow.version": "--kubeflow-version",
+    "kubeflow.path": "--manifests",
+    "kubeflow.sizing": "--sizing",
+    "timeouts.ready": "--timeout",
+}
 
 
 def load(config_file: Path | None, **flags: Any) -> "LoadedConfig":

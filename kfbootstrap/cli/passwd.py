@@ -26,7 +26,7 @@ def passwd(
         ),
     ] = None,
     timeout: Annotated[
-        int, typer.Option("--timeout", min=1, help="Seconds to wait for Dex to restart.")
+        int, typer.Option("--timeout", min=1, max=7 * 24 * 3600, help="Seconds to wait for Dex to restart.")
     ] = DEFAULT_TIMEOUT,
 ) -> None:
     """Change the Kubeflow user's password (bcrypt hash into auth/dex-passwords), restart Dex and wait for it."""

@@ -27,7 +27,7 @@ def smoke(
         bool, typer.Option("--pipeline", help="Also submit a one-step pipeline and wait for it to succeed.")
     ] = False,
     pipeline_timeout: Annotated[
-        int, typer.Option("--pipeline-timeout", min=1, help="Seconds to wait for that pipeline run.")
+        int, typer.Option("--pipeline-timeout", min=1, max=7 * 24 * 3600, help="Seconds to wait for that pipeline run.")
     ] = 600,
     user: Annotated[str, typer.Option("--user", help="Dex user to log in with.")] = "user@example.com",
     password_env: Annotated[

@@ -328,3 +328,40 @@ def test_cache_prune_without_a_terminal_asks_for_yes(tmp_path):
     assert proc.returncode == USAGE, proc.stderr
     assert error_line(proc.stderr) == "error: no terminal to confirm dropping every cached layer on"
     assert "--yes" in hint_line(proc.stderr)
+
+
+# ------------------------------------------------------------------ 7. absurd timeouts
+
+
+@pytest.mark.parametrize(
+    "env, argv, named",
+    [
+        ({"KFBOOTSTRAP_TIMEOUTS__API": "99999999999999999999"}, ["config", "show"], "`timeouts.api`"),
+        ({"KFBOOTSTRAP_TIMEOUTS__API": "3601"}, ["status", "--context", "x"], "`timeouts.api`"),
+        ({"KFBOOTSTRAP_TIMEOUTS__READY": "99999999999999999999"}, ["config", "show"], "`timeouts.ready`"),
+        ({"KFBOOTSTRAP_TIMEOUTS__CLUSTER": "604801"}, ["config", "show"], "`timeouts.cluster`"),
+        ({}, ["up", "--dry-run", "--timeout", "99999999999h"], "`timeouts.ready` (flag --timeout)"),
+        ({}, ["passwd", "--from-env", "PW", "--timeout", "99999999999999999999"], "--timeout"),
+        ({}, ["smoke", "--pipeline-timeout", "99999999999999999999"], "--pipeline-timeout"),
+    ],
+    ids=["api-huge", "api-over-an-hour", "ready-huge", "cluster-over-a-week", "up-timeout", "passwd", "smoke"],
+)
+def test_an_absurd_timeout_is_a_usage_error(env, argv, named, monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    monkeypatch.setenv("PW", "long-enough-pw")
+    result = run_cli(capsys, *argv)
+    assert result.code == USAGE, result.text
+    assert named in result.err and "unexpected" not in result.err
+
+
+def test_an_absurd_api_timeout_never_reaches_a_socket(web_page_server, tmp_path):
+    """The sweep's reproduction: the value passed validation, then the socket refused it (OverflowError)."""
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"http://127.0.0.1:{web_page_server}", "webpage")
+    env = {"KUBECONFIG": str(kubeconfig), "KFBOOTSTRAP_TIMEOUTS__API": "99999999999999999999"}
+    proc = kfb(["status", "--context", "webpage"], tmp_path, env=env)
+    assert proc.returncode == USAGE, proc.stderr
+    assert error_line(proc.stderr).startswith(
+        "error: config key `timeouts.api` (environment KFBOOTSTRAP_TIMEOUTS__API)"
+    )
