@@ -13,6 +13,7 @@ FAILED = 1  # a known failure: a step, a check or a command did not succeed
 USAGE = 2  # bad flags, bad config, impossible values
 UNEXPECTED = 3  # a bug: traceback in the log, shown with -v
 INTERRUPTED = 130  # Ctrl-C
+PIPE_CLOSED = 141  # stdout's reader went away (`| head -1`): 128 + SIGPIPE, what other CLIs end with
 TERMINATED = 143  # SIGTERM (128 + 15), said as such
 
 

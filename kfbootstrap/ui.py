@@ -7,6 +7,7 @@ plain lines instead, one when a step starts and one when it ends.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import time
@@ -32,8 +33,16 @@ def interactive() -> bool:
     return _interactive()
 
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """Rich's own answer (stdout to /dev/null, then exit 1) would hide that the pipe closed; the CLI's
+        error boundary ends such a run quietly with 141, as other CLIs do."""
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
+err = _Console(stderr=True, highlight=False, soft_wrap=True)
+out = _Console(highlight=False, soft_wrap=True)
 
 
 def info(message: str) -> None:

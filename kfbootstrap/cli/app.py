@@ -83,6 +83,7 @@ def invoke(argv: list[str] | None = None) -> int:
     from kfbootstrap import errors
 
     _argv = argv
+    outputs = _output_files()
     try:
         # Not standalone: typer hands us usage errors, exits and Ctrl-C (as Abort) to decide on here.
         result = app(args=argv, prog_name="kfbootstrap", standalone_mode=False)
@@ -96,6 +97,18 @@ def invoke(argv: list[str] | None = None) -> int:
         else:
             print(f"error: {exc.format_message()}", file=sys.stderr)
         return getattr(exc, "exit_code", errors.USAGE) or errors.USAGE
+    except SystemExit as exc:  # typer's answer to EPIPE: exit 1, the error gone
+        if _closed_outputs(outputs):
+            return _quietly_closed(_closed_outputs(outputs))
+        _print_error(
+            f"broken pipe (exit {exc.code}): a program or connection kfbootstrap was writing to went away",
+            "re-run with -v to see where; if it keeps happening, please report it",
+        )
+        return errors.FAILED
+    except BrokenPipeError:  # stdout or stderr closed outside typer's own handling
+        if _closed_outputs(outputs):
+            return _quietly_closed(_closed_outputs(outputs))
+        raise
     except (KeyboardInterrupt, typer.Abort) as exc:
         terminated = isinstance(exc, Terminated) or _terminated
         _print_interrupted(terminated)
@@ -130,6 +143,59 @@ _AFTER_INTERRUPT = {
     "expose": "the forward stopped; `kfbootstrap expose TARGET --background` keeps one running without a terminal",
 }
 MAX_SHOWN = 600  # characters of a message or hint: a bad 50 MB value is not echoed whole
+
+
+def _output_files() -> dict[int, tuple[int, int]]:
+    """What our stdout and stderr descriptors are (device, inode), to notice one replaced under us."""
+    import os
+
+    found = {}
+    for stream in (sys.__stdout__, sys.__stderr__):
+        try:
+            fd = stream.fileno()  # type: ignore[union-attr]
+            info = os.fstat(fd)
+        except (AttributeError, OSError, ValueError):  # no such stream, or not a descriptor (tests)
+            continue
+        found[fd] = (info.st_dev, info.st_ino)
+    return found
+
+
+def _closed_outputs(before: dict[int, tuple[int, int]]) -> list[int]:
+    """Our output descriptors whose reader has gone away (`kfbootstrap status | head -1`).
+
+    typer (on EPIPE) and rich leave only exit 1 behind, so ask the descriptors: the write end of a
+    pipe whose reader closed reports an error to poll(); rich (typer's help) points stdout at /dev/null
+    before it exits, so a descriptor that is no longer the file it was tells the same."""
+    import os
+    import select
+
+    closed = []
+    for fd, identity in before.items():
+        try:
+            info = os.fstat(fd)
+            poller = select.poll()
+            poller.register(fd, select.POLLOUT)
+            broken = any(mask & (select.POLLERR | select.POLLHUP) for _, mask in poller.poll(0))
+        except (OSError, ValueError, AttributeError):  # closed meanwhile, or no poll() here
+            continue
+        if broken or (info.st_dev, info.st_ino) != identity:
+            closed.append(fd)
+    return closed
+
+
+def _quietly_closed(closed: list[int]) -> int:
+    """End like other CLIs killed by SIGPIPE: nothing more on the closed pipe, no message, exit 141.
+
+    What is left in our buffers, and Python's last flush at exit, go to /dev/null instead of failing."""
+    import os
+
+    from kfbootstrap import errors
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in closed:
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    return errors.PIPE_CLOSED
 
 
 class Terminated(KeyboardInterrupt):

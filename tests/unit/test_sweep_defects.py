@@ -40,10 +40,11 @@ def kfb(
         **(env or {}),
     }
     popen.setdefault("stdin", subprocess.DEVNULL)
+    if "stdout" not in popen:
+        popen["capture_output"] = True
     return subprocess.run(
         [sys.executable, "-m", "kfbootstrap", *argv],
         env=full_env,
-        capture_output=True,
         text=True,
         timeout=timeout,
         cwd=tmp_path,
@@ -365,3 +366,40 @@ def test_an_absurd_api_timeout_never_reaches_a_socket(web_page_server, tmp_path)
     assert error_line(proc.stderr).startswith(
         "error: config key `timeouts.api` (environment KFBOOTSTRAP_TIMEOUTS__API)"
     )
+
+
+# ------------------------------------------------------------------ 8. output into a pipe that closed
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["config", "schema"], ["config", "show"], ["version"], ["--help"], ["expose", "--list"]],
+    ids="-".join,
+)
+def test_output_to_a_closed_pipe_exits_141_quietly(argv, tmp_path):
+    """`kfbootstrap status | head -1`: the reader is gone before we write; like other CLIs (SIGPIPE), exit
+    141 with nothing on stderr. `config show`/`version` print with typer, `expose --list` with rich."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader went away (head -1 read its line)
+    try:
+        proc = kfb(argv, tmp_path, stdout=write_end, stderr=subprocess.PIPE)
+    finally:
+        os.close(write_end)
+    assert (proc.returncode, proc.stderr) == (141, "")
+
+
+def test_a_broken_pipe_that_is_not_stdout_still_says_so(capsys, monkeypatch):
+    """A connection we write to going away (not our stdout): typer turns its EPIPE into a bare exit 1;
+    the boundary must still print an error."""
+    import kfbootstrap.cli.app as cli_app
+
+    def broken() -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    cli_app.app.command("broken-socket")(broken)
+    try:
+        result = run_cli(capsys, "broken-socket")
+    finally:
+        cli_app.app.registered_commands.pop()
+    assert result.code == FAILED
+    assert error_line(result.err).startswith("error: "), result.err
