@@ -34,6 +34,9 @@ from kfbootstrap.errors import ConfigError
 from kfbootstrap.releases import DEFAULT_RELEASE, RELEASES, Release, known_tags
 
 CONFIG_FILE_NAME = "kfbootstrap.yaml"
+# A complete kfbootstrap.yaml with every key is ~3 KB; anything near this is not one, and parsing
+# 100 MB of YAML takes a minute before saying so.
+MAX_CONFIG_BYTES = 1024 * 1024
 ENV_PREFIX = "KFBOOTSTRAP_"
 # Environment variables with our prefix that are not configuration keys.
 ENV_NOT_CONFIG = {"KFBOOTSTRAP_CONFIG", "KFBOOTSTRAP_STATE_DIR", "KFBOOTSTRAP_CACHE_DIR"}
@@ -510,7 +513,17 @@ def _read_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     from kfbootstrap import safeyaml
 
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_CONFIG_BYTES + 1)
+            size = max(len(raw), os.fstat(stream.fileno()).st_size)
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"config file {path} is {size / 1024**2:.1f} MiB; a {CONFIG_FILE_NAME} is at most "
+                f"{MAX_CONFIG_BYTES // 1024**2} MiB",
+                hint="is --config the right file? A complete configuration is a few KB "
+                "(`kfbootstrap config show` prints one)",
+            )
+        text = raw.decode("utf-8")
         data, node = safeyaml.load(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(

@@ -75,7 +75,7 @@ def test_expose_refuses_contradictory_actions(argv, capsys):
 
 def test_a_huge_bad_value_is_not_echoed_whole(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "kfbootstrap.yaml").write_text("cluster:\n  name: " + "X" * 5_000_000 + "\n")
+    (tmp_path / "kfbootstrap.yaml").write_text("cluster:\n  name: " + "X" * 1_000_000 + "\n")  # under 1 MiB
     result = run_cli(capsys, "config", "show")
     assert result.code == USAGE
     assert len(result.err) < 2000 and "characters)" in result.err

@@ -403,3 +403,27 @@ def test_a_broken_pipe_that_is_not_stdout_still_says_so(capsys, monkeypatch):
         cli_app.app.registered_commands.pop()
     assert result.code == FAILED
     assert error_line(result.err).startswith("error: "), result.err
+
+
+# ------------------------------------------------------------------ 11. a config file too big to be one
+
+
+def test_a_config_file_over_a_mib_is_refused_at_once(tmp_path, monkeypatch, capsys):
+    """The sweep's 100 MB file took 58 s to load; here 3 MiB of valid YAML (comments and one key)."""
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "kfbootstrap.yaml"
+    config.write_text("# padding\n" * (3 * 1024 * 1024 // 10) + "profile: minimal\n")
+    started = time.monotonic()
+    result = run_cli(capsys, "config", "show")
+    assert time.monotonic() - started < 2
+    assert result.code == USAGE, result.text
+    assert error_line(result.err) == f"error: config file {config} is 3.0 MiB; a kfbootstrap.yaml is at most 1 MiB"
+    assert hint_line(result.err).startswith("hint: is --config the right file?")
+
+
+def test_a_config_file_of_just_under_a_mib_still_loads(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "kfbootstrap.yaml").write_text("# padding\n" * (1024 * 1024 // 10 - 2) + "profile: minimal\n")
+    result = run_cli(capsys, "config", "show")
+    assert result.code == 0, result.text
+    assert "profile: minimal" in result.out
