@@ -43,7 +43,9 @@ EXAMPLE = SHARED / "fixtures" / "kubeflow-26.03" / "example.yaml.xz"
 UPSTREAM_SLEEP = 20
 MAX_PASSES = 10
 RSS_TARGET_MB = 400
-_REQUEST_LINE = re.compile(r'\] "?(GET|PATCH|POST|PUT|DELETE|HEAD) https?://')
+# kubectl -v=6 logs one line per request: `] GET https://...` up to 1.29 or so, `"Response" verb="GET" url=...` now.
+_VERBS = "GET|PATCH|POST|PUT|DELETE|HEAD"
+_REQUEST_LINE = re.compile(rf'\] "?(?:{_VERBS}) https?://|"Response" verb="(?:{_VERBS})" url=')
 _METRIC = re.compile(r'^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$')
 
 
@@ -140,7 +142,8 @@ def child(mode: str, context: str, manifests: Path) -> None:
     from kfbootstrap.steps.kubeflow import KubeflowStep
     from kfbootstrap.tools.runner import ShRunner
 
-    config = load_config(flags={"cluster.context": context, "kubeflow.path": manifests}, env={},
+    config = load_config(flags={"cluster.context": context, "kubeflow.path": manifests, "kubeflow.version": "26.03"},
+                         env={},
                          cwd=manifests.parent).config
     ctx = RunContext(config=config, runner=ShRunner())
     step = KubeflowStep(config)
@@ -151,14 +154,17 @@ def child(mode: str, context: str, manifests: Path) -> None:
         assert not step.is_done(ctx)
         note = step.run(ctx)
         print(json.dumps({
-            "wall": time.monotonic() - began, "imports": imports, "client_requests": step.rest(ctx).requests,
+            "wall": time.monotonic() - began, "imports": imports, "client_requests": ctx.kube.rest.requests,
             "passes": 1, "converged": note.split()[0].split("/")[0] == note.split()[0].split("/")[1], "note": note,
             "retries": dict(retries),
             "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
         return
     skipped = step.is_done(ctx)
     rerun_check = time.monotonic() - began
-    report = apply_objects(step.rest(ctx), step.rendered(ctx).objects(), component="kubeflow", timeout=600)
+    render = step.rendered(ctx)
+    assert render is not None, "the Kubeflow step found no render"
+    objects = step.adjusted(ctx, step.objects(render))  # exactly what the step's run applies
+    report = apply_objects(ctx.kube, objects, component="kubeflow", timeout=600)
     print(json.dumps({"rerun_skipped": skipped, "rerun_check": rerun_check, "reapply": report.seconds,
                       "reapply_requests": report.requests,
                       "reapply_retried": sum(1 for n in report.attempts().values() if n > 1)}))
