@@ -70,9 +70,21 @@ class ClusterConfig(_Section):
     @field_validator("name")
     @classmethod
     def _name_is_dns_label(cls, value: str) -> str:
-        if len(value) > 40 or not _DNS_LABEL.match(value):
-            raise ValueError("must be lower-case letters, digits and '-', at most 40 characters")
-        return value
+        if len(value) <= 40 and _DNS_LABEL.match(value):
+            return value
+        wrong = next((c for c in value if not (c.isascii() and (c.islower() or c.isdigit() or c == "-"))), None)
+        if not value:
+            why = "is empty"
+        elif len(value) > 40:
+            why = f"is {len(value)} characters long"
+        elif wrong is not None:
+            why = f"has {wrong!r}"
+        else:  # only the first or the last character can be wrong now: a '-'
+            why = "starts with '-'" if value.startswith("-") else "ends with '-'"
+        raise ValueError(
+            f"{why}: a cluster name is lower-case letters, digits and '-', starts and ends with a letter or "
+            "digit, and has at most 40 characters (it becomes part of DNS names)"
+        )
 
     @field_validator("kind_config")
     @classmethod
@@ -586,9 +598,10 @@ def _read_env(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     for var, value in env.items():
         if not var.startswith(ENV_PREFIX) or var in ENV_NOT_CONFIG:
             continue
-        key = ".".join(part.lower() for part in var[len(ENV_PREFIX) :].split("__"))
-        _set_dotted(data, key, value)
-        sources[key] = f"environment {var}"
+        # Only `__` nests: a dot belongs to the key (KFBOOTSTRAP_CACHE__REGISTRIES__DOCKER.IO is docker.io's).
+        parts = [part.lower() for part in var[len(ENV_PREFIX) :].split("__")]
+        _set_path(data, parts, value)
+        sources[".".join(parts)] = f"environment {var}"
     return _resolve_paths(data, Config, None), sources
 
 
@@ -605,7 +618,11 @@ def _read_flags(flags: Mapping[str, Any], flag_names: Mapping[str, str]) -> tupl
 
 
 def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
-    *parents, leaf = key.split(".")
+    _set_path(data, key.split("."), value)
+
+
+def _set_path(data: dict[str, Any], parts: list[str], value: Any) -> None:
+    *parents, leaf = parts
     for part in parents:
         child = data.setdefault(part, {})
         if not isinstance(child, dict):

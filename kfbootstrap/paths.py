@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from kfbootstrap.errors import KfbError
+
 
 def _absolute(value: str) -> Path:
     """A directory from the environment, made absolute now: background forwards run elsewhere (their cwd
@@ -40,8 +42,23 @@ def log_file() -> Path:
     return state_dir() / "kfbootstrap.log"
 
 
-def ensure(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
+class InTheWay(KfbError, NotADirectoryError):
+    """A file stands where kfbootstrap keeps a directory (an OSError too, for callers that catch those)."""
+
+
+def ensure(path: Path, what: str = "") -> Path:
+    """Create the directory (and its parents); a file in the way is named, with what to do about it.
+
+    `what` says what kfbootstrap keeps there, for the message."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
+        kept = f"{what} ({path})" if what and blocker != path else what or f"the directory {path}"
+        raise InTheWay(
+            f"{blocker} is a file, but kfbootstrap keeps {kept} there",
+            hint=f"move it away (`mv {blocker} {blocker}.old`) or remove it, then re-run",
+        ) from None
     return path
 
 

@@ -163,7 +163,7 @@ def forwards_dir(state_dir: Path | None = None) -> Path:
 
 def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
     """Readers never see half a file: write aside, then rename over."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    paths.ensure(path.parent, "the background forwards' records and logs")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
     os.replace(tmp, path)
@@ -359,7 +359,7 @@ def start_background(spec: ForwardSpec, timeout: float = START_TIMEOUT) -> Forwa
             hint=f"run `kfbootstrap expose {spec.target}` in its own terminal, or use WSL2",
         )
     directory = Path(os.path.abspath(spec.directory)) if spec.directory else forwards_dir()
-    directory.mkdir(parents=True, exist_ok=True)
+    paths.ensure(directory, "the background forwards' records and logs")
     spec.directory = str(directory)
     spec.kubeconfig = paths.absolute_path_list(spec.kubeconfig)
     if not port_free(spec.address, spec.port):

@@ -120,7 +120,10 @@ def invoke(argv: list[str] | None = None) -> int:
     except OSError as exc:  # the machine refused (disk full, permissions, a path in the way): not our bug
         _log_exception(exc)
         where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
-        _print_error(f"{exc.strerror or exc}{where}", "check the path, its permissions and the free disk space")
+        hint = "check the path, its permissions and the free disk space"
+        if isinstance(exc, (FileExistsError, NotADirectoryError)):
+            hint = "a file stands where kfbootstrap makes a directory: move it away or remove it, then re-run"
+        _print_error(f"{exc.strerror or exc}{where}", hint)
         return errors.FAILED
     except Exception as exc:  # the one place a bug is caught: keep the traceback for the report
         log_path = _log_exception(exc)

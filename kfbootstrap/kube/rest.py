@@ -47,6 +47,30 @@ def path_segment(value: str) -> str:
     return quote(value, safe="")
 
 
+def resource_of_path(path: str) -> tuple[str, str | None, bool]:
+    """What `kubectl auth can-i` calls the thing at an API path: (resource, namespace, is a collection).
+
+    `/apis/apps/v1/namespaces/ns/deployments` is (deployments.apps, ns, True), `/api/v1/nodes/n1/status`
+    (nodes/status, None, False); a path that names no resource (`/apis`, `/version`, a group's
+    discovery document) is itself, a non-resource URL."""
+    from urllib.parse import unquote
+
+    parts = [unquote(part) for part in path.split("?", 1)[0].strip("/").split("/") if part]
+    if len(parts) >= 3 and parts[0] == "api":
+        group, rest = "", parts[2:]
+    elif len(parts) >= 4 and parts[0] == "apis":
+        group, rest = parts[1], parts[3:]
+    else:
+        return path.split("?", 1)[0], None, False
+    namespace = None
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        namespace, rest = rest[1], rest[2:]
+    plural = rest[0] + (f".{group}" if group else "")
+    if len(rest) >= 3:
+        return f"{plural}/{rest[2]}", namespace, False
+    return plural, namespace, len(rest) == 1
+
+
 @dataclass(frozen=True)
 class Timeouts:
     """Seconds to connect and to wait for an answer; every request has both, so a server that
@@ -186,11 +210,15 @@ class KubeRest:
         )
 
     def failed(self, method: str, path: str, response: Response) -> KubeRequestError:
-        """The error for a raw request, naming the method, the path and the context."""
+        """The error for a raw request, naming the method, the path and the context; the RBAC hint
+        names the resource (or the non-resource URL) the path is, as `kubectl auth can-i` takes it."""
         verb = {"GET": "get", "PATCH": "patch", "POST": "create", "DELETE": "delete", "PUT": "update"}.get(
             method, method
         )
-        return KubeRequestError(self.error(response, verb, path), response)
+        resource, namespace, collection = resource_of_path(path)
+        if verb == "get" and collection:
+            verb = "list"
+        return KubeRequestError(self.error(response, verb, path, resource, namespace), response)
 
     def error(
         self,
@@ -340,4 +368,9 @@ def no_answer(exc: BaseException) -> Response:
 def _short(exc: BaseException) -> str:
     """urllib3 puts a repr of the pool or connection first; what happened comes after it."""
     text = str(exc)
-    return text.rsplit("): ", 1)[-1].strip(" )'\"") if "): " in text else text
+    if "): " not in text:
+        return text
+    said = text.rsplit("): ", 1)[-1].strip(" '\"")
+    while said.endswith(")") and said.count(")") > said.count("("):  # the closing of the repr cut off above
+        said = said[:-1].rstrip(" '\"")
+    return said

@@ -128,7 +128,7 @@ BAD_FILES = [
     ("cluster:\n  workers: 2.5\n", "`cluster.workers`", "fractional part"),
     (
         "cluster:\n  name: Bad_Name\n",
-        "`cluster.name` (kfbootstrap.yaml line 2): must be lower-case letters",
+        "`cluster.name` (kfbootstrap.yaml line 2): has 'B': a cluster name is lower-case letters",
         "'Bad_Name'",
     ),
     ("cluster:\n  name: " + "a" * 41 + "\n", "`cluster.name`", "at most 40 characters"),

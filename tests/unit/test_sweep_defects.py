@@ -427,3 +427,95 @@ def test_a_config_file_of_just_under_a_mib_still_loads(tmp_path, monkeypatch, ca
     result = run_cli(capsys, "config", "show")
     assert result.code == 0, result.text
     assert "profile: minimal" in result.out
+
+
+# ------------------------------------------------------------------ 10. messages that did not say enough
+
+
+@pytest.mark.parametrize(
+    "method, path, refused, check",
+    [
+        ("GET", "/apis", "cannot get /apis", "auth can-i get /apis"),
+        ("GET", "/apis/metallb.io/v1beta1", "cannot get /apis/metallb.io/v1beta1", "auth can-i get /apis/metallb.io"),
+        ("GET", "/apis/apps/v1/deployments?labelSelector=x", "cannot list", "auth can-i list deployments.apps`"),
+        ("GET", "/api/v1/namespaces/kf/configmaps", "cannot list", "auth can-i list configmaps -n kf`"),
+        ("DELETE", "/api/v1/namespaces/kf/configmaps/a", "cannot delete", "auth can-i delete configmaps -n kf`"),
+        ("GET", "/api/v1/namespaces/kf/pods/p/log", "cannot get", "auth can-i get pods/log -n kf`"),
+    ],
+)
+def test_a_refused_request_by_path_names_what_to_ask_rbac_about(method, path, refused, check):
+    """`down --keep-cluster` reads by path; its 403 hint said `auth can-i get RESOURCE`."""
+    from kubernetes.client import ApiClient, Configuration
+
+    from kfbootstrap.kube.rest import KubeRest, Response
+
+    configuration = Configuration()
+    configuration.host = "https://127.0.0.1:6443"
+    rest = KubeRest(ApiClient(configuration), context="mine")
+    body = json.dumps({"kind": "Status", "message": "forbidden: User cannot", "reason": "Forbidden", "code": 403})
+    error = rest.failed(method, path, Response(403, body.encode()))
+    assert error.message.startswith(f"{refused} ") and "(kube context mine): forbidden" in error.message
+    assert f"`kubectl --context mine {check}" in (error.hint or "") and "RESOURCE" not in (error.hint or "")
+
+
+def test_a_read_that_timed_out_keeps_its_closing_parenthesis():
+    from urllib3 import HTTPSConnectionPool
+    from urllib3.exceptions import MaxRetryError, ReadTimeoutError
+
+    from kfbootstrap.kube.rest import no_answer
+
+    pool = HTTPSConnectionPool("127.0.0.1", 6443)
+    timed_out = ReadTimeoutError(pool, "/api", "Read timed out. (read timeout=5.0)")
+    for exc in (timed_out, MaxRetryError(pool, "/api", timed_out)):
+        assert no_answer(exc).body == b"Read timed out. (read timeout=5.0)"
+    wrapped = MaxRetryError(pool, "/api", None)  # no reason to unwrap: its own text, parentheses balanced
+    said = no_answer(wrapped).body.decode()
+    assert said.count("(") == said.count(")"), said
+
+
+@pytest.mark.parametrize(
+    "name, why",
+    [("-lead", "starts with '-'"), ("lead-", "ends with '-'"), ("Lead", "has 'L'"), ("a_b", "has '_'")],
+)
+def test_a_refused_cluster_name_says_why(name, why, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(capsys, "up", "--dry-run", "--name", name)
+    assert result.code == USAGE, result.text
+    assert error_line(result.err).startswith(f"error: config key `cluster.name` (flag --name): {why}: ")
+    assert "starts and ends with a letter or digit" in result.err
+
+
+def test_an_environment_key_with_a_dot_is_one_key(capsys, tmp_path, monkeypatch):
+    """Registries are named with dots; only `__` separates levels."""
+    from kfbootstrap.config import load_config
+
+    var = "KFBOOTSTRAP_CACHE__REGISTRIES__DOCKER.IO"
+    config = load_config(None, {}, env={var: "https://mirror.example"}).config
+    assert config.cache.registries == {"docker.io": "https://mirror.example"}
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(var, "mirror.example")
+    result = run_cli(capsys, "config", "show")
+    assert result.code == USAGE
+    assert error_line(result.err) == (
+        f"error: config key `cache.registries` (environment {var}): upstream of docker.io must be an http(s):// "
+        "URL, not 'mirror.example'"
+    )
+
+
+def test_a_file_where_the_forwards_directory_belongs_is_named_with_what_to_do(tmp_path, monkeypatch):
+    from kfbootstrap.access.forwards import ForwardSpec, start_background
+
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "forwards").write_text("not a directory\n")
+    monkeypatch.setenv("KFBOOTSTRAP_STATE_DIR", str(state))
+    spec = ForwardSpec("grafana", "127.0.0.1", 3000, "monitoring", ["grafana"], 80)
+    with pytest.raises(KfbError) as refused:
+        start_background(spec)
+    assert refused.value.message == (
+        f"{state / 'forwards'} is a file, but kfbootstrap keeps the background forwards' records and logs there"
+    )
+    assert (
+        refused.value.hint
+        == f"move it away (`mv {state / 'forwards'} {state / 'forwards'}.old`) or remove it, then re-run"
+    )
