@@ -57,3 +57,5 @@ readme_block  # likewise
 catalog_namespace  # release fact (kfbootstrap/releases.py), read by tests and the README's supported-releases table
 poddefaults_webhook  # release fact (kfbootstrap/releases.py), read by tests
 _.kubernetes  # release fact (kfbootstrap/releases.py): the tested node's Kubernetes, read by tests
+_.on_broken_pipe  # rich calls it (kfbootstrap/ui.py, _Console)
+_.quiet  # rich's Console reads it (kfbootstrap/ui.py, _Console.on_broken_pipe)
