@@ -115,15 +115,39 @@ def _delete_applied(config) -> None:
     if report.failed:
         ui.step_failed(title, line.elapsed())
         first, why = report.failed[0]
+        scope = f" -n {first.namespace}" if first.namespace else ""
+        also = f"; besides, {_unlisted_kinds(report)}" if report.unlisted else ""
         raise KfbError(
-            f"{len(report.failed)} objects could not be deleted, e.g. {first}: {why}",
-            hint="check your permissions (`kubectl auth can-i delete ...`) and re-run",
+            f"{len(report.failed)} objects could not be deleted, e.g. {first}: {why}{also}",
+            hint=f"check your permissions (`kubectl --context {context or '(current)'} auth can-i delete "
+            f"{report.resources.get(first, first.kind.lower())}{scope}`) and re-run",
         )
+    if report.unlisted:  # what could not even be found is not gone: never a ✓
+        ui.step_failed(title, line.elapsed())
+        first_kind = report.unlisted[0]
+        deleted = f"{len(report.deleted)} objects deleted, but " if report.deleted else ""
+        hint = first_kind.hint
+        if first_kind.status == 403:
+            every = " --all-namespaces" if first_kind.namespaced else ""
+            hint = (
+                f"your kube user may not list them: `kubectl --context {context or '(current)'} auth can-i list "
+                f"{first_kind.resource}{every}`; re-run `kfbootstrap down --keep-cluster` with a context that can"
+            )
+        raise KfbError(f"{deleted}{_unlisted_kinds(report)}; the first: {first_kind.message}", hint=hint)
     if not report.deleted:
         ui.step_skipped(title, "nothing labelled by kfbootstrap")
         return
     ui.step_done(
         title, line.elapsed(), f"{len(report.deleted)} objects; namespaces finish terminating in the background"
+    )
+
+
+def _unlisted_kinds(report) -> str:
+    names = [u.resource for u in report.unlisted]
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (
+        f"{len(names)} kind{'s' if len(names) != 1 else ''} could not be listed ({shown}), so what "
+        "kfbootstrap applied of them was not removed"
     )
 
 

@@ -45,11 +45,26 @@ _BUILTIN_GROUPS = {
 ORDER = ("webhook configurations", "custom resources", "other objects", "namespaces", "CRDs")
 
 
+@dataclass(frozen=True)
+class Unlisted:
+    """A kind that could not be listed (RBAC, a server that did not answer): objects of ours of that
+    kind, if any, are still there."""
+
+    resource: str  # as `kubectl auth can-i` names it, e.g. ipaddresspools.metallb.io
+    namespaced: bool
+    status: int  # the answer's HTTP status; 0: none came
+    message: str
+    hint: str
+
+
 @dataclass
 class DeleteReport:
     deleted: list[ObjectRef] = field(default_factory=list)
     failed: list[tuple[ObjectRef, str]] = field(default_factory=list)
     requests: int = 0
+    unlisted: list[Unlisted] = field(default_factory=list)
+    # The resource of each failed object, as `kubectl auth can-i` names it (for the hint).
+    resources: dict[ObjectRef, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,7 +105,8 @@ def delete_managed(
     """Find every object matching `selector` and delete it (background propagation, not waited for)."""
     before = rest.requests
     report = DeleteReport()
-    found = {item.ref: item for item in _find(rest, selector, workers)}
+    items, report.unlisted = _find(rest, selector, workers)
+    found = {item.ref: item for item in items}
     for number, stage in enumerate(plan_deletion(found)):
         if not stage:
             continue
@@ -102,6 +118,7 @@ def delete_managed(
                     report.deleted.append(ref)
                 else:
                     report.failed.append((ref, error))
+                    report.resources[ref] = auth_name(found[ref].resource)
     report.requests = rest.requests - before
     return report
 
@@ -119,14 +136,27 @@ def _delete(rest: KubeRest, item: _Found) -> str | None:
     return status_message(response.body)[0]
 
 
-def _find(rest: KubeRest, selector: str, workers: int) -> list[_Found]:
+def auth_name(resource: Resource) -> str:
+    """The resource as `kubectl auth can-i` takes it: plural, then the group if any."""
+    group = resource.api_version.rpartition("/")[0]
+    return f"{resource.plural}.{group}" if group else resource.plural
+
+
+def _find(rest: KubeRest, selector: str, workers: int) -> tuple[list[_Found], list[Unlisted]]:
+    """Our objects of every kind, and the kinds that could not be listed."""
     resources = _listable_resources(rest)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kfb-find") as pool:
-        batches = pool.map(lambda resource: _list(rest, resource, selector), resources)
-        return [item for batch in batches for item in batch]
+        batches = list(pool.map(lambda resource: _list(rest, resource, selector), resources))
+    found = [item for batch, _ in batches for item in batch]
+    return found, [unlisted for _, unlisted in batches if unlisted is not None]
 
 
-def _list(rest: KubeRest, resource: Resource, selector: str) -> list[_Found]:
+# Answers to a list that mean no object of ours can be of that kind: it went away since discovery (404),
+# or it belongs to an aggregated API whose server is down (503), and kfbootstrap applies no such kinds.
+_NOTHING_OURS = (404, 503)
+
+
+def _list(rest: KubeRest, resource: Resource, selector: str) -> tuple[list[_Found], Unlisted | None]:
     try:
         listing = (
             rest.get_json(
@@ -134,9 +164,13 @@ def _list(rest: KubeRest, resource: Resource, selector: str) -> list[_Found]:
             )
             or {}
         )
-    except KubeRequestError as exc:  # e.g. forbidden to us: nothing of ours can be there anyway
-        log.info("skipping %s: %s", resource.plural, exc)
-        return []
+    except KubeRequestError as exc:
+        if exc.status in _NOTHING_OURS:
+            log.info("skipping %s: %s", resource.plural, exc)
+            return [], None
+        # Forbidden, or no answer: objects of ours of this kind would stay; the caller says so.
+        log.info("could not list %s: %s", resource.plural, exc)
+        return [], Unlisted(auth_name(resource), resource.namespaced, exc.status, exc.message, exc.hint or "")
     found = []
     for item in listing.get("items") or []:
         meta = item.get("metadata") or {}
@@ -144,7 +178,7 @@ def _list(rest: KubeRest, resource: Resource, selector: str) -> list[_Found]:
             resource.api_version, resource.kind, meta.get("namespace") if resource.namespaced else None, meta["name"]
         )
         found.append(_Found(resource, ref))
-    return found
+    return found, None
 
 
 def _listable_resources(rest: KubeRest) -> list[Resource]:

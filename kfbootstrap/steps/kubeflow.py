@@ -182,4 +182,11 @@ class KubeflowStep(ManifestsStep):
             ref, why = report.failed[0]
             ui.warn(f"removing dropped apps: {len(report.failed)} objects not deleted, first {ref}: {why}")
             return dropped
+        if report.unlisted:
+            first = report.unlisted[0]
+            ui.warn(
+                f"removing dropped apps: {len(report.unlisted)} kinds could not be listed, so objects of them may "
+                f"remain, first {first.resource}: {first.message}"
+            )
+            return dropped
         return []
