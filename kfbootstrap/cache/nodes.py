@@ -24,9 +24,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10 installs tomli (pyproject.toml)
     import tomli as tomllib
 
-# Where the CRI's registry settings sit in each config version `containerd config dump` prints:
-# 3 for containerd 2.x, 2 for 1.6/1.7.
-_REGISTRY_PLUGIN = {3: "io.containerd.cri.v1.images", 2: "io.containerd.grpc.v1.cri"}
+
+# Where the CRI's registry settings live, by the dump's config version: containerd 1.6/1.7
+# write version 2; 2.0 and 2.1 write 3; 2.2 and later write 4 (and newer ones may write more),
+# all with the images plugin that 2.0 split off.
+def _registry_plugin(version: int) -> str | None:
+    if version == 2:
+        return "io.containerd.grpc.v1.cri"
+    return "io.containerd.cri.v1.images" if version >= 3 else None
 
 
 @dataclass(frozen=True)
@@ -46,9 +51,9 @@ def reads_certs_d(dump: str) -> bool:
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"its config dump is not TOML ({exc})") from None
     version = config.get("version")
-    plugin = _REGISTRY_PLUGIN.get(version) if isinstance(version, int) else None
+    plugin = _registry_plugin(version) if isinstance(version, int) else None
     if plugin is None:
-        raise ValueError(f"its config dump has version {version!r}, not 2 or 3")
+        raise ValueError(f"its config dump has version {version!r}, not 2 or later")
     cri = (config.get("plugins") or {}).get(plugin)
     if not isinstance(cri, dict):
         raise ValueError(f"its config dump has no {plugin} plugin")

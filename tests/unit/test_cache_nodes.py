@@ -17,7 +17,7 @@ from tests.fakes import FakeRunner
 
 # containerd 2.3.1 (kind v0.32's node): nothing in config.toml, the default list in force.
 DUMP_2_3 = """\
-version = 3
+version = 4
 root = '/var/lib/containerd'
 state = '/run/containerd'
 imports = ['/etc/containerd/config.toml']
@@ -38,7 +38,9 @@ imports = ['/etc/containerd/config.toml']
 """
 
 # containerd 2.1.4 (kind v0.30's node): no default, nothing set.
-DUMP_2_1 = DUMP_2_3.replace("config_path = '/etc/containerd/certs.d:/etc/docker/certs.d'", "config_path = ''")
+DUMP_2_1 = DUMP_2_3.replace("version = 4", "version = 3").replace(
+    "config_path = '/etc/containerd/certs.d:/etc/docker/certs.d'", "config_path = ''"
+)
 
 # containerd 1.7 (config version 2), as kind's older node images print it.
 DUMP_1_7 = """\
@@ -87,8 +89,9 @@ def test_reads_certs_d_from_the_dump_of_each_config_version(dump, reads):
     "dump, why",
     [
         ("containerd: command not found\n", "not TOML"),
-        ("root = '/var/lib/containerd'\n", "version None, not 2 or 3"),
-        (DUMP_2_3.replace("version = 3", "version = 2"), "no io.containerd.grpc.v1.cri plugin"),
+        ("root = '/var/lib/containerd'\n", "version None, not 2 or later"),
+        (DUMP_2_3.replace("version = 4", "version = 2"), "no io.containerd.grpc.v1.cri plugin"),
+        ("version = 1\n", "version 1, not 2 or later"),
     ],
 )
 def test_a_dump_we_cannot_read_is_an_error_not_an_answer(dump, why):
