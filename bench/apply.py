@@ -239,6 +239,7 @@ def child(mode: str, context: str, manifests: Path) -> None:
         return
     skipped = step.is_done(ctx)
     rerun_check = time.monotonic() - began
+    retries = _count_retries()
     render = step.rendered(ctx)
     assert render is not None, "the Kubeflow step found no render"
     objects = step.adjusted(ctx, step.objects(render))  # exactly what the step's run applies
@@ -252,6 +253,7 @@ def child(mode: str, context: str, manifests: Path) -> None:
                 "reapply_objects": report.total,
                 "reapply_requests": report.requests,
                 "reapply_retried": sum(1 for n in report.attempts().values() if n > 1),
+                "reapply_retries": dict(retries),
             }
         )
     )
@@ -322,6 +324,16 @@ def _median(results: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in results)
 
 
+def _why(results: list[dict], key: str) -> str:
+    """`: reason xN, ...` over every round's retry reasons (the engine's debug log), or nothing."""
+    import collections
+
+    reasons: collections.Counter[str] = collections.Counter()
+    for r in results:
+        reasons.update(r.get(key) or {})
+    return ": " + ", ".join(f"{why} x{n}" for why, n in reasons.most_common()) if reasons else ""
+
+
 def nonsense(rounds: dict[str, list[dict]], count: int) -> list[str]:
     """What in the results cannot be right: each is a broken bench or a broken engine, never a slow one."""
     problems = []
@@ -339,11 +351,8 @@ def nonsense(rounds: dict[str, list[dict]], count: int) -> list[str]:
                     problems.append(f"{where}: applied {r['note']!r}, expected {count}/{count} objects")
                 if not r["rerun_skipped"]:
                     problems.append(f"{where}: the re-run did not find the marker and skip")
-                if r["reapply_objects"] != count or r["reapply_retried"]:
-                    problems.append(
-                        f"{where}: the forced re-apply sent {r['reapply_objects']} objects, "
-                        f"{r['reapply_retried']} of them retried (expected {count}, none)"
-                    )
+                if r["reapply_objects"] != count:  # a retry is no nonsense: a busy server refuses some
+                    problems.append(f"{where}: the forced re-apply sent {r['reapply_objects']} objects, not {count}")
             if name == "upstream" and not r["converged"]:
                 problems.append(f"{where}: the upstream loop did not converge in {MAX_PASSES} passes")
     return problems
@@ -373,7 +382,8 @@ def print_table(rounds: dict[str, list[dict]], count: int, sleep: float, *, quic
     print(
         f"\nours: peak RSS {max(r['maxrss_mb'] for r in ours):.0f} MB (target <= {RSS_TARGET_MB}); "
         f"re-run check {_median(ours, 'rerun_check'):.2f}s (skipped: {all(r['rerun_skipped'] for r in ours)}); "
-        f"full re-apply {_median(ours, 'reapply'):.1f}s with {_median(ours, 'reapply_requests'):.0f} requests; "
+        f"full re-apply {_median(ours, 'reapply'):.1f}s with {_median(ours, 'reapply_requests'):.0f} requests "
+        f"({max(r['reapply_retried'] for r in ours)} objects retried{_why(ours, 'reapply_retries')}); "
         f"imports and config before the step {_median(ours, 'imports'):.1f}s (not in wall)"
     )
     # One line per ratio, `ratio <what>: <x>x`: CI parses them (tests/integration/test_bench_quick.py).
