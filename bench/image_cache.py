@@ -109,19 +109,12 @@ def main() -> int:
             upstream.push(local, f"bench/app{number}", "v1")
             docker("rmi", local, check=False)
             refs.append(f"{upstream.registry}/bench/app{number}:v1")
-        kind_config = yaml.safe_load((REPO / "kfbootstrap/data/kind-config.yaml").read_text())
-        kind_config.setdefault("kubeadmConfigPatches", []).append("kind: KubeletConfiguration\nfailCgroupV1: false\n")
-        (work / "kind-config.yaml").write_text(yaml.safe_dump(kind_config, sort_keys=False))
         components = {
             c: False
             for c in ("kubeflow", "kserve", "metallb", "prometheus", "grafana", "model_registry", "object_store")
         }
-        cluster = {
-            "name": NAME,
-            "workers": 1,
-            "node_image": g["KFB_KIND_NODE_IMAGE"],
-            "kind_config": str(work / "kind-config.yaml"),
-        }
+        # No kind config of our own: `up` generates it, with what this host needs (cgroup v1).
+        cluster = {"name": NAME, "workers": 1, "node_image": g["KFB_KIND_NODE_IMAGE"]}
         cache = {"image": image, "network": NETWORK, "registries": {upstream.registry: f"http://{upstream.registry}"}}
         (work / "kfbootstrap.yaml").write_text(
             yaml.safe_dump({"cluster": cluster, "components": components, "forwards": {"auto": False}, "cache": cache})
