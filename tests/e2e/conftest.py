@@ -27,9 +27,6 @@ from tests.testbed.cluster import wait_until  # noqa: F401  (the e2e modules imp
 REPO = Path(__file__).resolve().parents[2]
 TESTBED_BUILD = REPO / "tests" / "testbed" / "build.sh"
 GROUND_BUILD = REPO / "tests" / "kind" / "build.sh"
-# The tests' own addition to our kind-config.yaml: this host mounts cgroup v1, which
-# kubelet >= 1.35 refuses unless told. Never in the product's file.
-CGROUP_V1_PATCH = "kind: KubeletConfiguration\nfailCgroupV1: false\n"
 ALL_OFF = ("kubeflow", "kserve", "metallb", "prometheus", "grafana", "model_registry", "object_store")
 
 
@@ -42,7 +39,8 @@ def _missing(message: str):
 @dataclass
 class Ground:
     kind: Path
-    node_image: str
+    node_image: str  # like kind v0.32.0's node: containerd v2.3 (tests/kind/build.sh)
+    node030_image: str  # like kind v0.30.0's node: containerd v2.1, no default config_path
     echo_image: str
     metallb_images: list[str]
     bin_dir: Path
@@ -63,6 +61,7 @@ def ground() -> Ground:
     return Ground(
         Path(values["KFB_KIND"]),
         values["KFB_KIND_NODE_IMAGE"],
+        values["KFB_KIND030_NODE_IMAGE"],
         values["KFB_ECHO_IMAGE"],
         values["KFB_METALLB_IMAGES"].split(","),
         Path(bin_dir),
@@ -79,6 +78,10 @@ class Session:
     workers: int = 1
     components: dict[str, bool] = field(default_factory=lambda: {c: False for c in ALL_OFF})
     extra: dict[str, Any] = field(default_factory=dict)
+    node_image: str = ""  # the ground's kind v0.32 flavour unless a test picks another
+
+    def __post_init__(self) -> None:
+        self.node_image = self.node_image or self.ground.node_image
 
     @property
     def kubeconfig(self) -> Path:
@@ -103,17 +106,10 @@ class Session:
         return env
 
     def write_config(self) -> Path:
-        """Our packaged kind-config.yaml plus the cgroup v1 patch, and a kfbootstrap.yaml using it."""
-        kind_config = yaml.safe_load((REPO / "kfbootstrap" / "data" / "kind-config.yaml").read_text())
-        kind_config.setdefault("kubeadmConfigPatches", []).append(CGROUP_V1_PATCH)
-        (self.root / "kind-config.yaml").write_text(yaml.safe_dump(kind_config, sort_keys=False))
+        """A kfbootstrap.yaml as a user writes it: no kind config of our own, so `up` creates the
+        cluster from the kind config it generates, unmodified (what this host needs, it adds)."""
         config = {
-            "cluster": {
-                "name": self.name,
-                "workers": self.workers,
-                "node_image": self.ground.node_image,
-                "kind_config": str(self.root / "kind-config.yaml"),
-            },
+            "cluster": {"name": self.name, "workers": self.workers, "node_image": self.node_image},
             "components": self.components,
             "forwards": {"auto": False},
             # the image caches' registry image would be pulled from Docker Hub: never here

@@ -6,6 +6,10 @@ cache; after `down` and a fresh `up`, the upstream's access log shows no pull of
 images while their pods run; with the upstream stopped a warm cache still serves; with
 the cache stopped, nodes pull straight from the upstream (the fallback). Everything is
 on a Docker network the test creates, so no request can leave the machine.
+
+Every test runs on both node flavours of the ground: kind v0.32's (containerd 2.3, which
+reads certs.d by default) and kind v0.30's (containerd 2.1, which reads it only because the
+kind config `up` generates sets config_path). Neither gets any kind config from the test.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import shutil
 import tempfile
 import time
+import tomllib
 import uuid
 from pathlib import Path
 
@@ -21,7 +26,7 @@ import pytest
 
 from kfbootstrap.cache.credentials import env_name
 from tests.e2e.cache_ground import Upstream, deployment, docker, registry_image, summarize, unique_image
-from tests.e2e.conftest import Session, wait_until
+from tests.e2e.conftest import REPO, Session, wait_until
 
 pytestmark = pytest.mark.kind
 
@@ -44,8 +49,9 @@ class CacheSession(Session):
         return {**super().env(), "KIND_EXPERIMENTAL_DOCKER_NETWORK": NETWORK, **self.extra_env}
 
 
-@pytest.fixture(scope="module")
-def world(ground):
+@pytest.fixture(scope="module", params=["kind032", "kind030"])
+def world(ground, request):
+    node_image = {"kind032": ground.node_image, "kind030": ground.node030_image}[request.param]
     image = registry_image()
     docker("rm", "-f", CACHE, check=False)
     docker("volume", "rm", "-f", CACHE, check=False)
@@ -64,6 +70,7 @@ def world(ground):
         root,
         NAME,
         workers=1,
+        node_image=node_image,
         extra={
             "cache": {
                 "image": image,
@@ -75,6 +82,7 @@ def world(ground):
     session.delete_cluster()
     session.write_config()
     session.upstream, session.digest, session.numbers = upstream, digest, {}
+    session.flavour = request.param
     yield session
     session.delete_cluster()
     docker("rm", "-f", CACHE, check=False)
@@ -123,9 +131,19 @@ def _up(world) -> str:
     return result.stderr
 
 
+def _docker_cgroup_version() -> str:
+    return docker("info", "--format", "{{.CgroupVersion}}").stdout.decode().strip()
+
+
 def test_first_cluster_pulls_through_the_cache(world):
     err = _up(world)
     assert "Set up the image cache" in err
+    # The nodes read certs.d (containerd says so), so no warning claims otherwise.
+    flat = " ".join(err.split())  # the console may wrap a long line
+    assert "skip the cache" not in flat and "cannot tell whether containerd" not in flat, err
+    # This host mounts cgroup v1: `up` adds failCgroupV1 itself, and says so once.
+    expected = 1 if _docker_cgroup_version() == "1" else 0
+    assert flat.count("added failCgroupV1: false") == expected, err
     state = json.loads(docker("container", "inspect", CACHE).stdout)[0]
     assert state["State"]["Running"] and NETWORK in state["NetworkSettings"]["Networks"]
     for node in world.kind("get", "nodes", "--name", NAME).stdout.split():
@@ -140,6 +158,76 @@ def test_first_cluster_pulls_through_the_cache(world):
     assert all(not r.agent.startswith("containerd") for r in first), "a node bypassed the cache"
     cache_log = docker("logs", CACHE)
     assert b'"containerd/' in cache_log.stdout + cache_log.stderr  # the nodes asked the cache
+
+
+def _versions() -> dict[str, str]:
+    lines = (REPO / "tests" / "kind" / "versions.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+def _config_path(dump: str) -> str:
+    """The CRI registry config_path of a `containerd config dump` (containerd 2.x: config version 3)."""
+    plugins = tomllib.loads(dump).get("plugins", {})
+    return plugins.get("io.containerd.cri.v1.images", {}).get("registry", {}).get("config_path", "")
+
+
+def test_the_node_runs_the_runtime_of_its_kind_release(world):
+    """The node is what we claim: its running containerd and runc at the versions of the kind
+    release the flavour stands for; kind's config.toml sets no config_path, so containerd's own
+    default decides (2.3: certs.d; 2.1: none) until the kind config of `up` sets it."""
+    pinned = _versions()
+    prefix = "" if world.flavour == "kind032" else "KIND030_"
+    node = world.kind("get", "nodes", "--name", NAME).stdout.split()[0]
+    containerd = docker("exec", node, "containerd", "--version").stdout.decode()
+    assert f" {pinned[prefix + 'CONTAINERD_VERSION']} " in f"{containerd} ", containerd
+    runc = docker("exec", node, "runc", "--version").stdout.decode()
+    assert f"runc version {pinned[prefix + 'RUNC_VERSION'].lstrip('v')}\n" in runc, runc
+    image_config = docker("run", "--rm", "--entrypoint", "cat", world.node_image, "/etc/containerd/config.toml")
+    cri = tomllib.loads(image_config.stdout.decode())["plugins"]["io.containerd.grpc.v1.cri"]
+    assert "registry" not in cri  # no config_path, as in kind's image: kind patches it in at create
+    running = _config_path(docker("exec", node, "containerd", "config", "dump").stdout.decode())
+    assert running.split(":")[0] == "/etc/containerd/certs.d", running  # the generated kind config's patch
+    bare = docker("run", "--rm", "--entrypoint", "containerd", world.node_image, "config", "dump").stdout.decode()
+    default = {"kind032": "/etc/containerd/certs.d:/etc/docker/certs.d", "kind030": ""}[world.flavour]
+    assert _config_path(bare) == default
+
+
+def test_a_node_rejects_every_address_outside_its_networks_at_once(world):
+    """The traffic rule without hosts.toml: an image pull a node's containerd makes on its own
+    (ctr reads no certs.d) to an address on a network the node is not on (another network this
+    test made, with a registry on it) is refused by the node at once, not sent and timed out."""
+    other = f"{NETWORK}-other"
+    docker("network", "rm", other, check=False)
+    docker("network", "create", other)
+    stray = Upstream(f"{UPSTREAM}-other", other, world.upstream.image)
+    try:
+        stray.start()
+        address = json.loads(docker("container", "inspect", stray.name).stdout)[0]["NetworkSettings"]["Networks"][
+            other
+        ]["IPAddress"]
+        node = world.kind("get", "nodes", "--name", NAME).stdout.split()[0]
+        started = time.monotonic()
+        pull = docker(
+            "exec",
+            node,
+            "ctr",
+            "-n",
+            "k8s.io",
+            "images",
+            "pull",
+            "--plain-http",
+            f"{address}:5000/e2e/echo:v1",
+            check=False,
+        )
+        took = time.monotonic() - started
+        assert pull.returncode != 0 and took < 10, (took, pull.stderr)
+        assert b"connection refused" in pull.stderr, pull.stderr
+        counters = docker("exec", node, "iptables", "-L", "KFB-EGRESS", "-v", "-n", "-x").stdout.decode()
+        rejected = [line.split() for line in counters.splitlines() if "REJECT" in line]
+        assert rejected and int(rejected[0][0]) > 0, counters
+    finally:
+        stray.remove()
+        docker("network", "rm", other, check=False)
 
 
 def test_down_keeps_the_cache(world):

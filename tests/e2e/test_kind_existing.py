@@ -17,12 +17,16 @@ import subprocess
 import pytest
 import yaml
 
-from tests.e2e.conftest import CGROUP_V1_PATCH, make_session, unique_name, wait_until
+from tests.e2e.conftest import make_session, unique_name, wait_until
 from tests.shared_fixtures import fixture_path
 
 pytestmark = pytest.mark.kind
 
 NAME = unique_name("kfb-e2e-ext")
+# This cluster is the user's, made with kind alone, so it carries what a user on a cgroup v1
+# host must write into their own kind config (kubelet >= 1.35 refuses v1 otherwise); the
+# clusters kfbootstrap creates get it from `up` itself.
+USERS_CGROUP_V1_PATCH = "kind: KubeletConfiguration\nfailCgroupV1: false\n"
 
 
 def docker(*args: str) -> str:
@@ -49,7 +53,7 @@ def cluster(ground, tmp_path_factory):
     kind_config = {
         "kind": "Cluster",
         "apiVersion": "kind.x-k8s.io/v1alpha4",
-        "kubeadmConfigPatches": [CGROUP_V1_PATCH],
+        "kubeadmConfigPatches": [USERS_CGROUP_V1_PATCH],
         "nodes": [{"role": "control-plane"}],
     }
     (session.root / "kind-made.yaml").write_text(yaml.safe_dump(kind_config))

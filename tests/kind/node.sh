@@ -2,9 +2,12 @@
 # Assemble the Kind node image: the Debian rootfs (rootfs.sh) plus our node
 # files, the Kubernetes node binaries, and every image kubeadm and kind start,
 # imported into the node's containerd (namespace k8s.io) at build time.
-#   node.sh TAG ROOTFS.tar KUBE_BIN OWN_BIN COREDNS_DIR LPP_DIR CRICTL_DIR
+# The runtime is the flavour's: containerd and runc built from Go modules at the
+# versions of the kind release the flavour stands for (runtime.sh).
+#   node.sh TAG ROOTFS.tar KUBE_BIN OWN_BIN COREDNS_DIR LPP_DIR CRICTL_DIR CONTAINERD_DIR RUNC_DIR CNI_DIR
 set -euo pipefail
 tag="$1" rootfs="$2" kube_bin="$3" own="$4" coredns="$5" lpp="$6" crictl="$7"
+containerd_bin="$8" runc_bin="$9" cni_bin="${10}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
@@ -22,22 +25,17 @@ root="$work/root"
 mkdir -p "$root"
 tar -C "$root" --numeric-owner -xf "$rootfs"
 
-# Upstream registries a chart or manifest may name; each gets a hosts.toml
-# pointing at a closed local port, and `_default` covers every other host.
-registries=(_default docker.io registry-1.docker.io registry.k8s.io k8s.gcr.io gcr.io ghcr.io quay.io
-  registry.istio.io us-docker.pkg.dev europe-docker.pkg.dev public.ecr.aws mcr.microsoft.com
-  nvcr.io docker.elastic.co kfbootstrap.test)
-
 install_node_files() {
-  local b r
+  local b
   for b in kubelet kubeadm kubectl; do install -m 0755 "$kube_bin/$b" "$root/usr/bin/$b"; done
-  install -m 0755 "$crictl/crictl" "$own/ociwrap" "$here/node/entrypoint" "$here/node/kubelet-cgroups" "$root/usr/local/bin/"
-  install -m 0644 "$here/node/kubelet.service" "$here/node/kubelet.slice" "$root/etc/systemd/system/"
+  install -m 0755 "$crictl/crictl" "$here/node/entrypoint" "$here/node/kubelet-cgroups" "$root/usr/local/bin/"
+  install_runtime
+  install -m 0644 "$here/node/kubelet.service" "$here/node/kubelet.slice" "$here/node/containerd.service" \
+    "$root/etc/systemd/system/"
   install -m 0644 "$here/node/crictl.yaml" "$root/etc/crictl.yaml"
-  mkdir -p "$root/etc/containerd" "$root/etc/cni/net.d" "$root/kind/manifests" "$root/etc/systemd/system/multi-user.target.wants"
-  sed "s/@PAUSE_TAG@/$PAUSE_TAG/" "$here/node/containerd-config.toml" > "$root/etc/containerd/config.toml"
+  mkdir -p "$root/etc/cni/net.d" "$root/kind/manifests" "$root/etc/systemd/system/multi-user.target.wants"
   ln -sf /etc/systemd/system/kubelet.service "$root/etc/systemd/system/multi-user.target.wants/kubelet.service"
-  ln -sf /lib/systemd/system/containerd.service "$root/etc/systemd/system/multi-user.target.wants/containerd.service"
+  ln -sf /etc/systemd/system/containerd.service "$root/etc/systemd/system/multi-user.target.wants/containerd.service"
   ln -sf /lib/systemd/system/multi-user.target "$root/etc/systemd/system/default.target"
   # Nothing to log in on, and no hardware to manage inside a container.
   for u in getty@tty1.service console-getty.service systemd-udevd.service systemd-modules-load.service; do
@@ -45,11 +43,25 @@ install_node_files() {
   done
   echo "$K8S_VERSION" > "$root/kind/version"
   install -m 0644 "$here/node/manifests/"*.yaml "$root/kind/manifests/"
-  for r in "${registries[@]}"; do
-    mkdir -p "$root/etc/containerd/certs.d/$r"
-    printf 'server = "http://127.0.0.1:1"\n\n[host."http://127.0.0.1:1"]\n  capabilities = ["pull", "resolve"]\n' \
-      > "$root/etc/containerd/certs.d/$r/hosts.toml"
-  done
+}
+
+# install_runtime: the flavour's containerd, runc and CNI plugins where kind's
+# node has them, kind's containerd config, and its base spec: `ctr oci spec`
+# without rlimits (kind's Dockerfile does the same; we skip its product-uuid hook).
+# ociwrap (see go/ociwrap) takes runc's name first on PATH and hands over to the
+# real runc in /usr/sbin, because this VM cannot grant CAP_SYS_RESOURCE.
+install_runtime() {
+  install -m 0755 "$containerd_bin/containerd" "$containerd_bin/containerd-shim-runc-v2" "$containerd_bin/ctr" \
+    "$root/usr/local/bin/"
+  install -D -m 0755 "$own/ociwrap" "$root/usr/local/sbin/runc"
+  install -D -m 0755 "$runc_bin/runc" "$root/usr/sbin/runc"
+  mkdir -p "$root/opt/cni/bin" "$root/etc/containerd"
+  install -m 0755 "$cni_bin/"* "$root/opt/cni/bin/"
+  sed "s/@PAUSE_TAG@/$PAUSE_TAG/" "$here/node/containerd-config.toml" > "$root/etc/containerd/config.toml"
+  "$containerd_bin/ctr" oci spec | python3 -c 'import json, sys
+spec = json.load(sys.stdin)
+spec["process"].pop("rlimits", None)
+json.dump(spec, sys.stdout, indent=2)' > "$root/etc/containerd/cri-base.json"
 }
 
 # build_images: every image the node runs, named as kubeadm and our manifests name them.
@@ -102,18 +114,18 @@ import_into_node() {
 version = 2
 root = "$root/var/lib/containerd"
 state = "$work/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime"]
 [grpc]
   address = "$sock"
 [ttrpc]
   address = "$sock.ttrpc"
 TOML
-  containerd --config "$work/containerd.toml" > "$work/containerd.log" 2>&1 &
+  "$containerd_bin/containerd" --config "$work/containerd.toml" > "$work/containerd.log" 2>&1 &
   ctrd_pid=$!
   for _ in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.2; done
   # shellcheck disable=SC2046
-  docker save $(node_images) | ctr --address "$sock" --namespace k8s.io images import --no-unpack -
-  ctr --address "$sock" --namespace k8s.io images ls -q >&2
+  docker save $(node_images) | "$containerd_bin/ctr" --address "$sock" --namespace k8s.io images import --no-unpack -
+  "$containerd_bin/ctr" --address "$sock" --namespace k8s.io images ls -q >&2
   kill "$ctrd_pid"; wait "$ctrd_pid" 2>/dev/null || true; ctrd_pid=""
   # shellcheck disable=SC2046
   docker rmi $(node_images) >/dev/null

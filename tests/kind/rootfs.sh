@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make (or reuse) the Debian root filesystem of the Kind node image: debootstrap
-# of $DEBIAN_SUITE with systemd, containerd, runc, the CNI plugins, iptables and
-# the tools kind runs inside a node. The mirror is read from this machine's apt
+# of $DEBIAN_SUITE with systemd, iptables and the tools kind runs inside a node.
+# The container runtime (containerd, runc, CNI plugins) is built from Go modules
+# instead, at kind's versions (runtime.sh), and added per flavour by node.sh. The mirror is read from this machine's apt
 # sources, so the build uses whatever Debian mirror the host is set up with.
 #   rootfs.sh OUT.tar     writes the rootfs tarball (cached by the caller)
 set -euo pipefail
@@ -10,7 +11,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
 
-packages=(systemd systemd-sysv dbus libseccomp2 containerd runc containernetworking-plugins
+packages=(systemd systemd-sysv dbus libseccomp2
   iptables nftables iproute2 ethtool socat util-linux mount kmod conntrack ca-certificates
   procps busybox-static bash coreutils findutils hostname)
 
