@@ -132,10 +132,11 @@ def step_failed(title: str, elapsed: float) -> None:
     err.print(f"[red]{FAIL_MARK}[/] {title} [dim]({format_elapsed(elapsed)})[/]")
 
 
-def print_wide(renderable: RenderableType, width: int = 160) -> None:
-    """Print a table to stderr; off a terminal (CI logs) rich assumes 80 columns, so use
-    `width` instead and keep whole names in cells."""
-    if err.is_terminal:
-        err.print(renderable)
+def print_wide(renderable: RenderableType, width: int = 160, console: Console | None = None) -> None:
+    """Print a table to `console` (stderr by default); off a terminal (CI logs) rich assumes 80
+    columns, so use `width` instead and keep whole names in cells."""
+    console = console or err
+    if console.is_terminal:
+        console.print(renderable)
     else:
-        Console(file=sys.stderr, width=width, highlight=False, soft_wrap=False).print(renderable)
+        Console(file=console.file, width=width, highlight=False, soft_wrap=False).print(renderable)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import typer
 
 from kfbootstrap.cli.common import ClusterContextOption, ConfigOption, JsonOption, load
+
+if TYPE_CHECKING:
+    from kfbootstrap.notready import NotReady
 
 
 def status(config: ConfigOption = None, context: ClusterContextOption = None, json_output: JsonOption = False) -> None:
@@ -22,6 +26,7 @@ def status(config: ConfigOption = None, context: ClusterContextOption = None, js
     components = collect(loaded.config, workloads)
     apps = _apps(loaded.config, kube, workloads)
     cache = _cache_summary(loaded.config)
+    not_ready = _not_ready(loaded.config, kube, workloads)
     if json_output:
         typer.echo(
             json.dumps(
@@ -30,17 +35,32 @@ def status(config: ConfigOption = None, context: ClusterContextOption = None, js
                     "components": [c.to_json() for c in components],
                     "cache": cache,
                     "apps": apps,
+                    "not_ready": not_ready.to_json(),
                 },
                 indent=2,
             )
         )
         return
     _print_table(components)
+    if not_ready.problems:
+        from kfbootstrap import notready, ui
+
+        notready.show(not_ready, ui.out, "the enabled components")
     if cache is not None:
         from kfbootstrap import ui
 
         ui.out.print(f"  image cache: {cache['summary']}")
     _print_apps(apps)
+
+
+def _not_ready(config, kube, workloads) -> "NotReady":
+    """Why the enabled components' workloads that are not ready are not, grouped by cause (as `up` says it)."""
+    from kfbootstrap.kube import readiness
+    from kfbootstrap.notready import NotReady
+
+    scopes = readiness.scopes_for(config.components.enabled(), config.release)
+    waiting = [w for w in workloads if readiness.in_scope(w, scopes) and not w.is_ready]
+    return NotReady.of(readiness.explain(kube, waiting))
 
 
 def _cache_summary(config) -> dict | None:
@@ -110,9 +130,6 @@ def _print_table(components) -> None:
     for c in components:
         if c.url:
             ui.out.print(f"  {c.name}: {c.url}")
-    for c in components:
-        for ref in c.not_ready[:5]:
-            ui.out.print(f"  not ready: {ref}")
 
 
 def register(app: typer.Typer) -> None:

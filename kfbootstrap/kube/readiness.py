@@ -15,22 +15,25 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from kfbootstrap import components as registry
 from kfbootstrap.components import Scope
+from kfbootstrap.kube.causes import MISSING, Cause, creator_of, mount_cause, pod_cause, scheduler_reason
 from kfbootstrap.errors import KfbError
 from kfbootstrap.kube.api import EVENTS, PODS
+from kfbootstrap.kube.discovery import Resource
 from kfbootstrap.kube.rest import Cancel
 from kfbootstrap.kube.workloads import Workload, list_workloads, resources, workload_from
 
 if TYPE_CHECKING:
     from kfbootstrap.kube.api import Kube
     from kfbootstrap.releases import Release
-    from kfbootstrap.kube.discovery import Resource
 
 log = logging.getLogger("kfbootstrap.readiness")
+
+CERTIFICATES = Resource("cert-manager.io/v1", "Certificate", "certificates", True)
 
 LOG_LINES = 5
 
@@ -192,11 +195,13 @@ def _watch_kind(
 
 @dataclass(frozen=True)
 class Problem:
-    """Why one workload is not ready, in the words `kubectl describe` would use."""
+    """Why one workload is not ready, in the words `kubectl describe` would use, and the cause
+    it may share with others (kfbootstrap/kube/causes.py groups by it)."""
 
     workload: Workload
     reason: str  # Pending, ImagePullBackOff, CrashLoopBackOff, NotReady, NoPods, …
     detail: str
+    cause: Cause | None = None
 
 
 def explain(kube: "Kube", workloads: Sequence[Workload]) -> list[Problem]:
@@ -212,12 +217,16 @@ def _explain_one(kube: "Kube", workload: Workload) -> Problem:
     except KfbError as exc:  # explaining must never hide the timeout itself
         return Problem(workload, "Unknown", f"could not read its pods: {exc.message}")
     for pod in sorted(pods, key=_pod_badness):
-        problem = pod_problem(pod)
+        problem = problem_of(workload, pod)
         if problem is not None:
-            reason, detail = problem
-            if reason == "CrashLoopBackOff":
-                detail = _with_logs(kube, pod, detail)
-            return Problem(workload, reason, detail)
+            if problem.reason == "CrashLoopBackOff":
+                problem = replace(problem, detail=_with_logs(kube, pod, problem.detail))
+            if problem.cause is None and problem.reason == "Pending":  # not started: a volume may wait for a Secret
+                mounting = mount_cause(_events(kube, workload.namespace), pod)
+                if mounting is not None:
+                    cause, message = mounting
+                    problem = Problem(workload, "FailedMount", f"pod {_pod_name(pod)}: {message}", cause)
+            return replace(problem, cause=_with_creator(kube, problem.cause))
     if not pods:
         return Problem(workload, "NoPods", _no_pods_reason(kube, workload))
     if not workload.current:
@@ -225,6 +234,14 @@ def _explain_one(kube: "Kube", workload: Workload) -> Problem:
     return Problem(
         workload, "NotReady", f"{workload.ready}/{workload.desired} ready; pods look healthy, still starting"
     )
+
+
+def problem_of(workload: Workload, pod: Mapping[str, Any]) -> Problem | None:
+    """What one pod says about its workload (no API calls): reason, detail and cause; None when it is ready."""
+    found = pod_problem(pod)
+    if found is None:
+        return None
+    return Problem(workload, found[0], found[1], pod_cause(pod))
 
 
 def label_selector(selector: Mapping[str, Any]) -> str:
@@ -291,10 +308,31 @@ def pod_problem(pod: Mapping[str, Any]) -> tuple[str, str] | None:
     )
 
 
-def scheduler_reason(message: str) -> str:
-    """The scheduler's verdict without the preemption and DRA postscripts that repeat it."""
-    text = message.split(" preemption:", 1)[0].replace(" no new claims to deallocate,", "").strip()
-    return text.rstrip(".") + "." if text else "not scheduled"
+def _pod_name(pod: Mapping[str, Any]) -> str:
+    return str((pod.get("metadata") or {}).get("name", "?"))
+
+
+def _events(kube: "Kube", namespace: str) -> list[dict[str, Any]]:
+    try:
+        return kube.items(EVENTS, namespace)
+    except KfbError:
+        return []
+
+
+def _with_creator(kube: "Kube", cause: Cause | None) -> Cause | None:
+    """A missing Secret that a cert-manager Certificate makes: say which one (one list call)."""
+    if cause is None or cause.key[:2] != (MISSING, "Secret"):
+        return cause
+    namespace, name = cause.key[2], cause.key[3]
+    try:
+        certificates = kube.items(CERTIFICATES, namespace)
+    except KfbError:  # cert-manager is not installed, or we may not read its objects
+        return cause
+    for certificate in certificates:
+        if (certificate.get("spec") or {}).get("secretName") == name:
+            made_by = str((certificate.get("metadata") or {}).get("name") or "")
+            return replace(cause, hint=creator_of("Secret", namespace, name, made_by))
+    return cause
 
 
 def _with_logs(kube: "Kube", pod: Mapping[str, Any], detail: str) -> str:

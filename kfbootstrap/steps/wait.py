@@ -2,8 +2,9 @@
 
 One deadline for the whole platform (timeouts.ready, set per profile). On a terminal
 the step line shows a live table of ready / total workloads per namespace; in CI a
-plain line at most once a minute. When the deadline passes, a table says what is not
-ready and why, and `up` fails with exit 1 (a re-run continues where this one stopped).
+plain line at most once a minute. When the deadline passes, one line per shared cause and
+a table of the rest say what is not ready and why (kfbootstrap/notready.py), and `up`
+fails with exit 1 (a re-run continues where this one stopped).
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ from kfbootstrap.steps.base import Step
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from kfbootstrap.kube.readiness import Problem, Scope, WaitResult
+    from kfbootstrap.kube.readiness import Scope, WaitResult
     from kfbootstrap.kube.workloads import Workload
-
-TABLE_LIMIT = 25
 
 
 class WorkloadsNotReady(KfbError):
@@ -53,21 +52,22 @@ class WaitStep(Step):
 
 
 def wait_or_explain(ctx: RunContext, scopes: Sequence["Scope"], what: str) -> "WaitResult":
-    """Wait up to timeouts.ready with live progress; on the deadline print the table and raise."""
+    """Wait up to timeouts.ready with live progress; on the deadline say what is not ready, by cause, and raise."""
+    from kfbootstrap import notready
     from kfbootstrap.kube import readiness
 
     timeout = ctx.config.timeouts.ready
     result = readiness.wait_ready(ctx.kube, scopes, timeout, progress=_show_progress)
     if result.ok:
         return result
-    problems = readiness.explain(ctx.kube, result.not_ready)
-    ui.print_wide(problems_table(problems))
-    shown = ", ".join(f"{p.workload.namespace}/{p.workload.name} ({p.reason})" for p in problems[:5])
+    report = notready.NotReady.of(readiness.explain(ctx.kube, result.not_ready))
+    notready.show(report, ui.err, what)
     raise WorkloadsNotReady(
-        f"{len(problems)} of {len(result.workloads)} workloads of {what} not ready after {timeout}s: {shown}"
-        + (" …" if len(problems) > 5 else ""),
-        hint="fix what the table names (or wait: images may still be pulling) and re-run `kfbootstrap up`; "
-        "raise timeouts.ready on a slow machine",
+        f"{len(report.problems)} of {len(result.workloads)} workloads of {what} not ready after {timeout}s: "
+        + report.summary(),
+        hint=("the causes above say what to check" if report.groups else "fix what the table names")
+        + " (or wait: images may still be pulling), then re-run `kfbootstrap up`; raise timeouts.ready on a "
+        f"slow machine; the complete table is in {notready.log_location()}",
     )
 
 
@@ -93,28 +93,4 @@ def progress_table(counts: dict[str, tuple[int, int]]) -> "Table":
     for namespace, (ready, total) in counts.items():
         style = "green" if ready == total else "yellow"
         table.add_row(namespace, f"[{style}]{ready}/{total}[/]")
-    return table
-
-
-def problems_table(problems: Sequence["Problem"]) -> "Table":
-    """What is not ready and why: one row per workload, the reason, and the evidence."""
-    from rich.table import Table
-
-    table = Table(title="Not ready", title_justify="left", show_lines=True)
-    table.add_column("namespace", overflow="fold")
-    table.add_column("workload", overflow="fold")
-    table.add_column("ready", justify="right", no_wrap=True)
-    table.add_column("reason", style="red", no_wrap=True)
-    table.add_column("detail", overflow="fold")
-    for problem in problems[:TABLE_LIMIT]:
-        workload = problem.workload
-        table.add_row(
-            workload.namespace,
-            f"{workload.kind}/{workload.name}",
-            f"{workload.ready}/{workload.desired}",
-            problem.reason,
-            problem.detail,
-        )
-    if len(problems) > TABLE_LIMIT:
-        table.caption = f"… and {len(problems) - TABLE_LIMIT} more"
     return table

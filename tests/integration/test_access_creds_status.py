@@ -285,9 +285,19 @@ def test_status_json_with_components_missing_and_not_ready(platform, monkeypatch
     assert (by_name["metallb"]["enabled"], by_name["metallb"]["state"]) == (False, "missing")
     assert by_name["prometheus"]["enabled"] is True
 
+    # Why they are not ready, grouped by cause as `up` says it: both wait for a node label no node has.
+    cause = "not scheduled: 0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector."
+    (grouped,) = body["not_ready"]["causes"]
+    assert grouped["cause"] == cause and "node selector" in grouped["hint"]
+    assert grouped["workloads"] == ["auth/deployment/dex", "kubeflow/deployment/model-registry-db"]
+    assert [w["reason"] for w in body["not_ready"]["workloads"]] == ["Pending", "Pending"]
+
     table = run_cli(capsys, "status")
     assert table.code == 0
-    assert "not ready: auth/deployment/dex (0/1)" in table.out and "disabled" in table.out
+    assert "disabled" in table.out
+    flat = " ".join(table.out.split())
+    assert f"2 workloads: {cause} auth/dex, kubeflow/model-registry-db" in flat, table.out
+    assert "hint: no node matches their node selector or affinity" in flat
     assert f"  grafana: http://127.0.0.1:{port}/" in table.out
 
 
