@@ -101,11 +101,20 @@ def _run_one(step: Step, ctx: RunContext) -> None:
             raise
         except KfbError as exc:
             ui.step_failed(step.title, line.elapsed())
+            _show_details(exc)
             if isinstance(exc, StepFailed):
                 raise
             raise _named(step, exc) from exc
     ui.step_done(step.title, line.elapsed(), note or "")
     log.info("step %s: done in %.1fs", step.name, line.elapsed())
+
+
+def _show_details(exc: KfbError) -> None:
+    """A failure's table (e.g. the objects that did not apply), whole and above the error line, which the
+    CLI keeps short."""
+    details = getattr(exc, "details", None)
+    if details:
+        ui.err.print(details, markup=False, highlight=False, soft_wrap=True)
 
 
 def _named(step: Step, exc: KfbError) -> StepFailed:

@@ -67,6 +67,7 @@ DEFAULT_WORKERS = 8
 # keep retrying on their own until the overall deadline.
 CRD_WAIT = 120.0
 NOT_ATTEMPTED = "not attempted"
+TABLE_ROWS = 30  # of the failure table on screen; the log file has every row
 
 Progress = Callable[[int, int], None]
 
@@ -126,35 +127,82 @@ class ApplyReport:
         missing = {r.ref.namespace for r in self.failed if r.reason == retry.NAMESPACE_MISSING}
         return {ns: who for ns, who in self.controller_namespaces.items() if ns in missing}
 
-    def failure_table(self, limit: int = 30) -> str:
-        """One line per object that did not apply: object, reason, attempts, server message."""
-        rows = sorted(self.failed, key=lambda r: (r.reason, str(r.ref)))
-        width = max([len(str(r.ref)) for r in rows[:limit]] + [6])
+    def failure_table(self, limit: int | None = TABLE_ROWS) -> str:
+        """One line per object that did not apply: object, reason, attempts, server message.
+
+        Rows that explain the failure come first (refused by the API, then what waited in vain:
+        webhook not ready, kind not served, namespace missing), "not attempted" last, so a cut
+        table never hides its cause; a cut one says where every row is.
+        """
+        rows = sorted(self.failed, key=lambda r: (_REASON_ORDER.get(r.reason, 1), r.reason, str(r.ref)))
+        shown = rows if limit is None else rows[:limit]
+        width = max([len(str(r.ref)) for r in shown] + [6])
         lines = [f"  {'OBJECT'.ljust(width)}  {'REASON':<30}  TRIES  MESSAGE"]
-        for r in rows[:limit]:
+        for r in shown:
             message = (r.verdict.message if r.verdict else "earlier objects did not settle in time").replace("\n", " ")
-            lines.append(f"  {str(r.ref).ljust(width)}  {r.reason:<30}  {r.attempts:>5}  {message[:160]}")
-        if len(rows) > limit:
-            lines.append(f"  … and {len(rows) - limit} more (all listed in the log file)")
+            cut = message if limit is None else _shorten(message, 200)
+            lines.append(f"  {str(r.ref).ljust(width)}  {r.reason:<30}  {r.attempts:>5}  {cut}")
+        if len(shown) < len(rows):
+            left = rows[len(shown) :]
+            waiting = sum(1 for r in left if r.reason == NOT_ATTEMPTED)
+            of_which = f", {waiting} of them not attempted" if waiting else ""
+            lines.append(f"  … and {len(left)} more{of_which}: every row is in {_log_location()}")
         return "\n".join(lines)
+
+    def reason_counts(self) -> str:
+        """'3 webhook not ready, 40 not attempted': the failed objects per reason, causes first."""
+        counts: dict[str, int] = {}
+        for r in sorted(self.failed, key=lambda r: (_REASON_ORDER.get(r.reason, 1), r.reason)):
+            counts[r.reason] = counts.get(r.reason, 0) + 1
+        return ", ".join(f"{count} {reason}" for reason, count in counts.items())
+
+
+# Refusals that waiting cannot fix first, then what waited in vain, then what never got its turn.
+_REASON_ORDER = {
+    retry.INVALID: 0,
+    retry.FORBIDDEN: 0,
+    retry.UNAUTHORIZED: 0,
+    retry.DENIED: 0,
+    retry.CONFLICT: 0,
+    retry.OTHER: 0,
+    NOT_ATTEMPTED: 2,
+}
 
 
 class ApplyFailed(KfbError):
-    """Some objects did not apply before the deadline; carries the report."""
+    """Some objects did not apply before the deadline; carries the report.
+
+    The message is one line per fact (counts per reason, where the whole table is, which
+    controller a namespace waits for), short enough never to be cut; `details` is the table,
+    which `up` prints above the error (kfbootstrap/pipeline.py).
+    """
 
     def __init__(self, report: ApplyReport, timeout: float):
         self.report = report
         failed = report.failed
         when = f"within {timeout:.0f}s" if report.timed_out else "(they cannot succeed by waiting)"
         message = (
-            f"{len(failed)} of {report.total} objects of {report.component} did not apply {when}:\n"
-            f"{report.failure_table()}"
+            f"{len(failed)} of {report.total} objects of {report.component} did not apply {when}: "
+            f"{report.reason_counts()}; the table above names them (every row: {_log_location()})"
         )
         awaited = report.awaited_controllers()
         for namespace, (controller, source) in awaited.items():
             message += f"\nnamespace {namespace} is still missing: waiting for {controller} to create it from {source}"
+        self.details = f"Not applied ({report.component}):\n{report.failure_table()}"
         hint = _controller_hint(awaited) if awaited else _hint_for({r.reason for r in failed})
         super().__init__(message, hint=hint)
+
+
+def _log_location() -> str:
+    from kfbootstrap.notready import log_location
+
+    return log_location()
+
+
+def _shorten(text: str, limit: int) -> str:
+    from kfbootstrap.notready import shorten
+
+    return shorten(text, limit)
 
 
 def _controller_hint(awaited: dict[str, tuple[str, str]]) -> str:
@@ -514,14 +562,7 @@ def apply_objects(
     )
     log.info("%s: applied %s in %.1fs with %d requests", component, report.summary(), report.seconds, report.requests)
     if not report.ok:
-        for failed in report.failed:
-            log.info(
-                "not applied: %s (%s, %d tries): %s",
-                failed.ref,
-                failed.reason,
-                failed.attempts,
-                failed.verdict.message if failed.verdict else "",
-            )
+        log.info("%s: not applied:\n%s", component, report.failure_table(limit=None))
         if raise_on_failure:
             raise ApplyFailed(report, timeout)
     return report

@@ -273,7 +273,8 @@ def test_invalid_object_fails_at_once_with_a_table(testbed, namespace):
     assert time.monotonic() - began < 20  # not retried until the deadline
     error = caught.value
     assert error.report.applied == 1 and error.exit_code == 1
-    assert f"Deployment/{namespace}/bad" in error.message and "invalid" in error.message
+    assert "1 invalid" in error.message
+    assert f"Deployment/{namespace}/bad" in error.details and "invalid" in error.details
 
 
 def test_deadline_reports_what_did_not_apply_and_why(testbed, namespace):
@@ -287,7 +288,8 @@ def test_deadline_reports_what_did_not_apply_and_why(testbed, namespace):
     error = caught.value
     assert error.report.timed_out and error.report.applied == 1
     assert error.message.startswith("1 of 2 objects of deadline-test did not apply within 4s")
-    assert f"Widget/{namespace}/w1" in error.message and "kind not served yet" in error.message
+    assert "1 kind not served yet" in error.message
+    assert f"Widget/{namespace}/w1" in error.details and "kind not served yet" in error.details
     assert "kubectl get crd" in error.hint
 
 

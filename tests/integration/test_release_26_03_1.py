@@ -182,8 +182,8 @@ def test_a_profile_namespace_nobody_creates_names_the_controller_at_the_deadline
         apply_objects(bed.api_client(), objects, component="profile-test", timeout=6)
     assert 6 <= time.monotonic() - began < 20
     error = caught.value
-    assert error.report.applied == 1 and f"ConfigMap/{name}/waits" in error.message
-    assert "namespace missing" in error.message
+    assert error.report.applied == 1 and f"ConfigMap/{name}/waits" in error.details
+    assert "1 namespace missing" in error.message and "namespace missing" in error.details
     assert (
         f"namespace {name} is still missing: waiting for the Kubeflow profile controller "
         f"(Deployment kubeflow/profiles-deployment) to create it from Profile {name}"

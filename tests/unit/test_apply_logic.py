@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from kfbootstrap.config import load_config
 from kfbootstrap.kube import retry
 from kfbootstrap.kube.apply import ApplyFailed, ApplyReport, ObjectResult
 from kfbootstrap.kube.cleanup import ORDER, deletion_stage, plan_deletion
@@ -318,12 +319,92 @@ def test_failure_table_and_error_name_each_object_reason_and_message():
     )
     assert (report.total, report.applied, report.ok) == (3, 1, False)
     error = ApplyFailed(report, timeout=1200)
-    assert error.message.startswith("2 of 3 objects of kubeflow did not apply within 1200s")
-    assert "Certificate/kubeflow/c" in error.message and "webhook not ready" in error.message
-    assert "40" in error.message and "no endpoints" in error.message
-    assert "ValidatingWebhookConfiguration/v" in error.message and "not attempted" in error.message
+    assert error.message.startswith(
+        "2 of 3 objects of kubeflow did not apply within 1200s: 1 webhook not ready, 1 not attempted; "
+        "the table above names them (every row: "
+    )
+    assert "Certificate/kubeflow/c" in error.details and "webhook not ready" in error.details
+    assert "40" in error.details and "no endpoints" in error.details
+    assert "ValidatingWebhookConfiguration/v" in error.details and "not attempted" in error.details
     assert "kubectl get pods" in error.hint
     assert error.exit_code == 1
+
+
+def _long_failure() -> ApplyReport:
+    """What a 26.03.1 install left at the deadline: two objects refused by a webhook with no endpoints, one
+    invalid, and 60 webhook configurations and custom resources that never got their turn (their names sort
+    before the others', as `admissionregistration…` and `cert-manager.io` do)."""
+    refused = [
+        ObjectResult(
+            ObjectRef("kubeflow.org/v1alpha1", "PodDefault", "kubeflow", f"pd-{i}"),
+            PHASE_MAIN,
+            attempts=37,
+            verdict=retry.Verdict(
+                retry.WEBHOOK_NOT_READY,
+                'Internal error occurred: failed calling webhook "poddefaults.kubeflow.org": failed to call webhook: '
+                'Post "https://poddefaults-webhook.kubeflow.svc:443/apply-poddefault?timeout=10s": no endpoints '
+                'available for service "poddefaults-webhook"',
+            ),
+        )
+        for i in range(2)
+    ]
+    invalid = ObjectResult(
+        ObjectRef("apps/v1", "Deployment", "kubeflow", "zz-bad"),
+        PHASE_MAIN,
+        attempts=1,
+        verdict=retry.Verdict(retry.INVALID, 'Deployment.apps "zz-bad" is invalid: spec.replicas: must be >= 0'),
+    )
+    waiting = [
+        ObjectResult(
+            ObjectRef("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration", None, f"a{i:02}"),
+            PHASE_WEBHOOKS,
+        )
+        for i in range(60)
+    ]
+    return ApplyReport("kubeflow", [*waiting, *refused, invalid], timed_out=True)
+
+
+def test_rows_that_explain_a_failure_come_before_not_attempted_ones():
+    table = _long_failure().failure_table().splitlines()
+    assert len(table) == 1 + 30 + 1
+    reasons = [line.split("  ")[2].strip() for line in table[1:4] if "  " in line]
+    assert "Deployment/kubeflow/zz-bad" in table[1] and "invalid" in table[1]
+    assert "PodDefault/kubeflow/pd-0" in table[2] and "webhook not ready" in table[2] and "no endpoints" in table[2]
+    assert "PodDefault/kubeflow/pd-1" in table[3] and len(reasons) == 3
+    assert all("not attempted" in line for line in table[4:31])
+    assert table[-1].startswith("  … and 33 more, 33 of them not attempted: every row is in ")
+    assert table[-1].endswith("kfbootstrap.log")
+
+
+def test_a_long_failure_is_never_cut_before_its_cause(capsys):
+    """The CLI cuts a message at 600 characters; the table goes above the error, whole up to its row limit."""
+    from kfbootstrap.cli import app
+    from kfbootstrap.context import RunContext
+    from kfbootstrap.errors import StepFailed
+    from kfbootstrap.pipeline import run_steps
+    from kfbootstrap.steps.base import Step
+    from tests.fakes import FakeRunner
+
+    class Failing(Step):
+        name = "kubeflow"
+        title = "Install Kubeflow manifests"
+
+        def is_done(self, ctx) -> bool:
+            return False
+
+        def run(self, ctx):
+            raise ApplyFailed(_long_failure(), 1200)
+
+    with pytest.raises(StepFailed) as raised:
+        run_steps([Failing()], RunContext(config=load_config(None, {}, env={}).config, runner=FakeRunner()))
+    app._print_error(raised.value.message, raised.value.hint)
+    err = capsys.readouterr().err
+    assert "more characters" not in err
+    assert err.index("invalid") < err.index("webhook not ready") < err.index("not attempted")
+    assert (
+        "error: install kubeflow manifests: 63 of 63 objects of kubeflow did not apply within 1200s: 1 invalid, "
+        "2 webhook not ready, 60 not attempted; the table above names them" in err
+    )
 
 
 def test_summary_counts_objects_that_needed_retries():
