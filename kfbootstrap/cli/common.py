@@ -43,7 +43,7 @@ ClusterContextOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
-# What `up` installs and `render` writes: the same release and source flags.
+# What `up` installs and `render` writes: the same profile, release, source, apps and sizing flags.
 KubeflowVersionOption = Annotated[
     Optional[str],
     typer.Option(
@@ -54,6 +54,38 @@ ManifestsOption = Annotated[
     Optional[Path],
     typer.Option("--manifests", help="Local manifests checkout or pre-rendered YAML.", show_default=False),
 ]
+AppsOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--apps",
+        help="Kubeflow applications to install, comma-separated, e.g. pipelines,kserve (sets kubeflow.apps; "
+        "default: all of the release's example).",
+        show_default=False,
+    ),
+]
+SizingOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--sizing",
+        help="Resource requests: upstream (production) or laptop (Istio's demo-profile requests; the "
+        "pipelines profile's default). Sets kubeflow.sizing.",
+        show_default=False,
+    ),
+]
+
+
+def choice_flags(
+    profile: str | None, kubeflow_version: str | None, manifests: Path | None, apps: str | None, sizing: str | None
+) -> dict[str, Any]:
+    """The flags that choose what is installed, as config keys: `up` and `render` pass the same ones,
+    so the same flags select the same objects."""
+    return {
+        "profile": profile,
+        "kubeflow__version": kubeflow_version,
+        "kubeflow__path": manifests,
+        "kubeflow__apps": apps,
+        "kubeflow__sizing": sizing,
+    }
 
 
 # Flags whose name is not the last part of the config key they set (for error messages).

@@ -14,7 +14,17 @@ from typing import TYPE_CHECKING, Optional
 import typer
 from typing_extensions import Annotated
 
-from kfbootstrap.cli.common import ConfigOption, KubeflowVersionOption, ManifestsOption, load, run_context
+from kfbootstrap.cli.common import (
+    AppsOption,
+    ConfigOption,
+    KubeflowVersionOption,
+    ManifestsOption,
+    ProfileOption,
+    SizingOption,
+    choice_flags,
+    load,
+    run_context,
+)
 
 if TYPE_CHECKING:
     from kfbootstrap.context import RunContext
@@ -30,31 +40,19 @@ def render(
             show_default=False,
         ),
     ] = None,
+    profile: ProfileOption = None,
     kubeflow_version: KubeflowVersionOption = None,
     manifests: ManifestsOption = None,
-    apps: Annotated[
-        Optional[str],
-        typer.Option("--apps", help="Kubeflow applications, comma-separated (sets kubeflow.apps).", show_default=False),
-    ] = None,
-    sizing: Annotated[
-        Optional[str],
-        typer.Option(
-            "--sizing", help="Resource requests: upstream or laptop (sets kubeflow.sizing).", show_default=False
-        ),
-    ] = None,
+    apps: AppsOption = None,
+    sizing: SizingOption = None,
 ) -> None:
     """Render the manifests `up` would apply (with kfbootstrap's labels), for review, GitOps or air-gapped installs.
 
-    A directory written with --out (manifests and chart archives) can be given back as kubeflow.path
-    (or --manifests) on a machine without network.
+    --profile, --apps and --sizing choose as they do for `up`. A directory written with --out
+    (manifests and chart archives) can be given back as kubeflow.path (or --manifests) on a
+    machine without network.
     """
-    loaded = load(
-        config,
-        kubeflow__version=kubeflow_version,
-        kubeflow__path=manifests,
-        kubeflow__apps=apps,
-        kubeflow__sizing=sizing,
-    )
+    loaded = load(config, **choice_flags(profile, kubeflow_version, manifests, apps, sizing))
     from kfbootstrap import paths
     from kfbootstrap.manifests import renders_for
 
@@ -69,7 +67,7 @@ def render(
 
 def _write_render(ctx: "RunContext", name: str, out: Path | None) -> None:
     from kfbootstrap import ui
-    from kfbootstrap.kube.objects import dump_manifests, for_apply
+    from kfbootstrap.kube.objects import dump_manifests, for_apply, refuse_duplicates
     from kfbootstrap.manifests import NotSeparate, render_named, source_for
 
     title = f"Render {name} from {source_for(ctx.config).describe()}"
@@ -80,7 +78,10 @@ def _write_render(ctx: "RunContext", name: str, out: Path | None) -> None:
         except NotSeparate as why:
             ui.step_skipped(title, f"no separate render: {why}")
             return
-        objects = [for_apply(obj, component) for obj in _chosen(ctx.config, name, rendered)]
+        chosen = _chosen(ctx.config, name, rendered)
+        # `up` refuses a render that names an object twice (the later copy would silently win): so does render.
+        refuse_duplicates(chosen, component, "kubeflow" if component == "model_registry" else None)
+        objects = [for_apply(obj, component) for obj in chosen]
         text = dump_manifests(objects)
     if out is None:
         ui.out.print(

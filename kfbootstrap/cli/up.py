@@ -8,12 +8,15 @@ import typer
 from typing_extensions import Annotated
 
 from kfbootstrap.cli.common import (
+    AppsOption,
     ConfigOption,
     ContextOption,
     KubeflowVersionOption,
     ManifestsOption,
     NameOption,
     ProfileOption,
+    SizingOption,
+    choice_flags,
     load,
     run_context,
 )
@@ -29,24 +32,8 @@ def up(
     workers: Annotated[
         Optional[int], typer.Option("--workers", help="Number of Kind worker nodes.", show_default=False)
     ] = None,
-    apps: Annotated[
-        Optional[str],
-        typer.Option(
-            "--apps",
-            help="Kubeflow applications to install, comma-separated, e.g. pipelines,kserve (sets kubeflow.apps; "
-            "default: all of the release's example).",
-            show_default=False,
-        ),
-    ] = None,
-    sizing: Annotated[
-        Optional[str],
-        typer.Option(
-            "--sizing",
-            help="Resource requests: upstream (production) or laptop (Istio's demo-profile requests; the "
-            "pipelines profile's default). Sets kubeflow.sizing.",
-            show_default=False,
-        ),
-    ] = None,
+    apps: AppsOption = None,
+    sizing: SizingOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and change nothing.")] = False,
     timeout: Annotated[
         Optional[str],
@@ -66,13 +53,9 @@ def up(
     """Create the cluster and install the platform. Safe to re-run: finished steps are skipped."""
     loaded = load(
         config,
-        profile=profile,
+        **choice_flags(profile, kubeflow_version, manifests, apps, sizing),
         cluster__name=name,
         cluster__context=context,
-        kubeflow__version=kubeflow_version,
-        kubeflow__path=manifests,
-        kubeflow__apps=apps,
-        kubeflow__sizing=sizing,
         cluster__workers=workers,
         timeouts__ready=_seconds(timeout),
         forwards__auto=False if no_expose else None,

@@ -48,10 +48,10 @@ from kfbootstrap.kube.objects import (
     controller_namespaces,
     crd_group_versions,
     crd_kinds,
-    duplicates,
     for_apply,
     phase_of,
     ref_of,
+    refuse_duplicates,
 )
 from kfbootstrap.kube.api import Kube
 from kfbootstrap.kube.rest import APPLY_PATCH, KubeRequestError, KubeRest
@@ -531,12 +531,7 @@ def apply_objects(
     when something did not apply (unless `raise_on_failure` is False) and KfbError when
     the same object occurs twice.
     """
-    twice = duplicates(objects, default_namespace)
-    if twice:
-        raise KfbError(
-            f"{component}: {len(twice)} objects occur more than once, e.g. {twice[0]}",
-            hint="a render must name each object once; check the kustomization or the pre-rendered files",
-        )
+    refuse_duplicates(objects, component, default_namespace)
     rest = _rest_of(api_client)
     requests_before = rest.requests
     started = clock()

@@ -202,6 +202,18 @@ def duplicates(objects: Sequence[Mapping[str, Any]], default_namespace: str | No
     return twice
 
 
+def refuse_duplicates(
+    objects: Sequence[Mapping[str, Any]], component: str, default_namespace: str | None = None
+) -> None:
+    """The check `up` (apply_objects) and `render` share: a render must name each object once."""
+    twice = duplicates(objects, default_namespace)
+    if twice:
+        raise KfbError(
+            f"{component}: {len(twice)} objects occur more than once, e.g. {twice[0]}",
+            hint="a render must name each object once; check the kustomization or the pre-rendered files",
+        )
+
+
 def namespaces_of(objects: Iterable[Mapping[str, Any]]) -> list[str]:
     """Names of the Namespace objects in a render (the cheap existence check of a re-run)."""
     return sorted(
