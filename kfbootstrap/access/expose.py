@@ -95,20 +95,88 @@ def spec_for(p: Plan, config: Config) -> forwards.ForwardSpec:
     )
 
 
+def _where(spec: forwards.ForwardSpec) -> str:
+    return f"{spec.address}:{spec.port}"
+
+
+def _same_forward(a: forwards.ForwardSpec, b: forwards.ForwardSpec) -> bool:
+    def key(s: forwards.ForwardSpec) -> tuple:
+        return s.address, s.port, s.context, s.namespace, s.services[0]
+
+    return key(a) == key(b)
+
+
+def running_elsewhere(plans: list[Plan], config: Config) -> list[tuple[Plan, forwards.ForwardRecord]]:
+    """The plans whose target already has a live background forward that differs (another port, address,
+    cluster or Service), with that forward's record."""
+    found = []
+    for p in plans:
+        existing = forwards.find_record(p.target.name)
+        if existing is not None and forwards.process_alive(existing.pid):
+            if not _same_forward(existing.spec, spec_for(p, config)):
+                found.append((p, existing))
+    return found
+
+
+def refuse_unless_replacing(plans: list[Plan], config: Config, replace: bool, background: bool) -> None:
+    """`expose X --port N` while X is forwarded elsewhere: a usage error naming the old forward and --replace."""
+    if replace:
+        return
+    clashes = running_elsewhere(plans, config)
+    if not clashes:
+        return
+    p, existing = clashes[0]
+    old = existing.spec
+    again = "--all" if len(plans) > 1 else f"{p.target.name} --port {p.port}"
+    again += " --background" if background else ""
+    differs = (
+        ""
+        if (old.context, old.namespace) == (config.kube_context, p.namespace)
+        else (f" (svc/{old.services[0]} in {old.namespace}, context {old.context or 'current'})")
+    )
+    raise UsageError(
+        f"{p.target.name} is already forwarded on {_where(old)}{differs} by a background forward (pid "
+        f"{existing.pid}); pass --replace to replace it with {p.address}:{p.port}"
+        + (f" ({len(clashes) - 1} more target(s) likewise)" if len(clashes) > 1 else ""),
+        hint=f"`kfbootstrap expose {again} --replace` stops the old forward first; or keep it: "
+        "`kfbootstrap expose --list` shows its URL",
+    )
+
+
+def stop_replaced(plans: list[Plan]) -> None:
+    """A foreground `expose --replace`: the live background forwards of these targets make way, saying so."""
+    for p in plans:
+        existing = forwards.find_record(p.target.name)
+        if existing is not None and forwards.process_alive(existing.pid):
+            forwards.stop(existing)
+            ui.info(
+                f"replaced: stopped the background forward of {p.target.name} on {_where(existing.spec)} "
+                f"(pid {existing.pid}); it is forwarded on {p.address}:{p.port} in the foreground now"
+            )
+
+
 def ensure_background(p: Plan, config: Config) -> tuple[forwards.ForwardRecord, bool]:
-    """Start a background forward unless the same one already runs; returns (record, started)."""
+    """Start a background forward unless the same one already runs; returns (record, started).
+
+    A live forward of the target that differs is replaced, and the line says so; `expose` refuses
+    that first unless --replace was given (refuse_unless_replacing).
+    """
     spec = spec_for(p, config)
     existing = forwards.find_record(p.target.name)
+    replaced = None
     if existing is not None:
-
-        def key(s: forwards.ForwardSpec) -> tuple:
-            return s.address, s.port, s.context, s.namespace, s.services[0]
-
-        same = key(existing.spec) == key(spec)
-        if same and forwards.process_alive(existing.pid):
+        alive = forwards.process_alive(existing.pid)
+        if alive and _same_forward(existing.spec, spec):
             return existing, False
         forwards.stop(existing)  # dead, or pointing elsewhere: replace it
-    return forwards.start_background(spec), True
+        replaced = existing if alive else None
+    record = forwards.start_background(spec)
+    if replaced is not None:
+        ui.info(
+            f"replaced: the forward of {p.target.name} on {_where(replaced.spec)} (pid {replaced.pid}) is now on "
+            f"{_where(spec)} (pid {record.pid})"
+        )
+    return record, True
 
 
 def run_foreground(

@@ -55,6 +55,10 @@ def expose(
     ] = False,
     list_forwards: Annotated[bool, typer.Option("--list", help="Show background forwards and their health.")] = False,
     stop: Annotated[bool, typer.Option("--stop", help="Stop the background forward of TARGET (or --all).")] = False,
+    replace: Annotated[
+        bool,
+        typer.Option("--replace", help="Replace a background forward of the same target on another port (or address)."),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Forward a local port to a platform service; new connections follow pod restarts."""
@@ -65,8 +69,11 @@ def expose(
             "--list takes no target and no other action",
             hint="run `kfbootstrap expose --list` and `kfbootstrap expose --stop ...` separately",
         )
-    if stop and background:
-        raise UsageError("--stop and --background do not go together", hint="e.g. `kfbootstrap expose --stop grafana`")
+    if stop and (background or replace):
+        raise UsageError(
+            f"--stop and {'--background' if background else '--replace'} do not go together",
+            hint="e.g. `kfbootstrap expose --stop grafana`",
+        )
     if list_forwards:
         return _list(json_output)
     if stop:
@@ -78,12 +85,19 @@ def expose(
             "--port and --namespace apply to one target, not --all", hint="set forwards.ports.* in kfbootstrap.yaml"
         )
     loaded = load(config, cluster__context=context, forwards__address=address)
-    _start(loaded.config, target, all_targets, port, namespace, address is not None, background, json_output)
+    _start(loaded.config, target, all_targets, port, namespace, address is not None, background, json_output, replace)
 
 
-def _start(config, target, all_targets, port, namespace, explicit_address, background, json_output) -> None:
+def _start(config, target, all_targets, port, namespace, explicit_address, background, json_output, replace) -> None:
     from kfbootstrap import ui
-    from kfbootstrap.access.expose import check_address, ensure_background, plan, run_foreground
+    from kfbootstrap.access.expose import (
+        check_address,
+        ensure_background,
+        plan,
+        refuse_unless_replacing,
+        run_foreground,
+        stop_replaced,
+    )
     from kfbootstrap.access.targets import enabled_targets, get_target
     from kfbootstrap.errors import UsageError
     from kfbootstrap.kube.api import Kube
@@ -98,6 +112,7 @@ def _start(config, target, all_targets, port, namespace, explicit_address, backg
         raise UsageError("no component with a service to expose is enabled", hint="see `kfbootstrap config show`")
     kube = Kube.connect(config.kube_context)
     plans = [plan(t, config, kube, port=port, namespace=namespace) for t in targets]
+    refuse_unless_replacing(plans, config, replace, background)
     if background:
         results = []
         for p in plans:
@@ -118,6 +133,8 @@ def _start(config, target, all_targets, port, namespace, explicit_address, backg
             typer.echo(f"{p.target.name:<15} {p.url}  ->  svc/{p.services[0]}:{p.target.remote_port} in {p.namespace}")
         ui.info("Forwarding; new connections follow pod restarts. Press Ctrl-C to stop.")
 
+    if replace:
+        stop_replaced(plans)
     run_foreground(plans, config, on_ready=announce)
 
 

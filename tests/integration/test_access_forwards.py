@@ -226,6 +226,71 @@ def test_expose_cli_background_list_and_stop(testbed, namespace, kube_env, serve
     assert missing.code == 1 and "no background forward for grafana" in missing.err
 
 
+def test_expose_on_another_port_refuses_without_replace_and_says_what_it_replaced(
+    testbed, namespace, kube_env, served, capsys
+):
+    web_app(testbed, namespace, service="grafana")
+    old_port, new_port, foreground_port = free_ports(3)
+    started = run_cli(capsys, "expose", "grafana", "-n", namespace, "--port", old_port, "--background", "--json")
+    assert started.code == 0, started.text
+    old_pid = json.loads(started.out)[0]["pid"]
+    wait_until(lambda: _ok(old_port), 30, what="request through the first forward")
+
+    for extra in ([], ["--background"]):  # a foreground forward would replace it just the same
+        refused = run_cli(capsys, "expose", "grafana", "-n", namespace, "--port", new_port, *extra)
+        assert refused.code == 2, refused.text
+        assert (
+            f"grafana is already forwarded on 127.0.0.1:{old_port} by a background forward (pid {old_pid}); "
+            f"pass --replace to replace it with 127.0.0.1:{new_port}"
+        ) in refused.err
+        assert f"expose grafana --port {new_port}{' --background' if extra else ''} --replace" in refused.err
+    assert forwards.process_alive(old_pid) and _ok(old_port)  # refused: nothing changed
+    assert forwards.find_record("grafana").spec.port == old_port
+
+    replaced = run_cli(
+        capsys, "expose", "grafana", "-n", namespace, "--port", new_port, "--background", "--replace", "--json"
+    )
+    assert replaced.code == 0, replaced.text
+    new_pid = json.loads(replaced.out)[0]["pid"]
+    assert (
+        f"replaced: the forward of grafana on 127.0.0.1:{old_port} (pid {old_pid}) is now on "
+        f"127.0.0.1:{new_port} (pid {new_pid})"
+    ) in replaced.err
+    assert not forwards.process_alive(old_pid) and forwards.find_record("grafana").spec.port == new_port
+    wait_until(lambda: _ok(new_port), 30, what="request through the replacing forward")
+    assert not _ok(old_port)
+
+    # The same forward again is no replacement: nothing to say, nothing restarted.
+    again = run_cli(capsys, "expose", "grafana", "-n", namespace, "--port", new_port, "--background", "--replace")
+    assert again.code == 0 and "replaced" not in again.err and "already running" in again.err
+    assert forwards.find_record("grafana").pid == new_pid
+
+    # A foreground forward with --replace: the background one makes way, and the line says so.
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kfbootstrap", "expose", "grafana", "-n", namespace, "--port", str(foreground_port)]
+        + ["--replace"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        wait_until(lambda: _ok(foreground_port) or proc.poll() is not None, 30, what="the foreground forward")
+        assert proc.poll() is None and not forwards.process_alive(new_pid)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=15)
+    assert (
+        f"replaced: stopped the background forward of grafana on 127.0.0.1:{new_port} (pid {new_pid}); "
+        f"it is forwarded on 127.0.0.1:{foreground_port} in the foreground now"
+    ) in " ".join(err.split()), err
+    assert forwards.read_records() == []
+
+
 def test_taken_port_names_its_holder(testbed, namespace, kube_env, capsys):
     web_app(testbed, namespace, service="grafana")
     with socket.socket() as holder:

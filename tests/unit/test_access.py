@@ -442,6 +442,7 @@ def test_summary_rows_without_forwards_say_how_to_start_them():
         (["expose", "grafana", "--all"], "name one target, or pass --all"),
         (["expose", "--all", "--port", "1234"], "--port and --namespace apply to one target"),
         (["expose", "--stop"], "--stop needs one target or --all"),
+        (["expose", "--stop", "grafana", "--replace"], "--stop and --replace do not go together"),
         (["expose", "jupyter"], "unknown target 'jupyter'"),
         (["expose", "grafana", "--address", "not-an-ip"], "config key `forwards.address`"),
         (["creds"], "name a target"),
