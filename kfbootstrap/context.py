@@ -21,6 +21,9 @@ class RunContext:
     runner: Runner
     host: HostProbe = field(default_factory=HostProbe)
     state_dir: Path | None = None
+    # `up` only: hold the cluster's up lock (kfbootstrap/kube/lease.py) from the cluster step on, waiting this
+    # many seconds for another run's; None: no lock (tests, and every other command).
+    up_lock_wait: float | None = None
     _kube: "Kube | None" = field(default=None, init=False, repr=False)
 
     def cluster_state_dir(self) -> Path:

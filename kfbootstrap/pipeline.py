@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kfbootstrap import ui
 from kfbootstrap.components import Component, selected
@@ -13,6 +15,9 @@ from kfbootstrap.config import Config
 from kfbootstrap.context import RunContext
 from kfbootstrap.errors import KfbError, StepFailed
 from kfbootstrap.steps.base import Step
+
+if TYPE_CHECKING:
+    from kfbootstrap.kube.lease import UpLock
 
 log = logging.getLogger("kfbootstrap.pipeline")
 
@@ -67,16 +72,64 @@ def print_plan(steps: list[Step]) -> None:
 
 
 def run_steps(steps: list[Step], ctx: RunContext) -> PipelineReport:
-    """Run each step that is not done yet; stop at the first failure with the step named."""
+    """Run each step that is not done yet; stop at the first failure with the step named.
+
+    With ctx.up_lock_wait set (`up`), the cluster's up lock is taken once the cluster step is
+    done, and held until the last step ends, however it ends.
+    """
     report = PipelineReport()
-    for step in steps:
-        if _is_done(step, ctx):
-            ui.step_skipped(step.title, "already done")
-            report.skipped.append(step.name)
-            continue
-        _run_one(step, ctx)
-        report.ran.append(step.name)
+    with contextlib.ExitStack() as held:
+        lock: "UpLock | None" = None
+        for step in steps:
+            if lock is not None:
+                lock.check()
+            if _is_done(step, ctx):
+                ui.step_skipped(step.title, "already done")
+                report.skipped.append(step.name)
+            else:
+                _run_one(step, ctx)
+                report.ran.append(step.name)
+            if step.name == "cluster" and ctx.up_lock_wait is not None:
+                lock = _take_lock(ctx, ctx.up_lock_wait)
+                if lock is not None:
+                    held.callback(lock.release)
     return report
+
+
+def _take_lock(ctx: RunContext, wait: float) -> "UpLock | None":
+    """The up lock of this cluster, waiting up to `wait` seconds for another run's, with a line for each event.
+
+    None when RBAC does not let this user touch Leases in kube-system: `up` goes on without it, saying so
+    (the lock guards against a race; it must not stop a user whose rights suffice for the rest)."""
+    from datetime import datetime, timezone
+
+    from kfbootstrap.kube.errors import Forbidden
+    from kfbootstrap.kube.lease import UpLock, ago
+
+    lock = UpLock(ctx.kube)
+    title = f"Take the up lock (Lease {lock.where})"
+
+    def waiting(holder, _left: float) -> None:  # says the whole wait the user chose
+        ui.info(
+            f"  waiting: another `kfbootstrap up` holds the lock: {holder.describe(datetime.now(timezone.utc))}; "
+            f"waiting up to {ago(wait)} for it (--wait-lock)"
+        )
+
+    def taking_over(holder, why: str) -> None:
+        ui.warn(f"taking over the up lock from {holder.identity}: {why}")
+
+    with ui.step_line(title) as line:
+        try:
+            lock.acquire(wait, on_wait=waiting, on_takeover=taking_over)
+        except Forbidden as exc:
+            ui.step_skipped(title, "not allowed by RBAC")
+            ui.warn(f"running without the up lock: {exc.message}; two `up` at once against this cluster may race")
+            return None
+        except (KfbError, KeyboardInterrupt):
+            ui.step_failed(title, line.elapsed())
+            raise
+    ui.step_done(title, line.elapsed(), f"held by {lock.me} until this run ends")
+    return lock
 
 
 def _is_done(step: Step, ctx: RunContext) -> bool:

@@ -49,8 +49,16 @@ def up(
     show_credentials: Annotated[
         bool, typer.Option("--show-credentials", help="Print passwords in the final summary.")
     ] = False,
+    wait_lock: Annotated[
+        str,
+        typer.Option(
+            "--wait-lock",
+            help="While another `up` holds this cluster's lock, wait this long for it (e.g. 30m; 0: fail at once).",
+        ),
+    ] = "10m",
 ) -> None:
     """Create the cluster and install the platform. Safe to re-run: finished steps are skipped."""
+    lock_wait = _lock_wait(wait_lock)
     loaded = load(
         config,
         **choice_flags(profile, kubeflow_version, manifests, apps, sizing),
@@ -70,7 +78,9 @@ def up(
         print_plan(steps)
         print_choice(loaded.config, common.new_runner, common.new_host())
         return
-    run_steps(steps, run_context(loaded))
+    ctx = run_context(loaded)
+    ctx.up_lock_wait = lock_wait
+    run_steps(steps, ctx)
     from kfbootstrap.access.summary import print_summary
 
     print_summary(loaded.config, show_credentials)
@@ -82,6 +92,15 @@ def _seconds(timeout: str | None) -> int | None:
     from kfbootstrap.durations import parse_duration
 
     return parse_duration(timeout)
+
+
+def _lock_wait(text: str) -> int:
+    """--wait-lock: a duration, or 0 for not at all."""
+    if text.strip() == "0":
+        return 0
+    from kfbootstrap.durations import parse_duration
+
+    return parse_duration(text, "--wait-lock")
 
 
 def register(app: typer.Typer) -> None:

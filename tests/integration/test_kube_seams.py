@@ -73,6 +73,8 @@ def test_a_user_whose_rbac_forbids_reading_a_steps_objects_gets_exit_1_and_the_s
     assert f"kubectl --context {RESTRICTED} auth can-i get" in hint and "RBAC" in hint
     assert "Traceback" not in result.text and "bug" not in result.text
     assert f"✗ {step[0].upper()}{step[1:]}" in result.err
+    # Leases in kube-system are forbidden to this user too: `up` goes on without its lock, and says so.
+    assert "warning: running without the up lock: cannot get Lease kube-system/kfbootstrap-up" in result.err
 
 
 def test_status_names_the_refusal_and_the_context_instead_of_a_bug(testbed, restricted_context, capsys):
