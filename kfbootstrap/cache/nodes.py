@@ -5,13 +5,15 @@ colon-separated list), afresh on every pull, so no restart is needed. Whether th
 /etc/containerd/certs.d depends on the node: containerd 2.2 and newer default it to
 "/etc/containerd/certs.d:/etc/docker/certs.d" (kind v0.32's nodes run 2.3), older ones default
 to nothing (kind v0.30's nodes run 2.1: without a config_path from the kind config they read no
-hosts.toml). So each node's containerd is asked for the config in force, defaults included
-(`containerd config dump`), rather than reading its config.toml.
+hosts.toml). So each node's containerd is asked for the config in force (`containerd config
+dump`) and for its version, rather than reading its config.toml: the 2.2+ default is applied
+when the CRI plugin starts and the dump still shows an empty config_path.
 """
 
 from __future__ import annotations
 
 import posixpath
+import re
 import sys
 from dataclasses import dataclass
 
@@ -43,9 +45,27 @@ class CertsD:
     why: str = ""
 
 
-def reads_certs_d(dump: str) -> bool:
-    """Does the CRI of this `containerd config dump` list CERTS_DIR in its registry config_path?
-    An empty or missing config_path reads nothing. ValueError, saying why, for text we cannot read."""
+# containerd 2.2 and later read this list when the CRI names neither a config_path nor a mirror.
+# The default is applied when the CRI plugin starts, so `containerd config dump` still shows ''.
+_DEFAULT_CONFIG_PATH = "/etc/containerd/certs.d:/etc/docker/certs.d"
+_FIRST_WITH_DEFAULT = (2, 2)
+
+
+def reads_certs_d(dump: str, containerd_version: str = "") -> bool:
+    """Does the CRI of this `containerd config dump` read hosts.toml from CERTS_DIR? An empty or
+    missing config_path reads nothing, unless `containerd --version` says 2.2 or later and no
+    mirror is set: then the built-in default list applies. ValueError, saying why, for text we
+    cannot read."""
+    registry = _registry_settings(dump)
+    config_path = registry.get("config_path") or ""
+    if not isinstance(config_path, str):
+        raise ValueError(f"its config dump has config_path {config_path!r}, not a string")
+    if not config_path and not registry.get("mirrors") and _has_default_config_path(containerd_version):
+        config_path = _DEFAULT_CONFIG_PATH
+    return any(posixpath.normpath(directory) == CERTS_DIR for directory in config_path.split(":") if directory)
+
+
+def _registry_settings(dump: str) -> dict:
     try:
         config = tomllib.loads(dump)
     except tomllib.TOMLDecodeError as exc:
@@ -57,22 +77,27 @@ def reads_certs_d(dump: str) -> bool:
     cri = (config.get("plugins") or {}).get(plugin)
     if not isinstance(cri, dict):
         raise ValueError(f"its config dump has no {plugin} plugin")
-    config_path = (cri.get("registry") or {}).get("config_path") or ""
-    if not isinstance(config_path, str):
-        raise ValueError(f"its config dump has config_path {config_path!r}, not a string")
-    return any(posixpath.normpath(directory) == CERTS_DIR for directory in config_path.split(":") if directory)
+    registry = cri.get("registry") or {}
+    return registry if isinstance(registry, dict) else {}
+
+
+def _has_default_config_path(version_line: str) -> bool:
+    """`containerd github.com/containerd/containerd/v2 v2.3.1 <revision>` → 2.3 ≥ 2.2."""
+    match = re.search(r"\sv?(\d+)\.(\d+)\.\d+", version_line)
+    return bool(match) and (int(match.group(1)), int(match.group(2))) >= _FIRST_WITH_DEFAULT
 
 
 def check(containers: Containers, node: str) -> CertsD:
-    """Ask the node's containerd (the config it runs with, defaults included)."""
+    """Ask the node's containerd (the config it runs with, defaults included, and its version)."""
     result = containers.containerd_config_dump(node)
     if not result.ok:
         said = (result.stderr.strip() or result.stdout.strip()).splitlines()
         return CertsD(
             node, None, f"`containerd config dump` failed: {said[-1] if said else f'exit {result.exit_code}'}"
         )
+    version = containers.containerd_version(node)
     try:
-        return CertsD(node, reads_certs_d(result.stdout))
+        return CertsD(node, reads_certs_d(result.stdout, version.stdout if version.ok else ""))
     except ValueError as exc:
         return CertsD(node, None, str(exc))
 

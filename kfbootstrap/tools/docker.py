@@ -234,6 +234,10 @@ class Containers:
         Never raises on the exit code: read .ok."""
         return self.runner.run(["docker", "exec", container, "containerd", "config", "dump"], check=False, timeout=60)
 
+    def containerd_version(self, container: str) -> Result:
+        """`containerd --version` in a Kind node. Never raises on the exit code: read .ok."""
+        return self.runner.run(["docker", "exec", container, "containerd", "--version"], check=False, timeout=60)
+
 
 _UNITS = {
     "B": 1,

@@ -15,7 +15,8 @@ from kfbootstrap.steps.cache import CacheStep
 from kfbootstrap.tools.docker import Containers, ContainerState
 from tests.fakes import FakeRunner
 
-# containerd 2.3.1 (kind v0.32's node): nothing in config.toml, the default list in force.
+# containerd 2.3.1 (kind v0.32's node), as it really prints it: config_path '' even though its
+# CRI reads the built-in default list (applied when the plugin starts, never shown in the dump).
 DUMP_2_3 = """\
 version = 4
 root = '/var/lib/containerd'
@@ -31,16 +32,22 @@ imports = ['/etc/containerd/config.toml']
       sandbox = 'registry.k8s.io/pause:3.10'
 
     [plugins.'io.containerd.cri.v1.images'.registry]
-      config_path = '/etc/containerd/certs.d:/etc/docker/certs.d'
+      config_path = ''
 
   [plugins.'io.containerd.cri.v1.runtime']
     enable_selinux = false
 """
 
 # containerd 2.1.4 (kind v0.30's node): no default, nothing set.
-DUMP_2_1 = DUMP_2_3.replace("version = 4", "version = 3").replace(
-    "config_path = '/etc/containerd/certs.d:/etc/docker/certs.d'", "config_path = ''"
-)
+DUMP_2_1 = DUMP_2_3.replace("version = 4", "version = 3")
+VERSION_2_3 = "containerd github.com/containerd/containerd/v2 v2.3.1 \n"
+VERSION_2_1 = "containerd github.com/containerd/containerd/v2 v2.1.4 \n"
+VERSION_1_7 = "containerd github.com/containerd/containerd v1.7.27 05044ec0a9a75232cad458027ca83437aae3f4da\n"
+
+
+def _path(dump: str, config_path: str) -> str:
+    return dump.replace("config_path = ''", f"config_path = '{config_path}'")
+
 
 # containerd 1.7 (config version 2), as kind's older node images print it.
 DUMP_1_7 = """\
@@ -59,21 +66,34 @@ root = "/var/lib/containerd"
 
 
 @pytest.mark.parametrize(
-    "dump, reads",
+    "dump, version, reads",
     [
-        (DUMP_2_3, True),
-        (DUMP_2_1, False),
-        (DUMP_2_3.replace("      config_path = '/etc/containerd/certs.d:/etc/docker/certs.d'\n", ""), False),
-        (DUMP_2_3.replace("/etc/containerd/certs.d:", ""), False),  # only Docker's directory
-        (DUMP_2_3.replace("'/etc/containerd/certs.d:", "'/etc/docker/certs.d:/etc/containerd/certs.d/:"), True),
-        (DUMP_1_7.format(config_path=""), False),
-        (DUMP_1_7.format(config_path="/etc/containerd/certs.d"), True),
-        (DUMP_1_7.format(config_path="/etc/containerd/certs.d.old"), False),
+        (DUMP_2_3, VERSION_2_3, True),
+        (DUMP_2_1, VERSION_2_1, False),
+        (_path(DUMP_2_1, "/etc/containerd/certs.d"), VERSION_2_1, True),
+        (DUMP_2_3.replace("      config_path = ''\n", ""), VERSION_2_3, True),
+        (
+            DUMP_2_3.replace(
+                "      config_path = ''\n",
+                "      [plugins.'io.containerd.cri.v1.images'.registry.mirrors.'docker.io']\n        endpoint = ['https://m.example']\n",
+            ),
+            VERSION_2_3,
+            False,
+        ),
+        (DUMP_2_3, "", False),
+        (_path(DUMP_2_3, "/etc/docker/certs.d"), VERSION_2_3, False),
+        (_path(DUMP_2_3, "/etc/docker/certs.d:/etc/containerd/certs.d/"), VERSION_2_3, True),
+        (DUMP_1_7.format(config_path=""), VERSION_1_7, False),
+        (DUMP_1_7.format(config_path="/etc/containerd/certs.d"), VERSION_1_7, True),
+        (DUMP_1_7.format(config_path="/etc/containerd/certs.d.old"), VERSION_1_7, False),
     ],
     ids=[
-        "2.3-default-list",
-        "2.1-empty",
-        "2.1-missing",
+        "2.3-built-in-default",
+        "2.1-no-default",
+        "2.1-patched-by-the-kind-config",
+        "2.3-missing",
+        "2.3-mirrors-mean-no-default",
+        "version-unknown-assumes-no-default",
         "docker-dir-only",
         "second-with-slash",
         "1.7-empty",
@@ -81,8 +101,8 @@ root = "/var/lib/containerd"
         "1.7-other-dir",
     ],
 )
-def test_reads_certs_d_from_the_dump_of_each_config_version(dump, reads):
-    assert nodes.reads_certs_d(dump) is reads
+def test_reads_certs_d_from_the_dump_and_the_version(dump, version, reads):
+    assert nodes.reads_certs_d(dump, version) is reads
 
 
 @pytest.mark.parametrize(
@@ -113,6 +133,8 @@ def _cluster(dumps: dict[str, str | None]) -> FakeRunner:
             )
         else:
             runner.on("docker", "exec", node, "containerd", "config", "dump", stdout=dump)
+            version = VERSION_2_1 if "version = 3" in dump else VERSION_2_3
+            runner.on("docker", "exec", node, "containerd", "--version", stdout=version)
     return runner
 
 
@@ -191,6 +213,7 @@ def test_a_node_that_ignores_certs_d_is_never_done(monkeypatch):
     monkeypatch.setattr(nodes, "configured", lambda containers, node, mirrors: True)
     assert not CacheStep(config).is_done(ctx)
     runner.on("docker", "exec", NODES[0], "containerd", "config", "dump", stdout=DUMP_2_3)
+    runner.on("docker", "exec", NODES[0], "containerd", "--version", stdout=VERSION_2_3)
     assert CacheStep(config).is_done(ctx)
 
 
