@@ -84,7 +84,9 @@ def _registry_settings(dump: str) -> dict:
 def _has_default_config_path(version_line: str) -> bool:
     """`containerd github.com/containerd/containerd/v2 v2.3.1 <revision>` → 2.3 ≥ 2.2."""
     match = re.search(r"\sv?(\d+)\.(\d+)\.\d+", version_line)
-    return bool(match) and (int(match.group(1)), int(match.group(2))) >= _FIRST_WITH_DEFAULT
+    if match is None:
+        return False
+    return (int(match.group(1)), int(match.group(2))) >= _FIRST_WITH_DEFAULT
 
 
 def check(containers: Containers, node: str) -> CertsD:
