@@ -11,6 +11,7 @@ namespaces, then the namespaces (which take their contents along), CRDs last.
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -154,23 +155,40 @@ def _find(rest: KubeRest, selector: str, workers: int) -> tuple[list[_Found], li
 # Answers to a list that mean no object of ours can be of that kind: it went away since discovery (404),
 # or it belongs to an aggregated API whose server is down (503), and kfbootstrap applies no such kinds.
 _NOTHING_OURS = (404, 503)
+# A busy server throttles (429; our client gives up on one with Retry-After, which is status 0 then) or
+# fails for a moment: asked again after 0.5, 1 and 2 s before the kind is called unlisted.
+LIST_ATTEMPTS = 4
+
+
+def _transient(exc: KubeRequestError) -> bool:
+    """Worth asking again: throttled, a passing server error, a connection refused or reset; not a
+    refusal (403) and not a server that did not answer in time (that would cost a timeout again)."""
+    if exc.status:
+        return exc.status in (429, 500, 502, 504)
+    return exc.response.failure != "timeout"
 
 
 def _list(rest: KubeRest, resource: Resource, selector: str) -> tuple[list[_Found], Unlisted | None]:
-    try:
-        listing = (
-            rest.get_json(
-                resource.collection_path(None), query={"labelSelector": selector}, accept=METADATA_LIST_ACCEPT
+    for attempt in range(LIST_ATTEMPTS):
+        try:
+            listing = (
+                rest.get_json(
+                    resource.collection_path(None), query={"labelSelector": selector}, accept=METADATA_LIST_ACCEPT
+                )
+                or {}
             )
-            or {}
-        )
-    except KubeRequestError as exc:
-        if exc.status in _NOTHING_OURS:
-            log.info("skipping %s: %s", resource.plural, exc)
-            return [], None
-        # Forbidden, or no answer: objects of ours of this kind would stay; the caller says so.
-        log.info("could not list %s: %s", resource.plural, exc)
-        return [], Unlisted(auth_name(resource), resource.namespaced, exc.status, exc.message, exc.hint or "")
+            break
+        except KubeRequestError as exc:
+            if exc.status in _NOTHING_OURS:
+                log.info("skipping %s: %s", resource.plural, exc)
+                return [], None
+            if _transient(exc) and attempt + 1 < LIST_ATTEMPTS:
+                log.debug("listing %s: %s (asking again)", resource.plural, exc.message)
+                time.sleep(0.5 * 2**attempt)
+                continue
+            # Forbidden, or no answer: objects of ours of this kind would stay; the caller says so.
+            log.info("could not list %s: %s", resource.plural, exc)
+            return [], Unlisted(auth_name(resource), resource.namespaced, exc.status, exc.message, exc.hint or "")
     found = []
     for item in listing.get("items") or []:
         meta = item.get("metadata") or {}

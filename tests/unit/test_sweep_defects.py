@@ -519,3 +519,60 @@ def test_a_file_where_the_forwards_directory_belongs_is_named_with_what_to_do(tm
         refused.value.hint
         == f"move it away (`mv {state / 'forwards'} {state / 'forwards'}.old`) or remove it, then re-run"
     )
+
+
+# ------------------------------------------------------------------ 6. a throttled list is asked again
+
+
+@pytest.fixture
+def throttling_server():
+    """An API server serving one kind, ConfigMaps, whose list answers 429 (priority and fairness, as a busy
+    server does) twice before it answers. Yields (port, list requests seen)."""
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server API)
+            path = self.path.split("?", 1)[0]
+            status, body = 200, {}
+            if path == "/apis":
+                body = {"kind": "APIGroupList", "groups": []}
+            elif path == "/api/v1":
+                resource = {"name": "configmaps", "kind": "ConfigMap", "namespaced": True, "verbs": ["list", "delete"]}
+                body = {"kind": "APIResourceList", "groupVersion": "v1", "resources": [resource]}
+            elif path == "/api/v1/configmaps":
+                seen.append(path)
+                if len(seen) <= 2:
+                    status, body = 429, {"kind": "Status", "code": 429, "message": "too many requests"}
+                else:
+                    body = {"kind": "ConfigMapList", "items": []}
+            else:
+                status = 404
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            if status == 429:
+                self.send_header("Retry-After", "0")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_down_keep_cluster_asks_a_throttled_list_again_before_calling_it_unlisted(throttling_server, tmp_path):
+    from kfbootstrap.kube.cleanup import delete_managed
+    from kfbootstrap.kube.client import api_client
+    from kfbootstrap.kube.rest import KubeRest, Timeouts
+
+    port, seen = throttling_server
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"http://127.0.0.1:{port}", "busy")
+    report = delete_managed(KubeRest(api_client("busy", str(kubeconfig)), context="busy", timeouts=Timeouts(2, 2)))
+    assert report.unlisted == [] and report.deleted == [] and report.failed == []
+    assert len(seen) == 3
