@@ -236,7 +236,8 @@ def test_expose_on_another_port_refuses_without_replace_and_says_what_it_replace
     old_pid = json.loads(started.out)[0]["pid"]
     wait_until(lambda: _ok(old_port), 30, what="request through the first forward")
 
-    for extra in ([], ["--background"]):  # a foreground forward would replace it just the same
+    # Background first: a foreground forward that were not refused would serve until Ctrl-C.
+    for extra in (["--background"], []):
         refused = run_cli(capsys, "expose", "grafana", "-n", namespace, "--port", new_port, *extra)
         assert refused.code == 2, refused.text
         assert (
