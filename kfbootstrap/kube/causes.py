@@ -41,7 +41,7 @@ _ERROR_NAME = re.compile(r"^(?:ErrImagePull|RegistryUnavailable|SignatureValidat
 _RPC = re.compile(r"^rpc error: code = \w+ desc = ")
 _DIAL = re.compile(
     r"(?P<proxy>proxyconnect tcp: )?dial tcp"
-    r"(?: (?P<addr>\[[0-9A-Fa-f:.]+\]:\d+|[^\s:\[\]]+:\d+)|: lookup (?P<name>[^\s:]+)(?: on \S+)?): (?P<why>.+)$"
+    r"(?: (?P<addr>\[[0-9A-Fa-f:.]+\]:\d+|[^\s:\[\]]+:\d+)|: lookup (?P<name>[^\s:]+)(?: on (?P<resolver>\S+))?): (?P<why>.+)$"
 )
 _STATUS = re.compile(r"unexpected status(?: code)? from \w+ request to (?P<url>https?://\S+?): (?P<why>\d{3}\b.*)$")
 _URL = re.compile(r'\b(?:Head|Get|Post|HEAD|GET|POST) "(?P<url>https?://[^"]+)": (?P<why>.+)$')
@@ -91,9 +91,10 @@ def pull_failure(message: str, image: str) -> tuple[str, str]:
     """(error class, endpoint) of a failed pull: what 26 pulls refused the same way have in common.
 
     The endpoint is a proxy or a local address dialled (`dial tcp 127.0.0.1:1`, the same for
-    every registry), else the registry's host from the request's URL (not the address its
-    name resolved to, which varies between pulls), the host looked up, or the image's
-    registry; the class is the error at the bottom, never the image.
+    every registry), the DNS server a failed lookup asked (the same for every registry), else the
+    registry's host from the request's URL (not the address its name resolved to, which varies
+    between pulls), the host looked up, or the image's registry; the class is the error at the
+    bottom, never the image.
     """
     text = _SOCKETS.sub("", _innermost(message))
     lowered = text.lower()
@@ -102,6 +103,8 @@ def pull_failure(message: str, image: str) -> tuple[str, str]:
         why = dial["why"].strip()
         if dial["proxy"]:  # every registry goes through the proxy: it is the endpoint that fails
             return why, f"{dial['addr'] or dial['name']} (proxy)"
+        if dial["resolver"]:  # every registry's name is asked of the same DNS server: it is what fails
+            return f"DNS lookup: {why}", dial["resolver"]
         if dial["name"]:
             return f"lookup: {why}", dial["name"]
         url = _URL.search(text)
@@ -158,6 +161,12 @@ def _pull_hint(why: str, endpoint: str) -> str:
         return (
             f"the nodes do not trust {endpoint}'s TLS certificate: a proxy that intercepts TLS needs its CA "
             "trusted by the nodes' containerd; or use the image cache (cache.registries)"
+        )
+    if lowered.startswith("dns lookup"):
+        return (
+            f"the nodes' DNS server {endpoint} cannot resolve the registries: check this "
+            "machine's DNS and network (Docker's embedded DNS forwards to the host's resolvers) and its proxy; "
+            "`kfbootstrap images pull` fills the image cache while the network works"
         )
     if "no space left" in lowered:
         return "a node's disk is full: free space where Docker keeps its data (`docker system df`)"

@@ -144,6 +144,29 @@ def test_26_images_refused_the_same_way_are_one_cause(proxy):
     assert "images pull" in group.cause.hint
 
 
+def test_lookups_that_time_out_at_one_dns_server_are_one_cause_whatever_the_registry():
+    """Seen on the Kind ground (kind v0.32-like node, no network): Prometheus's and Grafana's images
+    from quay.io, docker.io and registry.k8s.io all failed at the nodes' DNS server. One cause."""
+    pods = []
+    for i, (image, host) in enumerate(
+        [
+            ("quay.io/prometheus/node-exporter:v1.12.1", "quay.io"),
+            ("docker.io/library/busybox:1.31.1", "registry-1.docker.io"),
+            ("registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.20.0", "registry.k8s.io"),
+        ]
+    ):
+        message = (
+            f'failed to pull and unpack image "{image}": failed to resolve reference "{image}": failed to do '
+            f'request: Head "https://{host}/v2/x/manifests/v1": dial tcp: lookup {host} on 172.27.0.1:53: '
+            f"read udp 172.27.0.2:{38182 + i}->172.27.0.1:53: i/o timeout"
+        )
+        pods.append(pulling(f"w{i}", image, i == 1, message))
+    groups, rest = group_by_cause(problems_of(pods))
+    assert rest == [] and len(groups) == 1
+    assert groups[0].cause.title == "image pulls fail: DNS lookup: i/o timeout (172.27.0.1:53)"
+    assert "DNS server 172.27.0.1:53" in groups[0].cause.hint
+
+
 def test_a_refusal_at_the_registrys_own_address_groups_by_registry_not_by_address():
     """Round-robin DNS gives each pull another address of registry-1.docker.io: the registry is the endpoint."""
     message = (
@@ -165,7 +188,7 @@ def test_a_refusal_at_the_registrys_own_address_groups_by_registry_not_by_addres
             '"https://ghcr.io/v2/dexidp/dex/manifests/v2.43.1": dial tcp: lookup ghcr.io on 10.96.0.10:53: read '
             "udp 10.244.1.3:40215->10.96.0.10:53: i/o timeout",
             "ghcr.io/dexidp/dex:v2.43.1",
-            ("lookup: i/o timeout", "ghcr.io"),
+            ("DNS lookup: i/o timeout", "10.96.0.10:53"),
         ),
         (
             'rpc error: code = NotFound desc = failed to pull and unpack image "docker.io/kubeflow/nope:v9": '
