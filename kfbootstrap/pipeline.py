@@ -45,11 +45,23 @@ def build_steps(config: Config) -> list[Step]:
         from kfbootstrap.steps.wait import WaitStep
 
         steps.append(WaitStep())
+    if not config.cluster.existing and _has_kept_forwards(config):
+        from kfbootstrap.steps.kept_forwards import KeptForwardsStep
+
+        steps.append(KeptForwardsStep())  # before ForwardsStep: the same targets keep their ports
     if config.forwards.auto:
         from kfbootstrap.steps.forwards import ForwardsStep
 
         steps.append(ForwardsStep(config))
     return steps
+
+
+def _has_kept_forwards(config: Config) -> bool:
+    """Did `kfbootstrap stop` end forwards of this cluster that a start must serve again?"""
+    from kfbootstrap import paths
+    from kfbootstrap.lifecycle.kept_forwards import kept_file
+
+    return kept_file(paths.state_dir() / "clusters" / config.cluster.name).is_file()
 
 
 def _component_step(component: Component, config: Config) -> Step:

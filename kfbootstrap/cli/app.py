@@ -24,7 +24,9 @@ from kfbootstrap.cli import (
     passwd,
     render,
     smoke,
+    start,
     status,
+    stop,
     up,
 )
 
@@ -49,7 +51,23 @@ def _global(verbose: bool = typer.Option(False, "--verbose", "-v", help="Show de
     setup_logging(verbose)
 
 
-for module in (up, down, status, expose, creds, passwd, doctor, render, smoke, diagnose, images, cache, config_cmd):
+for module in (
+    up,
+    down,
+    stop,
+    start,
+    status,
+    expose,
+    creds,
+    passwd,
+    doctor,
+    render,
+    smoke,
+    diagnose,
+    images,
+    cache,
+    config_cmd,
+):
     module.register(app)
 
 
@@ -143,6 +161,8 @@ def invoke(argv: list[str] | None = None) -> int:
 _AFTER_INTERRUPT = {
     "up": "re-run `kfbootstrap up`: finished steps are skipped and the rest resumes",
     "images": "re-run the same command: images already pulled are skipped",
+    "start": "re-run `kfbootstrap start` (or `up`): it starts what is still stopped and continues",
+    "stop": "re-run `kfbootstrap stop` to stop what still runs, or `kfbootstrap start` to bring all back",
     "expose": "the forward stopped; `kfbootstrap expose TARGET --background` keeps one running without a terminal",
 }
 MAX_SHOWN = 600  # characters of a message or hint: a bad 50 MB value is not echoed whole

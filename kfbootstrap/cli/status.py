@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 def status(config: ConfigOption = None, context: ClusterContextOption = None, json_output: JsonOption = False) -> None:
     """Show each component's version, readiness, forward and URL."""
     loaded = load(config, cluster__context=context)
+    if _said_stopped(loaded.config, json_output):
+        return
     from kfbootstrap.access.status import collect
     from kfbootstrap.context import api_timeouts
     from kfbootstrap.kube.api import Kube
@@ -51,6 +53,43 @@ def status(config: ConfigOption = None, context: ClusterContextOption = None, js
 
         ui.out.print(f"  image cache: {cache['summary']}")
     _print_apps(apps)
+
+
+def _said_stopped(config, json_output: bool) -> bool:
+    """A cluster kfbootstrap created whose nodes do not all run: say `stopped` and how to start it (its API
+    server cannot answer the rest)."""
+    from kfbootstrap.cli.common import new_runner
+    from kfbootstrap.errors import KfbError
+    from kfbootstrap.lifecycle.nodes import PARTLY_STOPPED, STOPPED, cluster_state, kind_nodes
+    from kfbootstrap.lifecycle.ownership import created_by_us
+
+    if config.cluster.existing or not created_by_us(config.cluster.name):
+        return False
+    try:
+        state = cluster_state(kind_nodes(new_runner(), config.cluster.name))
+    except KfbError:
+        return False  # no docker or kind here: the cluster's API server may still answer
+    if state not in (STOPPED, PARTLY_STOPPED):
+        return False
+    how = "kfbootstrap start"
+    if json_output:
+        typer.echo(
+            json.dumps(
+                {
+                    "context": config.kube_context,
+                    "cluster": config.cluster.name,
+                    "state": "stopped",
+                    "nodes": state,
+                    "start": how,
+                },
+                indent=2,
+            )
+        )
+    else:
+        from kfbootstrap import ui
+
+        ui.out.print(f"cluster {config.cluster.name}: stopped ({state} nodes); start it with `{how}`", markup=False)
+    return True
 
 
 def _not_ready(config, kube, workloads) -> "NotReady":

@@ -240,16 +240,33 @@ class ClusterStep(Step):
 
     def __init__(self, config: Config) -> None:
         self.title = f"Create Kind cluster {config.cluster.name}"
+        self._resume = False  # set by is_done: the cluster exists and is to be started
 
     def describe(self) -> str:
         return "Create the Kind cluster from kind-config.yaml (reused when it already exists and answers)"
 
     def is_done(self, ctx: RunContext) -> bool:
-        return Kind(ctx.runner).exists(ctx.config.cluster.name) and kube_api_ready(ctx, ctx.config.kube_context)
+        from kfbootstrap.lifecycle.start import created_completely, needs_start
+
+        if not Kind(ctx.runner).exists(ctx.config.cluster.name):
+            return False
+        if needs_start(ctx):  # stopped, or its host rebooted: started, never re-created
+            self._resume = True
+        elif kube_api_ready(ctx, ctx.config.kube_context):
+            return True
+        else:  # all nodes run but the API server does not answer (yet)
+            self._resume = created_completely(ctx)
+        if self._resume:
+            self.title = f"Start Kind cluster {ctx.config.cluster.name}"
+        return False
 
     def run(self, ctx: RunContext) -> str | None:
         kind = Kind(ctx.runner)
         name = ctx.config.cluster.name
+        if self._resume:
+            from kfbootstrap.lifecycle.start import start_nodes
+
+            return start_nodes(ctx)
         if kind.exists(name):
             # Listed but not answering: an interrupted create. kind cannot resume one, so start over.
             ui.warn(f"cluster {name} exists but its API server does not answer; deleting and re-creating it")

@@ -155,6 +155,36 @@ class Containers:
     def stop(self, name: str) -> None:
         self.runner.run(["docker", "stop", "--time", "5", name], timeout=60)
 
+    def stop_together(self, names: list[str], grace_seconds: int = 5) -> None:
+        """`docker stop` of several containers in one call (Docker stops them in parallel). A Kind node's
+        systemd ignores SIGTERM, so each is killed after `grace_seconds`, as `docker stop` does."""
+        if names:
+            self.runner.run(["docker", "stop", "--time", str(grace_seconds), *names], timeout=120)
+
+    def start_together(self, names: list[str]) -> None:
+        if names:
+            self.runner.run(["docker", "start", *names], timeout=120)
+
+    def ipv4_addresses(self, name: str) -> list[str]:
+        """The container's IPv4 addresses on its Docker networks (none while it is stopped)."""
+        result = self.runner.run(
+            [
+                "docker",
+                "container",
+                "inspect",
+                name,
+                "--format",
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+            ],
+            check=False,
+            timeout=30,
+        )
+        return result.stdout.split() if result.ok else []
+
+    def exec_in(self, container: str, script: str, timeout: float = 60) -> Result:
+        """`sh -c script` inside a running container (a Kind node). Never raises on the exit code: read .ok."""
+        return self.runner.run(["docker", "exec", container, "sh", "-c", script], check=False, timeout=timeout)
+
     def remove(self, name: str) -> None:
         self.runner.run(["docker", "rm", "--force", name], timeout=60)
 

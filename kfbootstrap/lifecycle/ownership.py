@@ -1,0 +1,35 @@
+"""Which Kind cluster a command means, and whether kfbootstrap created it (only those are stopped or started)."""
+
+from __future__ import annotations
+
+import re
+
+from kfbootstrap import paths
+from kfbootstrap.config import Config
+from kfbootstrap.errors import UsageError
+
+_KIND_CONTEXT = re.compile(r"kind-([a-z0-9]([-a-z0-9]*[a-z0-9])?)")
+
+
+def created_by_us(cluster: str) -> bool:
+    """`up` writes clusters/<name>/kind-config.yaml in our state dir before it creates a cluster (the rule
+    `down` follows too): a cluster `kind create` made by hand has none."""
+    return (paths.state_dir() / "clusters" / cluster / "kind-config.yaml").is_file()
+
+
+def cluster_of_context(context: str | None) -> str | None:
+    """`--context kind-<name>` names the Kind cluster <name> when kfbootstrap created it; else None."""
+    match = _KIND_CONTEXT.fullmatch(context or "")
+    return match.group(1) if match and created_by_us(match.group(1)) else None
+
+
+def require_ours(config: Config, command: str) -> str:
+    """The name of the Kind cluster `command` acts on; UsageError for a cluster kfbootstrap did not create."""
+    if config.cluster.existing or not created_by_us(config.cluster.name):
+        where = f"context {config.kube_context or '(current)'}" if config.cluster.existing else config.cluster.name
+        raise UsageError(
+            f"kfbootstrap did not create the cluster {where} and never {'stops' if command == 'stop' else 'starts'} it",
+            hint=f"`kfbootstrap {command}` acts only on Kind clusters `kfbootstrap up` created (pass --name, or "
+            "--context kind-<name>); stop or start another cluster with the tool that made it",
+        )
+    return config.cluster.name
