@@ -29,3 +29,11 @@ def test_image_cache_bench_quick_prints_its_ratios(ground):
         assert name in found, f"no `ratio {name}: ...x` line; ratios printed: {found}"
         assert math.isfinite(found[name]) and found[name] >= 0, f"ratio {name} is {found[name]}"  # 0: all cached
     assert "image cache benchmark: 1 images" in result.stdout
+
+
+@pytest.mark.timeout(1800)  # one cluster: a fresh `up`, `stop`, `start`, `down`
+def test_stop_start_bench_quick_prints_its_ratio(ground):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KFBOOTSTRAP_")}
+    result = run_quick("stop_start.py", env, timeout=1500)
+    assert_positive(ratios(result.stdout), "start/fresh up")
+    assert "start's cluster step: ✓ Start Kind cluster" in result.stdout
