@@ -27,6 +27,7 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -61,7 +62,8 @@ class Run:
             KFBOOTSTRAP_CACHE_DIR=str(work / "cache"),
         )
         self.config = work / "kfbootstrap.yaml"
-        self.base = {
+        self.workers = workers
+        self.base: dict[str, Any] = {
             "cluster": {"name": NAME, "workers": workers, "node_image": g["KFB_KIND_NODE_IMAGE"]},
             "components": dict.fromkeys(OFF, False),
             "forwards": {"auto": False},
@@ -161,7 +163,7 @@ def main() -> int:
             cwd=work,
         )
     found = next((line.strip() for line in said.splitlines() if "Start Kind cluster" in line and "✓" in line), "")
-    print(f"stop/start benchmark: {r.base['cluster']['workers']} workers, node image {g['KFB_KIND_NODE_IMAGE']}")
+    print(f"stop/start benchmark: {r.workers} workers, node image {g['KFB_KIND_NODE_IMAGE']}")
     print(f"fresh up (create, load the image, apply, ready, forward answers): {fresh:.1f}s")
     print(f"stop: {stopped:.1f}s")
     print(f"start (until the workload is ready and the forward answers on the same port): {start:.1f}s")

@@ -60,6 +60,27 @@ def paused(ground, tmp_path_factory):
         session.delete_cluster()
 
 
+def started_at(node: str) -> tuple[str, str]:
+    return instant(inspect(node, "{{.State.StartedAt}}"))
+
+
+def finished_at(node: str) -> tuple[str, str]:
+    return instant(inspect(node, "{{.State.FinishedAt}}"))
+
+
+def inspect(node: str, template: str) -> str:
+    return subprocess.run(
+        ["docker", "inspect", "-f", template, node], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def instant(text: str) -> tuple[str, str]:
+    """Docker's RFC 3339 UTC time as (seconds, nanoseconds) strings that compare in order (it trims the
+    fraction's trailing zeros)."""
+    seconds, _, fraction = text.rstrip("Z").partition(".")
+    return seconds, fraction.ljust(9, "0")
+
+
 def assert_all_back(session, result) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert session.kubectl("get", "--raw", "/readyz").stdout == "ok"
@@ -79,6 +100,12 @@ def test_stop_leaves_no_node_running(paused):
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     running = nodes_running(NAME)
     assert len(running) == 3 and not any(running.values()), running
+    # the workers first, the control plane last (the order the unit tests assert on the recorded calls)
+    workers, control_plane = (
+        stopped.stderr.index(f"✓ Stop {NAME}-worker"),
+        stopped.stderr.index(f"✓ Stop {NAME}-control-plane"),
+    )
+    assert workers < control_plane and finished_at(f"{NAME}-worker") <= finished_at(f"{NAME}-control-plane")
     stats = subprocess.run(["docker", "stats", "--no-stream", "--format", "{{.Name}}"], capture_output=True, text=True)
     assert not set(stats.stdout.split()) & set(running), "docker stats still counts a node's memory"
     assert get(paused.port) is None, "the forward was stopped with the cluster"
@@ -89,6 +116,9 @@ def test_stop_leaves_no_node_running(paused):
 def test_start_brings_everything_back(paused):
     started = paused.kfb("start", timeout=900)
     assert "Start Kind cluster" in started.stderr, started.stderr
+    assert "node addresses" in started.stderr  # it says what it found, changed or not
+    control_plane = started_at(f"{NAME}-control-plane")
+    assert all(control_plane <= started_at(node) for node in nodes_running(NAME)), "control plane first"
     assert_all_back(paused, started)
 
 
