@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from kfbootstrap import image_platforms
-from kfbootstrap.cache.registries import parse_image
+from kfbootstrap.image_refs import parse_image
 from kfbootstrap.config import Config
 from kfbootstrap.steps.preflight import OK, WARN, collect_findings
 from tests.fakes import FakeHost, healthy_runner
