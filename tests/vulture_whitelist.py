@@ -52,10 +52,11 @@ _._apps_list  # pydantic validator (kfbootstrap/config.py)
 _._apps_known  # pydantic validator (kfbootstrap/config.py)
 _._steps_follow_apps  # pydantic validator (kfbootstrap/config.py)
 _.kserve  # set by Config._steps_follow_apps, read through components.on()/enabled()
-needs_markdown  # README's generated tables, made by tests/unit/test_apps_readme.py (kfbootstrap/apps/report.py)
-readme_block  # likewise
-catalog_namespace  # release fact (kfbootstrap/releases.py), read by tests and the README's supported-releases table
+needs_markdown  # the docs' generated tables, made by tests/unit/test_apps_docs.py (kfbootstrap/apps/report.py)
+docs_block  # likewise
+catalog_namespace  # release fact (kfbootstrap/releases.py), read by tests and the docs' supported-releases table
 poddefaults_webhook  # release fact (kfbootstrap/releases.py), read by tests
 _.kubernetes  # release fact (kfbootstrap/releases.py): the tested node's Kubernetes, read by tests
+_.date  # release fact (kfbootstrap/releases.py): read by the docs' supported-releases table test
 _.on_broken_pipe  # rich calls it (kfbootstrap/ui.py, _Console)
 _.quiet  # rich's Console reads it (kfbootstrap/ui.py, _Console.on_broken_pipe)
