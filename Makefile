@@ -21,7 +21,7 @@ PYTEST_ARGS ?=
 .PHONY: help venv up down status doctor lint docs test unit integration testbed kindground e2e bench bench-quick clean
 
 help:
-	@sed -n '1,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '/^[^#]/q; s/^# \{0,1\}//p' Makefile
 
 # Running needs the package and its dependencies only.
 $(RUN_STAMP): pyproject.toml
