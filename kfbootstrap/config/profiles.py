@@ -17,7 +17,7 @@ PROFILE_PRESETS: dict[str, dict[str, Any]] = {
         "timeouts": {"ready": 1200},
     },
     "ci": {"forwards": {"auto": False}, "timeouts": {"ready": 2700}},
-    # Kubeflow Pipelines and what it needs, its object store included; nothing else (README, 'Profiles').
+    # Kubeflow Pipelines and what it needs, its object store included; nothing else (docs/profiles-and-apps.md, 'Profiles').
     "pipelines": {
         "cluster": {"workers": 1},
         "kubeflow": {"apps": ["pipelines"], "sizing": "laptop"},
@@ -41,7 +41,7 @@ PROFILE_NEEDS = {
     "full": ProfileNeeds(12, 4, 16, 8),
     "minimal": ProfileNeeds(8, 4, 12, 6),
     "ci": ProfileNeeds(12, 4, 16, 8),
-    # Laptop sizing: 4.27 GiB requested with Kind's own pods (README's table), under 75% of 6 GiB; so an
+    # Laptop sizing: 4.27 GiB requested with Kind's own pods (the table in docs/profiles-and-apps.md), under 75% of 6 GiB; so an
     # 8 GB laptop passes before a render is at hand too (then the measured requests decide).
     "pipelines": ProfileNeeds(6, 2, 8, 4),
 }
