@@ -346,7 +346,7 @@ def test_up_step_starts_forwards_and_summary_hides_passwords(platform, monkeypat
     )
     config = load_config().config
     ctx = RunContext(config=config, runner=None)  # type: ignore[arg-type] - the step runs no commands
-    step = ForwardsStep(config)
+    step = ForwardsStep()
     assert not step.is_done(ctx)
     assert step.run(ctx) == "2 running"
     assert step.is_done(ctx)
@@ -366,7 +366,7 @@ def test_up_step_starts_forwards_and_summary_hides_passwords(platform, monkeypat
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", ports[0]))
         holder.listen(1)
-        note = ForwardsStep(config).run(ctx)
+        note = ForwardsStep().run(ctx)
     assert note == "1 running; not started: grafana"
     assert "forward for grafana not started: port" in capsys.readouterr().err
 

@@ -58,7 +58,7 @@ def _step(bed: Testbed, manifests: Path, monkeypatch, apps: list[str] | None, **
         **settings,
     }
     config = load_config(flags=flags, env={}, cwd=manifests.parent).config
-    return KubeflowStep(config), RunContext(config=config, runner=ShRunner())
+    return KubeflowStep(), RunContext(config=config, runner=ShRunner())
 
 
 def _apply(bed: Testbed, manifests: Path, monkeypatch, apps: list[str] | None, **settings: Any) -> str:

@@ -101,7 +101,7 @@ def installed(example, tmp_path_factory):
         config = _config(bed, manifests)
         controller = stack.enter_context(ProfileControllerStandIn(bed, PROFILE_NAMESPACE))
         began = time.monotonic()
-        note = KubeflowStep(config).run(_context(config))
+        note = KubeflowStep().run(_context(config))
         seconds = time.monotonic() - began
         print(
             f"\n26.03.1 example: applied in {seconds:.1f}s ({note}); profile namespace stood in for after "
@@ -147,10 +147,7 @@ def test_kserve_and_model_registry_apply_nothing_beyond_example(installed, examp
     manifests, _ = example
     monkeypatch.setenv("KUBECONFIG", bed.kubeconfig)
     config = _config(bed, manifests, **{"timeouts.ready": 240})
-    assert (
-        KServeStep(config).run(_context(config))
-        == f"not applied separately: KServe comes with the example of {RELEASE}"
-    )
+    assert KServeStep().run(_context(config)) == f"not applied separately: KServe comes with the example of {RELEASE}"
     began = time.monotonic()
     note = ModelRegistryStep().run(_context(config))
     print(f"\nmodel registry ready after {time.monotonic() - began:.1f}s")
