@@ -591,10 +591,12 @@ def test_diagnose_bundle_holds_the_evidence_and_no_secret(bed, leaky_cluster, pl
 
 def test_up_s_not_ready_table_quotes_a_crash_looping_container_s_last_log_lines(bed, leaky_cluster):
     """The readiness wait reads the crashing container's log through the adapter (its previous run first)."""
-    from kfbootstrap.kube.api import PODS, Kube
+    from kfbootstrap.kube.api import PODS
+    from kfbootstrap.kube.client import connect
     from kfbootstrap.kube.readiness import _with_logs
+    from kfbootstrap.kube.rest import Timeouts
 
-    kube = Kube.connect(bed.context, bed.kubeconfig)
+    kube = connect(bed.context, Timeouts(), bed.kubeconfig)
     pod = kube.get(PODS, "crashy", "kubeflow")
     assert pod is not None
     detail = _with_logs(kube, pod, "pod crashy: CrashLoopBackOff")
