@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from kfbootstrap.apps.catalog import CATALOG_26_03_1 as CATALOG
+from kfbootstrap.release_parts import CATALOG_26_03_1 as CATALOG
 from kfbootstrap.apps.select import PART_LABEL, select
 from kfbootstrap.config import profile_config
 from kfbootstrap.kube.objects import COMPONENT_LABEL, WEBHOOK_KINDS, dump_manifests, parse_manifests
