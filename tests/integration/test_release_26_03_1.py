@@ -28,6 +28,7 @@ from kfbootstrap.releases import PROFILE_NAMESPACE
 from tests.cli_helpers import run_cli
 from tests.integration.conftest import _locate
 from tests.shared_fixtures import render_without_webhooks
+from tests.seaweedfs import SeaweedS3
 from tests.smoke_standins import Platform
 from tests.testbed.cluster import Testbed, wait_until
 
@@ -248,8 +249,12 @@ SMOKE_BACKENDS = [
 ]
 
 
-def test_smoke_passes_through_forwards_to_the_example_s_pods(cli, capsys, tmp_path):
-    with Platform(secret_key="minio123") as platform, contextlib.ExitStack() as forwards:
+def test_smoke_passes_through_forwards_to_the_example_s_pods(cli, capsys, tmp_path, weed_binary):
+    with (
+        SeaweedS3(weed_binary, "minio", "minio123") as store,  # the example's key pair, as the cluster has it
+        Platform(object_store=store) as platform,
+        contextlib.ExitStack() as forwards,
+    ):
         for key, namespace, deployment, port in SMOKE_BACKENDS:
             _wait_available(cli, namespace, deployment)
             pods = json.loads(cli.kubectl("get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
@@ -257,7 +262,7 @@ def test_smoke_passes_through_forwards_to_the_example_s_pods(cli, capsys, tmp_pa
             assert names, f"no pod of {namespace}/{deployment}"
             for pod in names:
                 forwards.enter_context(
-                    cli.cluster_port_forward(platform.apps[key].port, namespace=namespace, pod=pod, ports=[port])
+                    cli.cluster_port_forward(platform.port(key), namespace=namespace, pod=pod, ports=[port])
                 )
 
         def smoke():
