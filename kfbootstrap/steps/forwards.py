@@ -19,15 +19,18 @@ class ForwardsStep(Step):
     name = "forwards"
     title = "Start port-forwards"
 
-    def describe(self, ctx: RunContext) -> str:
-        names = ", ".join(f"{t.name}" for t in enabled_targets(ctx.config)) or "none enabled"
+    def __init__(self, config: Config) -> None:
+        self.targets = enabled_targets(config)
+
+    def describe(self) -> str:
+        names = ", ".join(f"{t.name}" for t in self.targets) or "none enabled"
         return f"Start background port-forwards ({names}); skipped with --no-expose or forwards.auto: false"
 
     def is_done(self, ctx: RunContext) -> bool:
         from kfbootstrap.access import forwards
 
         address = _address(ctx.config, warn=False)
-        for target in enabled_targets(ctx.config):
+        for target in self.targets:
             record = forwards.find_record(target.name)
             if record is None or not forwards.process_alive(record.pid):
                 return False
@@ -44,7 +47,7 @@ class ForwardsStep(Step):
 
         address = _address(ctx.config, warn=True)
         started, failed = 0, []
-        for target in enabled_targets(ctx.config):
+        for target in self.targets:
             try:
                 p = plan(target, ctx.config, ctx.kube, address=address)
                 ensure_background(p, ctx.config)

@@ -27,6 +27,7 @@ from kfbootstrap.errors import ConfigError
 from kfbootstrap.steps.base import Step
 
 if TYPE_CHECKING:
+    from kfbootstrap.config import Config
     from kfbootstrap.manifests import Render
 
 NAMESPACE = "kubeflow"
@@ -37,10 +38,10 @@ class ModelRegistryStep(Step):
     name = "model_registry"
     title = "Install the model registry"
 
-    def __init__(self) -> None:
+    def __init__(self, config: "Config | None" = None) -> None:
         self._render: tuple[list["Render"], str] | None = None
 
-    def describe(self, ctx: RunContext) -> str:
+    def describe(self) -> str:
         return (
             "Apply the model registry overlays (db, istio[, csi]) into namespace kubeflow and wait until it is ready"
             " (releases whose example brings it, like 26.03.1's Kubeflow Hub: only wait)"

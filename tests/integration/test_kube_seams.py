@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kfbootstrap import components
 from tests.cli_helpers import run_cli
 from tests.integration.test_addons import DockerFakingRunner, use_testbed_kubeconfig, write_config
 from tests.testbed.cluster import helm_binaries, wait_until
@@ -43,7 +42,15 @@ def restricted_context(testbed, namespace, tmp_path, monkeypatch):
     return RESTRICTED
 
 
-ONLY = {name: False for name in components.names()}
+ONLY = {
+    "kubeflow": False,
+    "kserve": False,
+    "metallb": False,
+    "prometheus": False,
+    "grafana": False,
+    "model_registry": False,
+    "object_store": False,
+}
 
 
 @pytest.mark.parametrize(

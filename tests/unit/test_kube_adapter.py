@@ -28,7 +28,7 @@ from kfbootstrap.kube.workloads import workload_from
 
 @pytest.fixture
 def adapter(tmp_path):
-    """The adapter as a run builds it (kube.client.connect), from a kubeconfig whose server is 127.0.0.1:<port>."""
+    """Kube.connect as a run builds it, from a kubeconfig whose server is 127.0.0.1:<port>."""
     import yaml
 
     def build(port: int, read: float = 1.0) -> Kube:
@@ -45,9 +45,7 @@ def adapter(tmp_path):
                 }
             )
         )
-        from kfbootstrap.kube.client import connect
-
-        return connect("kind-test", Timeouts(connect=1.0, read=read), str(kubeconfig))
+        return Kube.connect("kind-test", str(kubeconfig), timeouts=Timeouts(connect=1.0, read=read))
 
     return build
 
