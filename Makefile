@@ -51,10 +51,12 @@ status: $(RUN_STAMP)
 doctor: $(RUN_STAMP)
 	$(BIN)/kfbootstrap doctor $(ARGS)
 
-# The real control plane the integration tests run against; cached outside the
-# checkout by version, so this is a no-op after the first (slow) build.
+# The real control plane the integration tests run against, and SeaweedFS's weed (the real
+# S3 server the object-store smoke check is tested against); cached outside the checkout
+# by version, so this is a no-op after the first (slow) build.
 testbed:
 	bash tests/testbed/build.sh
+	bash tests/testbed/build_seaweedfs.sh
 
 # The Kind test ground (tests/kind): a running Docker engine, the pinned kind
 # binary and an offline node image, all cached; a no-op once built.

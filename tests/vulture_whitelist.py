@@ -3,8 +3,17 @@
 # (urllib redirect_request, __exit__, signal handlers), and helpers only the tests use.
 # Regenerate with `vulture kfbootstrap --min-confidence 60 --make-whitelist`, then remove what is really dead.
 secret_fields  # unused variable (kfbootstrap/access/creds.py:46)
-grafana_creds  # creds readers, looked up by target name (kfbootstrap/access/creds.py read_creds)
+grafana_creds  # creds readers, named by reference in kfbootstrap/components.py (Creds.reader)
 kubeflow_creds
+dashboard_redirects_to_dex  # smoke checks, named by reference in kfbootstrap/components.py (SmokeCheck.run)
+dex_login
+pipelines_healthz
+pipelines_list
+model_registry_list
+object_store_list_buckets
+grafana_health
+prometheus_ready
+run_tiny_pipeline
 ready_pods  # unused variable (kfbootstrap/access/forwards.py:143)
 _global  # unused function (kfbootstrap/cli/app.py:29)
 frame  # unused variable (kfbootstrap/cli/app.py:52)
@@ -33,16 +42,12 @@ last_error_at  # unused variable (kfbootstrap/kube/portforward.py:95)
 COMPONENT_SCOPES  # unused variable (kfbootstrap/kube/readiness.py:37)
 _.raiseExceptions  # unused attribute (kfbootstrap/logsetup.py:42)
 exc_info  # unused variable (kfbootstrap/smoke/forwards.py:38)
-_.redirect_request  # unused method (kfbootstrap/smoke/http.py:44)
-msg  # unused variable (kfbootstrap/smoke/http.py:44)
-newurl  # unused variable (kfbootstrap/smoke/http.py:44)
-req  # unused variable (kfbootstrap/smoke/http.py:44)
-EMPTY_SHA256  # unused variable (kfbootstrap/smoke/sigv4.py:17)
+_.max_redirects  # requests.Session settings (kfbootstrap/smoke/http.py)
+_.trust_env
 KServeStep  # unused class (kfbootstrap/steps/kserve.py:16)
 KubeflowStep  # unused class (kfbootstrap/steps/kubeflow.py:88)
 MetallbStep  # unused class (kfbootstrap/steps/metallb.py:83)
 ModelRegistryStep  # unused class (kfbootstrap/steps/model_registry.py:32)
-PrometheusStep  # unused class (kfbootstrap/steps/monitoring.py:27)
 GrafanaStep  # unused class (kfbootstrap/steps/monitoring.py:31)
 ObjectStoreStep  # unused class (kfbootstrap/steps/object_store.py:16)
 _.caption  # unused attribute (kfbootstrap/steps/wait.py:110)

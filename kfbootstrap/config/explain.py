@@ -9,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from kfbootstrap.config.schema import Config
 from kfbootstrap.errors import ConfigError
+from kfbootstrap.release_parts import CATALOGS
 from kfbootstrap.releases import DEFAULT_RELEASE
 
 
@@ -41,8 +42,6 @@ def _hint_for(error: Mapping[str, Any], key: str) -> str:
         valid = _valid_keys(parent)
         return f"valid keys{f' under {parent}' if parent else ''}: {', '.join(valid)}" if valid else "remove the key"
     if key == "kubeflow.apps" and "parts table" in str(error["msg"]):
-        from kfbootstrap.apps.catalog import CATALOGS
-
         release = DEFAULT_RELEASE if DEFAULT_RELEASE in CATALOGS else list(CATALOGS)[-1]
         return (
             f"use --kubeflow-version {release}, or leave kubeflow.apps (and the pipelines profile, "

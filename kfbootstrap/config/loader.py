@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from kfbootstrap import safeyaml
 from kfbootstrap.config.explain import config_error
 from kfbootstrap.config.profiles import PROFILE_PRESETS
 from kfbootstrap.config.schema import Config
@@ -100,8 +101,6 @@ def _not_a_config_file(path: Path) -> ConfigError:
 
 def _read_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     """Parse the YAML file and remember the line of every key for error messages."""
-    from kfbootstrap import safeyaml
-
     try:
         with path.open("rb") as stream:
             raw = stream.read(MAX_CONFIG_BYTES + 1)

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from kfbootstrap.image_refs import DEFAULT_UPSTREAMS
+from kfbootstrap.release_parts import CATALOGS, catalog_for
 from kfbootstrap.releases import DEFAULT_RELEASE, RELEASES, known_tags
 
 # The node image the default release's own CI creates its cluster with, pinned by digest.
@@ -119,8 +120,6 @@ class KubeflowConfig(Section):
         """Apps of the chosen release's catalog (`version` is validated first: it is declared first)."""
         if value is None:
             return value
-        from kfbootstrap.apps.catalog import CATALOGS, catalog_for
-
         version = info.data.get("version", DEFAULT_RELEASE)
         catalog = catalog_for(version)
         if catalog is None:

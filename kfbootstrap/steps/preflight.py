@@ -16,7 +16,7 @@ class PreflightStep(Step):
     name = "preflight"
     title = "Preflight checks"
 
-    def describe(self) -> str:
+    def describe(self, ctx: RunContext) -> str:
         return "Preflight checks (docker, kind, kubectl, helm, memory, inotify, ports)"
 
     def run(self, ctx: RunContext) -> str | None:

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from kfbootstrap import image_platforms
+from kfbootstrap import components, image_platforms
 from kfbootstrap.image_refs import parse_image
 from kfbootstrap.config import Config
 from kfbootstrap.preflight.checks import collect_findings
@@ -163,7 +163,7 @@ def config_running(tmp_path, *images: str) -> Config:
             ]
         )
     )
-    off = {name: False for name in ("kserve", "metallb", "prometheus", "grafana", "model_registry", "object_store")}
+    off = {name: False for name in components.names() if name != "kubeflow"}
     return Config.model_validate({"kubeflow": {"path": str(render)}, "components": off})
 
 
@@ -210,7 +210,7 @@ def test_doctor_on_arm64_without_registries_says_it_cannot_tell(tmp_path):
 
 
 def test_doctor_on_arm64_that_cannot_render_says_it_cannot_tell(tmp_path):
-    off = {name: False for name in ("kserve", "metallb", "prometheus", "grafana", "model_registry", "object_store")}
+    off = {name: False for name in components.names() if name != "kubeflow"}
     runner = arm64_runner().on("git", exit_code=128, stderr="fatal: unable to access: Could not resolve host")
     found = architecture_finding(Config.model_validate({"components": off}), runner)
     assert (

@@ -7,12 +7,15 @@ written, and each failure names the page, the table and the row to add.
 
 from __future__ import annotations
 
+import re
+
 import typer.main
 
 from kfbootstrap import components, errors
 from kfbootstrap.cli.app import app
 from kfbootstrap.config import PROFILE_PRESETS
 from tests.docs_tables import missing_row, page, section, table_rows, where
+from tests.shared_fixtures import REPO_ROOT
 
 COMMANDS, REACHING = "commands.md", "Reaching the platform: `expose` and `creds`"
 
@@ -105,3 +108,23 @@ def test_every_exit_code_has_a_row_in_the_exit_codes_table():
         assert str(code) in cells, missing_row(
             "exit-codes.md", "Exit codes", f"exit code {code} ({name})", f"| {code} | what it means |"
         )
+
+
+def test_the_readmes_links_reach_their_pages():
+    """mkdocs checks the links of docs/; the README is outside it, so its links are checked here."""
+    readme = REPO_ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    headings = {_slug(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if "://" in target:
+            continue
+        path, _, anchor = target.partition("#")
+        if path:
+            assert (REPO_ROOT / path).is_file(), f"README.md links to {target}, but {path} does not exist"
+        else:
+            assert anchor in headings, f"README.md links to {target}, but has no such heading"
+
+
+def _slug(heading: str) -> str:
+    """A heading's anchor as GitHub makes it: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
