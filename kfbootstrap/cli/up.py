@@ -75,7 +75,7 @@ def up(
         from kfbootstrap.apps.dryrun import print_choice
         from kfbootstrap.cli import common
 
-        print_plan(steps)
+        print_plan(steps, loaded.config)
         print_choice(loaded.config, common.new_runner, common.new_host())
         return
     ctx = run_context(loaded)

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from kfbootstrap.access import forwards
+from kfbootstrap.access.forward_records import spec_from_json
 from kfbootstrap.errors import KfbError
 
 FILE = "stopped-forwards.json"
@@ -26,7 +27,7 @@ def read_kept(path: Path) -> list[forwards.ForwardSpec]:
     kept = []
     for entry in entries if isinstance(entries, list) else []:
         try:
-            kept.append(forwards.spec_from_json(entry, Path(entry.get("directory") or forwards.forwards_dir())))
+            kept.append(spec_from_json(entry, Path(entry.get("directory") or forwards.forwards_dir())))
         except (ValueError, AttributeError):
             continue
     return kept

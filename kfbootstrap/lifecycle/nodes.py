@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kfbootstrap.tools.docker import Containers
 from kfbootstrap.tools.kind import Kind
 from kfbootstrap.tools.runner import Runner
+
+if TYPE_CHECKING:
+    from kfbootstrap.config import Config
 
 ROLE_LABEL = "io.x-k8s.kind.role"  # kind labels every node container with its role
 
@@ -48,3 +52,18 @@ def cluster_state(nodes: list[KindNode]) -> str:
         return ABSENT
     running = sum(n.running for n in nodes)
     return RUNNING if running == len(nodes) else STOPPED if running == 0 else PARTLY_STOPPED
+
+
+def stopped_state(config: "Config", runner: Runner) -> str | None:
+    """STOPPED or PARTLY_STOPPED for a Kind cluster kfbootstrap created whose nodes do not all run; None
+    otherwise, and when Docker or kind cannot tell (then its API server may still answer)."""
+    from kfbootstrap.errors import KfbError
+    from kfbootstrap.lifecycle.ownership import created_by_us
+
+    if config.cluster.existing or not created_by_us(config.cluster.name):
+        return None
+    try:
+        state = cluster_state(kind_nodes(runner, config.cluster.name))
+    except KfbError:
+        return None
+    return state if state in (STOPPED, PARTLY_STOPPED) else None

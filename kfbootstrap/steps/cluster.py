@@ -237,12 +237,15 @@ class ClusterStep(Step):
     """Create our Kind cluster, reuse it when it is healthy, re-create it when a run was cut short."""
 
     name = "cluster"
+    title = "Create Kind cluster"
 
-    def __init__(self, config: Config) -> None:
-        self.title = f"Create Kind cluster {config.cluster.name}"
-        self._resume = False  # set by is_done: the cluster exists and is to be started
+    def __init__(self) -> None:
+        self._resume = False  # set by is_done: the cluster exists and is to be started, never re-created
 
-    def describe(self) -> str:
+    def heading(self, ctx: RunContext) -> str:
+        return f"{'Start' if self._resume else 'Create'} Kind cluster {ctx.config.cluster.name}"
+
+    def describe(self, ctx: RunContext) -> str:
         return "Create the Kind cluster from kind-config.yaml (reused when it already exists and answers)"
 
     def is_done(self, ctx: RunContext) -> bool:
@@ -256,8 +259,6 @@ class ClusterStep(Step):
             return True
         else:  # all nodes run but the API server does not answer (yet)
             self._resume = created_completely(ctx)
-        if self._resume:
-            self.title = f"Start Kind cluster {ctx.config.cluster.name}"
         return False
 
     def run(self, ctx: RunContext) -> str | None:
@@ -298,11 +299,12 @@ class ExistingClusterStep(Step):
     """Install onto a cluster we did not create: only check that its context exists and answers."""
 
     name = "cluster"
+    title = "Use existing cluster"
 
-    def __init__(self, config: Config) -> None:
-        self.title = f"Use existing cluster (context {config.kube_context or 'current'})"
+    def heading(self, ctx: RunContext) -> str:
+        return f"{self.title} (context {ctx.config.kube_context or 'current'})"
 
-    def describe(self) -> str:
+    def describe(self, ctx: RunContext) -> str:
         return "Use the existing cluster of the chosen kube context (nothing is created)"
 
     def run(self, ctx: RunContext) -> str | None:

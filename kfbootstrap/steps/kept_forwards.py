@@ -12,7 +12,7 @@ class KeptForwardsStep(Step):
     name = "kept-forwards"
     title = "Restart the port-forwards `stop` ended"
 
-    def describe(self) -> str:
+    def describe(self, ctx: RunContext) -> str:
         return "Restart the background port-forwards `kfbootstrap stop` ended, on the same local ports"
 
     def is_done(self, ctx: RunContext) -> bool:

@@ -31,7 +31,7 @@ class WaitStep(Step):
     name = "wait"
     title = "Wait until every workload is ready"
 
-    def describe(self) -> str:
+    def describe(self, ctx: RunContext) -> str:
         return "Wait until the Deployments, StatefulSets and DaemonSets of every enabled component are ready"
 
     def is_done(self, ctx: RunContext) -> bool:

@@ -182,18 +182,18 @@ def context(runner, tmp_path) -> RunContext:
 def test_up_starts_a_stopped_cluster_instead_of_re_creating_it(tmp_path):
     runner = kind_world(running=False)
     runner.on("kubectl", "--context", exit_code=1)  # nothing answers while the nodes are stopped
-    step = ClusterStep(context(runner, tmp_path).config)
-    assert not step.is_done(context(runner, tmp_path))
-    assert step.title == f"Start Kind cluster {NAME}"
+    step, ctx = ClusterStep(), context(runner, tmp_path)
+    assert not step.is_done(ctx)
+    assert step.heading(ctx) == f"Start Kind cluster {NAME}"
 
 
 def test_a_kind_create_cut_short_is_still_re_created(tmp_path):
     runner = kind_world(running=True)
     runner.on("kubectl", "--context", exit_code=1)
     runner.on("kubectl", "config", "get-contexts", stdout="kind-other\n")  # kind never wrote ours
-    step = ClusterStep(context(runner, tmp_path).config)
-    assert not step.is_done(context(runner, tmp_path))
-    assert step.title == f"Create Kind cluster {NAME}"
+    step, ctx = ClusterStep(), context(runner, tmp_path)
+    assert not step.is_done(ctx)
+    assert step.heading(ctx) == f"Create Kind cluster {NAME}"
 
 
 def test_a_moved_node_is_found_by_the_address_it_was_configured_with():
