@@ -51,6 +51,39 @@ def configured_address(containers: Containers, node: KindNode) -> str | None:
     return match.group(1) if match else None
 
 
+def remembered_address(containers: Containers, node: KindNode) -> str | None:
+    """configured_address of a stopped node, read from its filesystem (`docker exec` needs it running)."""
+    path, pattern = (ETCD_MANIFEST, _ETCD_ADDRESS) if node.control_plane else (KUBELET_FLAGS, _NODE_IP)
+    match = pattern.search(containers.copy_out(node.name, path))
+    return match.group(1) if match else None
+
+
+def keep_addresses(containers: Containers, stopped: list[KindNode]) -> None:
+    """Before stopped nodes start, give each back the address it was configured with, so nothing needs
+    repairing: kind creates the nodes at once, so their addresses rarely follow the order `start` starts
+    them in (on the Kind ground every node moved without this). An address another container holds
+    meanwhile is not asked for (the start would fail): that node moves, and the repair follows it."""
+    for node in stopped:
+        state = containers.inspect(node.name)
+        old = remembered_address(containers, node)
+        if state is None or not state.networks or not old:
+            continue
+        network, pinned = state.networks[0], containers.pinned_ipv4(node.name)
+        free = old not in containers.network_ipv4_in_use(network)
+        if free and pinned != old:
+            containers.reconnect(network, node.name, old)
+        elif not free and pinned:
+            containers.reconnect(network, node.name, None)
+
+
+def release_addresses(containers: Containers, nodes: list[KindNode]) -> None:
+    """Let Docker pick the addresses of these nodes again (their start failed on a pinned one taken meanwhile)."""
+    for node in nodes:
+        state = containers.inspect(node.name)
+        if state is not None and state.networks and containers.pinned_ipv4(node.name):
+            containers.reconnect(state.networks[0], node.name, None)
+
+
 def moved_nodes(containers: Containers, nodes: list[KindNode]) -> list[Moved]:
     """The running nodes whose Docker address is no longer the one they were configured with."""
     moved = []

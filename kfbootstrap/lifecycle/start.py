@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 from kfbootstrap import ui
 from kfbootstrap.context import RunContext
-from kfbootstrap.errors import KfbError
-from kfbootstrap.lifecycle.addresses import moved_nodes, repair
+from kfbootstrap.errors import CommandFailed, KfbError
+from kfbootstrap.lifecycle.addresses import keep_addresses, moved_nodes, release_addresses, repair
 from kfbootstrap.lifecycle.nodes import RUNNING, cluster_state, kind_nodes, start_order
 from kfbootstrap.tools.docker import Containers
 from kfbootstrap.tools.kubectl import Kubectl
@@ -41,10 +41,15 @@ def start_nodes(ctx: RunContext) -> str:
     nodes = kind_nodes(ctx.runner, name)
     since = datetime.now(timezone.utc) - CLOCK_SKEW
     started = 0
+    keep_addresses(containers, [n for n in nodes if not n.running])
     for group in start_order(nodes):
-        stopped = [n.name for n in group if not n.running]
+        stopped = [n for n in group if not n.running]
         # the workers start right after the control plane, not after its API server: they boot meanwhile
-        containers.start_together(stopped)
+        try:
+            containers.start_together([n.name for n in stopped])
+        except CommandFailed:  # a pinned address was taken after all: start where Docker puts them, repair below
+            release_addresses(containers, stopped)
+            containers.start_together([n.name for n in stopped if not _running(containers, n.name)])
         started += len(stopped)
     nodes = kind_nodes(ctx.runner, name)
     moved = moved_nodes(containers, nodes)
@@ -60,6 +65,11 @@ def start_nodes(ctx: RunContext) -> str:
         else "node addresses unchanged"
     )
     return f"{started} of {len(nodes)} nodes started, all Ready; {found}"
+
+
+def _running(containers: Containers, name: str) -> bool:
+    state = containers.inspect(name)
+    return state is not None and state.running
 
 
 def _wait_api(ctx: RunContext, deadline: float) -> None:

@@ -181,6 +181,30 @@ class Containers:
         )
         return result.stdout.split() if result.ok else []
 
+    def copy_out(self, container: str, path: str) -> str:
+        """A file of a container, running or stopped, as `docker cp` streams it (a tar archive, read as text:
+        enough to search a small text file); '' when it cannot be read."""
+        result = self.runner.run(["docker", "cp", f"{container}:{path}", "-"], check=False, timeout=60)
+        return result.stdout if result.ok else ""
+
+    def pinned_ipv4(self, container: str) -> str:
+        """The IPv4 address the container is pinned to on its networks (`--ip`); '' when Docker picks one."""
+        template = "{{range .NetworkSettings.Networks}}{{if .IPAMConfig}}{{.IPAMConfig.IPv4Address}}{{end}}{{end}}"
+        result = self.runner.run(["docker", "container", "inspect", container, "--format", template], check=False)
+        return result.stdout.strip() if result.ok else ""
+
+    def network_ipv4_in_use(self, network: str) -> set[str]:
+        """The IPv4 addresses the running containers of a network hold."""
+        template = "{{range .Containers}}{{.IPv4Address}} {{end}}"
+        result = self.runner.run(["docker", "network", "inspect", network, "--format", template], check=False)
+        return {item.split("/")[0] for item in result.stdout.split()} if result.ok else set()
+
+    def reconnect(self, network: str, container: str, ipv4: str | None) -> None:
+        """Connect a stopped container to `network` again, pinned to `ipv4` (None: Docker picks one at start)."""
+        self.runner.run(["docker", "network", "disconnect", network, container], timeout=60)
+        pin = ["--ip", ipv4] if ipv4 else []
+        self.runner.run(["docker", "network", "connect", *pin, network, container], timeout=60)
+
     def exec_in(self, container: str, script: str, timeout: float = 60) -> Result:
         """`sh -c script` inside a running container (a Kind node). Never raises on the exit code: read .ok."""
         return self.runner.run(["docker", "exec", container, "sh", "-c", script], check=False, timeout=timeout)

@@ -52,6 +52,7 @@ def paused(ground, tmp_path_factory):
         session.port = free_port()
         session.kfb("expose", SERVICE, "-n", NAMESPACE, "--port", str(session.port), "--background", check=True)
         assert wait_until(lambda: get(session.port), 30, 0.5, what="the forward's first answer")
+        session.addresses = {node: address(node) for node in nodes_running(NAME)}
         session.marker = marker(session.kubectl)
         session.creds = session.kfb("creds", "kubeflow", "--json", check=True).stdout
         yield session
@@ -116,7 +117,9 @@ def test_stop_leaves_no_node_running(paused):
 def test_start_brings_everything_back(paused):
     started = paused.kfb("start", timeout=900)
     assert "Start Kind cluster" in started.stderr, started.stderr
-    assert "node addresses" in started.stderr  # it says what it found, changed or not
+    # kind made the nodes at once, so Docker would hand their addresses out in another order: each gets its own back
+    assert "node addresses unchanged" in started.stderr, started.stderr
+    assert {node: address(node) for node in paused.addresses} == paused.addresses
     control_plane = started_at(f"{NAME}-control-plane")
     assert all(control_plane <= started_at(node) for node in nodes_running(NAME)), "control plane first"
     assert_all_back(paused, started)

@@ -251,3 +251,38 @@ def test_the_repair_script_rewrites_the_old_address_only(tmp_path):
     assert read["etc/kubernetes/scheduler.conf"] == "    server: https://kfb-control-plane:6443\n"
     assert read["var/lib/kubelet/kubeadm-flags.env"] == 'KUBELET_KUBEADM_ARGS="--node-ip=172.18.0.3"\n'
     assert "systemctl restart kubelet" in (tmp_path / "calls").read_text()
+
+
+@pytest.mark.parametrize(
+    ("pinned", "in_use", "expected"),
+    [
+        ("", "172.18.0.9/16", [["connect", "--ip", "172.18.0.2", "kind", "kfb-control-plane"]]),  # pinned back
+        ("172.18.0.2", "172.18.0.9/16", []),  # already pinned to its own address
+        ("172.18.0.2", "172.18.0.2/16", [["connect", "kind", "kfb-control-plane"]]),  # taken: Docker picks
+        ("", "172.18.0.2/16", []),  # taken and not pinned: it moves, the repair follows
+    ],
+)
+def test_a_stopped_node_gets_its_own_address_back_unless_another_container_holds_it(pinned, in_use, expected):
+    runner = kind_world(running=False)
+    node = "kfb-control-plane"
+    manifest = "    - --advertise-client-urls=https://172.18.0.2:2379\n"
+    runner.on("docker", "cp", f"{node}:{addresses.ETCD_MANIFEST}", "-", stdout=f"etcd.yaml\0\0\0{manifest}")
+    stopped = {"Config": {"Labels": {"io.x-k8s.kind.role": "control-plane"}}, "State": {"Running": False}}
+    runner.on(
+        "docker",
+        "container",
+        "inspect",
+        node,
+        "--format",
+        "{{json .}}",
+        stdout=json.dumps({**stopped, "NetworkSettings": {"Networks": {"kind": {}}}}),
+    )
+    template = "{{range .NetworkSettings.Networks}}{{if .IPAMConfig}}{{.IPAMConfig.IPv4Address}}{{end}}{{end}}"
+    runner.on("docker", "container", "inspect", node, "--format", template, stdout=pinned)
+    runner.on("docker", "network", "inspect", "kind", stdout=in_use)
+    from kfbootstrap.tools.docker import Containers
+
+    addresses.keep_addresses(Containers(runner), [KindNode(node, True, False)])
+    network = [argv[2:] for argv in runner.commands("docker") if argv[1] == "network" and argv[2] != "inspect"]
+    assert [call for call in network if call[0] == "connect"] == expected
+    assert len(network) == 2 * len(expected)  # each connect after its disconnect
