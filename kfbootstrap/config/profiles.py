@@ -9,13 +9,11 @@ from kfbootstrap import components as registry
 
 Profile = Literal["full", "minimal", "ci", "pipelines"]
 
-# Profiles that install only the components whose descriptor names them (Component.profiles): opt in,
-# so a component added without naming one stays out of them. full and ci install every component.
-OPT_IN_PROFILES = ("minimal", "pipelines")
-
 
 def components_left_out(profile: str) -> dict[str, bool]:
-    """The `components` switches an opt-in profile turns off: every component not naming it."""
+    """The `components` switches a small profile turns off: every component whose descriptor does not
+    name it (Component.profiles). Opt in, so a component added without naming it stays out; the
+    profiles without a `components` preset (full, ci) install every component."""
     kept = set(registry.members(profile))
     return {name: False for name in registry.names() if name not in kept}
 

@@ -14,8 +14,7 @@ import textwrap
 from pathlib import Path
 
 from kfbootstrap import components
-from kfbootstrap.config import profile_config
-from kfbootstrap.config.profiles import OPT_IN_PROFILES, PROFILE_PRESETS
+from kfbootstrap.config import PROFILE_PRESETS, profile_config
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILES = list(PROFILE_PRESETS)
@@ -72,7 +71,7 @@ def test_the_small_profiles_install_what_they_installed_before_membership_moved_
     assert on["pipelines"] == ["kubeflow", "object_store"]
 
 
-def test_descriptors_name_only_profiles_that_are_opt_in():
+def test_descriptors_name_only_profiles_that_keep_only_their_members():
     named = {profile for component in components.COMPONENTS for profile in component.profiles}
-    assert named and named <= set(OPT_IN_PROFILES)
-    assert set(OPT_IN_PROFILES) < set(PROFILE_PRESETS)
+    opt_in = {profile for profile, preset in PROFILE_PRESETS.items() if "components" in preset}
+    assert named == opt_in == {"minimal", "pipelines"}
