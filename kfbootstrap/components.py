@@ -71,7 +71,7 @@ class Target:
     remote_port: int  # the Service port (not the pod's): targetPort is resolved per pod
     path: str = "/"  # what to open in a browser
     creds: str | None = None  # the `creds` target holding its login, if any
-    part: str | None = None  # the Kubeflow part it lives in (kfbootstrap/apps/catalog.py), when apps are chosen
+    part: str | None = None  # the Kubeflow part it lives in (kfbootstrap/release_parts.py), when apps are chosen
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class SmokeCheck:
     run: str  # "module:function" taking a smoke CheckContext and returning a note
     # The Service it talks to: its component's first forward target, or one of its endpoints by name.
     service: str = ""
-    part: str | None = None  # the Kubeflow part it checks (kfbootstrap/apps/catalog.py): skipped when not chosen
+    part: str | None = None  # the Kubeflow part it checks (kfbootstrap/release_parts.py): skipped when not chosen
     with_pipeline: bool = False  # only with `smoke --pipeline` (it runs a pipeline)
 
 
@@ -138,8 +138,14 @@ class Component:
     # katib-mysql 10, model-catalog-postgres 5, mysql-pv-claim 20, seaweedfs-pvc 20; our chart values).
     images_gib: float = 0.0
     volumes_gib: float = 0.0
+    # The small profiles (minimal, pipelines) that install it: opt in, so a new component joins them
+    # only by naming them here. The full and ci profiles install every component.
+    profiles: tuple[str, ...] = ()
 
 
+# What a Kubeflow install needs; the add-ons around it (MetalLB, monitoring) stay out of the small
+# profiles. KServe, the model registry and the object store then follow the chosen apps (the config).
+_SMALL_PROFILES = ("minimal", "pipelines")
 _CHECKS = "kfbootstrap.smoke.checks:"
 _CREDS = "kfbootstrap.access.creds:"
 _ISTIO = (("app.kubernetes.io/part-of", "istio"),)
@@ -160,6 +166,7 @@ COMPONENTS: tuple[Component, ...] = (
         "kubeflow",
         "Kubeflow",
         "kfbootstrap.steps.kubeflow:KubeflowStep",
+        profiles=_SMALL_PROFILES,
         scopes=tuple(Scope(ns) for ns in _KUBEFLOW_NAMESPACES) + (Scope("kube-system", _ISTIO),),
         version_from=("centraldashboard",),
         targets=(
@@ -208,6 +215,7 @@ COMPONENTS: tuple[Component, ...] = (
         "kserve",
         "KServe",
         "kfbootstrap.steps.kserve:KServeStep",
+        profiles=_SMALL_PROFILES,
         scopes=(
             Scope(
                 "kubeflow",
@@ -273,6 +281,7 @@ COMPONENTS: tuple[Component, ...] = (
         "model_registry",
         "the model registry",
         "kfbootstrap.steps.model_registry:ModelRegistryStep",
+        profiles=_SMALL_PROFILES,
         scopes=(
             Scope("kubeflow", (("component", "db"),)),
             Scope("kubeflow", (("component", "model-registry-server"),)),
@@ -303,6 +312,7 @@ COMPONENTS: tuple[Component, ...] = (
         "object_store",
         "the pipelines' object store",
         "kfbootstrap.steps.object_store:ObjectStoreStep",
+        profiles=_SMALL_PROFILES,
         # Kubeflow brings it: its readiness is Kubeflow's; status shows its own workloads.
         scopes=(Scope("kubeflow", names=("seaweedfs", "minio")),),
         version_from=("seaweedfs", "minio"),
@@ -341,6 +351,11 @@ def names() -> list[str]:
 def get(name: str) -> Component:
     """The descriptor called `name` (looked up at call time: a test may extend COMPONENTS)."""
     return next(component for component in COMPONENTS if component.name == name)
+
+
+def members(profile: str) -> list[str]:
+    """The components whose descriptor names `profile` (kfbootstrap/config/profiles.py keeps only these)."""
+    return [component.name for component in COMPONENTS if profile in component.profiles]
 
 
 def selected(enabled: Iterable[str]) -> list[Component]:

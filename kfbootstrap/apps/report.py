@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from kfbootstrap.apps.catalog import Catalog
+from kfbootstrap.release_parts import Catalog
 from kfbootstrap.apps.fit import with_system
 from kfbootstrap.apps.measure import Totals
 from kfbootstrap.apps.plan import GIB, budget, sized

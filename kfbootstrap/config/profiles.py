@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from kfbootstrap import components as registry
+
 Profile = Literal["full", "minimal", "ci", "pipelines"]
+
+
+def components_left_out(profile: str) -> dict[str, bool]:
+    """The `components` switches a small profile turns off: every component whose descriptor does not
+    name it (Component.profiles). Opt in, so a component added without naming it stays out; the
+    profiles without a `components` preset (full, ci) install every component."""
+    kept = set(registry.members(profile))
+    return {name: False for name in registry.names() if name not in kept}
 
 
 # What each profile changes from the defaults (the user's own settings still win).
@@ -13,7 +23,7 @@ PROFILE_PRESETS: dict[str, dict[str, Any]] = {
     "full": {},
     "minimal": {
         "cluster": {"workers": 1},
-        "components": {"prometheus": False, "grafana": False, "metallb": False},
+        "components": components_left_out("minimal"),
         "timeouts": {"ready": 1200},
     },
     "ci": {"forwards": {"auto": False}, "timeouts": {"ready": 2700}},
@@ -21,7 +31,7 @@ PROFILE_PRESETS: dict[str, dict[str, Any]] = {
     "pipelines": {
         "cluster": {"workers": 1},
         "kubeflow": {"apps": ["pipelines"], "sizing": "laptop"},
-        "components": {"prometheus": False, "grafana": False, "metallb": False},
+        "components": components_left_out("pipelines"),
         "timeouts": {"ready": 1200},
     },
 }

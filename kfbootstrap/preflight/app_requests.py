@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from kfbootstrap.apps.catalog import catalog_for
+from kfbootstrap.release_parts import catalog_for
 from kfbootstrap.apps.fit import NO, TIGHT, fit
 from kfbootstrap.apps.plan import budget, nodes_of, selection_for
 from kfbootstrap.context import RunContext

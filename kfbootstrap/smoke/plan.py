@@ -21,7 +21,7 @@ class Check:
     title: str
     run: Callable[[CheckContext], str]
     service: str  # key into services_for()
-    part: str | None = None  # the Kubeflow part it checks (kfbootstrap/apps/catalog.py): skipped when not chosen
+    part: str | None = None  # the Kubeflow part it checks (kfbootstrap/release_parts.py): skipped when not chosen
 
 
 def all_checks(with_pipeline: bool = False) -> list[Check]:

@@ -99,9 +99,9 @@ class ModelRegistryStep(Step):
 
 
 def _scopes(ctx: RunContext) -> list:
-    from kfbootstrap.kube import readiness
+    from kfbootstrap.components import scopes_for
 
-    return readiness.scopes_for(["model_registry"], ctx.config.release)
+    return scopes_for(["model_registry"], ctx.config.release)
 
 
 def _ready(ctx: RunContext) -> bool:

@@ -11,7 +11,7 @@ import lzma
 import os
 import re
 
-from kfbootstrap.apps.catalog import CATALOG_26_03_1
+from kfbootstrap.release_parts import CATALOG_26_03_1
 from kfbootstrap.apps.report import docs_block, needs_markdown
 from kfbootstrap.kube.objects import parse_manifests
 from tests.docs_tables import page, where

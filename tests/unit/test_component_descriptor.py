@@ -170,3 +170,23 @@ def test_preflight_counts_its_disk_when_it_is_on(with_loki):
     """)
     (images_on, volumes_on), (images_off, volumes_off) = found
     assert round(images_on - images_off, 3) == 0.4 and round(volumes_on - volumes_off, 3) == 10.0
+
+
+def test_it_joins_no_profile_it_does_not_name(with_loki):
+    """Opt in: the small profiles (minimal, pipelines) leave out a component that does not name them; the full
+    profile installs every component."""
+    asked = """
+        import json
+        from kfbootstrap.config import load_config
+
+        print(json.dumps({
+            profile: load_config(None, {"profile": profile}, env={}).config.components.on("loki")
+            for profile in ("full", "minimal", "pipelines")
+        }))
+    """
+    assert with_loki(asked) == {"full": True, "minimal": False, "pipelines": False}
+    naming_minimal = """
+        import dataclasses
+        components.COMPONENTS = components.COMPONENTS[:-1] + (dataclasses.replace(LOKI, profiles=("minimal",)),)
+    """
+    assert with_loki(naming_minimal + asked) == {"full": True, "minimal": True, "pipelines": False}
