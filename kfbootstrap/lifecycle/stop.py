@@ -45,7 +45,7 @@ def stop_cluster(ctx: RunContext, include_caches: bool) -> None:
 
 
 def _stop_caches(config: Config, containers: Containers) -> None:
-    from kfbootstrap.steps.cache import cache_mirrors
+    from kfbootstrap.cache.ensure import cache_mirrors
 
     running = [
         m.container for m in cache_mirrors(config) if (state := containers.inspect(m.container)) and state.running

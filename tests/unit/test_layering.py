@@ -57,10 +57,21 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     # (image_sources), caching images (cache/).
     ("domain", ("apps", "image_sources", "cache")),
     # What a command does, each on its run context: the checks before `up`, the steps of `up`, access to
-    # what runs (forwards, creds, status), smoke checks, diagnosis, exports, teardown, cache admin.
+    # what runs (forwards, creds, status), smoke checks, diagnosis, exports, teardown, cache admin, stop/start.
     (
         "actions",
-        ("context", "preflight", "steps", "access", "smoke", "diagnose", "export", "teardown", "cache_admin"),
+        (
+            "context",
+            "preflight",
+            "steps",
+            "access",
+            "smoke",
+            "diagnose",
+            "export",
+            "teardown",
+            "cache_admin",
+            "lifecycle",
+        ),
     ),
     # The ordered steps of `up`, built from the config.
     ("pipeline", ("pipeline",)),
