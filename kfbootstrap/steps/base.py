@@ -19,6 +19,9 @@ class Step:
         """One line for `up --dry-run`: what the step would do, without touching anything."""
         return self.title
 
+    def announce(self, ctx: RunContext) -> None:
+        """Once the cluster is reachable and before any step changes it: say (or refuse) what this run changes."""
+
     def is_done(self, ctx: RunContext) -> bool:
         return False
 
