@@ -13,6 +13,7 @@ the plan; the engine's handling of the 422 is what makes it happen, whatever the
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -40,6 +41,7 @@ _FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "ClusterRoleBinding": (("roleRef",),),
 }
 DELETE_WAIT = 120.0
+_FIELD_IN_MESSAGE = re.compile(r"\b(spec\.[\w.\[\]]+|roleRef): ")
 
 
 def refused_as_immutable(message: str) -> bool:
@@ -49,13 +51,8 @@ def refused_as_immutable(message: str) -> bool:
 
 def why(message: str) -> str:
     """'spec.selector is immutable', from the server's message (its field path when it names one)."""
-    for part in message.replace(",", ";").split(";"):
-        part = part.strip()
-        if "immutable" in part.lower() or "roleref" in part.lower():
-            field_path = part.split(":", 1)[0].strip()
-            if field_path.startswith(("spec.", "roleRef")):
-                return f"{field_path} is immutable"
-    return "an immutable field changed"
+    found = _FIELD_IN_MESSAGE.search(message)
+    return f"{found.group(1)} is immutable" if found else "an immutable field changed"
 
 
 def predicted(live: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
