@@ -213,7 +213,7 @@ def child(mode: str, context: str, manifests: Path) -> None:
         cwd=manifests.parent,
     ).config
     ctx = RunContext(config=config, runner=ShRunner())
-    step = KubeflowStep(config)
+    step = KubeflowStep()
     began = time.monotonic()
     imports = began - _STARTED
     if mode == "first":
@@ -242,7 +242,7 @@ def child(mode: str, context: str, manifests: Path) -> None:
     retries = _count_retries()
     render = step.rendered(ctx)
     assert render is not None, "the Kubeflow step found no render"
-    objects = step.adjusted(ctx, step.objects(render))  # exactly what the step's run applies
+    objects = step.adjusted(ctx, step.objects(ctx, render))  # exactly what the step's run applies
     report = apply_objects(ctx.kube, objects, component="kubeflow", timeout=600)
     print(
         json.dumps(

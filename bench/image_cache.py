@@ -35,6 +35,7 @@ from tests.e2e.cache_ground import (  # noqa: E402
     summarize,
     unique_image,
 )
+from kfbootstrap import components as registry  # noqa: E402
 from tests.testbed.cluster import wait_until  # noqa: E402
 
 RUN = uuid.uuid4().hex[:6]  # names of this run only: tests may use the same Docker at the same time
@@ -109,10 +110,7 @@ def main() -> int:
             upstream.push(local, f"bench/app{number}", "v1")
             docker("rmi", local, check=False)
             refs.append(f"{upstream.registry}/bench/app{number}:v1")
-        components = {
-            c: False
-            for c in ("kubeflow", "kserve", "metallb", "prometheus", "grafana", "model_registry", "object_store")
-        }
+        components = {c: False for c in registry.names()}
         # No kind config of our own: `up` generates it, with what this host needs (cgroup v1).
         cluster = {"name": NAME, "workers": 1, "node_image": g["KFB_KIND_NODE_IMAGE"]}
         cache = {"image": image, "network": NETWORK, "registries": {upstream.registry: f"http://{upstream.registry}"}}

@@ -114,7 +114,7 @@ def local_chart_version(path: Path) -> str:
 
 def chart_values(pin: ChartPin, charts: ChartsConfig) -> dict[str, Any]:
     """Our values for the release, with the user's charts.<name>.values file merged over them."""
-    values = _packaged_values(pin.name)
+    values = _our_values(pin)
     overlay_path = getattr(charts, pin.name).values
     if overlay_path is not None:
         overlay = _read_values(overlay_path)
@@ -122,8 +122,14 @@ def chart_values(pin: ChartPin, charts: ChartsConfig) -> dict[str, Any]:
     return values
 
 
-def _packaged_values(name: str) -> dict[str, Any]:
-    text = resources.files("kfbootstrap").joinpath(f"data/charts/{name}/values.yaml").read_text(encoding="utf-8")
+def _our_values(pin: ChartPin) -> dict[str, Any]:
+    """The values file the descriptor names, else the package's charts/<name>/values.yaml."""
+    if pin.values is not None:
+        text = Path(pin.values).read_text(encoding="utf-8")
+    else:
+        text = (
+            resources.files("kfbootstrap").joinpath(f"data/charts/{pin.name}/values.yaml").read_text(encoding="utf-8")
+        )
     return yaml.safe_load(text) or {}
 
 

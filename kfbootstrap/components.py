@@ -7,18 +7,34 @@ credentials (`creds`), its Helm chart pin, the renders `render --out` writes for
 and the smoke checks that prove it works. The config's `components`,
 `forwards.ports` and `charts` sections are generated from here too.
 
-Pure data, no imports beyond the standard library: config.py, kube/ and the CLI
-all read it, and `kfbootstrap --help` must stay fast.
+What a descriptor does not say defaults from what it does: a component with a chart and no
+step of its own is installed by the generic Helm step. Code is named by reference
+("module:attribute") and resolved only when it runs (resolve()), so this module stays pure
+data importing nothing above it, and `kfbootstrap --help` stays fast.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol, Sequence
 
 if TYPE_CHECKING:
-    from kfbootstrap.kube.workloads import Workload
     from kfbootstrap.releases import Release
+
+# The installer of a component that has a chart and no special needs (constructed with the component's name).
+HELM_STEP = "kfbootstrap.steps.helm_release:HelmReleaseStep"
+
+
+class Workload(Protocol):
+    """What a scope matches on (kfbootstrap/kube/workloads.py's Workload has it)."""
+
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def labels(self) -> Mapping[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -29,7 +45,7 @@ class Scope:
     labels: tuple[tuple[str, str], ...] = ()
     names: tuple[str, ...] = ()
 
-    def matches(self, workload: "Workload") -> bool:
+    def matches(self, workload: Workload) -> bool:
         return (
             workload.namespace == self.namespace
             and all(workload.labels.get(k) == v for k, v in self.labels)
@@ -55,7 +71,7 @@ class Target:
     remote_port: int  # the Service port (not the pod's): targetPort is resolved per pod
     path: str = "/"  # what to open in a browser
     creds: str | None = None  # the `creds` target holding its login, if any
-    part: str | None = None  # the Kubeflow part it lives in (kfbootstrap/apps/catalog.py), when apps are chosen
+    part: str | None = None  # the Kubeflow part it lives in (kfbootstrap/release_parts.py), when apps are chosen
 
 
 @dataclass(frozen=True)
@@ -68,28 +84,70 @@ class ChartPin:
     repo: str
     release: str
     namespace: str
+    values: str | None = None  # our values file; default: charts/<name>/values.yaml in the package
+
+
+@dataclass(frozen=True)
+class SmokeCheck:
+    """One check `kfbootstrap smoke` runs to prove its component works."""
+
+    name: str
+    title: str
+    run: str  # "module:function" taking a smoke CheckContext and returning a note
+    # The Service it talks to: its component's first forward target, or one of its endpoints by name.
+    service: str = ""
+    part: str | None = None  # the Kubeflow part it checks (kfbootstrap/release_parts.py): skipped when not chosen
+    with_pipeline: bool = False  # only with `smoke --pipeline` (it runs a pipeline)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A Service smoke checks talk to that is not a forward target of its own (no local port)."""
+
+    name: str
+    namespace: str
+    services: tuple[str, ...]
+    port: int
+
+
+@dataclass(frozen=True)
+class Creds:
+    """A `creds` target: what the user types, and the function that reads it from the cluster."""
+
+    name: str
+    reader: str  # "module:function(kube, config, namespace) -> Credential"
 
 
 @dataclass(frozen=True)
 class Component:
     name: str  # the key under `components:`
     title: str  # human name: "Grafana"
-    step: str  # "module:Class" of its installer, imported only when `up` builds its plan
+    # "module:Class" of its installer, imported only when `up` builds its plan; "" with a chart: HELM_STEP.
+    step: str = ""
     scopes: tuple[Scope, ...] = ()  # the workloads that make it ready
     version_from: tuple[str, ...] = ()  # workload names whose image tag is its version, first found wins
     targets: tuple[Target, ...] = ()
-    creds: tuple[str, ...] = ()  # `creds` targets it provides
+    creds: tuple[Creds, ...] = ()  # `creds` targets it provides
     chart: ChartPin | None = None
     renders: tuple[str, ...] = ()  # `render --out` files (<render>.yaml) that `up --manifests DIR` reads
-    smoke: tuple[str, ...] = ()  # names of its smoke checks
+    smoke: tuple[SmokeCheck, ...] = ()
+    endpoints: tuple[Endpoint, ...] = ()  # Services its smoke checks name that are not targets
     # What it puts under Docker's root directory, in GiB, for preflight's disk check: the images
     # its pods pull (estimates from the 26.03 `example`'s ~70 workload images, which several nodes
     # pull each) and the volumes it requests (the 26.03.1 example's PVCs: metadata-postgres 10,
     # katib-mysql 10, model-catalog-postgres 5, mysql-pv-claim 20, seaweedfs-pvc 20; our chart values).
     images_gib: float = 0.0
     volumes_gib: float = 0.0
+    # The small profiles (minimal, pipelines) that install it: opt in, so a new component joins them
+    # only by naming them here. The full and ci profiles install every component.
+    profiles: tuple[str, ...] = ()
 
 
+# What a Kubeflow install needs; the add-ons around it (MetalLB, monitoring) stay out of the small
+# profiles. KServe, the model registry and the object store then follow the chosen apps (the config).
+_SMALL_PROFILES = ("minimal", "pipelines")
+_CHECKS = "kfbootstrap.smoke.checks:"
+_CREDS = "kfbootstrap.access.creds:"
 _ISTIO = (("app.kubernetes.io/part-of", "istio"),)
 _KUBEFLOW_NAMESPACES = (
     "cert-manager",
@@ -108,6 +166,7 @@ COMPONENTS: tuple[Component, ...] = (
         "kubeflow",
         "Kubeflow",
         "kfbootstrap.steps.kubeflow:KubeflowStep",
+        profiles=_SMALL_PROFILES,
         scopes=tuple(Scope(ns) for ns in _KUBEFLOW_NAMESPACES) + (Scope("kube-system", _ISTIO),),
         version_from=("centraldashboard",),
         targets=(
@@ -123,9 +182,32 @@ COMPONENTS: tuple[Component, ...] = (
                 part="istio",
             ),
         ),
-        creds=("kubeflow",),
+        creds=(Creds("kubeflow", _CREDS + "kubeflow_creds"),),
         renders=("kubeflow",),
-        smoke=("dashboard-redirects-to-dex", "dex-login", "pipelines-healthz", "pipelines-list", "pipelines-run"),
+        smoke=(
+            SmokeCheck(
+                "dashboard-redirects-to-dex",
+                "Kubeflow dashboard redirects to the dex login",
+                _CHECKS + "dashboard_redirects_to_dex",
+                part="dashboard",
+            ),
+            SmokeCheck("dex-login", "Login with the configured user", _CHECKS + "dex_login", part="dex"),
+            SmokeCheck(
+                "pipelines-healthz", "Pipelines API healthz", _CHECKS + "pipelines_healthz", "pipelines", "pipelines"
+            ),
+            SmokeCheck(
+                "pipelines-list", "Pipelines API lists pipelines", _CHECKS + "pipelines_list", "pipelines", "pipelines"
+            ),
+            SmokeCheck(
+                "pipelines-run",
+                "A tiny pipeline runs to success",
+                "kfbootstrap.smoke.pipeline_run:run_tiny_pipeline",
+                "pipelines",
+                "pipelines",
+                with_pipeline=True,
+            ),
+        ),
+        endpoints=(Endpoint("pipelines", "kubeflow", ("ml-pipeline",), 8888),),
         images_gib=22.0,
         volumes_gib=65.0,
     ),
@@ -133,6 +215,7 @@ COMPONENTS: tuple[Component, ...] = (
         "kserve",
         "KServe",
         "kfbootstrap.steps.kserve:KServeStep",
+        profiles=_SMALL_PROFILES,
         scopes=(
             Scope(
                 "kubeflow",
@@ -162,7 +245,6 @@ COMPONENTS: tuple[Component, ...] = (
     Component(
         "prometheus",
         "Prometheus",
-        "kfbootstrap.steps.monitoring:PrometheusStep",
         scopes=(Scope("monitoring", (("app.kubernetes.io/instance", "prometheus"),)),),
         version_from=("prometheus-server",),
         targets=(Target("prometheus", "prometheus", "prometheus", 9090, "monitoring", ("prometheus-server",), 80),),
@@ -174,7 +256,7 @@ COMPONENTS: tuple[Component, ...] = (
             "prometheus",
             "monitoring",
         ),
-        smoke=("prometheus-ready",),
+        smoke=(SmokeCheck("prometheus-ready", "Prometheus /-/ready", _CHECKS + "prometheus_ready"),),
         images_gib=0.6,
         volumes_gib=8.0,
     ),
@@ -185,13 +267,13 @@ COMPONENTS: tuple[Component, ...] = (
         scopes=(Scope("monitoring", (("app.kubernetes.io/instance", "grafana"),)),),
         version_from=("grafana",),
         targets=(Target("grafana", "grafana", "grafana", 3000, "monitoring", ("grafana",), 80, creds="grafana"),),
-        creds=("grafana",),
+        creds=(Creds("grafana", _CREDS + "grafana_creds"),),
         # The chart left grafana/helm-charts on 2026-01-30 (its last release there, 10.5.15,
         # is deprecated); this is its new home.
         chart=ChartPin(
             "grafana", "grafana", "12.11.1", "https://grafana-community.github.io/helm-charts", "grafana", "monitoring"
         ),
-        smoke=("grafana-health",),
+        smoke=(SmokeCheck("grafana-health", "Grafana /api/health", _CHECKS + "grafana_health"),),
         images_gib=0.5,
         volumes_gib=10.0,
     ),
@@ -199,6 +281,7 @@ COMPONENTS: tuple[Component, ...] = (
         "model_registry",
         "the model registry",
         "kfbootstrap.steps.model_registry:ModelRegistryStep",
+        profiles=_SMALL_PROFILES,
         scopes=(
             Scope("kubeflow", (("component", "db"),)),
             Scope("kubeflow", (("component", "model-registry-server"),)),
@@ -218,13 +301,18 @@ COMPONENTS: tuple[Component, ...] = (
             ),
         ),
         renders=("model-registry-db", "model-registry-istio", "model-registry-csi"),
-        smoke=("model-registry-list",),
+        smoke=(
+            SmokeCheck(
+                "model-registry-list", "Model registry lists registered models", _CHECKS + "model_registry_list"
+            ),
+        ),
         images_gib=0.8,
     ),
     Component(
         "object_store",
         "the pipelines' object store",
         "kfbootstrap.steps.object_store:ObjectStoreStep",
+        profiles=_SMALL_PROFILES,
         # Kubeflow brings it: its readiness is Kubeflow's; status shows its own workloads.
         scopes=(Scope("kubeflow", names=("seaweedfs", "minio")),),
         version_from=("seaweedfs", "minio"),
@@ -243,12 +331,17 @@ COMPONENTS: tuple[Component, ...] = (
                 part="pipelines",
             ),
         ),
-        creds=("minio",),
-        smoke=("object-store-list-buckets",),
+        creds=(Creds("minio", _CREDS + "minio_creds"),),
+        smoke=(
+            SmokeCheck(
+                "object-store-list-buckets",
+                "Object store accepts `creds minio` (ListBuckets)",
+                _CHECKS + "object_store_list_buckets",
+                part="pipelines",
+            ),
+        ),
     ),
 )
-
-BY_NAME = {component.name: component for component in COMPONENTS}
 
 
 def names() -> list[str]:
@@ -256,7 +349,13 @@ def names() -> list[str]:
 
 
 def get(name: str) -> Component:
-    return BY_NAME[name]
+    """The descriptor called `name` (looked up at call time: a test may extend COMPONENTS)."""
+    return next(component for component in COMPONENTS if component.name == name)
+
+
+def members(profile: str) -> list[str]:
+    """The components whose descriptor names `profile` (kfbootstrap/config/profiles.py keeps only these)."""
+    return [component.name for component in COMPONENTS if profile in component.profiles]
 
 
 def selected(enabled: Iterable[str]) -> list[Component]:
@@ -275,7 +374,27 @@ def chart_pins() -> dict[str, ChartPin]:
 
 
 def creds_targets() -> list[str]:
-    return [name for component in COMPONENTS for name in component.creds]
+    return [creds.name for component in COMPONENTS for creds in component.creds]
+
+
+def creds_reader(name: str) -> str:
+    """The reference of the function that reads `creds NAME`."""
+    return next(creds.reader for component in COMPONENTS for creds in component.creds if creds.name == name)
+
+
+def installer(component: Component) -> str:
+    """The reference of the component's step: its own, else the generic Helm step for a chart."""
+    if component.step:
+        return component.step
+    if component.chart is None:
+        raise ValueError(f"component {component.name} has neither a step nor a chart")
+    return HELM_STEP
+
+
+def resolve(reference: str) -> Any:
+    """What a "module:attribute" reference names, imported now (steps, checks and readers load only when used)."""
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
 _KSERVE = ("kserve-controller-manager", "kserve-localmodel-controller-manager", "llmisvc-controller-manager")
@@ -298,7 +417,7 @@ def for_release(release: "Release | None") -> tuple[Component, ...]:
                 Scope(hub.namespace, names=_MODEL_REGISTRY),
             ),
             "version_from": (hub.deployment,),
-            "targets": tuple(replace(t, namespace=hub.namespace) for t in BY_NAME["model_registry"].targets),
+            "targets": tuple(replace(t, namespace=hub.namespace) for t in get("model_registry").targets),
         },
     }
     return tuple(replace(c, **changed[c.name]) if c.name in changed else c for c in COMPONENTS)
@@ -309,11 +428,11 @@ def scopes_for(enabled: Iterable[str], release: "Release | None" = None) -> list
     return [scope for name in enabled for scope in by_name[name].scopes]
 
 
-def owner(workload: "Workload", components: Sequence[Component] = COMPONENTS) -> str | None:
+def owner(workload: Workload, components: Sequence[Component] | None = None) -> str | None:
     """The component a workload belongs to: a narrowed scope wins over a whole namespace."""
     matches = [
         (scope.narrow, component.name)
-        for component in components
+        for component in (COMPONENTS if components is None else components)
         for scope in component.scopes
         if scope.matches(workload)
     ]
@@ -322,5 +441,11 @@ def owner(workload: "Workload", components: Sequence[Component] = COMPONENTS) ->
     return candidates[0] if candidates else None
 
 
-def component_of_check(check: str) -> str:
-    return next(component.name for component in COMPONENTS if check in component.smoke)
+def smoke_checks(with_pipeline: bool = False) -> list[tuple[Component, SmokeCheck]]:
+    """Every component's smoke checks in component order; the ones that run a pipeline only when asked."""
+    return [
+        (component, check)
+        for component in COMPONENTS
+        for check in component.smoke
+        if with_pipeline or not check.with_pipeline
+    ]

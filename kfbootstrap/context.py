@@ -40,10 +40,23 @@ class RunContext:
         """The run's one Kubernetes adapter, built on first use: after the cluster step made the
         context, and never for commands that do not talk to the cluster. Thread-safe."""
         if self._kube is None:
-            from kfbootstrap.kube.api import Kube
-
-            self._kube = Kube.connect(self.config.kube_context, timeouts=api_timeouts(self.config))
+            self._kube = connect_kube(self.config)
         return self._kube
+
+
+def connect_kube(config: Config, kubeconfig: str | None = None) -> "Kube":
+    """The adapter for the config's cluster, every request bounded by timeouts.api: the one place a
+    Config becomes a Kube (kube/client.py's factory knows nothing of the config)."""
+    from kfbootstrap.kube.client import connect
+
+    return connect(config.kube_context, api_timeouts(config), kubeconfig)
+
+
+def shell_runner() -> Runner:
+    """The runner that really runs programs (the CLI's default; tests pass a recording fake instead)."""
+    from kfbootstrap.tools.runner import ShRunner
+
+    return ShRunner()
 
 
 def api_timeouts(config: Config) -> "Timeouts":

@@ -7,7 +7,7 @@ and exits UNEXPECTED with the traceback kept in the log file.
 
 from __future__ import annotations
 
-# Exit codes, documented in README.md ("Exit codes").
+# Exit codes, documented in docs/exit-codes.md (tests/unit/test_docs_tables.py keeps it complete).
 OK = 0
 FAILED = 1  # a known failure: a step, a check or a command did not succeed
 USAGE = 2  # bad flags, bad config, impossible values

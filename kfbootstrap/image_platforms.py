@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from kfbootstrap.cache.registries import DEFAULT_UPSTREAMS, ImageRef
+from kfbootstrap.image_refs import DEFAULT_UPSTREAMS, ImageRef
 
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
 MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json")

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
 
-from kfbootstrap.cache.registries import ImageRef, parse_image
+from kfbootstrap.image_refs import ImageRef, parse_image
 
 _POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController"}
 

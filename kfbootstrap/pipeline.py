@@ -1,16 +1,19 @@
-"""Build the ordered steps of `up` from the config, and run them with one status line each."""
+"""Build the ordered steps of `up` from the config, and run them with one status line each.
+
+The config decides which steps there are; the steps themselves are built without it and read it
+from the run context (as kind's actions see only their context).
+"""
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kfbootstrap import ui
-from kfbootstrap.components import Component, selected
+from kfbootstrap.components import HELM_STEP, Component, installer, resolve, selected
 from kfbootstrap.config import Config
 from kfbootstrap.context import RunContext
 from kfbootstrap.errors import KfbError, StepFailed
@@ -28,19 +31,19 @@ def build_steps(config: Config) -> list[Step]:
     from kfbootstrap.steps.preflight import PreflightStep
 
     steps: list[Step] = [PreflightStep()]
-    steps.append(ExistingClusterStep(config) if config.cluster.existing else ClusterStep(config))
+    steps.append(ExistingClusterStep() if config.cluster.existing else ClusterStep())
     if config.cache.enabled and not config.cluster.existing and config.cache.registries:
         from kfbootstrap.steps.cache import CacheStep
 
-        steps.append(CacheStep(config))  # before anything is applied: every pull goes through a cache
+        steps.append(CacheStep())  # before anything is applied: every pull goes through a cache
     enabled = set(config.components.enabled())
     from kfbootstrap.apps.plan import has_part
 
     if "kubeflow" in enabled and has_part(config, "dex") and not config.kubeflow.keep_default_password:
         from kfbootstrap.steps.dex_password import DexPasswordStep
 
-        steps.append(DexPasswordStep(config))  # before Kubeflow: Dex must never start with the public default
-    steps += [_component_step(component, config) for component in selected(enabled)]
+        steps.append(DexPasswordStep())  # before Kubeflow: Dex must never start with the public default
+    steps += [component_step(component) for component in selected(enabled)]
     if enabled:
         from kfbootstrap.steps.wait import WaitStep
 
@@ -48,14 +51,22 @@ def build_steps(config: Config) -> list[Step]:
     if config.forwards.auto:
         from kfbootstrap.steps.forwards import ForwardsStep
 
-        steps.append(ForwardsStep(config))
+        steps.append(ForwardsStep())
     return steps
 
 
-def _component_step(component: Component, config: Config) -> Step:
-    """The installer its descriptor names, imported only now (`--help` must not load every step)."""
-    module, _, cls = component.step.partition(":")
-    return getattr(importlib.import_module(module), cls)(config)
+def component_step(component: Component) -> Step:
+    """The installer its descriptor names, imported only now (`--help` must not load every step);
+    the generic Helm step is told which component's chart it installs."""
+    reference = installer(component)
+    make = resolve(reference)
+    return make(component.name) if reference == HELM_STEP else make()
+
+
+def check_steps(steps: list[Step], ctx: RunContext) -> None:
+    """Every step's refusal of the config, before any step runs (or the plan is printed)."""
+    for step in steps:
+        step.check(ctx)
 
 
 @dataclass
@@ -64,11 +75,23 @@ class PipelineReport:
     skipped: list[str] = field(default_factory=list)
 
 
-def print_plan(steps: list[Step]) -> None:
+class _RunsNothing:
+    """The runner of the plan's context: describing a step must never run a program."""
+
+    def run(self, argv, **kwargs):
+        raise AssertionError(f"the plan ran {argv[0]}: describe() must touch nothing")
+
+    def which(self, program: str) -> str | None:
+        raise AssertionError(f"the plan looked for {program}: describe() must touch nothing")
+
+
+def print_plan(steps: list[Step], config: Config) -> None:
     """`--dry-run`: the plan, touching nothing (not even to ask what is already done)."""
+    ctx = RunContext(config=config, runner=_RunsNothing())
+    check_steps(steps, ctx)
     ui.out.print("Plan (each step is skipped at run time when already done):")
     for number, step in enumerate(steps, 1):
-        ui.out.print(f"  {number}. {step.describe()}")
+        ui.out.print(f"  {number}. {step.describe(ctx)}")
 
 
 def run_steps(steps: list[Step], ctx: RunContext) -> PipelineReport:
@@ -77,6 +100,7 @@ def run_steps(steps: list[Step], ctx: RunContext) -> PipelineReport:
     With ctx.up_lock_wait set (`up`), the cluster's up lock is taken once the cluster step is
     done, and held until the last step ends, however it ends.
     """
+    check_steps(steps, ctx)
     report = PipelineReport()
     with contextlib.ExitStack() as held:
         lock: "UpLock | None" = None
@@ -84,7 +108,7 @@ def run_steps(steps: list[Step], ctx: RunContext) -> PipelineReport:
             if lock is not None:
                 lock.check()
             if _is_done(step, ctx):
-                ui.step_skipped(step.title, "already done")
+                ui.step_skipped(step.heading(ctx), "already done")
                 report.skipped.append(step.name)
             else:
                 _run_one(step, ctx)
@@ -141,7 +165,7 @@ def _announce(steps: list[Step], ctx: RunContext) -> None:
         except KfbError as exc:
             if isinstance(exc, StepFailed):
                 raise
-            raise _named(step, exc) from exc
+            raise _named(step.heading(ctx), exc) from exc
 
 
 def _is_done(step: Step, ctx: RunContext) -> bool:
@@ -150,27 +174,29 @@ def _is_done(step: Step, ctx: RunContext) -> bool:
     try:
         return step.is_done(ctx)
     except KfbError as exc:
-        ui.step_failed(step.title, time.monotonic() - started)
+        title = step.heading(ctx)
+        ui.step_failed(title, time.monotonic() - started)
         if isinstance(exc, StepFailed):
             raise
-        raise _named(step, exc) from exc
+        raise _named(title, exc) from exc
 
 
 def _run_one(step: Step, ctx: RunContext) -> None:
     log.info("step %s: start", step.name)
-    with ui.step_line(step.title) as line:
+    title = step.heading(ctx)
+    with ui.step_line(title) as line:
         try:
             note = step.run(ctx)
         except KeyboardInterrupt:
-            ui.step_failed(step.title, line.elapsed())
+            ui.step_failed(title, line.elapsed())
             raise
         except KfbError as exc:
-            ui.step_failed(step.title, line.elapsed())
+            ui.step_failed(title, line.elapsed())
             _show_details(exc)
             if isinstance(exc, StepFailed):
                 raise
-            raise _named(step, exc) from exc
-    ui.step_done(step.title, line.elapsed(), note or "")
+            raise _named(title, exc) from exc
+    ui.step_done(title, line.elapsed(), note or "")
     log.info("step %s: done in %.1fs", step.name, line.elapsed())
 
 
@@ -182,6 +208,6 @@ def _show_details(exc: KfbError) -> None:
         ui.err.print(details, markup=False, highlight=False, soft_wrap=True)
 
 
-def _named(step: Step, exc: KfbError) -> StepFailed:
+def _named(title: str, exc: KfbError) -> StepFailed:
     """The error with the step's title in front, keeping its hint and exit code."""
-    return StepFailed(f"{step.title.lower()}: {exc.message}", hint=exc.hint, exit_code=exc.exit_code)
+    return StepFailed(f"{title.lower()}: {exc.message}", hint=exc.hint, exit_code=exc.exit_code)

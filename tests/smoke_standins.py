@@ -17,7 +17,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 
-from kfbootstrap.smoke import sigv4
+from tests.seaweedfs import SeaweedS3
 
 
 @dataclass
@@ -251,57 +251,6 @@ class ModelRegistry(StandIn):
         return Reply(404, "404 page not found")
 
 
-class ObjectStore(StandIn):
-    """An S3 endpoint that checks SigV4 like MinIO/SeaweedFS do, against one access/secret key pair."""
-
-    def __init__(self, access_key: str, secret_key: str, buckets: tuple[str, ...] = ("mlpipeline",)):
-        super().__init__()
-        self.access_key, self.secret_key, self.buckets = access_key, secret_key, buckets
-
-    def handle(self, r: Request) -> Reply:
-        error = self._verify(r)
-        if error:
-            return Reply(
-                403,
-                f'<?xml version="1.0"?><Error><Code>{error[0]}</Code><Message>{error[1]}</Message></Error>',
-                {"Content-Type": "application/xml"},
-            )
-        names = "".join(
-            f"<Bucket><Name>{b}</Name><CreationDate>2026-01-01T00:00:00Z</CreationDate></Bucket>" for b in self.buckets
-        )
-        return Reply(
-            200,
-            '<?xml version="1.0" encoding="UTF-8"?><ListAllMyBucketsResult '
-            'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>x</ID></Owner>'
-            f"<Buckets>{names}</Buckets></ListAllMyBucketsResult>",
-            {"Content-Type": "application/xml"},
-        )
-
-    def _verify(self, r: Request) -> tuple[str, str] | None:
-        auth = r.headers.get("authorization", "")
-        if not auth.startswith(sigv4.ALGORITHM + " "):
-            return "AccessDenied", "Access Denied."
-        fields = dict(part.strip().split("=", 1) for part in auth[len(sigv4.ALGORITHM) + 1 :].split(","))
-        access_key, scope = fields["Credential"].split("/", 1)
-        if access_key != self.access_key:
-            return "InvalidAccessKeyId", "The Access Key Id you provided does not exist in our records."
-        signed = fields["SignedHeaders"].split(";")
-        canonical = sigv4.canonical_request(
-            r.method,
-            r.path,
-            r.raw_query,
-            {h: r.headers.get(h, "") for h in signed},
-            r.headers.get("x-amz-content-sha256", sigv4.EMPTY_SHA256),
-        )
-        expected = sigv4.signature_for(self.secret_key, r.headers.get("x-amz-date", ""), scope, canonical)
-        if expected != fields["Signature"]:
-            return "SignatureDoesNotMatch", (
-                "The request signature we calculated does not match the signature "
-                "you provided. Check your key and signing method."
-            )
-        return None
-
-
 class Grafana(StandIn):
     """Modes: ok, db-failing."""
 
@@ -326,10 +275,12 @@ class Prometheus(StandIn):
 
 @dataclass
 class Platform:
-    """Every stand-in, started together; keyed like kfbootstrap.smoke.plan.services_for."""
+    """Every stand-in, started together; keyed like kfbootstrap.smoke.plan.services_for.
 
-    access_key: str = "minio"
-    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    `object_store`, when given, is a real S3 server the caller started (its lifetime is the caller's).
+    """
+
+    object_store: SeaweedS3 | None = None
     password: str = "12341234"
 
     def __post_init__(self):
@@ -337,10 +288,17 @@ class Platform:
             "kubeflow": Gateway(password=self.password),
             "pipelines": Pipelines(),
             "model_registry": ModelRegistry(),
-            "object_store": ObjectStore(self.access_key, self.secret_key),
             "grafana": Grafana(),
             "prometheus": Prometheus(),
         }
+
+    @property
+    def access_key(self) -> str:
+        return self._store().access_key
+
+    @property
+    def secret_key(self) -> str:
+        return self._store().secret_key
 
     def __enter__(self) -> "Platform":
         for app in self.apps.values():
@@ -351,5 +309,16 @@ class Platform:
         for app in self.apps.values():
             app.stop()
 
+    def port(self, key: str) -> int:
+        return self._store().port if key == "object_store" else self.apps[key].port
+
     def urls(self) -> dict[str, str]:
-        return {key: app.url for key, app in self.apps.items()}
+        urls = {key: app.url for key, app in self.apps.items()}
+        if self.object_store is not None:
+            urls["object_store"] = self.object_store.url
+        return urls
+
+    def _store(self) -> SeaweedS3:
+        if self.object_store is None:
+            raise AssertionError("this Platform has no object store: pass object_store=SeaweedS3(...)")
+        return self.object_store

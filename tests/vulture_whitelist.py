@@ -3,8 +3,17 @@
 # (urllib redirect_request, __exit__, signal handlers), and helpers only the tests use.
 # Regenerate with `vulture kfbootstrap --min-confidence 60 --make-whitelist`, then remove what is really dead.
 secret_fields  # unused variable (kfbootstrap/access/creds.py:46)
-grafana_creds  # creds readers, looked up by target name (kfbootstrap/access/creds.py read_creds)
+grafana_creds  # creds readers, named by reference in kfbootstrap/components.py (Creds.reader)
 kubeflow_creds
+dashboard_redirects_to_dex  # smoke checks, named by reference in kfbootstrap/components.py (SmokeCheck.run)
+dex_login
+pipelines_healthz
+pipelines_list
+model_registry_list
+object_store_list_buckets
+grafana_health
+prometheus_ready
+run_tiny_pipeline
 ready_pods  # unused variable (kfbootstrap/access/forwards.py:143)
 _global  # unused function (kfbootstrap/cli/app.py:29)
 frame  # unused variable (kfbootstrap/cli/app.py:52)
@@ -33,16 +42,12 @@ last_error_at  # unused variable (kfbootstrap/kube/portforward.py:95)
 COMPONENT_SCOPES  # unused variable (kfbootstrap/kube/readiness.py:37)
 _.raiseExceptions  # unused attribute (kfbootstrap/logsetup.py:42)
 exc_info  # unused variable (kfbootstrap/smoke/forwards.py:38)
-_.redirect_request  # unused method (kfbootstrap/smoke/http.py:44)
-msg  # unused variable (kfbootstrap/smoke/http.py:44)
-newurl  # unused variable (kfbootstrap/smoke/http.py:44)
-req  # unused variable (kfbootstrap/smoke/http.py:44)
-EMPTY_SHA256  # unused variable (kfbootstrap/smoke/sigv4.py:17)
+_.max_redirects  # requests.Session settings (kfbootstrap/smoke/http.py)
+_.trust_env
 KServeStep  # unused class (kfbootstrap/steps/kserve.py:16)
 KubeflowStep  # unused class (kfbootstrap/steps/kubeflow.py:88)
 MetallbStep  # unused class (kfbootstrap/steps/metallb.py:83)
 ModelRegistryStep  # unused class (kfbootstrap/steps/model_registry.py:32)
-PrometheusStep  # unused class (kfbootstrap/steps/monitoring.py:27)
 GrafanaStep  # unused class (kfbootstrap/steps/monitoring.py:31)
 ObjectStoreStep  # unused class (kfbootstrap/steps/object_store.py:16)
 _.caption  # unused attribute (kfbootstrap/steps/wait.py:110)
@@ -52,10 +57,11 @@ _._apps_list  # pydantic validator (kfbootstrap/config.py)
 _._apps_known  # pydantic validator (kfbootstrap/config.py)
 _._steps_follow_apps  # pydantic validator (kfbootstrap/config.py)
 _.kserve  # set by Config._steps_follow_apps, read through components.on()/enabled()
-needs_markdown  # README's generated tables, made by tests/unit/test_apps_readme.py (kfbootstrap/apps/report.py)
-readme_block  # likewise
-catalog_namespace  # release fact (kfbootstrap/releases.py), read by tests and the README's supported-releases table
+needs_markdown  # the docs' generated tables, made by tests/unit/test_apps_docs.py (kfbootstrap/apps/report.py)
+docs_block  # likewise
+catalog_namespace  # release fact (kfbootstrap/releases.py), read by tests and the docs' supported-releases table
 poddefaults_webhook  # release fact (kfbootstrap/releases.py), read by tests
 _.kubernetes  # release fact (kfbootstrap/releases.py): the tested node's Kubernetes, read by tests
+_.date  # release fact (kfbootstrap/releases.py): read by the docs' supported-releases table test
 _.on_broken_pipe  # rich calls it (kfbootstrap/ui.py, _Console)
 _.quiet  # rich's Console reads it (kfbootstrap/ui.py, _Console.on_broken_pipe)

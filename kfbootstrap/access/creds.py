@@ -62,13 +62,13 @@ class Credential:
 
 
 def read_creds(target: str, kube: "Kube", config: Config, namespace: str | None = None) -> Credential:
-    """Dispatch on the target name (the registry's creds targets, each read by `<target>_creds` here);
+    """Read with the reader the target's descriptor names (kfbootstrap/components.py);
     `namespace` overrides where the Secret is looked for."""
-    from kfbootstrap.components import creds_targets
+    from kfbootstrap.components import creds_reader, creds_targets, resolve
 
     if target not in creds_targets():
         raise UsageError(f"no credentials for {target!r}", hint=f"choose one of: {', '.join(creds_targets())}")
-    return globals()[f"{target}_creds"](kube, config, namespace)
+    return resolve(creds_reader(target))(kube, config, namespace)
 
 
 def _local_url(target: str, config: Config) -> str:

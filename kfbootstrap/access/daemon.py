@@ -68,11 +68,13 @@ def main(argv: list[str]) -> int:
 
 
 def _build(spec: ForwardSpec):
-    from kfbootstrap.kube.api import Kube
+    from kfbootstrap.kube.client import connect
     from kfbootstrap.kube.endpoints import ServiceBackends
     from kfbootstrap.kube.portforward import Forwarder, Route
+    from kfbootstrap.kube.rest import Timeouts
 
-    kube = Kube.connect(spec.context, spec.kubeconfig)
+    # The client's own defaults (10 s to connect, 60 s to answer): a daemon reads no config.
+    kube = connect(spec.context, Timeouts(), spec.kubeconfig)
     backends = ServiceBackends(kube, spec.namespace, spec.services, spec.remote_port)
     route = Route(spec.target, spec.address, spec.port, backends)
     return Forwarder(kube, [route]), route

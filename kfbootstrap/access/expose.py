@@ -183,11 +183,11 @@ def run_foreground(
     plans: list[Plan], config: Config, stop: threading.Event | None = None, on_ready: Any = None
 ) -> None:
     """Serve every plan from this process until Ctrl-C (or `stop` is set)."""
-    from kfbootstrap.kube.api import Kube
+    from kfbootstrap.context import connect_kube
     from kfbootstrap.kube.endpoints import ServiceBackends
     from kfbootstrap.kube.portforward import Forwarder, PortInUse, Route
 
-    kube = Kube.connect(config.kube_context)
+    kube = connect_kube(config)
     routes = [
         Route(p.target.name, p.address, p.port, ServiceBackends(kube, p.namespace, p.services, p.target.remote_port))
         for p in plans

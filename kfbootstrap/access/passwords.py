@@ -168,3 +168,22 @@ def with_current_hash(objects: list[dict[str, Any]], password_hash: str) -> list
                 obj["data"] = data
         result.append(obj)
     return result
+
+
+def require_dex(kube: "Kube") -> None:
+    """Before changing anything: without Dex's Deployment there is nothing the password would unlock."""
+    from kfbootstrap.kube.api import DEPLOYMENTS
+
+    if kube.get(DEPLOYMENTS, "dex", DEX_NAMESPACE) is None:
+        raise KfbError(
+            f"deployment dex not found in namespace {DEX_NAMESPACE}",
+            hint="is Kubeflow installed? check `kfbootstrap status`; `kfbootstrap up` sets a password itself",
+        )
+
+
+def restart_dex(kube: "Kube", timeout: float) -> None:
+    """Restart Dex so it reads the new hash, and wait (up to `timeout` seconds) until the new pods serve."""
+    from kfbootstrap.kube.rollout import restart_deployment, wait_rolled_out
+
+    restart_deployment(kube, DEX_NAMESPACE, "dex")
+    wait_rolled_out(kube, DEX_NAMESPACE, "dex", timeout)

@@ -50,9 +50,9 @@ def read_logins(config: Config) -> dict[str, str]:
     """'user / password' per creds target, for --show-credentials; unreadable ones say why."""
     from kfbootstrap.access.creds import read_creds
     from kfbootstrap.errors import KfbError
-    from kfbootstrap.kube.api import Kube
+    from kfbootstrap.context import connect_kube
 
-    kube = Kube.connect(config.kube_context)
+    kube = connect_kube(config)
     logins: dict[str, str] = {}
     enabled = {t.creds for t in enabled_targets(config) if t.creds}
     for name in sorted(enabled):

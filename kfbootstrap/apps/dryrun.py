@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kfbootstrap import ui
-from kfbootstrap.apps.catalog import catalog_for
+from kfbootstrap.release_parts import catalog_for
 from kfbootstrap.apps.fit import FITS, fit
 from kfbootstrap.apps.plan import GIB, budget, nodes_of, selection_for
 from kfbootstrap.apps.report import part_lines

@@ -4,7 +4,7 @@ Rendered with `buildMetadata: [originAnnotations]`, every object carries its sou
 `path:` of the file it was read from, `repo:` + `ref:` for a remote base, or
 `configuredIn:` for objects a generator made (ConfigMaps, Secrets). Paths are
 relative to the kustomization that was built; we turn them into paths relative to
-the checkout root, which is what the catalog (kfbootstrap/apps/catalog.py) speaks.
+the checkout root, which is what the catalog (kfbootstrap/release_parts.py) speaks.
 """
 
 from __future__ import annotations

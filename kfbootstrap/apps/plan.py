@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
-from kfbootstrap.apps.catalog import catalog_for
+from kfbootstrap.release_parts import catalog_for
 from kfbootstrap.apps.measure import Totals, measure
 from kfbootstrap.apps.origin import without_origin
 from kfbootstrap.apps.select import Selection, select

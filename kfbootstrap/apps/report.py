@@ -1,7 +1,7 @@
-"""Tables of what each profile and each chosen set of apps asks for: `up --dry-run` and README.
+"""Tables of what each profile and each chosen set of apps asks for: `up --dry-run` and the docs.
 
-Every number is measured from the render (kfbootstrap/apps/measure.py); the README's
-table is this module's output, checked against the fixture render by a unit test.
+Every number is measured from the render (kfbootstrap/apps/measure.py); the docs'
+table (docs/profiles-and-apps.md) is this module's output, checked against the fixture render by a unit test.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from kfbootstrap.apps.catalog import Catalog
+from kfbootstrap.release_parts import Catalog
 from kfbootstrap.apps.fit import with_system
 from kfbootstrap.apps.measure import Totals
 from kfbootstrap.apps.plan import GIB, budget, sized
@@ -164,12 +164,12 @@ def _originals(objects: Sequence[Mapping[str, Any]], chosen: Selection) -> list[
     return [by_ref[ref_of(o)] for o in chosen.objects]
 
 
-# Choices beyond the profiles that README measures (each at the pipelines profile's node count).
-README_CHOICES = (["pipelines", "hub"], ["pipelines", "kserve"], ["kserve"], ["notebooks"], ["trainer", "spark"])
+# Choices beyond the profiles that the docs measure (each at the pipelines profile's node count).
+DOCS_CHOICES = (["pipelines", "hub"], ["pipelines", "kserve"], ["kserve"], ["notebooks"], ["trainer", "spark"])
 
 
-def readme_block(objects: Sequence[Mapping[str, Any]], catalog: Catalog) -> str:
-    """README's generated section: per profile (with its own sizing, and the other one where it
+def docs_block(objects: Sequence[Mapping[str, Any]], catalog: Catalog) -> str:
+    """The docs' generated section: per profile (with its own sizing, and the other one where it
     matters) and per choice, then the pipelines profile per part, as that profile installs it."""
     from kfbootstrap.config import PROFILE_PRESETS, profile_config
 
@@ -188,13 +188,13 @@ def readme_block(objects: Sequence[Mapping[str, Any]], catalog: Catalog) -> str:
         ),
     )
     choices.insert(1, Choice("profile `full` `--sizing laptop`", None, nodes["full"], LAPTOP))
-    choices += [Choice(f"`--apps {','.join(apps)}`", list(apps), nodes["pipelines"]) for apps in README_CHOICES]
+    choices += [Choice(f"`--apps {','.join(apps)}`", list(apps), nodes["pipelines"]) for apps in DOCS_CHOICES]
     rows = profile_rows(objects, catalog, choices)
     single = single_user_estimate(objects, catalog, nodes["pipelines"])
     pipelines = sized(select(objects, catalog, configs["pipelines"].kubeflow.apps), laptop)
     return (
         f"Measured from the {catalog.release} `example` render by `kfbootstrap.apps.report` "
-        "(tests/unit/test_apps_readme.py keeps this section in step with the code):\n\n"
+        "(tests/unit/test_apps_docs.py keeps this section in step with the code):\n\n"
         + markdown(rows)
         + f"\nEstimate, not installable here: upstream's single-user Pipelines would request about "
         f"{single.total_cpu:.2f} CPU and {single.total_memory / GIB:.2f} GiB ({single.pods} pods, no sidecars); "

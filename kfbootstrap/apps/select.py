@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from kfbootstrap.apps.catalog import Catalog
+from kfbootstrap.release_parts import Catalog
 from kfbootstrap.apps.origin import ORIGIN_DIR, NoOrigin, source_of, without_origin
 from kfbootstrap.errors import ConfigError, KfbError
 

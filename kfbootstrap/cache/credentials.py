@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from kfbootstrap.cache.registries import DOCKER_HUB
+from kfbootstrap.image_refs import DOCKER_HUB
 from kfbootstrap.tools.runner import Runner
 
 # Docker keeps Docker Hub's login under its v1 index URL.

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kfbootstrap.cache.client import Manifest, RegistryClient
-from kfbootstrap.cache.registries import ImageRef
+from kfbootstrap.image_refs import ImageRef
 
 
 @dataclass

@@ -40,13 +40,13 @@ def _mirrors(config, registry: str | None):
 def status(config: ConfigOption = None, registry: RegistryOption = None, json_output: JsonOption = False) -> None:
     """Each cache: running or not, size on disk, images held, hits and misses since it started."""
     loaded = load(config)
-    from kfbootstrap.cache.report import collect, human_bytes
-    from kfbootstrap.tools.docker import Containers, require_docker
+    from kfbootstrap import cache_admin
+    from kfbootstrap.cache.report import human_bytes
 
     mirrors = _mirrors(loaded.config, registry)
     runner = run_context(loaded).runner
-    require_docker(runner, "the image caches are containers and volumes there, so their state is unknown")
-    reports = collect(Containers(runner), mirrors)
+    cache_admin.require_docker(runner, "the image caches are containers and volumes there, so their state is unknown")
+    reports = cache_admin.reports(runner, mirrors)
     if json_output:
         typer.echo(
             json.dumps({"enabled": loaded.config.cache.enabled, "caches": [r.to_json() for r in reports]}, indent=2)
@@ -88,33 +88,17 @@ def prune(
         )
     if not yes and not typer.confirm(f"Drop everything cached for {', '.join(m.registry for m in mirrors)}?"):
         raise typer.Exit(1)
-    from kfbootstrap import ui
-    from kfbootstrap.cache import proxies
-    from kfbootstrap.steps.cache import ensure_caches
-    from kfbootstrap.tools.docker import Containers, require_docker
+    from kfbootstrap import cache_admin, ui
 
     runner = run_context(loaded).runner
-    require_docker(runner, "the image caches are containers and volumes there; nothing was removed")
-    containers = Containers(runner)
-    were_running = [m for m in mirrors if (s := containers.inspect(m.container)) is not None and s.running]
-    for mirror in mirrors:
-        removed = proxies.purge(containers, mirror)
-        ui.step_done(f"Empty the cache for {mirror.registry}", 0.0, ", ".join(removed) or "nothing cached")
-    if were_running:
-        network = loaded.config.cache.network if containers.network_exists(loaded.config.cache.network) else None
-        ensure_caches(
-            loaded.config.model_copy(
-                update={
-                    "cache": loaded.config.cache.model_copy(
-                        update={"registries": {m.registry: m.remote for m in were_running}}
-                    )
-                }
-            ),
-            containers,
-            runner,
-            network,
-        )
-        ui.step_done(f"Restart {len(were_running)} cache{'s' if len(were_running) != 1 else ''} empty", 0.0)
+    cache_admin.require_docker(runner, "the image caches are containers and volumes there; nothing was removed")
+
+    def emptied(registry: str, removed: list[str]) -> None:
+        ui.step_done(f"Empty the cache for {registry}", 0.0, ", ".join(removed) or "nothing cached")
+
+    restarted = cache_admin.prune(loaded.config, runner, mirrors, on_emptied=emptied)
+    if restarted:
+        ui.step_done(f"Restart {restarted} cache{'s' if restarted != 1 else ''} empty", 0.0)
 
 
 def register(app: typer.Typer) -> None:

@@ -102,25 +102,14 @@ def load(config_file: Path | None, **flags: Any) -> "LoadedConfig":
     from kfbootstrap.config import load_config
 
     dotted = {key.replace("__", "."): value for key, value in flags.items()}
-    loaded = load_config(config_file, dotted, flag_names=FLAG_NAMES)
-    _bound_api_requests(loaded.config)
-    return loaded
-
-
-def _bound_api_requests(config) -> None:
-    """Every adapter this command builds gets timeouts.api (RunContext's, and those the commands connect)."""
-    from kfbootstrap.context import api_timeouts
-    from kfbootstrap.kube.client import use_timeouts
-
-    timeouts = api_timeouts(config)
-    use_timeouts(timeouts.connect, timeouts.read)
+    return load_config(config_file, dotted, flag_names=FLAG_NAMES)
 
 
 def new_runner():
     """The command runner for this process; tests replace this function with a recording fake."""
-    from kfbootstrap.tools.runner import ShRunner
+    from kfbootstrap.context import shell_runner
 
-    return ShRunner()
+    return shell_runner()
 
 
 def new_host():

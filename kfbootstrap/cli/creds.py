@@ -37,9 +37,9 @@ def creds(
 
     # The Kubeflow login is Dex's; the object store is the pipelines'.
     require_part(loaded.config, {"kubeflow": "dex", "minio": "pipelines"}.get(target), f"`creds {target}`")
-    from kfbootstrap.kube.api import Kube
+    from kfbootstrap.context import connect_kube
 
-    cred = read_creds(target, Kube.connect(loaded.config.kube_context), loaded.config, namespace)
+    cred = read_creds(target, connect_kube(loaded.config), loaded.config, namespace)
     if json_output:
         typer.echo(json.dumps(cred.to_json(), indent=2))
         return

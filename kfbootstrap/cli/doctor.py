@@ -19,7 +19,7 @@ def doctor(
 ) -> None:
     """Check this machine can run the platform. Exits 1 when a blocker is found."""
     loaded = load(config, profile=profile, cluster__context=context)
-    from kfbootstrap.steps.preflight import collect_findings
+    from kfbootstrap.preflight.checks import collect_findings
 
     ctx = run_context(loaded)
     findings = collect_findings(ctx.config, ctx.runner, ctx.host, fix=fix)

@@ -27,7 +27,12 @@ def down(
     ] = False,
 ) -> None:
     """Delete the Kind cluster, or with --keep-cluster only what kfbootstrap applied. A cluster kfbootstrap did not create is never deleted."""
-    kind_name = _kind_cluster_of(context) if context and not keep_cluster else None
+    kind_name = None
+    if context and not keep_cluster:
+        from kfbootstrap.cli.common import new_runner
+        from kfbootstrap.teardown import kind_cluster_of
+
+        kind_name = kind_cluster_of(context, new_runner)
     if kind_name is not None:  # `--context kind-kubeflow` is the Kind cluster kubeflow: what plain `down` deletes
         name, context = name or kind_name, None
     loaded = load(config, cluster__name=name, cluster__context=context)
@@ -43,7 +48,7 @@ def down(
     from kfbootstrap.access.forwards import stop_for_context
 
     if purge_cache:  # before anything is deleted: a down that cannot finish should not start
-        from kfbootstrap.tools.docker import require_docker
+        from kfbootstrap.cache_admin import require_docker
 
         require_docker(run_context(loaded).runner, "--purge-cache removes the image caches there; nothing was deleted")
     if keep_cluster:
@@ -62,56 +67,25 @@ def down(
 def _purge_cache(loaded) -> None:
     """The caches outlive `down` on purpose (the next cluster pulls nothing); this is the way to drop them."""
     from kfbootstrap import ui
-    from kfbootstrap.cache import proxies
-    from kfbootstrap.steps.cache import cache_mirrors
-    from kfbootstrap.tools.docker import Containers
+    from kfbootstrap.cache_admin import purge_all
 
-    containers = Containers(run_context(loaded).runner)
-    removed = [item for mirror in cache_mirrors(loaded.config) for item in proxies.purge(containers, mirror)]
+    removed = purge_all(loaded.config, run_context(loaded).runner)
     if removed:
         ui.step_done("Remove the image caches", 0.0, f"{len(removed)} containers and volumes")
     else:
         ui.step_skipped("Remove the image caches", "none found")
 
 
-def _kind_cluster_of(context: str) -> str | None:
-    """The Kind cluster behind a context kind names `kind-<cluster>`, if kfbootstrap created it.
-
-    Kind knowing the cluster is not enough: one that `kind create` made by hand must never be
-    deleted (seen on the Kind test ground). `up` writes clusters/<name>/kind-config.yaml in
-    our state dir before it creates a cluster; without it the cluster is not ours.
-    """
-    import re
-
-    from kfbootstrap import paths
-    from kfbootstrap.cli import common
-    from kfbootstrap.errors import KfbError
-    from kfbootstrap.tools.kind import Kind
-
-    match = re.fullmatch(r"kind-([a-z0-9]([-a-z0-9]*[a-z0-9])?)", context)
-    if match is None or not (paths.state_dir() / "clusters" / match.group(1) / "kind-config.yaml").is_file():
-        return None
-    try:
-        return match.group(1) if Kind(common.new_runner()).exists(match.group(1)) else None
-    except KfbError:
-        return None  # no kind here: then it is not a Kind cluster of ours either
-
-
 def _delete_applied(config) -> None:
     """Everything labelled kfbootstrap.dev/managed-by=kfbootstrap, in a safe order (kube/cleanup.py)."""
     from kfbootstrap import ui
-    from kfbootstrap.context import api_timeouts
     from kfbootstrap.errors import KfbError
-    from kfbootstrap.kube.cleanup import delete_managed
-    from kfbootstrap.kube.client import api_client
-    from kfbootstrap.kube.rest import KubeRest
+    from kfbootstrap.teardown import delete_applied
 
     context = config.kube_context
     title = f"Delete what kfbootstrap applied (context {context or 'current'})"
     with ui.step_line(title) as line:
-        # The context and timeouts.api, so a silent server is named and bounds every request.
-        rest = KubeRest(api_client(context), context=context, timeouts=api_timeouts(config))
-        report = delete_managed(rest, progress=lambda text: ui.step_progress(text, plain=text))
+        report = delete_applied(config, progress=lambda text: ui.step_progress(text, plain=text))
     if report.failed:
         ui.step_failed(title, line.elapsed())
         first, why = report.failed[0]
@@ -154,17 +128,16 @@ def _unlisted_kinds(report) -> str:
 def _delete_kind_cluster(loaded) -> None:
     from kfbootstrap import ui
     from kfbootstrap.errors import KfbError
-    from kfbootstrap.tools.kind import Kind
+    from kfbootstrap.teardown import delete_kind_cluster, kind_cluster_exists
 
-    ctx = run_context(loaded)
-    kind = Kind(ctx.runner)
+    runner = run_context(loaded).runner
     cluster = loaded.config.cluster.name
-    if not kind.exists(cluster):
+    if not kind_cluster_exists(runner, cluster):
         ui.step_skipped(f"Delete Kind cluster {cluster}", "no such cluster")
         return
     with ui.step_line(f"Delete Kind cluster {cluster}") as line:
         try:
-            kind.delete(cluster)  # fails with kind's own ERROR line; its whole output is in the log
+            delete_kind_cluster(runner, cluster)  # fails with kind's own ERROR line; its whole output is in the log
         except KfbError:
             ui.step_failed(f"Delete Kind cluster {cluster}", line.elapsed())
             raise

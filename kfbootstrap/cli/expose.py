@@ -99,8 +99,8 @@ def _start(config, target, all_targets, port, namespace, explicit_address, backg
         stop_replaced,
     )
     from kfbootstrap.access.targets import enabled_targets, get_target
+    from kfbootstrap.context import connect_kube
     from kfbootstrap.errors import UsageError
-    from kfbootstrap.kube.api import Kube
 
     check_address(config.forwards.address, explicit_address)
     targets = enabled_targets(config) if all_targets else [get_target(target)]
@@ -110,7 +110,7 @@ def _start(config, target, all_targets, port, namespace, explicit_address, backg
         require_part(config, targets[0].part, f"`expose {targets[0].name}`")
     if not targets:
         raise UsageError("no component with a service to expose is enabled", hint="see `kfbootstrap config show`")
-    kube = Kube.connect(config.kube_context)
+    kube = connect_kube(config)
     plans = [plan(t, config, kube, port=port, namespace=namespace) for t in targets]
     refuse_unless_replacing(plans, config, replace, background)
     if background:

@@ -98,7 +98,7 @@ def pull_command(
         from kfbootstrap.errors import UsageError
 
         raise UsageError("the image cache is off (cache.enabled: false)", hint="set cache.enabled: true to warm it")
-    from kfbootstrap.tools.docker import require_docker
+    from kfbootstrap.cache_admin import require_docker
 
     require_docker(run_context(loaded).runner, "the image caches run there, so nothing can be pulled into them")
     ctx, images = _listed(loaded)

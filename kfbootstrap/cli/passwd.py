@@ -35,17 +35,14 @@ def passwd(
     from kfbootstrap import ui
     from kfbootstrap.access import passwords
     from kfbootstrap.access.creds import dex_user
-    from kfbootstrap.context import api_timeouts
-    from kfbootstrap.kube.api import Kube
-    from kfbootstrap.kube.rollout import restart_deployment, wait_rolled_out
+    from kfbootstrap.context import connect_kube
 
-    kube = Kube.connect(loaded.config.kube_context, timeouts=api_timeouts(loaded.config))
-    _require_dex(kube)
+    kube = connect_kube(loaded.config)
+    passwords.require_dex(kube)
     passwords.set_password(kube, password)
     title = "Restart Dex with the new password"
     with ui.step_line(title) as line:
-        restart_deployment(kube, passwords.DEX_NAMESPACE, "dex")
-        wait_rolled_out(kube, passwords.DEX_NAMESPACE, "dex", timeout)
+        passwords.restart_dex(kube, timeout)
     ui.step_done(title, line.elapsed())
     user = dex_user(kube, passwords.DEX_NAMESPACE)
     typer.echo(f"The new password of {user} works now (`kfbootstrap creds kubeflow` shows it).")
@@ -65,19 +62,6 @@ def _new_password(from_env: str | None) -> str:
         )
     value = typer.prompt("New password", hide_input=True, confirmation_prompt=True, err=True)
     return check_strength(value, "the prompt")
-
-
-def _require_dex(kube) -> None:
-    """Before changing anything: without Dex's Deployment there is nothing the password would unlock."""
-    from kfbootstrap.access.passwords import DEX_NAMESPACE
-    from kfbootstrap.errors import KfbError
-    from kfbootstrap.kube.api import DEPLOYMENTS
-
-    if kube.get(DEPLOYMENTS, "dex", DEX_NAMESPACE) is None:
-        raise KfbError(
-            f"deployment dex not found in namespace {DEX_NAMESPACE}",
-            hint="is Kubeflow installed? check `kfbootstrap status`; `kfbootstrap up` sets a password itself",
-        )
 
 
 def register(app: typer.Typer) -> None:

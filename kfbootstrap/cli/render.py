@@ -7,7 +7,6 @@ registry's overlays) and, under DIR/charts, the archive of every enabled chart.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -67,75 +66,48 @@ def render(
 
 def _write_render(ctx: "RunContext", name: str, out: Path | None) -> None:
     from kfbootstrap import ui
-    from kfbootstrap.kube.objects import dump_manifests, for_apply, refuse_duplicates
-    from kfbootstrap.manifests import NotSeparate, render_named, source_for
+    from kfbootstrap.export import export_render
+    from kfbootstrap.manifests import NotSeparate, source_for
 
     title = f"Render {name} from {source_for(ctx.config).describe()}"
-    component = "model_registry" if name.startswith("model-registry-") else name
     with ui.step_line(title) as line:
         try:
-            rendered = render_named(ctx.config, ctx.runner, name)
+            exported = export_render(ctx.config, ctx.runner, name)
         except NotSeparate as why:
             ui.step_skipped(title, f"no separate render: {why}")
             return
-        chosen = _chosen(ctx.config, name, rendered)
-        # `up` refuses a render that names an object twice (the later copy would silently win): so does render.
-        refuse_duplicates(chosen, component, "kubeflow" if component == "model_registry" else None)
-        objects = [for_apply(obj, component) for obj in chosen]
-        text = dump_manifests(objects)
+    objects = _count(exported.count, "object")
     if out is None:
-        ui.out.print(
-            f"# kfbootstrap render: {name}, {_count(len(objects), 'object')} from {rendered.origin}",
-            markup=False,
-            highlight=False,
-        )
+        ui.out.print(f"# kfbootstrap render: {name}, {objects} from {exported.origin}", markup=False, highlight=False)
+        text = exported.text
         ui.out.file.write(text if text.startswith("---") else "---\n" + text)
         ui.out.file.flush()
     else:
         target = out / f"{name}.yaml"
-        target.write_text(text, encoding="utf-8")
-        ui.out.print(f"{target}: {_count(len(objects), 'object')}", markup=False, highlight=False)
-    ui.step_done(title, line.elapsed(), _count(len(objects), "object"))
+        target.write_text(exported.text, encoding="utf-8")
+        ui.out.print(f"{target}: {objects}", markup=False, highlight=False)
+    ui.step_done(title, line.elapsed(), objects)
 
 
 def _bundle_charts(ctx: "RunContext", directory: Path) -> None:
     """Every enabled chart's archive, so `up --manifests DIR` needs no chart repository."""
     from kfbootstrap import ui
-    from kfbootstrap.charts import CHART_PINS, chart_source
-    from kfbootstrap.tools.helm import Helm
+    from kfbootstrap.export import bundle_chart, enabled_charts
 
-    pins = [CHART_PINS[name] for name in ctx.config.components.enabled() if name in CHART_PINS]
+    pins = enabled_charts(ctx.config)
     if not pins:
         return
     directory.mkdir(parents=True, exist_ok=True)
     title = f"Bundle {_count(len(pins), 'chart')} into {directory}"
     with ui.step_line(title) as line:
         for pin in pins:
-            source = chart_source(pin, ctx.config.charts)
-            if source.local:
-                origin = Path(source.ref)
-                target = directory / (f"{pin.chart}-{source.version}" + (".tgz" if origin.is_file() else ""))
-                if origin.is_file():
-                    shutil.copyfile(origin, target)
-                else:
-                    shutil.copytree(origin, target, dirs_exist_ok=True)
-            else:
-                target = Helm(ctx.runner, ctx.config.charts.helm).pull(source, pin.chart, directory)
-            ui.out.print(f"{target}: {pin.chart} {source.version}", markup=False, highlight=False)
+            target, version = bundle_chart(ctx.config, ctx.runner, pin, directory)
+            ui.out.print(f"{target}: {pin.chart} {version}", markup=False, highlight=False)
     ui.step_done(title, line.elapsed(), ", ".join(f"{p.chart}" for p in pins))
 
 
 def _count(count: int, what: str) -> str:
     return f"{count} {what}{'s' if count != 1 else ''}"
-
-
-def _chosen(config, name: str, rendered) -> list:
-    """What `up` applies of a render: for Kubeflow, the chosen apps only (kfbootstrap/apps)."""
-    if name != "kubeflow":
-        return rendered.objects()
-    from kfbootstrap.apps.plan import selection_for
-
-    return selection_for(config, rendered).objects
 
 
 def register(app: typer.Typer) -> None:

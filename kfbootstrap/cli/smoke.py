@@ -51,8 +51,11 @@ def smoke(
     from kfbootstrap.smoke.run import run_checks
 
     cfg = loaded.config
+    from kfbootstrap.context import api_timeouts
+
     # $KUBECONFIG read now, passed on explicitly to the adapter the forwards build.
-    with ForwardedEndpoints(cfg.kube_context, os.environ.get("KUBECONFIG") or None) as endpoints:
+    kubeconfig = os.environ.get("KUBECONFIG") or None
+    with ForwardedEndpoints(cfg.kube_context, kubeconfig, api_timeouts=api_timeouts(cfg)) as endpoints:
         ctx = CheckContext(
             endpoints=endpoints,
             services=services_for(cfg),
@@ -60,7 +63,7 @@ def smoke(
             password=os.environ.get(password_env) or _kept_password(endpoints) or DEFAULT_PASSWORD,
             object_store_credentials=lambda: _object_store_credentials(endpoints, cfg),
             pipeline_timeout=pipeline_timeout,
-            api_problem=_api_problem(endpoints, cfg),
+            api_problem=endpoints.api_problem(),
         )
         from kfbootstrap.apps.plan import has_part
 
@@ -87,22 +90,6 @@ def smoke(
         _print_summary(report, junit)
     if not report.ok:
         raise typer.Exit(1)
-
-
-def _api_problem(endpoints, config) -> str | None:
-    """One request first: a server that accepts and never answers costs one timeout, not one per check."""
-    from kfbootstrap.errors import KfbError
-    from kfbootstrap.kube.errors import KubeError, TimedOut, Unreachable
-
-    try:
-        endpoints.kube().raw("/version")
-    except (TimedOut, Unreachable) as exc:
-        return exc.message
-    except KubeError:  # the server answered (e.g. 403): the checks say what they can
-        return None
-    except KfbError as exc:  # no such context, a kubeconfig we cannot use
-        return exc.message
-    return None
 
 
 def _check_writable(path: Path) -> None:

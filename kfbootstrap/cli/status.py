@@ -3,98 +3,43 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 import typer
 
 from kfbootstrap.cli.common import ClusterContextOption, ConfigOption, JsonOption, load
 
-if TYPE_CHECKING:
-    from kfbootstrap.notready import NotReady
-
 
 def status(config: ConfigOption = None, context: ClusterContextOption = None, json_output: JsonOption = False) -> None:
     """Show each component's version, readiness, forward and URL."""
     loaded = load(config, cluster__context=context)
-    from kfbootstrap.access.status import collect
-    from kfbootstrap.context import api_timeouts
-    from kfbootstrap.kube.api import Kube
-    from kfbootstrap.kube.workloads import list_workloads
+    from kfbootstrap.access.cluster_status import cluster_status
+    from kfbootstrap.cli.common import new_runner
 
-    kube = Kube.connect(loaded.config.kube_context, timeouts=api_timeouts(loaded.config))
-    workloads = list_workloads(kube)
-    components = collect(loaded.config, workloads)
-    apps = _apps(loaded.config, kube, workloads)
-    cache = _cache_summary(loaded.config)
-    not_ready = _not_ready(loaded.config, kube, workloads)
+    report = cluster_status(loaded.config, new_runner)
     if json_output:
         typer.echo(
             json.dumps(
                 {
                     "context": loaded.config.kube_context,
-                    "components": [c.to_json() for c in components],
-                    "cache": cache,
-                    "apps": apps,
-                    "not_ready": not_ready.to_json(),
+                    "components": [c.to_json() for c in report.components],
+                    "cache": report.cache,
+                    "apps": report.apps,
+                    "not_ready": report.not_ready.to_json(),
                 },
                 indent=2,
             )
         )
         return
-    _print_table(components)
-    if not_ready.problems:
+    _print_table(report.components)
+    if report.not_ready.problems:
         from kfbootstrap import notready, ui
 
-        notready.show(not_ready, ui.out, "the enabled components")
-    if cache is not None:
+        notready.show(report.not_ready, ui.out, "the enabled components")
+    if report.cache is not None:
         from kfbootstrap import ui
 
-        ui.out.print(f"  image cache: {cache['summary']}")
-    _print_apps(apps)
-
-
-def _not_ready(config, kube, workloads) -> "NotReady":
-    """Why the enabled components' workloads that are not ready are not, grouped by cause (as `up` says it)."""
-    from kfbootstrap.kube import readiness
-    from kfbootstrap.notready import NotReady
-
-    scopes = readiness.scopes_for(config.components.enabled(), config.release)
-    waiting = [w for w in workloads if readiness.in_scope(w, scopes) and not w.is_ready]
-    return NotReady.of(readiness.explain(kube, waiting))
-
-
-def _cache_summary(config) -> dict | None:
-    """The image cache on this machine's Docker, for clusters kfbootstrap creates (None otherwise)."""
-    if config.cluster.existing:
-        return None
-    from kfbootstrap.cache.findings import cache_finding
-    from kfbootstrap.cache.registries import mirrors_for
-    from kfbootstrap.cache.report import collect
-    from kfbootstrap.cli.common import new_runner
-    from kfbootstrap.errors import KfbError
-    from kfbootstrap.tools.docker import Containers
-
-    runner = new_runner()
-    try:
-        reports = (
-            collect(Containers(runner), mirrors_for(config.cache.registries), with_contents=False)
-            if config.cache.enabled
-            else []
-        )
-        summary = cache_finding(config, runner).detail
-    except KfbError as exc:  # no docker here: the cluster may still answer
-        return {"enabled": config.cache.enabled, "summary": f"unknown ({exc.message})", "caches": []}
-    return {"enabled": config.cache.enabled, "summary": summary, "caches": [r.to_json() for r in reports]}
-
-
-def _apps(config, kube, workloads) -> dict:
-    """The chosen Kubeflow apps, and per part on the cluster: chosen or kept from an earlier choice, ready/total."""
-    from kfbootstrap.apps.plan import apps_status
-    from kfbootstrap.kube.state import read_marker
-
-    marker = read_marker(kube, "kubeflow")
-    kept = marker.kept if marker else []
-    return {"chosen": config.kubeflow.apps, "kept": kept, "parts": apps_status(config, workloads, kept)}
+        ui.out.print(f"  image cache: {report.cache['summary']}")
+    _print_apps(report.apps)
 
 
 def _print_apps(apps: dict) -> None:

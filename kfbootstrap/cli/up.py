@@ -83,7 +83,7 @@ def up(
 
         from kfbootstrap.upgrade.dryrun import print_upgrade_plan
 
-        print_plan(steps)
+        print_plan(steps, loaded.config)
         print_upgrade_plan(loaded.config, common.new_runner)
         print_choice(loaded.config, common.new_runner, common.new_host())
         return

@@ -102,6 +102,7 @@ def build_bundle(
 def _collect_cluster(
     config, collector: Collector, redactor: Redactor, versions: dict[str, Any], connect: Callable[[], Any] | None
 ) -> dict[str, Any]:
+    from kfbootstrap.context import api_timeouts
     from kfbootstrap.kube import inventory
 
     summary: dict[str, Any] = {}
@@ -109,7 +110,9 @@ def _collect_cluster(
         cluster = (
             connect()
             if connect
-            else inventory.Cluster.connect(config.kube_context, os.environ.get("KUBECONFIG") or None)
+            else inventory.Cluster.connect(
+                config.kube_context, api_timeouts(config), os.environ.get("KUBECONFIG") or None
+            )
         )
         versions["kubernetes server"] = inventory.server_version(cluster)
     except (KfbError, inventory.InventoryError) as exc:

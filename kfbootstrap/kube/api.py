@@ -55,16 +55,6 @@ class Kube:
         self.rest = rest
         self.context = context if context is not None else rest.context
 
-    @classmethod
-    def connect(
-        cls, context: str | None, kubeconfig: str | None = None, timeouts: Timeouts | None = None, pool_size: int = 16
-    ) -> "Kube":
-        """`timeouts` None: the process's bound (timeouts.api, which the CLI sets for every command)."""
-        from kfbootstrap.kube.client import api_client, default_timeouts
-
-        client = api_client(context, kubeconfig, pool_size=pool_size)
-        return cls(KubeRest(client, context=context, timeouts=timeouts or default_timeouts()), context)
-
     @property
     def server(self) -> str:
         return self.rest.server

@@ -1,8 +1,9 @@
-"""Build kubernetes client objects from a kubeconfig path and a context.
+"""Build the Kubernetes adapter from a kube context, a kubeconfig and request timeouts.
 
-Tiny on purpose: every module under kfbootstrap/kube/ shares it, and it hides the
-client's global default configuration (we never touch it, so two clusters can be
-used in one process, as tests do).
+`connect` is the one factory of Kube: every adapter is built here, with the timeouts its
+caller passes (kfbootstrap/context.py turns a Config into them). Nothing here is set
+process-wide: the client's global default configuration is never touched either, so two
+clusters can be used in one process, as tests do.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from kfbootstrap.errors import KfbError
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient, Configuration
 
+    from kfbootstrap.kube.api import Kube
     from kfbootstrap.kube.rest import Timeouts
 
 
@@ -54,24 +56,6 @@ def _retries() -> Any:
     return Retry(total=2, connect=2, read=0, status=0, redirect=0, other=0)
 
 
-# (connect, read) seconds of every request of an adapter built without its own; the CLI sets it
-# from timeouts.api before any command talks to a cluster.
-_request_timeout: tuple[float, float] = (10.0, 60.0)
-
-
-def use_timeouts(connect: float, read: float) -> None:
-    """Bound the requests of every adapter Kube.connect builds from now on without Timeouts of its own."""
-    global _request_timeout
-    _request_timeout = (connect, read)
-
-
-def default_timeouts() -> "Timeouts":
-    """The bound use_timeouts set, for an adapter built without its own."""
-    from kfbootstrap.kube.rest import Timeouts
-
-    return Timeouts(connect=_request_timeout[0], read=_request_timeout[1])
-
-
 def api_client(context: str | None, kubeconfig: str | None = None, pool_size: int = 16) -> "ApiClient":
     """A new ApiClient for `context`, pooling `pool_size` connections (one per concurrent request).
 
@@ -81,3 +65,12 @@ def api_client(context: str | None, kubeconfig: str | None = None, pool_size: in
     configuration = load_configuration(context, kubeconfig)
     configuration.connection_pool_maxsize = pool_size
     return ApiClient(configuration)
+
+
+def connect(context: str | None, timeouts: "Timeouts", kubeconfig: str | None = None, pool_size: int = 16) -> "Kube":
+    """The adapter for `context` (None: the current one), bounding every request by `timeouts`."""
+    from kfbootstrap.kube.api import Kube
+    from kfbootstrap.kube.rest import KubeRest
+
+    client = api_client(context, kubeconfig, pool_size=pool_size)
+    return Kube(KubeRest(client, context=context, timeouts=timeouts), context)

@@ -23,6 +23,7 @@ from kfbootstrap.kube.api import (
     KubeError,
 )
 from kfbootstrap.kube.discovery import Resource
+from kfbootstrap.kube.rest import Timeouts
 
 LOG_TAIL_LINES = 1000
 LOG_LIMIT_BYTES = 2 * 1024 * 1024
@@ -39,8 +40,10 @@ class Cluster:
     kube: Kube
 
     @classmethod
-    def connect(cls, context: str | None, kubeconfig: str | None = None) -> "Cluster":
-        return cls(Kube.connect(context, kubeconfig))
+    def connect(cls, context: str | None, timeouts: Timeouts, kubeconfig: str | None = None) -> "Cluster":
+        from kfbootstrap.kube.client import connect
+
+        return cls(connect(context, timeouts, kubeconfig))
 
 
 def _guarded(what: str, read: Callable[[], Any]) -> Any:

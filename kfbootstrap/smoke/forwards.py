@@ -18,6 +18,7 @@ from kfbootstrap.smoke.checks import EndpointUnavailable, Service
 
 if TYPE_CHECKING:
     from kfbootstrap.kube.api import Kube
+    from kfbootstrap.kube.rest import Timeouts
 
 log = logging.getLogger("kfbootstrap.smoke")
 
@@ -25,9 +26,17 @@ log = logging.getLogger("kfbootstrap.smoke")
 class ForwardedEndpoints:
     """Endpoints through port-forwards; use as a context manager."""
 
-    def __init__(self, context: str | None, kubeconfig: str | None = None, connect_timeout: float = 20.0):
+    def __init__(
+        self,
+        context: str | None,
+        kubeconfig: str | None = None,
+        connect_timeout: float = 20.0,
+        api_timeouts: "Timeouts | None" = None,
+    ):
+        """`api_timeouts` bounds every API request (None: the client's defaults); `smoke` passes timeouts.api."""
         self.context = context
         self.kubeconfig = kubeconfig
+        self.api_timeouts = api_timeouts
         self.connect_timeout = connect_timeout
         self._urls: dict[str, str] = {}
         self._failed: dict[str, str] = {}
@@ -81,10 +90,28 @@ class ForwardedEndpoints:
     def kube(self) -> "Kube":
         """The adapter for the smoke run's cluster (also what the checks read credentials with)."""
         if self._kube is None:
-            from kfbootstrap.kube.api import Kube
+            from kfbootstrap.kube.client import connect
+            from kfbootstrap.kube.rest import Timeouts
 
-            self._kube = Kube.connect(self.context, self.kubeconfig)
+            self._kube = connect(self.context, self.api_timeouts or Timeouts(), self.kubeconfig)
         return self._kube
+
+    def api_problem(self) -> str | None:
+        """Why the API server cannot be used, from one request; None when it answers (even with a refusal).
+
+        Asked once before the checks: a server that accepts and never answers costs one timeout, not one per check.
+        """
+        from kfbootstrap.kube.errors import KubeError, TimedOut, Unreachable
+
+        try:
+            self.kube().raw("/version")
+        except (TimedOut, Unreachable) as exc:
+            return exc.message
+        except KubeError:  # the server answered (e.g. 403): the checks say what they can
+            return None
+        except KfbError as exc:  # no such context, a kubeconfig we cannot use
+            return exc.message
+        return None
 
     def explain(self, service: Service) -> str | None:
         """The forward's last error for this Service (e.g. its pod went away mid-run), if any."""

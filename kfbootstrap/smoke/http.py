@@ -1,17 +1,18 @@
-"""A small HTTP session on urllib: a cookie jar, manual redirects and a record of the hops.
+"""The HTTP session the smoke checks use: `requests`, plus a record of the redirect hops.
 
-Redirects are followed by hand (not by urllib) so a check can say exactly where a
-login flow stopped, e.g. "302 /oauth2/start -> 302 /dex/auth -> 200 /dex/auth/local/login".
+A check says exactly where a login flow stopped, e.g.
+"302 /oauth2/start -> 302 /dex/auth -> 200 /dex/auth/local/login", so every answer
+carries the redirects that led to it (requests keeps them in `history`).
 """
 
 from __future__ import annotations
 
-import http.cookiejar
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Mapping
+
+import requests
+from requests.auth import AuthBase
 
 MAX_REDIRECTS = 15
 MAX_BODY = 4 * 1024 * 1024  # no smoke endpoint answers more; keeps a runaway response cheap
@@ -25,7 +26,7 @@ class HttpError(Exception):
 class Response:
     status: int
     url: str
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # case-insensitive
     body: bytes
     hops: list[str] = field(default_factory=list)  # "302 /path" for each redirect followed
 
@@ -40,84 +41,93 @@ class Response:
         return " -> ".join([*self.hops, f"{self.status} {_path_and_query(self.url)}"])
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D401 (urllib API)
-        return None  # hand the 3xx back to us
-
-
 class Session:
     """Cookies persist across requests, as a browser's would during a login."""
 
     def __init__(self, timeout: float = 15.0):
         self.timeout = timeout
-        self.cookies = http.cookiejar.CookieJar()
-        self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirect())
+        self._session = requests.Session()
+        self._session.max_redirects = MAX_REDIRECTS
+        # The checks talk to 127.0.0.1 forwards: no proxy from the environment, no .netrc credentials.
+        self._session.trust_env = False
 
     def request(
         self,
         method: str,
         url: str,
         *,
-        data: bytes | None = None,
+        data: bytes | Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        auth: AuthBase | None = None,
         follow: bool = True,
     ) -> Response:
-        """One request; with `follow`, 301/302/303/307/308 are followed (303 and 302 after POST become GET)."""
-        hops: list[str] = []
-        for _ in range(MAX_REDIRECTS + 1):
-            response = self._once(method, url, data, headers or {})
-            response.hops = hops
-            location = response.headers.get("Location")
-            if not follow or response.status not in (301, 302, 303, 307, 308) or not location:
-                return response
-            hops.append(f"{response.status} {_path_and_query(url)}")
-            url = urllib.parse.urljoin(url, location)
-            if response.status in (301, 302, 303) and method != "HEAD":
-                method, data = "GET", None
-        raise HttpError(f"more than {MAX_REDIRECTS} redirects: {' -> '.join(hops[-4:])}")
+        """One request; with `follow`, redirects are followed (303, and 301/302 after POST, become GET)."""
+        try:
+            answer = self._session.request(
+                method,
+                url,
+                data=data,
+                headers=dict(headers or {}),
+                auth=auth,
+                allow_redirects=follow,
+                timeout=self.timeout,
+                stream=True,  # read at most MAX_BODY of the final answer
+            )
+            with answer:
+                body = _capped_body(answer)
+        except requests.TooManyRedirects as exc:
+            raise HttpError(f"more than {MAX_REDIRECTS} redirects: {' -> '.join(_hops(exc.response)[-4:])}") from None
+        except requests.RequestException as exc:
+            raise HttpError(f"{method} {_path_and_query(url)}: {_innermost(exc)}") from None
+        hops = _hops(answer)[:-1]
+        return Response(answer.status_code, answer.url, answer.headers, body, hops)
 
     def get(self, url: str, **kwargs) -> Response:
         return self.request("GET", url, **kwargs)
 
     def post_form(self, url: str, fields: Mapping[str, str], **kwargs) -> Response:
-        body = urllib.parse.urlencode(fields).encode()
-        headers = {"Content-Type": "application/x-www-form-urlencoded", **kwargs.pop("headers", {})}
-        return self.request("POST", url, data=body, headers=headers, **kwargs)
+        """POST an HTML form (application/x-www-form-urlencoded)."""
+        return self.request("POST", url, data=fields, **kwargs)
 
     def cookie_names(self) -> list[str]:
-        return sorted(cookie.name for cookie in self.cookies)
-
-    def _once(self, method: str, url: str, data: bytes | None, headers: Mapping[str, str]) -> Response:
-        request = urllib.request.Request(url, data=data, method=method, headers=dict(headers))
-        try:
-            with self._opener.open(request, timeout=self.timeout) as answer:
-                return Response(answer.status, url, _headers(answer.headers), answer.read(MAX_BODY))
-        except urllib.error.HTTPError as answer:  # 3xx (our handler declined) and 4xx/5xx
-            with answer:
-                body = answer.read(MAX_BODY) if answer.fp is not None else b""
-            return Response(answer.code, url, _headers(answer.headers), body)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise HttpError(f"{method} {_path_and_query(url)}: {reason}") from None
+        return sorted(cookie.name for cookie in self._session.cookies)
 
 
-def _headers(message) -> dict[str, str]:
-    """Case-insensitive lookup is all we need; keep the last value of repeated headers."""
-    return _CaseInsensitive((key, value) for key, value in message.items())
+def _capped_body(answer: requests.Response) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in answer.iter_content(64 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= MAX_BODY:
+            break
+    return b"".join(chunks)[:MAX_BODY]
 
 
-class _CaseInsensitive(dict):
-    def __init__(self, items):
-        super().__init__((key.lower(), value) for key, value in items)
+def _hops(answer: requests.Response | None) -> list[str]:
+    """Every answer on the way, the last one included: "302 /oauth2/start", …"""
+    if answer is None:
+        return []
+    return [f"{hop.status_code} {_path_and_query(hop.url)}" for hop in [*answer.history, answer]]
 
-    def get(self, key, default=None):
-        return super().get(key.lower(), default)
 
-    def __getitem__(self, key):
-        return super().__getitem__(key.lower())
+def _innermost(exc: BaseException) -> str:
+    """requests wraps the socket's error in two or three layers; the innermost says what happened.
 
-    def __contains__(self, key):
-        return super().__contains__(key.lower())
+    E.g. "[Errno 111] Connection refused" instead of "HTTPConnectionPool(host=…): Max retries exceeded …".
+    """
+    seen = {id(exc)}
+    while True:
+        reason = getattr(exc, "reason", None)
+        first = exc.args[0] if exc.args else None
+        inner = next(
+            (e for e in (exc.__cause__, reason, first, exc.__context__) if isinstance(e, BaseException)),
+            None,
+        )
+        if inner is None or id(inner) in seen:
+            return str(exc)
+        seen.add(id(inner))
+        exc = inner
 
 
 def _path_and_query(url: str) -> str:

@@ -58,15 +58,15 @@ def ensure_what_can_run(
 class CacheStep(Step):
     name = "cache"
 
-    def __init__(self, config: Config) -> None:
-        count = len(config.cache.registries)
-        self.registries = f"{count} registr{'y' if count == 1 else 'ies'}"
-        self.network = config.cache.network
-        self.title = f"Set up the image cache ({self.registries})"
+    title = "Set up the image cache"
 
-    def describe(self) -> str:
+    def heading(self, ctx: RunContext) -> str:
+        return f"{self.title} ({_registries(ctx.config)})"
+
+    def describe(self, ctx: RunContext) -> str:
         return (
-            f"Start a pull-through cache per registry ({self.registries}) on the {self.network} network and point "
+            f"Start a pull-through cache per registry ({_registries(ctx.config)}) on the {ctx.config.cache.network} "
+            "network and point "
             "every node's containerd at it (hosts.toml; the upstream stays the fallback)"
         )
 
@@ -121,6 +121,11 @@ class CacheStep(Step):
         return note + (
             f", not the {len(blind)} that ignore{'s' if len(blind) == 1 else ''} {CERTS_DIR}" if blind else ""
         )
+
+
+def _registries(config: Config) -> str:
+    count = len(config.cache.registries)
+    return f"{count} registr{'y' if count == 1 else 'ies'}"
 
 
 def _ignores_certs_d(names: list[str], meaning: str) -> str:

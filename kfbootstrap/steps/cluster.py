@@ -237,11 +237,12 @@ class ClusterStep(Step):
     """Create our Kind cluster, reuse it when it is healthy, re-create it when a run was cut short."""
 
     name = "cluster"
+    title = "Create Kind cluster"
 
-    def __init__(self, config: Config) -> None:
-        self.title = f"Create Kind cluster {config.cluster.name}"
+    def heading(self, ctx: RunContext) -> str:
+        return f"{self.title} {ctx.config.cluster.name}"
 
-    def describe(self) -> str:
+    def describe(self, ctx: RunContext) -> str:
         return "Create the Kind cluster from kind-config.yaml (reused when it already exists and answers)"
 
     def is_done(self, ctx: RunContext) -> bool:
@@ -281,11 +282,12 @@ class ExistingClusterStep(Step):
     """Install onto a cluster we did not create: only check that its context exists and answers."""
 
     name = "cluster"
+    title = "Use existing cluster"
 
-    def __init__(self, config: Config) -> None:
-        self.title = f"Use existing cluster (context {config.kube_context or 'current'})"
+    def heading(self, ctx: RunContext) -> str:
+        return f"{self.title} (context {ctx.config.kube_context or 'current'})"
 
-    def describe(self) -> str:
+    def describe(self, ctx: RunContext) -> str:
         return "Use the existing cluster of the chosen kube context (nothing is created)"
 
     def run(self, ctx: RunContext) -> str | None:

@@ -9,7 +9,6 @@ public default (kfbootstrap/access/passwords.py says where the password comes fr
 from __future__ import annotations
 
 from kfbootstrap.access import passwords
-from kfbootstrap.config import Config
 from kfbootstrap.context import RunContext
 from kfbootstrap.steps.base import Step
 
@@ -18,13 +17,12 @@ class DexPasswordStep(Step):
     name = "dex_password"
     title = "Set the Kubeflow user's password"
 
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        passwords.from_environment(config)  # a named but unset variable fails before anything changes
+    def check(self, ctx: RunContext) -> None:
+        passwords.from_environment(ctx.config)  # a named but unset variable fails before anything changes
 
-    def describe(self) -> str:
-        if self.config.kubeflow.password:
-            return f"{self.title} from ${self.config.kubeflow.password} (its bcrypt hash into auth/dex-passwords)"
+    def describe(self, ctx: RunContext) -> str:
+        if ctx.config.kubeflow.password:
+            return f"{self.title} from ${ctx.config.kubeflow.password} (its bcrypt hash into auth/dex-passwords)"
         return (
             f"{self.title}: a random one, kept in the cluster on re-runs (`kfbootstrap creds kubeflow` shows it; "
             "kubeflow.keep_default_password: true keeps 12341234)"
@@ -32,7 +30,7 @@ class DexPasswordStep(Step):
 
     def is_done(self, ctx: RunContext) -> bool:
         """Done when Dex's hash already matches the password we would choose (nothing to write)."""
-        chosen = passwords.choose(self.config, ctx.kube)
+        chosen = passwords.choose(ctx.config, ctx.kube)
         return (
             chosen.source != "random"
             and passwords.stored_password(ctx.kube) == chosen.password
@@ -40,6 +38,6 @@ class DexPasswordStep(Step):
         )
 
     def run(self, ctx: RunContext) -> str | None:
-        chosen = passwords.choose(self.config, ctx.kube)
+        chosen = passwords.choose(ctx.config, ctx.kube)
         passwords.set_password(ctx.kube, chosen.password)
         return f"{chosen.source}; `kfbootstrap creds kubeflow` shows it"

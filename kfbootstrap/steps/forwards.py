@@ -19,18 +19,15 @@ class ForwardsStep(Step):
     name = "forwards"
     title = "Start port-forwards"
 
-    def __init__(self, config: Config) -> None:
-        self.targets = enabled_targets(config)
-
-    def describe(self) -> str:
-        names = ", ".join(f"{t.name}" for t in self.targets) or "none enabled"
+    def describe(self, ctx: RunContext) -> str:
+        names = ", ".join(f"{t.name}" for t in enabled_targets(ctx.config)) or "none enabled"
         return f"Start background port-forwards ({names}); skipped with --no-expose or forwards.auto: false"
 
     def is_done(self, ctx: RunContext) -> bool:
         from kfbootstrap.access import forwards
 
         address = _address(ctx.config, warn=False)
-        for target in self.targets:
+        for target in enabled_targets(ctx.config):
             record = forwards.find_record(target.name)
             if record is None or not forwards.process_alive(record.pid):
                 return False
@@ -47,7 +44,7 @@ class ForwardsStep(Step):
 
         address = _address(ctx.config, warn=True)
         started, failed = 0, []
-        for target in self.targets:
+        for target in enabled_targets(ctx.config):
             try:
                 p = plan(target, ctx.config, ctx.kube, address=address)
                 ensure_background(p, ctx.config)

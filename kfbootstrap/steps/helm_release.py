@@ -1,7 +1,8 @@
 """A step that keeps one Helm release at its pinned chart version and our values.
 
-Subclasses name the component (a key of kfbootstrap.charts.CHART_PINS) and may add
-work before the release (a generated secret) or after it (MetalLB's address pool).
+It is the step of every component whose descriptor (kfbootstrap/components.py) has a chart
+and names no step of its own; it is built with the component's name. Subclasses name their
+component and add work before the release (a generated secret) or after it (MetalLB's address pool).
 The step is done when the deployed revision has the wanted chart version and values
 (and the subclass's own check passes), so a re-run changes no revision.
 """
@@ -11,9 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from kfbootstrap import ui
-from kfbootstrap.charts import CHART_PINS, ChartPin, ChartSource, bundled_dir, chart_source, chart_values
+from kfbootstrap.charts import ChartPin, ChartSource, bundled_dir, chart_source, chart_values
 from kfbootstrap.components import get
-from kfbootstrap.config import Config
 from kfbootstrap.context import RunContext
 from kfbootstrap.steps.base import Step
 from kfbootstrap.tools.helm import Helm, ReleaseResult
@@ -22,15 +22,22 @@ from kfbootstrap.tools.helm import Helm, ReleaseResult
 class HelmReleaseStep(Step):
     component = ""
 
-    def __init__(self, config: Config) -> None:
-        self.pin: ChartPin = CHART_PINS[self.component]
+    def __init__(self, component: str = "") -> None:
+        self.component = component or self.component
+        pin = get(self.component).chart
+        if pin is None:
+            raise ValueError(f"component {self.component} has no chart")
+        self.pin: ChartPin = pin
         self.name = self.component
-        version = getattr(config.charts, self.component).version or self.pin.version
-        self.title = f"Install {get(self.component).title} ({self.pin.chart} chart {version})"
+        self.title = f"Install {get(self.component).title}"
 
-    def describe(self) -> str:
+    def heading(self, ctx: RunContext) -> str:
+        version = getattr(ctx.config.charts, self.component).version or self.pin.version
+        return f"{self.title} ({self.pin.chart} chart {version})"
+
+    def describe(self, ctx: RunContext) -> str:
         return (
-            f"{self.title}: Helm release {self.pin.release} in namespace {self.pin.namespace}, "
+            f"{self.heading(ctx)}: Helm release {self.pin.release} in namespace {self.pin.namespace}, "
             "installed or upgraded only when chart version or values differ"
         )
 

@@ -28,19 +28,20 @@ class KServeStep(ManifestsStep):
     what = "KServe"
     title = "Install KServe (server-side)"
 
-    def describe(self) -> str:
-        if self._in_example():
-            return f"KServe comes with the example of {self.config.release.tag}: nothing more to apply"
-        return super().describe()
+    def describe(self, ctx: RunContext) -> str:
+        if _in_example(ctx):
+            return f"KServe comes with the example of {ctx.config.release.tag}: nothing more to apply"
+        return super().describe(ctx)
 
     def is_done(self, ctx: RunContext) -> bool:
-        return False if self._in_example() else super().is_done(ctx)
+        return False if _in_example(ctx) else super().is_done(ctx)
 
     def rendered(self, ctx: RunContext) -> "Render | None":
-        if self._in_example():
-            self._not_separate = f"KServe comes with the example of {self.config.release.tag}"
+        if _in_example(ctx):
+            self._not_separate = f"KServe comes with the example of {ctx.config.release.tag}"
             return None
         return super().rendered(ctx)
 
-    def _in_example(self) -> bool:
-        return "kubeflow" in self.config.components.enabled() and self.config.release.kserve_in_example
+
+def _in_example(ctx: RunContext) -> bool:
+    return "kubeflow" in ctx.config.components.enabled() and ctx.config.release.kserve_in_example

@@ -11,12 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kfbootstrap import ui
-from kfbootstrap.config import Config
 from kfbootstrap.context import RunContext
 from kfbootstrap.steps.base import Step
 
 if TYPE_CHECKING:
-    from kfbootstrap.kube.api import Kube
     from kfbootstrap.kube.state import Marker
     from kfbootstrap.manifests import Render, Renderer
     from kfbootstrap.upgrade.plan import Plan, Target
@@ -28,17 +26,16 @@ class ManifestsStep(Step):
     component = ""
     what = ""  # for describe(): what is rendered
 
-    def __init__(self, config: Config) -> None:
-        self.config = config
+    def __init__(self) -> None:
         self._renderer: "Renderer | None" = None
         self._render: "Render | None" = None
         self._not_separate: str | None = None
         self._plan: "Plan | None" = None
 
-    def describe(self) -> str:
+    def describe(self, ctx: RunContext) -> str:
         from kfbootstrap.manifests import source_for
 
-        source = source_for(self.config)
+        source = source_for(ctx.config)
         return (
             f"Render {self.what} from {source.describe()} and apply it server-side "
             "(CRDs first, webhooks last, each object retried on its own)"
@@ -54,9 +51,9 @@ class ManifestsStep(Step):
         render = self.rendered(ctx)
         return (
             render is not None
-            and marker.render_hash == self.digest(render)
+            and marker.render_hash == self.digest(ctx, render)
             and not missing_namespaces(ctx.kube, marker.namespaces)
-            and not self.to_remove(marker)
+            and not self.to_remove(ctx, marker)
         )
 
     def run(self, ctx: RunContext) -> str | None:
@@ -90,13 +87,16 @@ class ManifestsStep(Step):
             ui.info(f"  recreated {result.ref}: {result.recreated}, so it was deleted and created again")
         for line in carry_out.after_apply(ctx.kube, plan, record, objects):
             ui.info(f"  {line}")
-        kept = self.after_apply(ctx.kube, previous)
-        write_marker(
-            ctx.kube,
-            Marker(
-                self.component, self.digest(render), report.total, namespaces_of(objects), parts=self.parts(), kept=kept
-            ),
+        kept = self.after_apply(ctx, previous)
+        marker = Marker(
+            self.component,
+            self.digest(ctx, render),
+            report.total,
+            namespaces_of(objects),
+            parts=self.parts(ctx),
+            kept=kept,
         )
+        write_marker(ctx.kube, marker)
         note = f"; kept, no longer chosen: {', '.join(kept)}" if kept else ""
         upgraded = f"; upgraded from {plan.installed}" if plan.changes_release else ""
         return f"{report.summary()} from {render.origin}{upgraded}{note}"
@@ -106,7 +106,7 @@ class ManifestsStep(Step):
         from kfbootstrap.kube.applyset import read_record
 
         record = read_record(ctx.kube, self.component)
-        if record is None or record.release == self.config.kubeflow.version or self.rendered(ctx) is None:
+        if record is None or record.release == ctx.config.kubeflow.version or self.rendered(ctx) is None:
             return
         plan = self.plan(ctx)
         assert plan is not None
@@ -132,9 +132,9 @@ class ManifestsStep(Step):
     def target(self, ctx: RunContext, render: "Render") -> "Target":
         from kfbootstrap.upgrade.plan import PART_LABEL, Target
 
-        objects = self.adjusted(ctx, self.objects(render))
+        objects = self.adjusted(ctx, self.objects(ctx, render))
         parts = [str(((o.get("metadata") or {}).get("labels") or {}).get(PART_LABEL) or "") for o in objects]
-        kubeflow = self.config.kubeflow
+        kubeflow = ctx.config.kubeflow
         return Target(
             kubeflow.version, list(kubeflow.apps or []), kubeflow.sizing, objects, parts, self.dropped_parts(ctx)
         )
@@ -150,19 +150,19 @@ class ManifestsStep(Step):
             raise DowngradeRefused(plan.installed, plan.target.release)
 
     # Hooks for the Kubeflow step, which applies only the chosen apps (kfbootstrap/apps).
-    def objects(self, render: "Render") -> list[dict]:
+    def objects(self, ctx: RunContext, render: "Render") -> list[dict]:
         return render.objects()
 
-    def digest(self, render: "Render") -> str:
+    def digest(self, ctx: RunContext, render: "Render") -> str:
         return render.digest
 
-    def parts(self) -> list[str]:
+    def parts(self, ctx: RunContext) -> list[str]:
         return []
 
-    def to_remove(self, marker: "Marker") -> list[str]:
+    def to_remove(self, ctx: RunContext, marker: "Marker") -> list[str]:
         return []
 
-    def after_apply(self, kube: "Kube", previous: "Marker | None") -> list[str]:
+    def after_apply(self, ctx: RunContext, previous: "Marker | None") -> list[str]:
         """What is left installed of an earlier choice (nothing: only Kubeflow chooses)."""
         return []
 
@@ -175,7 +175,7 @@ class ManifestsStep(Step):
         from kfbootstrap.manifests import NotSeparate, Renderer
 
         if self._render is None and self._not_separate is None:
-            self._renderer = self._renderer or Renderer(self.config, ctx.runner)
+            self._renderer = self._renderer or Renderer(ctx.config, ctx.runner)
             try:
                 self._render = self._renderer.render(self.component)
             except NotSeparate as why:
@@ -203,59 +203,60 @@ class KubeflowStep(ManifestsStep):
         """The render with Dex's current hash (set by the password step), never the public default's."""
         from kfbootstrap.access import passwords
 
-        if self.config.kubeflow.keep_default_password:
+        if ctx.config.kubeflow.keep_default_password:
             return objects
         current = passwords.current_hash(ctx.kube)
         return passwords.with_current_hash(objects, current) if current else objects
 
-    def describe(self) -> str:
-        apps = self.config.kubeflow.apps
+    def describe(self, ctx: RunContext) -> str:
+        apps = ctx.config.kubeflow.apps
         chosen = f"; only {', '.join(apps)} and what they need" if apps is not None else ""
-        return super().describe() + chosen
+        return super().describe(ctx) + chosen
 
-    def objects(self, render: "Render") -> list[dict]:
+    def objects(self, ctx: RunContext, render: "Render") -> list[dict]:
         from kfbootstrap.apps.plan import selection_for
 
-        return selection_for(self.config, render).objects
+        return selection_for(ctx.config, render).objects
 
-    def digest(self, render: "Render") -> str:
+    def digest(self, ctx: RunContext, render: "Render") -> str:
         from kfbootstrap.apps.plan import selection_digest
 
-        return selection_digest(render, self.parts(), self.config.kubeflow.sizing)
+        return selection_digest(render, self.parts(ctx), ctx.config.kubeflow.sizing)
 
-    def parts(self) -> list[str]:
+    def parts(self, ctx: RunContext) -> list[str]:
         from kfbootstrap.apps.plan import chosen_parts
 
-        return chosen_parts(self.config)
+        return chosen_parts(ctx.config)
 
     def dropped_parts(self, ctx: RunContext) -> list[str]:
         """Apps an earlier run installed that are no longer chosen and stay (kubeflow.remove_dropped off)."""
         from kfbootstrap.apps.plan import left_behind
         from kfbootstrap.kube.state import read_marker
 
-        if self.config.kubeflow.remove_dropped:
+        if ctx.config.kubeflow.remove_dropped:
             return []
         marker = read_marker(ctx.kube, self.component)
-        return left_behind(marker.parts, marker.kept, self.parts()) if marker else []
+        return left_behind(marker.parts, marker.kept, self.parts(ctx)) if marker else []
 
-    def to_remove(self, marker: "Marker") -> list[str]:
+    def to_remove(self, ctx: RunContext, marker: "Marker") -> list[str]:
         """Dropped parts still on the cluster that the config asks to remove."""
         from kfbootstrap.apps.plan import left_behind
 
-        return left_behind(marker.parts, marker.kept, self.parts()) if self.config.kubeflow.remove_dropped else []
+        remove = ctx.config.kubeflow.remove_dropped
+        return left_behind(marker.parts, marker.kept, self.parts(ctx)) if remove else []
 
-    def after_apply(self, kube: "Kube", previous: "Marker | None") -> list[str]:
+    def after_apply(self, ctx: RunContext, previous: "Marker | None") -> list[str]:
         """Remove the dropped parts when asked; else report them kept."""
         from kfbootstrap.apps.plan import left_behind, part_selector
 
         if previous is None:
             return []
-        dropped = left_behind(previous.parts, previous.kept, self.parts())
-        if not dropped or not self.config.kubeflow.remove_dropped:
+        dropped = left_behind(previous.parts, previous.kept, self.parts(ctx))
+        if not dropped or not ctx.config.kubeflow.remove_dropped:
             return dropped
         from kfbootstrap.kube.cleanup import delete_managed
 
-        report = delete_managed(kube.rest, selector=part_selector(dropped))
+        report = delete_managed(ctx.kube.rest, selector=part_selector(dropped))
         if report.failed:
             ref, why = report.failed[0]
             ui.warn(f"removing dropped apps: {len(report.failed)} objects not deleted, first {ref}: {why}")

@@ -97,8 +97,8 @@ def pool_objects(addresses: str) -> list[dict[str, Any]]:
 class MetallbStep(HelmReleaseStep):
     component = "metallb"
 
-    def __init__(self, config) -> None:
-        super().__init__(config)
+    def __init__(self) -> None:
+        super().__init__()
         self._pool: PoolChoice | None = None
 
     def pool(self, ctx: RunContext) -> PoolChoice:

@@ -27,7 +27,6 @@ from kfbootstrap.errors import ConfigError
 from kfbootstrap.steps.base import Step
 
 if TYPE_CHECKING:
-    from kfbootstrap.config import Config
     from kfbootstrap.manifests import Render
 
 NAMESPACE = "kubeflow"
@@ -38,10 +37,10 @@ class ModelRegistryStep(Step):
     name = "model_registry"
     title = "Install the model registry"
 
-    def __init__(self, config: "Config | None" = None) -> None:
+    def __init__(self) -> None:
         self._render: tuple[list["Render"], str] | None = None
 
-    def describe(self) -> str:
+    def describe(self, ctx: RunContext) -> str:
         return (
             "Apply the model registry overlays (db, istio[, csi]) into namespace kubeflow and wait until it is ready"
             " (releases whose example brings it, like 26.03.1's Kubeflow Hub: only wait)"
@@ -100,9 +99,9 @@ class ModelRegistryStep(Step):
 
 
 def _scopes(ctx: RunContext) -> list:
-    from kfbootstrap.kube import readiness
+    from kfbootstrap.components import scopes_for
 
-    return readiness.scopes_for(["model_registry"], ctx.config.release)
+    return scopes_for(["model_registry"], ctx.config.release)
 
 
 def _ready(ctx: RunContext) -> bool:

@@ -1,4 +1,5 @@
-"""Prometheus and Grafana, each a Helm release in namespace `monitoring`.
+"""Grafana's Helm release in namespace `monitoring` (Prometheus's needs nothing more than the
+generic Helm step, kfbootstrap/steps/helm_release.py).
 
 Grafana's admin password is generated once (or taken from the environment variable
 charts.grafana.admin_password names) into Secret `grafana` before the release
@@ -23,18 +24,15 @@ GRAFANA_ADMIN_PASSWORD_KEY = "admin-password"
 GRAFANA_ADMIN_USER = "admin"
 
 
-class PrometheusStep(HelmReleaseStep):
-    component = "prometheus"
-
-
 class GrafanaStep(HelmReleaseStep):
     component = "grafana"
 
-    def __init__(self, config) -> None:
-        super().__init__(config)
+    def __init__(self) -> None:
+        super().__init__()
         self._adopted: dict[str, str] | None = None
-        self._supplied = supplied_admin_password(config)  # a named but unset variable fails before anything runs
-        self._var = config.charts.grafana.admin_password
+
+    def check(self, ctx: RunContext) -> None:
+        supplied_admin_password(ctx.config)  # a named but unset variable fails before anything runs
 
     def before_release(self, ctx: RunContext) -> None:
         from kfbootstrap.kube.generated import ensure_generated_secret, ensure_namespace, helm_owned_secret_data
@@ -45,11 +43,12 @@ class GrafanaStep(HelmReleaseStep):
         if owned and {GRAFANA_ADMIN_USER_KEY, GRAFANA_ADMIN_PASSWORD_KEY} <= set(owned):
             self._adopted = {key: owned[key] for key in (GRAFANA_ADMIN_USER_KEY, GRAFANA_ADMIN_PASSWORD_KEY)}
             return
+        supplied = supplied_admin_password(ctx.config)
         created = ensure_generated_secret(
-            kube, self.pin.namespace, GRAFANA_ADMIN_SECRET, self._new_admin, self.component
+            kube, self.pin.namespace, GRAFANA_ADMIN_SECRET, lambda: _new_admin(supplied), self.component
         )
-        if not created and self._supplied is not None:
-            self._warn_if_not_supplied(ctx.kube)
+        if not created and supplied is not None:
+            self._warn_if_not_supplied(ctx, supplied)
 
     def after_release(self, ctx, result) -> str | None:
         if self._adopted is None:
@@ -66,26 +65,25 @@ class GrafanaStep(HelmReleaseStep):
         keys = secret_keys(ctx.kube, self.pin.namespace, GRAFANA_ADMIN_SECRET)
         return keys is not None and {GRAFANA_ADMIN_USER_KEY, GRAFANA_ADMIN_PASSWORD_KEY} <= keys
 
-    def _new_admin(self) -> dict[str, str]:
-        from kfbootstrap.kube.generated import new_password
-
-        return {
-            GRAFANA_ADMIN_USER_KEY: GRAFANA_ADMIN_USER,
-            GRAFANA_ADMIN_PASSWORD_KEY: self._supplied or new_password(),
-        }
-
-    def _warn_if_not_supplied(self, kube) -> None:
+    def _warn_if_not_supplied(self, ctx: RunContext, supplied: str) -> None:
         """Grafana sets its admin password only when its database is first created: a later change of the
         variable cannot reach it through the Secret, so say so instead of pretending."""
         from kfbootstrap import ui
         from kfbootstrap.kube.secrets import read_secret
 
-        current = read_secret(kube, self.pin.namespace, GRAFANA_ADMIN_SECRET).get(GRAFANA_ADMIN_PASSWORD_KEY)
-        if current != self._supplied:
+        current = read_secret(ctx.kube, self.pin.namespace, GRAFANA_ADMIN_SECRET).get(GRAFANA_ADMIN_PASSWORD_KEY)
+        variable = getattr(ctx.config.charts, self.component).admin_password
+        if current != supplied:
             ui.warn(
-                f"Grafana keeps the admin password it was installed with, not ${self._var}'s: change it in "
+                f"Grafana keeps the admin password it was installed with, not ${variable}'s: change it in "
                 "Grafana (Profile → Change password); `kfbootstrap creds grafana` shows the one it has"
             )
+
+
+def _new_admin(supplied: str | None) -> dict[str, str]:
+    from kfbootstrap.kube.generated import new_password
+
+    return {GRAFANA_ADMIN_USER_KEY: GRAFANA_ADMIN_USER, GRAFANA_ADMIN_PASSWORD_KEY: supplied or new_password()}
 
 
 def supplied_admin_password(config) -> str | None:

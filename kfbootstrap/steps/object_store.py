@@ -6,7 +6,6 @@ SeaweedFS behind `seaweedfs` / `minio-service`). See kfbootstrap/kube/object_sto
 
 from __future__ import annotations
 
-from kfbootstrap.config import Config
 from kfbootstrap.context import RunContext
 from kfbootstrap.errors import KfbError
 from kfbootstrap.releases import RELEASES
@@ -17,10 +16,7 @@ class ObjectStoreStep(Step):
     name = "object_store"
     title = "Find the pipelines' object store"
 
-    def __init__(self, config: Config | None = None) -> None:
-        """Built like every component's step; what it finds depends on the cluster, not the config."""
-
-    def describe(self) -> str:
+    def describe(self, ctx: RunContext) -> str:
         return "Find the pipelines' object store (MinIO or SeaweedFS) Kubeflow runs and record it for expose/creds"
 
     def is_done(self, ctx: RunContext) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Sequence
 
 from kfbootstrap import ui
+from kfbootstrap.components import scopes_for
 from kfbootstrap.context import RunContext
 from kfbootstrap.errors import KfbError
 from kfbootstrap.steps.base import Step
@@ -19,7 +20,8 @@ from kfbootstrap.steps.base import Step
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from kfbootstrap.kube.readiness import Scope, WaitResult
+    from kfbootstrap.components import Scope
+    from kfbootstrap.kube.readiness import WaitResult
     from kfbootstrap.kube.workloads import Workload
 
 
@@ -31,20 +33,20 @@ class WaitStep(Step):
     name = "wait"
     title = "Wait until every workload is ready"
 
-    def describe(self) -> str:
+    def describe(self, ctx: RunContext) -> str:
         return "Wait until the Deployments, StatefulSets and DaemonSets of every enabled component are ready"
 
     def is_done(self, ctx: RunContext) -> bool:
         from kfbootstrap.kube import readiness
 
-        scopes = readiness.scopes_for(ctx.config.components.enabled(), ctx.config.release)
+        scopes = scopes_for(ctx.config.components.enabled(), ctx.config.release)
         workloads = readiness.snapshot(ctx.kube, scopes)
         return all(w.is_ready for w in workloads)
 
     def run(self, ctx: RunContext) -> str | None:
         from kfbootstrap.kube import readiness
 
-        scopes = readiness.scopes_for(ctx.config.components.enabled(), ctx.config.release)
+        scopes = scopes_for(ctx.config.components.enabled(), ctx.config.release)
         if not scopes:
             return "no enabled component has workloads"
         result = wait_or_explain(ctx, scopes, what="the platform")

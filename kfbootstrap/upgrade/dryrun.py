@@ -28,7 +28,7 @@ def print_upgrade_plan(config: Config, new_runner: "Callable[[], Runner]") -> No
     ctx = RunContext(config=config, runner=new_runner())
     try:
         ctx.kube.raw("/version")
-        plan = KubeflowStep(config).plan(ctx)
+        plan = KubeflowStep().plan(ctx)
     except KfbError as exc:
         ui.out.print(f"\nUpgrade plan: not made ({exc.message})", markup=False)
         return

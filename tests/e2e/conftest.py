@@ -22,12 +22,13 @@ from typing import Any
 import pytest
 import yaml
 
+from kfbootstrap import components as registry
 from tests.testbed.cluster import wait_until  # noqa: F401  (the e2e modules import it from here)
 
 REPO = Path(__file__).resolve().parents[2]
 TESTBED_BUILD = REPO / "tests" / "testbed" / "build.sh"
 GROUND_BUILD = REPO / "tests" / "kind" / "build.sh"
-ALL_OFF = ("kubeflow", "kserve", "metallb", "prometheus", "grafana", "model_registry", "object_store")
+ALL_OFF = tuple(registry.names())
 
 
 def _missing(message: str):

@@ -8,12 +8,14 @@ missing testbed is a failure instead, so it can never silently pass.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
 
+from tests.seaweedfs import SeaweedS3, WeedNotBuilt, locate_weed
 from tests.testbed.cluster import (
     Testbed,
     TestbedNotBuilt,
@@ -24,6 +26,7 @@ from tests.testbed.cluster import (
 )
 
 NOT_BUILT = "testbed not built: run `make testbed`"
+WEED_NOT_BUILT = "SeaweedFS (weed) not built: run `make testbed`"
 NO_KUBECTL = "kubectl not found on PATH (the testbed is driven with it)"
 _HERE = Path(__file__).resolve().parent
 
@@ -78,3 +81,19 @@ def namespace(testbed, request):
     """A namespace unique to this test, deleted (without waiting) afterwards."""
     with testbed.namespace(dns_label(request.node.name, 30)) as name:
         yield name
+
+
+@pytest.fixture(scope="session")
+def weed_binary():
+    """SeaweedFS's `weed`, built by tests/testbed/build_seaweedfs.sh (`make testbed`), or skip/fail."""
+    try:
+        return locate_weed()
+    except WeedNotBuilt as exc:
+        _unavailable(WEED_NOT_BUILT, str(exc))
+
+
+@pytest.fixture(scope="session")
+def object_store(weed_binary):
+    """A real S3 server (SeaweedFS) for the session: access key `minio`, a random secret key, bucket mlpipeline."""
+    with SeaweedS3(weed_binary, "minio", secrets.token_urlsafe(18)) as server:
+        yield server

@@ -13,6 +13,7 @@ import socket
 import bcrypt
 import pytest
 
+from kfbootstrap import components
 from kfbootstrap.access import forwards
 from tests.cli_helpers import run_cli
 from tests.integration.conftest import _locate
@@ -209,7 +210,7 @@ def test_creds_missing_key_is_named(bed, capsys):
 
 def test_creds_unknown_target_is_a_usage_error(capsys):
     result = run_cli(capsys, "creds", "prometheus")
-    assert result.code == 2 and "choose one of: kubeflow, grafana, minio" in result.err
+    assert result.code == 2 and f"choose one of: {', '.join(components.creds_targets())}" in result.err
 
 
 # ------------------------------------------------------------------------------------------ status
@@ -261,7 +262,7 @@ def test_status_json_with_components_missing_and_not_ready(platform, monkeypatch
     body = wait_until(grafana_forward_running, 20, what="status to see the grafana forward")
     assert body["context"] == platform.context
     by_name = {c["name"]: c for c in body["components"]}
-    assert list(by_name) == ["kubeflow", "kserve", "metallb", "prometheus", "grafana", "model_registry", "object_store"]
+    assert list(by_name) == components.names()
 
     kubeflow = by_name["kubeflow"]
     assert (kubeflow["state"], kubeflow["workloads"]["ready"], kubeflow["workloads"]["total"]) == ("not ready", 1, 2)
@@ -336,7 +337,7 @@ def test_up_step_starts_forwards_and_summary_hides_passwords(platform, monkeypat
     ports = free_ports(2)
     monkeypatch.setenv("KFBOOTSTRAP_FORWARDS__PORTS__GRAFANA", str(ports[0]))
     monkeypatch.setenv("KFBOOTSTRAP_FORWARDS__PORTS__MINIO", str(ports[1]))
-    for name in ("kubeflow", "prometheus", "model_registry", "kserve", "metallb"):
+    for name in set(components.names()) - {"grafana", "object_store"}:
         monkeypatch.setenv(f"KFBOOTSTRAP_COMPONENTS__{name.upper()}", "false")
     platform.apply(
         [secret("grafana", {"admin-user": "admin", "admin-password": "summary-secret"})], namespace="monitoring"
@@ -346,7 +347,7 @@ def test_up_step_starts_forwards_and_summary_hides_passwords(platform, monkeypat
     )
     config = load_config().config
     ctx = RunContext(config=config, runner=None)  # type: ignore[arg-type] - the step runs no commands
-    step = ForwardsStep(config)
+    step = ForwardsStep()
     assert not step.is_done(ctx)
     assert step.run(ctx) == "2 running"
     assert step.is_done(ctx)
@@ -366,7 +367,7 @@ def test_up_step_starts_forwards_and_summary_hides_passwords(platform, monkeypat
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", ports[0]))
         holder.listen(1)
-        note = ForwardsStep(config).run(ctx)
+        note = ForwardsStep().run(ctx)
     assert note == "1 running; not started: grafana"
     assert "forward for grafana not started: port" in capsys.readouterr().err
 

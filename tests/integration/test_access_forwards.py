@@ -429,7 +429,7 @@ def test_foreground_expose_serves_until_ctrl_c(testbed, namespace, kube_env, ser
             proc.send_signal(signal.SIGABRT)
             _, dump = proc.communicate(timeout=15)
             pytest.fail(f"expose did not stop within 15 s of Ctrl-C; its threads:\n{dump}", pytrace=False)
-    assert proc.returncode == 130, err  # README: Ctrl-C exits 130, foreground expose included
+    assert proc.returncode == 130, err  # docs/exit-codes.md: Ctrl-C exits 130, foreground expose included
     assert f"grafana         http://127.0.0.1:{port}/  ->  svc/grafana:80 in {namespace}" in out
     assert "Press Ctrl-C to stop" in err and "error: interrupted" in err and "the forward stopped" in err
     assert "Traceback" not in err

@@ -381,7 +381,7 @@ def test_grafana_keeps_the_password_of_a_release_installed_without_our_values(
         },
         env={},
     ).config
-    step = GrafanaStep(config)
+    step = GrafanaStep()
     step.pin = dataclasses.replace(step.pin, namespace=namespace)
     ctx = RunContext(config=config, runner=ShRunner())
     assert not step.is_done(ctx)
@@ -424,7 +424,7 @@ def test_grafana_takes_the_admin_password_the_user_supplies(testbed, namespace, 
         },
         env={},
     ).config
-    step = GrafanaStep(config)
+    step = GrafanaStep()
     step.pin = dataclasses.replace(step.pin, namespace=namespace)
     ctx = RunContext(config=config, runner=ShRunner())
     note = step.run(ctx)
@@ -435,7 +435,7 @@ def test_grafana_takes_the_admin_password_the_user_supplies(testbed, namespace, 
     assert supplied not in values and supplied not in note and supplied not in capsys.readouterr().err
 
     monkeypatch.setenv("MY_GRAFANA_PW", supplied + "-changed")
-    again = GrafanaStep(config)
+    again = GrafanaStep()
     again.pin = step.pin
     again.run(ctx)
     err = capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""README's air-gapped recipe end to end: `render --out DIR` where the inputs are, then
+"""The air-gapped recipe of docs/releases.md end to end: `render --out DIR` where the inputs are, then
 `up --manifests DIR` on a fresh cluster with nothing else: no chart repository, no
 kustomize, no model_registry.path, no charts.local_dir.
 

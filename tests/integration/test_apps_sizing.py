@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from kfbootstrap.apps.catalog import CATALOG_26_03_1 as CATALOG
+from kfbootstrap.release_parts import CATALOG_26_03_1 as CATALOG
 from kfbootstrap.apps.select import select
 from kfbootstrap.kube.apply import FIELD_MANAGER
 from kfbootstrap.kube.rest import KubeRest

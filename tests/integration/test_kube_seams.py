@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kfbootstrap import components
 from tests.cli_helpers import run_cli
 from tests.integration.test_addons import DockerFakingRunner, use_testbed_kubeconfig, write_config
 from tests.testbed.cluster import helm_binaries, wait_until
@@ -42,15 +43,7 @@ def restricted_context(testbed, namespace, tmp_path, monkeypatch):
     return RESTRICTED
 
 
-ONLY = {
-    "kubeflow": False,
-    "kserve": False,
-    "metallb": False,
-    "prometheus": False,
-    "grafana": False,
-    "model_registry": False,
-    "object_store": False,
-}
+ONLY = {name: False for name in components.names()}
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 """`kfbootstrap smoke` and `kfbootstrap diagnose` against a real control plane.
 
-Local stand-in services (tests/smoke_standins.py) sit behind kwok pods and real
-Services; `smoke` reaches them through its own port-forwards (kwok's
-ClusterPortForward lands them on the stand-ins), reads the object-store secret
+Local stand-in services (tests/smoke_standins.py) and a real S3 server (SeaweedFS,
+tests/seaweedfs.py) sit behind kwok pods and real Services; `smoke` reaches them
+through its own port-forwards (kwok's ClusterPortForward lands them on the stand-ins
+and on SeaweedFS's S3 port), reads the object-store secret
 from the cluster as `creds minio` does, and writes JUnit XML that is parsed here.
 `diagnose` runs against the same cluster after it has been seeded with secrets
 that leak into logs, events, ConfigMaps and env values, and no value may survive
@@ -105,16 +106,16 @@ def minio_secret(platform: Platform) -> dict:
 
 
 @pytest.fixture(scope="module")
-def platform(bed):
+def platform(bed, object_store):
     """The stand-ins running, each behind a ready kwok pod and a Service, reachable by port-forward."""
-    with Platform() as running, contextlib.ExitStack() as forwards:
+    with Platform(object_store=object_store) as running, contextlib.ExitStack() as forwards:
         objects = [obj for backend in BACKENDS for obj in backend_objects(*backend)]
         bed.apply(objects + [minio_secret(running)])
         for key, namespace, service, _, container_port, _ in BACKENDS:
             bed.kubectl("wait", "-n", namespace, "--for=condition=Ready", "--timeout=60s", f"pod/{service}-0")
             forwards.enter_context(
                 bed.cluster_port_forward(
-                    running.apps[key].port, namespace=namespace, pod=f"{service}-0", ports=[container_port]
+                    running.port(key), namespace=namespace, pod=f"{service}-0", ports=[container_port]
                 )
             )
         _wait_until_forwards_work(bed)
@@ -591,10 +592,12 @@ def test_diagnose_bundle_holds_the_evidence_and_no_secret(bed, leaky_cluster, pl
 
 def test_up_s_not_ready_table_quotes_a_crash_looping_container_s_last_log_lines(bed, leaky_cluster):
     """The readiness wait reads the crashing container's log through the adapter (its previous run first)."""
-    from kfbootstrap.kube.api import PODS, Kube
+    from kfbootstrap.kube.api import PODS
+    from kfbootstrap.kube.client import connect
     from kfbootstrap.kube.readiness import _with_logs
+    from kfbootstrap.kube.rest import Timeouts
 
-    kube = Kube.connect(bed.context, bed.kubeconfig)
+    kube = connect(bed.context, Timeouts(), bed.kubeconfig)
     pod = kube.get(PODS, "crashy", "kubeflow")
     assert pod is not None
     detail = _with_logs(kube, pod, "pod crashy: CrashLoopBackOff")

@@ -152,7 +152,7 @@ def write_config(where: Path, render: Path, release: str) -> Path:
                 "kubeflow": {"path": str(render), "version": release},
                 "components": {name: name == "kubeflow" for name in components.names()},
                 "forwards": {"auto": False},
-                "timeouts": {"apply": 300, "ready": 300},
+                "timeouts": {"apply": 900, "ready": 300},
             }
         )
     )
@@ -308,7 +308,7 @@ def fresh_install_seconds(bed: Testbed, renders) -> float:
                 cwd=renders[NEW][0].parent,
             ).config
             began = time.monotonic()
-            KubeflowStep(config).run(RunContext(config=config, runner=ShRunner()))
+            KubeflowStep().run(RunContext(config=config, runner=ShRunner()))
             return time.monotonic() - began
         finally:
             os.environ.clear()

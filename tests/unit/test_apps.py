@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from kfbootstrap.apps.catalog import CATALOG_26_03_1 as CATALOG
+from kfbootstrap.release_parts import CATALOG_26_03_1 as CATALOG
 from kfbootstrap.apps.measure import measure, quantity
 from kfbootstrap.apps.origin import ORIGIN_ANNOTATION, NoOrigin, source_of, without_origin
 from kfbootstrap.apps.select import PART_LABEL, select

@@ -179,7 +179,9 @@ def test_smoke_skips_checks_of_parts_not_chosen():
 )
 def test_preflight_judges_the_measured_requests_against_dockers_memory(profile, sizing, memory, status):
     from kfbootstrap.context import RunContext
-    from kfbootstrap.steps.preflight import PreflightStep, _requests_check, collect_findings
+    from kfbootstrap.preflight.app_requests import requests_check
+    from kfbootstrap.preflight.checks import collect_findings
+    from kfbootstrap.steps.preflight import PreflightStep
     from tests.fakes import healthy_runner
 
     config = _config(
@@ -193,7 +195,7 @@ def test_preflight_judges_the_measured_requests_against_dockers_memory(profile, 
         stdout=f'{{"ServerVersion": "28", "MemTotal": {memory * GIB}, "NCPU": 4, "OperatingSystem": "Docker Desktop"}}',
     )
     ctx = RunContext(config=config, runner=runner, host=FakeHost())
-    found = {f.check: f for f in collect_findings(config, runner, ctx.host, requests=_requests_check(ctx))}
+    found = {f.check: f for f in collect_findings(config, runner, ctx.host, requests=requests_check(ctx))}
     requests = found["requests"]
     assert (
         requests.status == status

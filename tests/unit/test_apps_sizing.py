@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kfbootstrap.apps.catalog import CATALOG_26_03_1 as CATALOG
+from kfbootstrap.release_parts import CATALOG_26_03_1 as CATALOG
 from kfbootstrap.apps.measure import quantity, sidecar_of
 from kfbootstrap.apps.plan import budget, selection_digest, sized
 from kfbootstrap.apps.select import select

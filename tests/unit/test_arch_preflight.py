@@ -13,10 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from kfbootstrap import image_platforms
-from kfbootstrap.cache.registries import parse_image
+from kfbootstrap import components, image_platforms
+from kfbootstrap.image_refs import parse_image
 from kfbootstrap.config import Config
-from kfbootstrap.steps.preflight import OK, WARN, collect_findings
+from kfbootstrap.preflight.checks import collect_findings
+from kfbootstrap.preflight.findings import OK, WARN
 from tests.fakes import FakeHost, healthy_runner
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -162,7 +163,7 @@ def config_running(tmp_path, *images: str) -> Config:
             ]
         )
     )
-    off = {name: False for name in ("kserve", "metallb", "prometheus", "grafana", "model_registry", "object_store")}
+    off = {name: False for name in components.names() if name != "kubeflow"}
     return Config.model_validate({"kubeflow": {"path": str(render)}, "components": off})
 
 
@@ -209,7 +210,7 @@ def test_doctor_on_arm64_without_registries_says_it_cannot_tell(tmp_path):
 
 
 def test_doctor_on_arm64_that_cannot_render_says_it_cannot_tell(tmp_path):
-    off = {name: False for name in ("kserve", "metallb", "prometheus", "grafana", "model_registry", "object_store")}
+    off = {name: False for name in components.names() if name != "kubeflow"}
     runner = arm64_runner().on("git", exit_code=128, stderr="fatal: unable to access: Could not resolve host")
     found = architecture_finding(Config.model_validate({"components": off}), runner)
     assert (
@@ -222,7 +223,7 @@ def test_amd64_hosts_look_nothing_up(tmp_path):
     def no_lookup(*args, **kwargs):
         raise AssertionError("looked up image indexes on amd64")
 
-    from kfbootstrap.steps.preflight_arch import check_architecture
+    from kfbootstrap.preflight.arch import check_architecture
 
     found = check_architecture(config_running(tmp_path, "x/y:1"), healthy_runner(), FakeHost(), None, lookup=no_lookup)
     assert found.status == OK and found.detail.startswith("amd64 nodes (this host)")

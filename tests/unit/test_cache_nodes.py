@@ -153,7 +153,7 @@ def started(monkeypatch) -> list[str]:
 
 def _run(runner: FakeRunner) -> str | None:
     config = Config.model_validate({"cache": {"registries": {"docker.io": "https://registry-1.docker.io"}}})
-    return CacheStep(config).run(RunContext(config=config, runner=runner))
+    return CacheStep().run(RunContext(config=config, runner=runner))
 
 
 def _written_to(runner: FakeRunner) -> list[str]:
@@ -211,10 +211,10 @@ def test_a_node_that_ignores_certs_d_is_never_done(monkeypatch):
     monkeypatch.setattr(cache_step, "wanted_for", lambda config, mirror, runner: None)
     monkeypatch.setattr(cache_step.proxies, "differences", lambda state, wanted: [])
     monkeypatch.setattr(nodes, "configured", lambda containers, node, mirrors: True)
-    assert not CacheStep(config).is_done(ctx)
+    assert not CacheStep().is_done(ctx)
     runner.on("docker", "exec", NODES[0], "containerd", "config", "dump", stdout=DUMP_2_3)
     runner.on("docker", "exec", NODES[0], "containerd", "--version", stdout=VERSION_2_3)
-    assert CacheStep(config).is_done(ctx)
+    assert CacheStep().is_done(ctx)
 
 
 def test_a_context_cluster_never_gets_the_cache_step():

@@ -45,7 +45,7 @@ def context(runner, tmp_path, **settings) -> RunContext:
 def test_create_runs_exact_kind_argv_with_rendered_config(tmp_path):
     runner = kind_cluster_world([])
     ctx = context(runner, tmp_path, cluster={"name": "kf", "workers": 3})
-    step = ClusterStep(ctx.config)
+    step = ClusterStep()
     assert not step.is_done(ctx)
     step.run(ctx)
     config_path = tmp_path / "clusters" / "kf" / "kind-config.yaml"
@@ -70,7 +70,7 @@ def test_create_runs_exact_kind_argv_with_rendered_config(tmp_path):
 def test_healthy_existing_cluster_is_reused(tmp_path):
     runner = kind_cluster_world(["kubeflow"])
     ctx = context(runner, tmp_path)
-    assert ClusterStep(ctx.config).is_done(ctx)
+    assert ClusterStep().is_done(ctx)
     assert [
         "kubectl",
         "--context",
@@ -87,7 +87,7 @@ def test_healthy_existing_cluster_is_reused(tmp_path):
 def test_half_created_cluster_is_deleted_then_recreated(tmp_path, capsys):
     runner = kind_cluster_world(["kubeflow"], api_ready=False)
     ctx = context(runner, tmp_path)
-    step = ClusterStep(ctx.config)
+    step = ClusterStep()
     assert not step.is_done(ctx)
     step.run(ctx)
     kind_calls = [argv[:3] for argv in runner.commands("kind") if argv[1] in ("create", "delete")]
@@ -100,7 +100,7 @@ def test_kind_failure_is_wrapped_with_the_step_and_command(tmp_path):
     runner.on("kind", "create", "cluster", exit_code=1, stderr="ERROR: failed to create cluster: node image not found")
     ctx = context(runner, tmp_path)
     with pytest.raises(StepFailed) as raised:
-        run_steps([ClusterStep(ctx.config)], ctx)
+        run_steps([ClusterStep()], ctx)
     assert raised.value.message.startswith("create kind cluster kubeflow: `kind create cluster` failed (exit 1)")
     assert "node image not found" in raised.value.message
 
@@ -134,7 +134,7 @@ def test_packaged_kind_config_is_the_top_level_file():
 def test_existing_cluster_checks_context_and_never_runs_kind(tmp_path):
     runner = FakeRunner().on("kubectl", "config", "get-contexts", stdout="prod\nstaging\n")
     ctx = context(runner, tmp_path, cluster={"context": "prod"})
-    assert ExistingClusterStep(ctx.config).run(ctx) == "context prod"
+    assert ExistingClusterStep().run(ctx) == "context prod"
     assert not runner.commands("kind")
 
 
@@ -142,7 +142,7 @@ def test_existing_cluster_with_unknown_context_lists_known_ones(tmp_path):
     runner = FakeRunner().on("kubectl", "config", "get-contexts", stdout="prod\n")
     ctx = context(runner, tmp_path, cluster={"context": "nope"})
     with pytest.raises(Exception, match="kube context 'nope' not found") as raised:
-        ExistingClusterStep(ctx.config).run(ctx)
+        ExistingClusterStep().run(ctx)
     assert "known contexts: prod" in raised.value.hint
 
 
@@ -265,7 +265,7 @@ def cgroup_v1_world(existing=()) -> FakeRunner:
 def test_up_on_a_cgroup_v1_host_writes_the_patch_and_warns_once(tmp_path, capsys):
     runner = cgroup_v1_world()
     ctx = context(runner, tmp_path, cluster={"name": "kf"})
-    ClusterStep(ctx.config).run(ctx)
+    ClusterStep().run(ctx)
     rendered = (tmp_path / "clusters" / "kf" / "kind-config.yaml").read_text()
     assert _kubelet_patches(rendered) == [CGROUP_V1_PATCH]
     err = " ".join(capsys.readouterr().err.split())
@@ -277,7 +277,7 @@ def test_up_on_a_cgroup_v1_host_writes_the_patch_and_warns_once(tmp_path, capsys
 def test_up_on_a_cgroup_v2_host_adds_nothing_and_says_nothing(tmp_path, capsys):
     runner = kind_cluster_world([])
     ctx = context(runner, tmp_path, cluster={"name": "kf"})
-    ClusterStep(ctx.config).run(ctx)
+    ClusterStep().run(ctx)
     assert ["docker", "info", "--format", "{{.CgroupVersion}}"] in runner.calls
     assert _kubelet_patches((tmp_path / "clusters" / "kf" / "kind-config.yaml").read_text()) == []
     assert "warning" not in capsys.readouterr().err
@@ -287,7 +287,7 @@ def test_users_kind_config_without_the_patch_on_cgroup_v1_is_kept_and_says_kubel
     users = tmp_path / "my-kind.yaml"
     users.write_text("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n")
     ctx = context(cgroup_v1_world(), tmp_path, cluster={"name": "kf", "kind_config": str(users), "workers": 0})
-    ClusterStep(ctx.config).run(ctx)
+    ClusterStep().run(ctx)
     assert _kubelet_patches((tmp_path / "clusters" / "kf" / "kind-config.yaml").read_text()) == []
     err = " ".join(capsys.readouterr().err.split())
     assert err.count("warning:") == 1
@@ -304,7 +304,7 @@ def test_users_kind_config_with_the_patch_on_cgroup_v1_is_kept_without_a_warning
         yaml.safe_dump({"kubeadmConfigPatches": ["kind: KubeletConfiguration\nfailCgroupV1: false\n"], "nodes": []})
     )
     ctx = context(cgroup_v1_world(), tmp_path, cluster={"name": "kf", "kind_config": str(users), "workers": 1})
-    ClusterStep(ctx.config).run(ctx)
+    ClusterStep().run(ctx)
     assert _kubelet_patches((tmp_path / "clusters" / "kf" / "kind-config.yaml").read_text()) == [CGROUP_V1_PATCH]
     assert "warning" not in capsys.readouterr().err
 
@@ -326,7 +326,7 @@ def test_generated_config_points_containerd_at_the_image_caches_certs_dir(tmp_pa
     assert CONTAINERD_CERTS_PATCH == CERTS_D_PATCH and f'config_path = "{CERTS_DIR}"' in CONTAINERD_CERTS_PATCH
     runner = kind_cluster_world([])
     ctx = context(runner, tmp_path, cluster={"name": "kf"})
-    ClusterStep(ctx.config).run(ctx)
+    ClusterStep().run(ctx)
     rendered = (tmp_path / "clusters" / "kf" / "kind-config.yaml").read_text()
     assert _containerd_patches(rendered) == [CERTS_D_PATCH]
     assert 'containerdConfigPatches:\n- |-\n  [plugins."io.containerd.grpc.v1.cri".registry]\n' in rendered
@@ -437,7 +437,7 @@ def test_failed_create_says_kinds_error_and_kubelets_cause_and_deletes_the_retai
     runner = failing_create_world()
     ctx = context(runner, tmp_path, cluster={"name": "kfb"})
     with pytest.raises(StepFailed) as raised:
-        run_steps([ClusterStep(ctx.config)], ctx)
+        run_steps([ClusterStep()], ctx)
     error = raised.value
     assert error.message.splitlines() == [
         f"create kind cluster kfb: `kind create cluster` failed (exit 1): {KIND_ERROR}",
@@ -461,7 +461,7 @@ def test_failed_create_without_a_kubelet_cause_shows_kinds_error_alone(tmp_path)
     runner = failing_create_world(journal="")
     ctx = context(runner, tmp_path, cluster={"name": "kfb"})
     with pytest.raises(StepFailed) as raised:
-        run_steps([ClusterStep(ctx.config)], ctx)
+        run_steps([ClusterStep()], ctx)
     assert raised.value.message == f"create kind cluster kfb: `kind create cluster` failed (exit 1): {KIND_ERROR}"
     assert "failCgroupV1" not in (raised.value.hint or "")
     assert ["kind", "delete", "cluster", "--name", "kfb"] in runner.calls
@@ -472,7 +472,7 @@ def test_failed_create_whose_cleanup_fails_too_points_at_diagnose_and_down(tmp_p
     runner.on("kind", "delete", "cluster", exit_code=1, stderr="ERROR: failed to delete nodes: permission denied")
     ctx = context(runner, tmp_path, cluster={"name": "kfb"})
     with pytest.raises(StepFailed) as raised:
-        run_steps([ClusterStep(ctx.config)], ctx)
+        run_steps([ClusterStep()], ctx)
     hint = " ".join((raised.value.hint or "").split())
     assert "its nodes are left (`kind delete cluster` failed (exit 1): ERROR: failed to delete nodes" in hint
     assert "`kfbootstrap diagnose` collects their logs, `kfbootstrap down` deletes them" in hint

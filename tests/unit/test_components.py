@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
 from kfbootstrap import components
@@ -12,13 +10,12 @@ from kfbootstrap.config import Config
 
 @pytest.mark.parametrize("component", components.COMPONENTS, ids=lambda c: c.name)
 def test_each_descriptor_names_things_that_exist(component):
+    from kfbootstrap.pipeline import component_step
     from kfbootstrap.smoke.plan import all_checks
 
-    module, _, cls = component.step.partition(":")
-    step = getattr(importlib.import_module(module), cls)(Config())
-    assert step.name == component.name
-    checks = {check.name: check.component for check in all_checks(with_pipeline=True)}
-    assert all(checks[name] == component.name for name in component.smoke)
+    assert component_step(component).name == component.name
+    checks = {check.name: check for check in all_checks(with_pipeline=True)}
+    assert all(checks[c.name].component == component.name and callable(checks[c.name].run) for c in component.smoke)
     assert all(target.component == component.name for target in component.targets)
     assert component.chart is None or component.chart.name == component.name
 
@@ -32,10 +29,17 @@ def test_the_config_sections_are_the_registry():
 
 
 def test_every_creds_target_has_a_reader():
-    from kfbootstrap.access import creds
-
     for name in components.creds_targets():
-        assert callable(getattr(creds, f"{name}_creds")), name
+        assert callable(components.resolve(components.creds_reader(name))), name
+
+
+def test_a_chart_without_special_needs_gets_the_generic_helm_step():
+    from kfbootstrap.pipeline import component_step
+    from kfbootstrap.steps.helm_release import HelmReleaseStep
+
+    prometheus = components.get("prometheus")
+    assert prometheus.step == "" and type(component_step(prometheus)) is HelmReleaseStep
+    assert component_step(prometheus).pin == prometheus.chart
 
 
 def test_every_smoke_check_talks_to_a_service_the_registry_gives():
@@ -48,7 +52,7 @@ def test_every_smoke_check_talks_to_a_service_the_registry_gives():
 
 
 def test_preflight_disk_sums_what_the_enabled_components_declare():
-    from kfbootstrap.steps.preflight_disk import NODE_IMAGE_GIB, needs_gib
+    from kfbootstrap.preflight.disk import NODE_IMAGE_GIB, needs_gib
 
     everything = needs_gib(Config())
     assert everything == (

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from kfbootstrap.config import Config
-from kfbootstrap.steps.preflight import FAIL, INOTIFY_FIX, OK, WARN, Finding, collect_findings
+from kfbootstrap.preflight.checks import collect_findings
+from kfbootstrap.preflight.findings import FAIL, OK, WARN, Finding
+from kfbootstrap.preflight.machine import INOTIFY_FIX
 from tests.cli_helpers import run_cli
 from tests.fakes import FakeHost, FakeRunner, healthy_runner
 

@@ -169,7 +169,8 @@ def test_a_privileged_port_is_not_called_in_use(monkeypatch):
 
 def test_doctor_says_a_privileged_port_needs_root():
     from kfbootstrap.config import Config
-    from kfbootstrap.steps.preflight import WARN, _check_ports
+    from kfbootstrap.preflight.findings import WARN
+    from kfbootstrap.preflight.machine import check_ports
     from tests.fakes import FakeHost
 
     class PrivilegedHost(FakeHost):
@@ -179,7 +180,7 @@ def test_doctor_says_a_privileged_port_needs_root():
             return True
 
     config = Config.model_validate({"forwards": {"ports": {"kubeflow": 80}}})
-    (finding,) = [f for f in _check_ports(config, PrivilegedHost()) if f.check == "port 80 (kubeflow)"]
+    (finding,) = [f for f in check_ports(config, PrivilegedHost()) if f.check == "port 80 (kubeflow)"]
     assert (finding.status, finding.detail) == (WARN, "below 1024: binding it needs root")
 
 

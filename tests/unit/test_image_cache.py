@@ -16,7 +16,8 @@ from kfbootstrap import components
 from kfbootstrap.cache.credentials import env_name, lookup
 from kfbootstrap.cache.hosts_toml import hosts_path, hosts_toml
 from kfbootstrap.cache.proxies import Wanted, differences
-from kfbootstrap.cache.registries import DEFAULT_UPSTREAMS, Mirror, mirrors_for, parse_image
+from kfbootstrap.cache.registries import Mirror, mirrors_for
+from kfbootstrap.image_refs import DEFAULT_UPSTREAMS, parse_image
 from kfbootstrap.cache.warm import blobs_of, platform_manifest
 from kfbootstrap.cache.client import Manifest
 from kfbootstrap.images import distinct, list_images, per_registry

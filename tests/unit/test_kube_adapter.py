@@ -28,7 +28,7 @@ from kfbootstrap.kube.workloads import workload_from
 
 @pytest.fixture
 def adapter(tmp_path):
-    """Kube.connect as a run builds it, from a kubeconfig whose server is 127.0.0.1:<port>."""
+    """The adapter as a run builds it (kube.client.connect), from a kubeconfig whose server is 127.0.0.1:<port>."""
     import yaml
 
     def build(port: int, read: float = 1.0) -> Kube:
@@ -45,7 +45,9 @@ def adapter(tmp_path):
                 }
             )
         )
-        return Kube.connect("kind-test", str(kubeconfig), timeouts=Timeouts(connect=1.0, read=read))
+        from kfbootstrap.kube.client import connect
+
+        return connect("kind-test", Timeouts(connect=1.0, read=read), str(kubeconfig))
 
     return build
 

@@ -7,8 +7,9 @@ import pytest
 
 from kfbootstrap.access import passwords
 from kfbootstrap.config import load_config
+from kfbootstrap.context import RunContext
 from kfbootstrap.errors import USAGE, ConfigError, UsageError
-from kfbootstrap.pipeline import build_steps
+from kfbootstrap.pipeline import build_steps, run_steps
 from tests.cli_helpers import run_cli
 
 
@@ -18,6 +19,16 @@ def config(tmp_path, **kubeflow):
     path = tmp_path / "kfbootstrap.yaml"
     path.write_text(yaml.safe_dump({"kubeflow": kubeflow}) if kubeflow else "")
     return load_config(path, env={}, cwd=tmp_path).config
+
+
+class NoCommands:
+    """A runner that fails the test if any step got as far as running a program."""
+
+    def run(self, argv, **kwargs):
+        raise AssertionError(f"{argv[0]} ran before the config was refused")
+
+    def which(self, program):
+        raise AssertionError(f"looked for {program} before the config was refused")
 
 
 class NoStore:
@@ -52,8 +63,9 @@ def test_the_named_variable_wins_then_the_kept_password_then_a_random_one(tmp_pa
 
 def test_a_named_but_unset_variable_is_a_config_error_before_anything_runs(tmp_path, monkeypatch):
     monkeypatch.delenv("KF_PW", raising=False)
+    named = config(tmp_path, password="KF_PW")
     with pytest.raises(ConfigError, match="kubeflow.password names the environment variable KF_PW, which is not set"):
-        build_steps(config(tmp_path, password="KF_PW"))
+        run_steps(build_steps(named), RunContext(config=named, runner=NoCommands()))
 
 
 def test_a_short_password_is_refused(tmp_path):
@@ -125,4 +137,4 @@ def test_grafana_admin_password_variable_unset_is_a_config_error(monkeypatch):
     monkeypatch.delenv("UNSET_GRAFANA_PW", raising=False)
     config = load_config(None, {"charts.grafana.admin_password": "UNSET_GRAFANA_PW"}, env={}).config
     with pytest.raises(ConfigError, match="UNSET_GRAFANA_PW, which is not set"):
-        GrafanaStep(config)
+        run_steps([GrafanaStep()], RunContext(config=config, runner=NoCommands()))

@@ -11,6 +11,7 @@ from kfbootstrap.kube import readiness, retry
 from kfbootstrap.kube.apply import ApplyFailed, ApplyReport, ObjectResult
 from kfbootstrap.kube.objects import ObjectRef, controller_namespaces
 from kfbootstrap.releases import DEFAULT_RELEASE, PROFILE_NAMESPACE, RELEASES, REPOSITORY
+from tests.docs_tables import missing_row, section, table_rows, where
 
 
 def config(version: str | None = None):
@@ -136,32 +137,47 @@ def test_a_plain_missing_namespace_keeps_the_usual_hint():
     assert "still missing" not in error.message and "controller" not in error.hint
 
 
-def _readme_release_rows() -> dict[str, list[str]]:
-    """README's supported-releases table, by tag: the cells of each row."""
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = text.split("### Supported releases", 1)[1].split("\n#", 1)[0]
-    rows = [line.strip().strip("|").split(" | ") for line in section.splitlines() if line.startswith("| ")]
-    return {cells[0].replace("**", "").replace("(default)", "").strip(): cells for cells in rows[1:]}
+RELEASES_PAGE, RELEASES_HEADING = "releases.md", "Supported releases"
 
 
-def test_readme_supported_releases_table_says_what_the_release_table_says():
-    """Issue 12: the README table (release, date, Kubernetes and kind tested, object store, model registry,
+def _docs_release_rows() -> dict[str, list[str]]:
+    """The docs' supported-releases table, by tag: the cells of each row."""
+    rows = table_rows(section(RELEASES_PAGE, RELEASES_HEADING))
+    return {cells[0].replace("**", "").replace("(default)", "").strip(): cells for cells in rows}
+
+
+def _row_to_add(tag: str) -> str:
+    """A row for the table, filled in from the release's facts (the model registry's cell by hand)."""
+    release = RELEASES[tag]
+    name = f"**{tag}** (default)" if tag == DEFAULT_RELEASE else tag
+    pinned = release.commit[:7] if release.commit else "none yet: recorded on first clone (trust on first use)"
+    return (
+        f"| {name} | {release.date} | {release.tested.kubernetes} `{release.tested.node_image}` | "
+        f"{release.tested.kind} | `{release.object_store_service}` | … `{release.model_registry.namespace}` | {pinned} |"
+    )
+
+
+def test_docs_supported_releases_table_says_what_the_release_table_says():
+    """Issue 12: the docs' table (release, date, Kubernetes and kind tested, object store, model registry,
     node image) must not drift from kfbootstrap/releases.py, which every command follows."""
-    rows = _readme_release_rows()
-    assert list(rows) == list(RELEASES)
+    rows = _docs_release_rows()
+    for tag in RELEASES:
+        assert tag in rows, missing_row(RELEASES_PAGE, RELEASES_HEADING, f"release {tag}", _row_to_add(tag))
+    assert list(rows) == list(RELEASES), f"{where(RELEASES_PAGE, RELEASES_HEADING)}: rows in the order of RELEASES"
     for tag, release in RELEASES.items():
+        wrong = f"{where(RELEASES_PAGE, RELEASES_HEADING)}'s row for {tag} is wrong; it says what this says: {_row_to_add(tag)}"
         _, date, kubernetes, kind, object_store, registry, pinned = rows[tag]
-        assert ("(default)" in rows[tag][0] or "**" in rows[tag][0]) is (tag == DEFAULT_RELEASE), rows[tag][0]
-        assert date == release.date
-        assert kubernetes.startswith(release.tested.kubernetes + " ")
+        assert ("(default)" in rows[tag][0] or "**" in rows[tag][0]) is (tag == DEFAULT_RELEASE), wrong
+        assert date == release.date, wrong
+        assert kubernetes.startswith(release.tested.kubernetes + " "), wrong
         same_as = kubernetes.split("same image as ", 1)[1].rstrip(")") if "same image as " in kubernetes else tag
-        assert release.tested.node_image == RELEASES[same_as].tested.node_image
-        assert same_as != tag or release.tested.node_image in kubernetes, kubernetes
-        assert kind == release.tested.kind
-        assert f"`{release.object_store_service}`" in object_store
-        assert f"`{release.model_registry.namespace}`" in registry
-        assert ("part of `example`" in registry) is release.model_registry.in_example
-        assert pinned.startswith(release.commit[:7]) if release.commit else pinned.startswith("none yet"), pinned
+        assert release.tested.node_image == RELEASES[same_as].tested.node_image, wrong
+        assert same_as != tag or release.tested.node_image in kubernetes, wrong
+        assert kind == release.tested.kind, wrong
+        assert f"`{release.object_store_service}`" in object_store, wrong
+        assert f"`{release.model_registry.namespace}`" in registry, wrong
+        assert ("part of `example`" in registry) is release.model_registry.in_example, wrong
+        assert pinned.startswith(release.commit[:7]) if release.commit else pinned.startswith("none yet"), wrong
 
 
 def test_render_out_writes_model_registry_overlays_only_where_example_lacks_the_registry():

@@ -41,7 +41,7 @@ def _planned(flags: dict) -> set[str]:
         if isinstance(step, ManifestsStep):
             render = step.rendered(ctx)
             if render is not None:
-                refs |= {str(ref_of(obj)) for obj in step.objects(render)}
+                refs |= {str(ref_of(obj)) for obj in step.objects(ctx, render)}
     return refs
 
 

@@ -159,13 +159,14 @@ def test_diagnose_against_a_web_page_still_writes_its_bundle(web_page_server, tm
 
 
 def test_a_watch_that_streams_no_json_is_a_known_failure(web_page_server):
-    from kfbootstrap.kube.api import PODS, Kube
+    from kfbootstrap.kube.api import PODS
+    from kfbootstrap.kube.client import connect
     from kfbootstrap.kube.errors import KubeError
     from kfbootstrap.kube.rest import Timeouts
 
     kubeconfig = write_kubeconfig(Path(os.environ["KFBOOTSTRAP_STATE_DIR"]) / "kc", "http://x", "webpage")
     kubeconfig.write_text(kubeconfig.read_text().replace("http://x", f"http://127.0.0.1:{web_page_server}"))
-    kube = Kube.connect("webpage", str(kubeconfig), Timeouts(2, 2))
+    kube = connect("webpage", Timeouts(2, 2), str(kubeconfig))
     started = time.monotonic()
     with pytest.raises(KubeError, match=r"cannot list pods in namespace ns .*not JSON"):
         list(kube.watch(PODS, "ns", deadline=started + 60))

@@ -8,8 +8,10 @@ they are written, so not having room for all they request is a warning.
 
 from __future__ import annotations
 
+from kfbootstrap.components import selected
 from kfbootstrap.config import Config
 from kfbootstrap.host import HostProbe
+from kfbootstrap.preflight.findings import FAIL, OK, WARN, Finding
 from kfbootstrap.tools.docker import DockerInfo
 
 # Images unpacked on the nodes, in GiB: the node image plus what each component's pods pull
@@ -19,17 +21,13 @@ NODE_IMAGE_GIB = 1.5
 
 def needs_gib(config: Config) -> tuple[float, float]:
     """(images, volumes) the enabled components put under Docker's root directory."""
-    from kfbootstrap.components import selected
-
     enabled = selected(config.components.enabled())
     images = NODE_IMAGE_GIB + sum(component.images_gib for component in enabled)
     volumes = sum(component.volumes_gib for component in enabled)
     return images, volumes
 
 
-def check_disk(config: Config, host: HostProbe, docker: DockerInfo | None):
-    from kfbootstrap.steps.preflight import FAIL, OK, WARN, Finding
-
+def check_disk(config: Config, host: HostProbe, docker: DockerInfo | None) -> Finding:
     images, volumes = needs_gib(config)
     wanted = f"images {images:.0f} GiB + volumes {volumes:.0f} GiB"
     if docker is None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from kfbootstrap.cache.registries import mirrors_for
 from kfbootstrap.cache.report import collect, human_bytes
 from kfbootstrap.config import Config
+from kfbootstrap.preflight.findings import OK, WARN, Finding
 from kfbootstrap.tools.docker import Containers
 from kfbootstrap.tools.runner import Runner
 
 
-def cache_finding(config: Config, runner: Runner):
+def cache_finding(config: Config, runner: Runner) -> Finding:
     """Never a blocker: without a cache every pull simply goes to the upstream."""
-    from kfbootstrap.steps.preflight import OK, WARN, Finding
-
     if not config.cache.enabled:
         return Finding("image cache", OK, "off (cache.enabled: false): every cluster pulls from the upstreams")
     containers = Containers(runner)

@@ -11,8 +11,13 @@ from __future__ import annotations
 
 from typing import Callable
 
+from kfbootstrap import image_platforms
 from kfbootstrap.config import Config
+from kfbootstrap.errors import KfbError
 from kfbootstrap.host import HostProbe
+from kfbootstrap.image_sources import objects_by_component
+from kfbootstrap.images import distinct, list_images
+from kfbootstrap.preflight.findings import OK, WARN, Finding
 from kfbootstrap.tools.docker import DockerInfo
 from kfbootstrap.tools.runner import Runner
 
@@ -22,15 +27,11 @@ SHOWN = 6  # images named in the detail; `images list` has them all
 
 def check_architecture(
     config: Config, runner: Runner, host: HostProbe, docker: DockerInfo | None, lookup: Callable | None = None
-):
-    from kfbootstrap.steps.preflight import OK, WARN, Finding
-
+) -> Finding:
     architecture = docker.architecture if docker is not None else host.machine()
     where = "the Docker engine" if docker is not None else "this host"
     if architecture == "amd64":
         return Finding(CHECK, OK, f"amd64 nodes ({where}): what every image of the release is built for")
-    from kfbootstrap.errors import KfbError
-
     try:
         images = _images(config, runner)
     except (KfbError, OSError) as exc:  # no render (offline, no kustomize): say we cannot tell, do not stop
@@ -41,15 +42,11 @@ def check_architecture(
             f"rendering the components failed ({_one_line(exc)})",
             "run `kfbootstrap images list` when it can render, then `kfbootstrap doctor` again",
         )
-    from kfbootstrap import image_platforms
-
     found = (lookup or image_platforms.lookup)(images, config.cache.registries)
     return _verdict(architecture, where, images, found)
 
 
-def _verdict(architecture: str, where: str, images: dict, found):
-    from kfbootstrap.steps.preflight import OK, WARN, Finding
-
+def _verdict(architecture: str, where: str, images: dict, found) -> Finding:
     lacking = found.lacking(architecture)
     amd64_only = [image for image in lacking if found.found[image] == {"linux/amd64"}]
     parts = []
@@ -80,9 +77,6 @@ def _verdict(architecture: str, where: str, images: dict, found):
 
 
 def _images(config: Config, runner: Runner) -> dict:
-    from kfbootstrap.image_sources import objects_by_component
-    from kfbootstrap.images import distinct, list_images
-
     return {item.image: item.ref for item in distinct(list_images(objects_by_component(config, runner)))}
 
 

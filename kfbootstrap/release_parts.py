@@ -7,10 +7,13 @@ to the checkout root) and, for remote bases, repositories. An object of the rend
 belongs to the part whose path is the longest prefix of its origin, so finer parts
 (the profile controller inside applications/dashboard) win over coarser ones.
 
-The `needs` were read from the 26.03.1 render (scripts in tests/unit/test_apps_catalog.py
-check them): a part needs another when its objects use that part's CRDs (Istio's
+The `needs` were read from the 26.03.1 render (tests/unit/test_apps.py
+checks them): a part needs another when its objects use that part's CRDs (Istio's
 VirtualService, cert-manager's Certificate), live in its namespaces, or rely on it at
 run time (the login chain, the profile controller that creates the user namespace).
+
+Pure data about releases, beside kfbootstrap/releases.py and below the config: the config
+checks `kubeflow.apps` against it, and apps/ selects, measures and reports with it.
 """
 
 from __future__ import annotations
