@@ -70,6 +70,7 @@ class ManifestsStep(Step):
         plan = self.plan(ctx)
         assert plan is not None  # rendered above
         self._refuse_downgrade(ctx, plan)
+        upgraded = f"; upgraded from {plan.installed}" if plan.changes_release else ""  # before the record moves on
         forget_marker(ctx.kube, self.component)  # an interrupted apply must not look done on the next run
         record = carry_out.begin(ctx.kube, plan)
         for line in carry_out.before_apply(ctx.kube, plan, record):
@@ -98,7 +99,6 @@ class ManifestsStep(Step):
         )
         write_marker(ctx.kube, marker)
         note = f"; kept, no longer chosen: {', '.join(kept)}" if kept else ""
-        upgraded = f"; upgraded from {plan.installed}" if plan.changes_release else ""
         return f"{report.summary()} from {render.origin}{upgraded}{note}"
 
     def announce(self, ctx: RunContext) -> None:
