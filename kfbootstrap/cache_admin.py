@@ -39,7 +39,7 @@ def prune(
     """Empty each mirror's cache (`on_emptied(registry, removed)` after each); those that were running
     start again, empty, so nodes keep pointing at them. Returns how many were restarted."""
     from kfbootstrap.cache import proxies
-    from kfbootstrap.steps.cache import ensure_caches
+    from kfbootstrap.cache.ensure import ensure_caches
     from kfbootstrap.tools.docker import Containers
 
     containers = Containers(runner)
@@ -56,7 +56,7 @@ def prune(
 def purge_all(config: Config, runner: "Runner") -> list[str]:
     """Remove every configured cache with its volume (every cached layer; other clusters lose them too)."""
     from kfbootstrap.cache import proxies
-    from kfbootstrap.steps.cache import cache_mirrors
+    from kfbootstrap.cache.ensure import cache_mirrors
     from kfbootstrap.tools.docker import Containers
 
     containers = Containers(runner)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import re
 import tarfile
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
@@ -23,23 +22,10 @@ import yaml
 from kfbootstrap.components import ChartPin, chart_pins
 from kfbootstrap.config import ChartConfig, ChartsConfig, Config
 from kfbootstrap.errors import ConfigError, KfbError
+from kfbootstrap.tools.helm import ChartSource
 
 
 CHART_PINS: dict[str, ChartPin] = chart_pins()
-
-
-@dataclass(frozen=True)
-class ChartSource:
-    """What `helm upgrade --install` is given: a repository chart name, or a local path."""
-
-    ref: str  # chart name (with repo) or local path
-    repo: str | None
-    version: str
-    origin: str  # for messages: "https://… (repository)" or the local path
-
-    @property
-    def local(self) -> bool:
-        return self.repo is None
 
 
 BUNDLED_CHARTS = "charts"  # the subdirectory of a `render --out` directory holding the chart archives

@@ -70,6 +70,16 @@ def where_logged() -> str:
     return str(paths.log_file())
 
 
+def log_location() -> str:
+    """Where the complete table is: the log file, or (when none can be written) nowhere but -v."""
+    from kfbootstrap import paths
+
+    unwritable = _unwritable
+    if unwritable:
+        return f"no log file ({unwritable}; re-run with -v)"
+    return str(paths.log_file())
+
+
 def _file_handler(path: Path) -> list[logging.Handler]:
     global _unwritable
     from kfbootstrap import paths

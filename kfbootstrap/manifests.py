@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kfbootstrap import paths
-from kfbootstrap.apps.origin import ORIGIN_DIR
 from kfbootstrap.config import Config
 from kfbootstrap.errors import CommandFailed, ConfigError, KfbError
 from kfbootstrap.releases import RELEASES, REPOSITORY, REPOSITORY_NAME, Release
@@ -65,6 +64,11 @@ def source_for(config: Config) -> ManifestSource:
     if (path / release.example_path / "kustomization.yaml").is_file():
         return ManifestSource("checkout", release, path)
     return ManifestSource("directory", release, path)
+
+
+# Where a render's origin annotations are relative to unless it says otherwise: a kustomization made
+# beside `example` (kfbootstrap/apps/origin.py reads them; the renderer, below it, owns the layout).
+ORIGIN_DIR = "example-origin"
 
 
 @dataclass

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 from kfbootstrap.kube.causes import Group, group_by_cause
+from kfbootstrap.logsetup import log_location
+from kfbootstrap.ui import shorten
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -83,7 +85,7 @@ def group_lines(groups: Sequence[Group["Problem"]]) -> list[str]:
         names = ", ".join(f"{p.workload.namespace}/{p.workload.name}" for p in members[:FIRST_NAMES])
         if len(members) > FIRST_NAMES:
             names += f", … and {len(members) - FIRST_NAMES} more"
-        example = shorten(" ".join(members[0].detail.split()))
+        example = shorten(" ".join(members[0].detail.split()), EXAMPLE_CHARS)
         lines += [
             f"  {len(members)} workloads: {group.cause.title}",
             f"    {names}",
@@ -91,15 +93,6 @@ def group_lines(groups: Sequence[Group["Problem"]]) -> list[str]:
             f"    hint: {group.cause.hint}",
         ]
     return lines
-
-
-def shorten(text: str, limit: int = EXAMPLE_CHARS) -> str:
-    """Its start (which pod, which object) and its end (the error at the bottom), within `limit` characters."""
-    if len(text) <= limit:
-        return text
-    head = text[: limit // 3].rsplit(" ", 1)[0]
-    tail = text[-(limit - len(head)) :].split(" ", 1)[-1]
-    return f"{head} … {tail}"
 
 
 def problems_table(problems: Sequence["Problem"], title: str = "Not ready", limit: int | None = None) -> "Table":
@@ -125,17 +118,6 @@ def problems_table(problems: Sequence["Problem"], title: str = "Not ready", limi
     if len(shown) < len(problems):
         table.caption = f"… and {len(problems) - len(shown)} more: every row is in {log_location()}"
     return table
-
-
-def log_location() -> str:
-    """Where the complete table is: the log file, or (when none can be written) nowhere but -v."""
-    from kfbootstrap import paths
-    from kfbootstrap.logsetup import log_unwritable
-
-    unwritable = log_unwritable()
-    if unwritable:
-        return f"no log file ({unwritable}; re-run with -v)"
-    return str(paths.log_file())
 
 
 def log_complete(report: NotReady, what: str) -> None:

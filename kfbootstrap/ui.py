@@ -140,3 +140,12 @@ def print_wide(renderable: RenderableType, width: int = 160, console: Console | 
         console.print(renderable)
     else:
         Console(file=console.file, width=width, highlight=False, soft_wrap=False).print(renderable)
+
+
+def shorten(text: str, limit: int) -> str:
+    """Its start (which pod, which object) and its end (the error at the bottom), within `limit` characters."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit // 3].rsplit(" ", 1)[0]
+    tail = text[-(limit - len(head)) :].split(" ", 1)[-1]
+    return f"{head} … {tail}"

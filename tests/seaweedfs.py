@@ -63,7 +63,7 @@ class SeaweedS3:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             try:
-                self._process.wait(timeout=20)
+                self._process.wait(timeout=5)  # its data is thrown away: no need for a long graceful stop
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()

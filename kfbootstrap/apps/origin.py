@@ -12,9 +12,9 @@ from __future__ import annotations
 import posixpath
 from typing import Any, Mapping
 
+from kfbootstrap.manifests import ORIGIN_DIR
+
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
-# The directory we create beside `example` to render it with origin annotations.
-ORIGIN_DIR = "example-origin"
 
 
 class NoOrigin(ValueError):

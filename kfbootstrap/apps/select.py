@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from kfbootstrap.release_parts import Catalog
-from kfbootstrap.apps.origin import ORIGIN_DIR, NoOrigin, source_of, without_origin
+from kfbootstrap.apps.origin import NoOrigin, source_of, without_origin
 from kfbootstrap.errors import ConfigError, KfbError
+from kfbootstrap.manifests import ORIGIN_DIR
 
 PART_LABEL = "kfbootstrap.dev/part"
 

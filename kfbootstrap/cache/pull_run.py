@@ -10,6 +10,7 @@ from typing import Iterable
 
 from kfbootstrap import paths, ui
 from kfbootstrap.cache.client import RegistryClient, RegistryUnreachable
+from kfbootstrap.cache.ensure import cache_mirrors, ensure_caches
 from kfbootstrap.cache.registries import GENERATION_LABEL, PROXY_PORT, Mirror
 from kfbootstrap.cache.report import human_bytes
 from kfbootstrap.cache.warm import PullState, PullTotals, pull_one
@@ -20,8 +21,6 @@ from kfbootstrap.tools.runner import Runner
 
 
 def pull_images(config: Config, runner: Runner, images: Iterable[ListedImage]) -> PullTotals:
-    from kfbootstrap.steps.cache import cache_mirrors, ensure_caches
-
     containers = Containers(runner)
     network = config.cache.network if containers.network_exists(config.cache.network) else None
     with ui.step_line("Start the image caches") as line:

@@ -20,7 +20,7 @@ RegistryOption = Annotated[
 
 
 def _mirrors(config, registry: str | None):
-    from kfbootstrap.steps.cache import cache_mirrors
+    from kfbootstrap.cache.ensure import cache_mirrors
 
     mirrors = cache_mirrors(config)
     if registry is None:

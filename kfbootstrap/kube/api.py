@@ -127,9 +127,7 @@ class Kube:
     def port_forward(self, namespace: str, pod: str, port: int) -> Any:
         """A port-forward stream to one pod port (kubernetes.stream's PortForward: `.socket(port)`,
         `.error(port)`, `.close()`); only kube/portforward.py's relay reads it."""
-        from kfbootstrap.kube.portforward import open_pod_stream
-
-        return open_pod_stream(self.rest.api_client.configuration, namespace, pod, port)
+        return self.rest.open_port_forward(namespace, pod, port)
 
     # ---------------------------------------------------------------- writing
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from kfbootstrap.errors import KfbError
+from kfbootstrap.logsetup import log_location
 from kfbootstrap.kube import immutable, retry
 from kfbootstrap.kube.crds import crd_state, wait_established
 from kfbootstrap.kube.discovery import Discovery, KindNotServed, crd_resources, scoped_ref
@@ -55,6 +56,7 @@ from kfbootstrap.kube.objects import (
 )
 from kfbootstrap.kube.api import Kube
 from kfbootstrap.kube.rest import APPLY_PATCH, KubeRequestError, KubeRest
+from kfbootstrap.ui import shorten
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -141,13 +143,13 @@ class ApplyReport:
         lines = [f"  {'OBJECT'.ljust(width)}  {'REASON':<30}  TRIES  MESSAGE"]
         for r in shown:
             message = (r.verdict.message if r.verdict else "earlier objects did not settle in time").replace("\n", " ")
-            cut = message if limit is None else _shorten(message, 200)
+            cut = message if limit is None else shorten(message, 200)
             lines.append(f"  {str(r.ref).ljust(width)}  {r.reason:<30}  {r.attempts:>5}  {cut}")
         if len(shown) < len(rows):
             left = rows[len(shown) :]
             waiting = sum(1 for r in left if r.reason == NOT_ATTEMPTED)
             of_which = f", {waiting} of them not attempted" if waiting else ""
-            lines.append(f"  … and {len(left)} more{of_which}: every row is in {_log_location()}")
+            lines.append(f"  … and {len(left)} more{of_which}: every row is in {log_location()}")
         return "\n".join(lines)
 
     def recreated(self) -> list[ObjectResult]:
@@ -187,7 +189,7 @@ class ApplyFailed(KfbError):
         when = f"within {timeout:.0f}s" if report.timed_out else "(they cannot succeed by waiting)"
         message = (
             f"{len(failed)} of {report.total} objects of {report.component} did not apply {when}: "
-            f"{report.reason_counts()}; the table above names them (every row: {_log_location()})"
+            f"{report.reason_counts()}; the table above names them (every row: {log_location()})"
         )
         awaited = report.awaited_controllers()
         for namespace, (controller, source) in awaited.items():
@@ -195,18 +197,6 @@ class ApplyFailed(KfbError):
         self.details = f"Not applied ({report.component}):\n{report.failure_table()}"
         hint = _controller_hint(awaited) if awaited else _hint_for({r.reason for r in failed})
         super().__init__(message, hint=hint)
-
-
-def _log_location() -> str:
-    from kfbootstrap.notready import log_location
-
-    return log_location()
-
-
-def _shorten(text: str, limit: int) -> str:
-    from kfbootstrap.notready import shorten
-
-    return shorten(text, limit)
 
 
 def _controller_hint(awaited: dict[str, tuple[str, str]]) -> str:

@@ -44,7 +44,6 @@ log = logging.getLogger("kfbootstrap.forward")
 
 CHUNK = 65536
 REPLAY_LIMIT = 256 * 1024  # client bytes kept until the pod answers, to retry elsewhere
-HANDSHAKE_TIMEOUT = 10.0
 # Error-channel texts meaning the stream never reached the pod's port (kubelet, CRI, kwok).
 _UNREACHED = ("dial", "connection refused", "no such", "unable to do port forwarding", "not found")
 
@@ -250,24 +249,6 @@ class Forwarder:
 
     def _websocket_stream(self, namespace: str, backend: Backend) -> Any:
         return self.kube.port_forward(namespace, backend.pod, backend.port)
-
-
-def open_pod_stream(configuration: Any, namespace: str, pod: str, port: int) -> Any:
-    """Open the WebSocket port-forward to one pod port (what Kube.port_forward returns).
-
-    A fresh ApiClient per stream: the client's `portforward` swaps `call_api` on the
-    ApiClient instance while it runs, which is not thread-safe to share."""
-    import websocket
-    from kubernetes import client
-    from kubernetes.stream import portforward
-
-    # The client offers no per-connection handshake timeout; this bounds the handshake, and the
-    # stream is made blocking again below (every forward of this process opens streams the same way).
-    websocket.setdefaulttimeout(HANDSHAKE_TIMEOUT)
-    api = client.CoreV1Api(client.ApiClient(configuration))
-    stream = portforward(api.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
-    stream.websocket.settimeout(None)  # an idle stream is fine; the proxy thread select()s
-    return stream
 
 
 _DONE = "done"

@@ -16,10 +16,8 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol, Sequence
 
-from kfbootstrap import components as registry
-from kfbootstrap.components import Scope
 from kfbootstrap.kube.causes import MISSING, Cause, creator_of, mount_cause, pod_cause, scheduler_reason
 from kfbootstrap.errors import KfbError
 from kfbootstrap.kube.api import EVENTS, PODS
@@ -29,7 +27,6 @@ from kfbootstrap.kube.workloads import Workload, list_workloads, resources, work
 
 if TYPE_CHECKING:
     from kfbootstrap.kube.api import Kube
-    from kfbootstrap.releases import Release
 
 log = logging.getLogger("kfbootstrap.readiness")
 
@@ -38,13 +35,12 @@ CERTIFICATES = Resource("cert-manager.io/v1", "Certificate", "certificates", Tru
 LOG_LINES = 5
 
 
-COMPONENT_SCOPES: dict[str, tuple[Scope, ...]] = {c.name: c.scopes for c in registry.COMPONENTS}
+class Scope(Protocol):
+    """Which workloads the caller waits for. The caller passes them in (the components' descriptors
+    say which workloads are whose: kfbootstrap/components.py's Scope is one), so this adapter knows
+    nothing of components."""
 
-
-def scopes_for(components: Iterable[str], release: "Release | None" = None) -> list[Scope]:
-    """The scopes of the enabled components (kfbootstrap/components.py says which workloads are whose),
-    with the release's names and namespaces."""
-    return registry.scopes_for(components, release)
+    def matches(self, workload: Workload) -> bool: ...
 
 
 def in_scope(workload: Workload, scopes: Sequence[Scope]) -> bool:

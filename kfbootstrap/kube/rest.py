@@ -27,6 +27,7 @@ log = logging.getLogger("kfbootstrap.kube")
 APPLY_PATCH = "application/apply-patch+yaml"
 METADATA_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 USER_AGENT = f"kfbootstrap/{__version__}"
+HANDSHAKE_TIMEOUT = 10.0  # seconds a port-forward stream may take to open
 
 
 @dataclass(frozen=True)
@@ -290,6 +291,23 @@ class KubeRest:
             # A watch left early holds unread data: close it rather than pool it.
             response.close()
             response.release_conn()
+
+    def open_port_forward(self, namespace: str, pod: str, port: int) -> Any:
+        """Open the WebSocket port-forward to one pod port (what Kube.port_forward returns).
+
+        A fresh ApiClient per stream: the client's `portforward` swaps `call_api` on the
+        ApiClient instance while it runs, which is not thread-safe to share."""
+        import websocket
+        from kubernetes import client
+        from kubernetes.stream import portforward
+
+        # The client offers no per-connection handshake timeout; this bounds the handshake, and the
+        # stream is made blocking again below (every forward of this process opens streams the same way).
+        websocket.setdefaulttimeout(HANDSHAKE_TIMEOUT)
+        api = client.CoreV1Api(client.ApiClient(self.api_client.configuration))
+        stream = portforward(api.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
+        stream.websocket.settimeout(None)  # an idle stream is fine; the proxy thread select()s
+        return stream
 
 
 class StreamRefused(Exception):

@@ -19,16 +19,28 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from kfbootstrap.errors import KfbError, ToolMissing
 from kfbootstrap.tools.runner import Runner
 from kfbootstrap.tools.versions import format_version, parse_version, version_argv
 
-if TYPE_CHECKING:
-    from kfbootstrap.charts import ChartSource
-
 log = logging.getLogger("kfbootstrap.helm")
+
+
+@dataclass(frozen=True)
+class ChartSource:
+    """What `helm upgrade --install` is given: a repository chart name, or a local path."""
+
+    ref: str  # chart name (with repo) or local path
+    repo: str | None
+    version: str
+    origin: str  # for messages: "https://… (repository)" or the local path
+
+    @property
+    def local(self) -> bool:
+        return self.repo is None
+
 
 # Statuses an interrupted helm leaves behind, and what unblocks each.
 STUCK_UNINSTALL = ("pending-install", "uninstalling")

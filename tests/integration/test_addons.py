@@ -315,7 +315,7 @@ def test_a_release_left_pending_by_an_interrupted_run_is_recovered(testbed, helm
 def test_wait_times_out_with_a_table_naming_what_is_not_ready_and_why(testbed, namespace, capsys, monkeypatch):
     from kfbootstrap.config import load_config
     from kfbootstrap.context import RunContext
-    from kfbootstrap.kube.readiness import Scope
+    from kfbootstrap.components import Scope
     from kfbootstrap.steps.wait import WorkloadsNotReady, wait_or_explain
 
     def deployment(name: str, **pod_spec) -> dict:

@@ -105,7 +105,7 @@ def test_a_deployment_mid_rollout_is_judged_the_same_by_up_and_status(testbed, n
     from kfbootstrap.config import load_config
     from kfbootstrap.context import RunContext
     from kfbootstrap.kube import readiness
-    from kfbootstrap.kube.readiness import Scope
+    from kfbootstrap.components import Scope
     from kfbootstrap.kube.workloads import list_workloads
     from kfbootstrap.tools.runner import ShRunner
 

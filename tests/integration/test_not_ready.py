@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 
 from kfbootstrap import logsetup, paths
+from kfbootstrap.components import Scope
 from kfbootstrap.config import load_config
 from kfbootstrap.context import RunContext
-from kfbootstrap.kube.readiness import Scope
 from kfbootstrap.steps.wait import WorkloadsNotReady, wait_or_explain
 from kfbootstrap.tools.runner import ShRunner
 from tests.integration.test_addons import use_testbed_kubeconfig

@@ -13,19 +13,13 @@ import pytest
 import yaml
 
 from kfbootstrap.charts import CHART_PINS, chart_source, chart_values, local_chart_version, merge_values
+from kfbootstrap import components
+from kfbootstrap.components import Scope, scopes_for
 from kfbootstrap.config import Config, load_config
 from kfbootstrap.context import RunContext
 from kfbootstrap.errors import ConfigError, KfbError
 from kfbootstrap.kube.object_store import ObjectStore, classify
-from kfbootstrap.kube.readiness import (
-    COMPONENT_SCOPES,
-    Scope,
-    label_selector,
-    per_namespace,
-    pod_problem,
-    scopes_for,
-    workload_from,
-)
+from kfbootstrap.kube.readiness import label_selector, per_namespace, pod_problem, workload_from
 from kfbootstrap.kube.waits import ready_endpoints
 from kfbootstrap.steps.metallb import choose_pool, pool_from_subnet
 from kfbootstrap.tools.helm import ReleaseState, _matches
@@ -266,7 +260,10 @@ def test_scopes_select_by_namespace_and_labels():
     other = workload_from("deployment", _deployment(ready=1))
     scope = Scope("ns", (("app.kubernetes.io/instance", "prometheus"),))
     assert scope.matches(prometheus) and not scope.matches(other) and Scope("ns").matches(other)
-    assert scopes_for(["grafana", "prometheus"]) == [*COMPONENT_SCOPES["grafana"], *COMPONENT_SCOPES["prometheus"]]
+    assert scopes_for(["grafana", "prometheus"]) == [
+        *components.get("grafana").scopes,
+        *components.get("prometheus").scopes,
+    ]
     assert per_namespace([prometheus, other, workload_from("deployment", _deployment())]) == {"ns": (2, 3)}
 
 

@@ -139,7 +139,8 @@ def test_up_and_status_judge_a_workload_the_same(obj, ready):
     """`status` (access.status.collect) and `up`'s wait (readiness) read the same Workload."""
     from kfbootstrap.access.status import collect
     from kfbootstrap.config import Config
-    from kfbootstrap.kube.readiness import Scope, _apply_event
+    from kfbootstrap.components import Scope
+    from kfbootstrap.kube.readiness import _apply_event
 
     workload = workload_from("deployment", obj)
     assert workload.is_ready is ready

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from kfbootstrap.config import DEFAULT_NODE_IMAGE, load_config
-from kfbootstrap.kube import readiness, retry
+from kfbootstrap import components
+from kfbootstrap.kube import retry
 from kfbootstrap.kube.apply import ApplyFailed, ApplyReport, ObjectResult
 from kfbootstrap.kube.objects import ObjectRef, controller_namespaces
 from kfbootstrap.releases import DEFAULT_RELEASE, PROFILE_NAMESPACE, RELEASES, REPOSITORY
@@ -80,11 +81,11 @@ def test_26_03_1_has_a_model_catalog_in_kubeflow_and_is_trusted_on_first_use():
 
 
 def test_the_wait_looks_for_the_model_registry_in_the_release_s_namespace():
-    hub = readiness.scopes_for(["model_registry"], RELEASES["26.03.1"])
+    hub = components.scopes_for(["model_registry"], RELEASES["26.03.1"])
     assert {scope.namespace for scope in hub} == {PROFILE_NAMESPACE}
-    assert readiness.Scope(PROFILE_NAMESPACE, (("component", "model-registry-server"),)) in hub
-    assert {scope.namespace for scope in readiness.scopes_for(["model_registry"], RELEASES["26.03"])} == {"kubeflow"}
-    kserve = readiness.scopes_for(["kserve"], RELEASES["26.03.1"])
+    assert components.Scope(PROFILE_NAMESPACE, (("component", "model-registry-server"),)) in hub
+    assert {scope.namespace for scope in components.scopes_for(["model_registry"], RELEASES["26.03"])} == {"kubeflow"}
+    kserve = components.scopes_for(["kserve"], RELEASES["26.03.1"])
     assert "kserve-models-web-application" in kserve[0].names
 
 
