@@ -35,7 +35,11 @@ class Migration:
     dropped: tuple[str, ...]  # stored versions the new CRD no longer lists: migrated before the apply
 
     def describe(self) -> str:
-        when = "before the apply (the new CRD drops " + ", ".join(self.dropped) + ")" if self.dropped else "after it"
+        when = (
+            "before the apply (the new CRD drops " + ", ".join(self.dropped) + ")"
+            if self.dropped
+            else "after the apply"
+        )
         return f"{self.crd}: stored {', '.join(self.stored)} -> {self.storage}, {when}"
 
 
