@@ -24,6 +24,8 @@ class RunContext:
     # `up` only: hold the cluster's up lock (kfbootstrap/kube/lease.py) from the cluster step on, waiting this
     # many seconds for another run's; None: no lock (tests, and every other command).
     up_lock_wait: float | None = None
+    # `up --allow-downgrade`: apply an older release than the one recorded in the cluster.
+    allow_downgrade: bool = False
     _kube: "Kube | None" = field(default=None, init=False, repr=False)
 
     def cluster_state_dir(self) -> Path:

@@ -129,6 +129,7 @@ def run_steps(steps: list[Step], ctx: RunContext) -> PipelineReport:
                 lock = _take_lock(ctx, ctx.up_lock_wait)
                 if lock is not None:
                     held.callback(lock.release)
+                _announce(steps, ctx)
     return report
 
 
@@ -166,6 +167,17 @@ def _take_lock(ctx: RunContext, wait: float) -> "UpLock | None":
             raise
     ui.step_done(title, line.elapsed(), f"held by {lock.me} until this run ends")
     return lock
+
+
+def _announce(steps: list[Step], ctx: RunContext) -> None:
+    """Each step's word before any of them changes the cluster (an upgrade said, a downgrade refused)."""
+    for step in steps:
+        try:
+            step.announce(ctx)
+        except KfbError as exc:
+            if isinstance(exc, StepFailed):
+                raise
+            raise _named(step.heading(ctx), exc) from exc
 
 
 def _is_done(step: Step, ctx: RunContext) -> bool:

@@ -63,6 +63,64 @@ class TestedWith:
 
 
 @dataclass(frozen=True)
+class UpgradeStep:
+    """One manual step upstream documents for upgrading to a release, carried out by `up` (once).
+
+    `deletes` names objects as (apiVersion, kind, namespace or "", name); `up` deletes one only
+    when it carries kfbootstrap's ApplySet label (never something a user made), and never a
+    CRD that still has custom resources or is in `never`.
+    """
+
+    name: str  # recorded in the cluster when done, so an interrupted upgrade does not repeat it
+    from_tags: tuple[str, ...]  # the installed releases it applies to
+    description: str
+    deletes: tuple[tuple[str, str, str, str], ...] = ()
+    never: tuple[str, ...] = ()  # "Kind/name" it must leave, whatever else it deletes
+
+
+_DASHBOARD_26_03 = tuple(
+    (api, kind, namespace, name)
+    for api, kind, namespace, name in (
+        ("apps/v1", "Deployment", "kubeflow", "centraldashboard"),
+        ("v1", "Service", "kubeflow", "centraldashboard"),
+        ("v1", "ServiceAccount", "kubeflow", "centraldashboard"),
+        ("v1", "ConfigMap", "kubeflow", "centraldashboard-config"),
+        ("v1", "ConfigMap", "kubeflow", "centraldashboard-parameters"),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole", "", "centraldashboard"),
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "", "centraldashboard"),
+        ("rbac.authorization.k8s.io/v1", "Role", "kubeflow", "centraldashboard"),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding", "kubeflow", "centraldashboard"),
+        ("networking.istio.io/v1alpha3", "VirtualService", "kubeflow", "centraldashboard"),
+        ("networking.k8s.io/v1", "NetworkPolicy", "kubeflow", "centraldashboard"),
+        ("security.istio.io/v1beta1", "AuthorizationPolicy", "kubeflow", "central-dashboard"),
+    )
+)
+
+# Upstream's "Upgrading" notes for 26.03 -> 26.03.1 (community-distribution README), as data.
+_UPGRADE_TO_26_03_1 = (
+    UpgradeStep(
+        "26.03.1/jobset-controller-manager",
+        ("26.03",),
+        "delete Deployment kubeflow-system/jobset-controller-manager (its selector changed)",
+        deletes=(("apps/v1", "Deployment", "kubeflow-system", "jobset-controller-manager"),),
+    ),
+    UpgradeStep(
+        "26.03.1/llmisvc-manager-rolebinding",
+        ("26.03",),
+        "delete ClusterRoleBinding llmisvc-manager-rolebinding (its roleRef changed)",
+        deletes=(("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "", "llmisvc-manager-rolebinding"),),
+    ),
+    UpgradeStep(
+        "26.03.1/old-dashboard",
+        ("26.03",),
+        "delete the old central dashboard's objects (renamed `dashboard`), never the Profiles CRD",
+        deletes=_DASHBOARD_26_03,
+        never=("CustomResourceDefinition/profiles.kubeflow.org",),
+    ),
+)
+
+
+@dataclass(frozen=True)
 class Release:
     """Facts about one community-distribution release.
 
@@ -87,6 +145,8 @@ class Release:
     # (a moved tag is a supply-chain warning sign). None: not seen yet, so the first clone's
     # commit is recorded and held to (trust on first use, see manifests.py).
     commit: str | None = None
+    # Upstream's manual steps for upgrading to this release, carried out by `up` (kfbootstrap/upgrade).
+    upgrade_steps: tuple[UpgradeStep, ...] = ()
 
     def component_path(self, component: str) -> str:
         """The kustomization a component is rendered from ("kubeflow" is the `example`)."""
@@ -121,6 +181,7 @@ RELEASES: dict[str, Release] = {
         # The fixtures were made from the release-26.03.1 branch head (0d1a003 = 26.03.1-rc.2 + CI-only
         # commits); the final tag's commit was not visible to us, so it is trusted on first use.
         commit=None,
+        upgrade_steps=_UPGRADE_TO_26_03_1,
     ),
     "26.03": Release(
         tag="26.03",
@@ -158,6 +219,14 @@ DEFAULT_RELEASE = "26.03.1"
 
 def known_tags() -> str:
     return ", ".join(RELEASES)
+
+
+def is_older(tag: str, than: str) -> bool:
+    """Is release `tag` older than release `than`? (RELEASES lists the newest first; unknown tags compare as equal.)"""
+    order = list(RELEASES)
+    if tag not in order or than not in order:
+        return False
+    return order.index(tag) > order.index(than)
 
 
 def release(tag: str) -> Release:

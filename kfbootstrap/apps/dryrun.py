@@ -90,6 +90,10 @@ def _print_fit(host: "HostProbe", config: Config, render, total, nodes: int) -> 
 
     for profile in PROFILE_PRESETS:
         other = profile_config(profile, config.kubeflow.version)
-        choice = selection_for(other, render)
+        try:
+            choice = selection_for(other, render)
+        except KfbError as exc:  # a render without origin annotations cannot be chosen from
+            ui.out.print(f"  profile {profile}: not measured ({exc.message})", markup=False)
+            continue
         other_fit = fit(budget(choice, nodes_of(other)).total, nodes_of(other), memory, cpus)
         ui.out.print(f"  profile {profile} ({other.kubeflow.sizing} sizing): {other_fit.describe()}", markup=False)

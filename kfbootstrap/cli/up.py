@@ -49,6 +49,12 @@ def up(
     show_credentials: Annotated[
         bool, typer.Option("--show-credentials", help="Print passwords in the final summary.")
     ] = False,
+    allow_downgrade: Annotated[
+        bool,
+        typer.Option(
+            "--allow-downgrade", help="Apply an older Kubeflow release than the one installed (refused by default)."
+        ),
+    ] = False,
     wait_lock: Annotated[
         str,
         typer.Option(
@@ -75,11 +81,15 @@ def up(
         from kfbootstrap.apps.dryrun import print_choice
         from kfbootstrap.cli import common
 
+        from kfbootstrap.upgrade.dryrun import print_upgrade_plan
+
         print_plan(steps, loaded.config)
+        print_upgrade_plan(loaded.config, common.new_runner)
         print_choice(loaded.config, common.new_runner, common.new_host())
         return
     ctx = run_context(loaded)
     ctx.up_lock_wait = lock_wait
+    ctx.allow_downgrade = allow_downgrade
     run_steps(steps, ctx)
     from kfbootstrap.access.summary import print_summary
 

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from kfbootstrap.errors import KfbError
 from kfbootstrap.logsetup import log_location
-from kfbootstrap.kube import retry
+from kfbootstrap.kube import immutable, retry
 from kfbootstrap.kube.crds import crd_state, wait_established
 from kfbootstrap.kube.discovery import Discovery, KindNotServed, crd_resources, scoped_ref
 from kfbootstrap.kube.objects import (
@@ -83,6 +83,7 @@ class ObjectResult:
     applied: bool = False
     attempts: int = 0
     verdict: retry.Verdict | None = None  # the last refusal (kept after success)
+    recreated: str = ""  # why it was deleted and created again (an immutable field changed)
 
     @property
     def reason(self) -> str:
@@ -150,6 +151,9 @@ class ApplyReport:
             of_which = f", {waiting} of them not attempted" if waiting else ""
             lines.append(f"  … and {len(left)} more{of_which}: every row is in {log_location()}")
         return "\n".join(lines)
+
+    def recreated(self) -> list[ObjectResult]:
+        return [r for r in self.results if r.recreated]
 
     def reason_counts(self) -> str:
         """'3 webhook not ready, 40 not attempted': the failed objects per reason, causes first."""
@@ -246,8 +250,10 @@ class _Engine:
         default_namespace: str | None,
         field_manager: str,
         clock: Callable[[], float],
+        labels: Mapping[str, str] | None = None,
     ):
         self.rest = rest
+        self.labels = dict(labels or {})
         self.discovery = Discovery(
             rest,
             clock,
@@ -481,13 +487,36 @@ class _Engine:
                 self._note_crd(item, response.json())
             return None
         verdict = retry.classify(response.status, response.body)
+        if response.status == 422 and immutable.refused_as_immutable(verdict.message):
+            return self._recreate(item, resource, verdict.message)
         if verdict.reason == retry.KIND_NOT_SERVED:
             self.discovery.invalidate(ref.api_version)
         return verdict
 
+    def _recreate(self, item: _Item, resource: Any, message: str) -> retry.Verdict | None:
+        """The API refused an immutable change: delete the object, wait until it is gone, create it anew."""
+        ref = item.result.ref
+        gone = immutable.delete_and_wait(self.rest, resource, ref, deadline=self.deadline, clock=self.clock)
+        if not gone:
+            return retry.Verdict(
+                retry.CONFLICT, f"recreating after an immutable change: still being deleted ({message})"
+            )
+        item.result.recreated = immutable.why(message)
+        log.info("recreated %s: %s", ref, item.result.recreated)
+        response = self.rest.request(
+            "PATCH",
+            resource.object_path(ref.namespace, ref.name),
+            query={"fieldManager": self.field_manager, "force": "true"},
+            body=self._body(item.obj, ref),
+            content_type=APPLY_PATCH,
+        )
+        return None if response.ok else retry.classify(response.status, response.body)
+
     def _body(self, obj: Mapping[str, Any], ref: ObjectRef) -> bytes:
         labelled = for_apply(obj, self.component)
         meta = labelled["metadata"]
+        if self.labels:
+            meta["labels"] = {**meta["labels"], **self.labels}
         if ref.namespace:
             meta["namespace"] = ref.namespace
         else:
@@ -512,12 +541,16 @@ def apply_objects(
     field_manager: str = FIELD_MANAGER,
     raise_on_failure: bool = True,
     clock: Callable[[], float] = time.monotonic,
+    labels: Mapping[str, str] | None = None,
 ) -> ApplyReport:
     """Server-side apply `objects` until each is applied or `timeout` seconds have passed.
 
     Every object gets our managed-by and component labels. `default_namespace` is used
     for namespaced objects that name none (like `kubectl apply -n`). `progress(applied,
-    total)` is called from this thread after each applied object. Raises ApplyFailed
+    total)` is called from this thread after each applied object. `labels` are added to
+    every object (the ApplySet's part-of label). An object the API refuses to change
+    because of an immutable field is deleted and created again (ObjectResult.recreated
+    says why; a StatefulSet's pods and PVCs are orphaned, not deleted). Raises ApplyFailed
     when something did not apply (unless `raise_on_failure` is False) and KfbError when
     the same object occurs twice.
     """
@@ -535,6 +568,7 @@ def apply_objects(
         default_namespace=default_namespace,
         field_manager=field_manager,
         clock=clock,
+        labels=labels,
     )
     results = engine.run()
     report = ApplyReport(

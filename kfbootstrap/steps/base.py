@@ -21,6 +21,9 @@ class Step:
         """The status line's text."""
         return self.title
 
+    def announce(self, ctx: RunContext) -> None:
+        """Once the cluster is reachable and before any step changes it: say (or refuse) what this run changes."""
+
     def describe(self, ctx: RunContext) -> str:
         """One line for `up --dry-run`: what the step would do, without touching anything."""
         return self.heading(ctx)

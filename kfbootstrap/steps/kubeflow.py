@@ -17,6 +17,7 @@ from kfbootstrap.steps.base import Step
 if TYPE_CHECKING:
     from kfbootstrap.kube.state import Marker
     from kfbootstrap.manifests import Render, Renderer
+    from kfbootstrap.upgrade.plan import Plan, Target
 
 
 class ManifestsStep(Step):
@@ -29,6 +30,7 @@ class ManifestsStep(Step):
         self._renderer: "Renderer | None" = None
         self._render: "Render | None" = None
         self._not_separate: str | None = None
+        self._plan: "Plan | None" = None
 
     def describe(self, ctx: RunContext) -> str:
         from kfbootstrap.manifests import source_for
@@ -56,18 +58,36 @@ class ManifestsStep(Step):
 
     def run(self, ctx: RunContext) -> str | None:
         from kfbootstrap.kube.apply import apply_objects
+        from kfbootstrap.kube.applyset import PART_OF_LABEL
         from kfbootstrap.kube.objects import namespaces_of
         from kfbootstrap.kube.state import Marker, forget_marker, read_marker, write_marker
+        from kfbootstrap.upgrade import carry_out
 
         render = self.rendered(ctx)
         if render is None:
             return f"not applied separately: {self._not_separate}"
         previous = read_marker(ctx.kube, self.component)
+        plan = self.plan(ctx)
+        assert plan is not None  # rendered above
+        self._refuse_downgrade(ctx, plan)
+        upgraded = f"; upgraded from {plan.installed}" if plan.changes_release else ""  # before the record moves on
         forget_marker(ctx.kube, self.component)  # an interrupted apply must not look done on the next run
-        objects = self.adjusted(ctx, self.objects(ctx, render))
+        record = carry_out.begin(ctx.kube, plan)
+        for line in carry_out.before_apply(ctx.kube, plan, record):
+            ui.info(f"  {line}")
+        objects = list(plan.target.objects)
         report = apply_objects(
-            ctx.kube, objects, component=self.component, timeout=ctx.config.timeouts.apply, progress=_progress
+            ctx.kube,
+            objects,
+            component=self.component,
+            timeout=ctx.config.timeouts.apply,
+            progress=_progress,
+            labels={PART_OF_LABEL: record.id},
         )
+        for result in report.recreated():
+            ui.info(f"  recreated {result.ref}: {result.recreated}, so it was deleted and created again")
+        for line in carry_out.after_apply(ctx.kube, plan, record, objects):
+            ui.info(f"  {line}")
         kept = self.after_apply(ctx, previous)
         marker = Marker(
             self.component,
@@ -79,7 +99,55 @@ class ManifestsStep(Step):
         )
         write_marker(ctx.kube, marker)
         note = f"; kept, no longer chosen: {', '.join(kept)}" if kept else ""
-        return f"{report.summary()} from {render.origin}{note}"
+        return f"{report.summary()} from {render.origin}{upgraded}{note}"
+
+    def announce(self, ctx: RunContext) -> None:
+        """Before anything changes: a different release than the installed one is said (or refused)."""
+        from kfbootstrap.kube.applyset import read_record
+
+        record = read_record(ctx.kube, self.component)
+        if record is None or record.release == ctx.config.kubeflow.version or self.rendered(ctx) is None:
+            return
+        plan = self.plan(ctx)
+        assert plan is not None
+        self._refuse_downgrade(ctx, plan)
+        ui.info(
+            f"Kubeflow {plan.installed} is installed; this run upgrades it to {plan.target.release}: "
+            f"{plan.summary()} (`kfbootstrap up --dry-run` lists them)"
+        )
+
+    def plan(self, ctx: RunContext) -> "Plan | None":
+        """What this run changes on the cluster (made once per run; None without a separate render)."""
+        from kfbootstrap.kube.applyset import read_record
+        from kfbootstrap.upgrade.plan import make_plan
+
+        render = self.rendered(ctx)
+        if render is None:
+            return None
+        if self._plan is None:
+            record = read_record(ctx.kube, self.component)
+            self._plan = make_plan(ctx.kube, self.component, record, self.target(ctx, render))
+        return self._plan
+
+    def target(self, ctx: RunContext, render: "Render") -> "Target":
+        from kfbootstrap.upgrade.plan import PART_LABEL, Target
+
+        objects = self.adjusted(ctx, self.objects(ctx, render))
+        parts = [str(((o.get("metadata") or {}).get("labels") or {}).get(PART_LABEL) or "") for o in objects]
+        kubeflow = ctx.config.kubeflow
+        return Target(
+            kubeflow.version, list(kubeflow.apps or []), kubeflow.sizing, objects, parts, self.dropped_parts(ctx)
+        )
+
+    def dropped_parts(self, ctx: RunContext) -> list[str]:
+        return []
+
+    @staticmethod
+    def _refuse_downgrade(ctx: RunContext, plan: "Plan") -> None:
+        from kfbootstrap.upgrade import DowngradeRefused
+
+        if plan.downgrade and not ctx.allow_downgrade:
+            raise DowngradeRefused(plan.installed, plan.target.release)
 
     # Hooks for the Kubeflow step, which applies only the chosen apps (kfbootstrap/apps).
     def objects(self, ctx: RunContext, render: "Render") -> list[dict]:
@@ -159,6 +227,16 @@ class KubeflowStep(ManifestsStep):
         from kfbootstrap.apps.plan import chosen_parts
 
         return chosen_parts(ctx.config)
+
+    def dropped_parts(self, ctx: RunContext) -> list[str]:
+        """Apps an earlier run installed that are no longer chosen and stay (kubeflow.remove_dropped off)."""
+        from kfbootstrap.apps.plan import left_behind
+        from kfbootstrap.kube.state import read_marker
+
+        if ctx.config.kubeflow.remove_dropped:
+            return []
+        marker = read_marker(ctx.kube, self.component)
+        return left_behind(marker.parts, marker.kept, self.parts(ctx)) if marker else []
 
     def to_remove(self, ctx: RunContext, marker: "Marker") -> list[str]:
         """Dropped parts still on the cluster that the config asks to remove."""

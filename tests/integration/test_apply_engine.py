@@ -383,7 +383,12 @@ def test_full_kubeflow_render_applies_in_one_run_and_a_rerun_is_a_noop(fresh, ku
 
     # And re-applying anyway changes no object: our manager's timestamps stay as they were.
     time.sleep(1.1)  # managedFields times have one-second resolution
-    report = apply_objects(rest, objects, component="kubeflow", timeout=300)
+    from kfbootstrap.kube.applyset import PART_OF_LABEL, Record
+
+    # With the ApplySet label the step puts on every object, as `up` sends it.
+    report = apply_objects(
+        rest, objects, component="kubeflow", timeout=300, labels={PART_OF_LABEL: Record("kubeflow").id}
+    )
     assert report.ok and max(report.attempts().values()) == 1
     after = _our_objects(rest, objects, f"{COMPONENT_LABEL}=kubeflow")
     changed = [ref for ref, meta in after.items() if _our_apply_time(meta) != _our_apply_time(present[ref])]

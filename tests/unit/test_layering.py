@@ -54,8 +54,8 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     # among renders and cache images (manifests → apps and images → cache were upward imports #24 removed).
     ("renders", ("manifests", "charts", "images", "kubeadm_patches", "notready")),
     # Working on those renders: choosing applications (apps/), the images of the chosen ones
-    # (image_sources), caching images (cache/).
-    ("domain", ("apps", "image_sources", "cache")),
+    # (image_sources), caching images (cache/), planning and carrying out an upgrade around the apply (upgrade/).
+    ("domain", ("apps", "image_sources", "cache", "upgrade")),
     # What a command does, each on its run context: the checks before `up`, the steps of `up`, access to
     # what runs (forwards, creds, status), smoke checks, diagnosis, exports, teardown, cache admin, stop/start.
     (
@@ -71,6 +71,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
             "teardown",
             "cache_admin",
             "lifecycle",
+            "upgrade.dryrun",  # the plan `up --dry-run` prints, made by the Kubeflow step
         ),
     ),
     # The ordered steps of `up`, built from the config.
