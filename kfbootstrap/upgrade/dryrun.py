@@ -25,7 +25,7 @@ def print_upgrade_plan(config: Config, new_runner: "Callable[[], Runner]") -> No
             "\nUpgrade plan: not made, the release is not cloned yet (a dry run fetches nothing)", markup=False
         )
         return
-    ctx = RunContext(config=config, runner=new_runner())
+    ctx = RunContext(config=config, runner=_RunnerWhenNeeded(new_runner))  # type: ignore[arg-type]
     try:
         ctx.kube.raw("/version")
         plan = KubeflowStep().plan(ctx)
@@ -37,3 +37,22 @@ def print_upgrade_plan(config: Config, new_runner: "Callable[[], Runner]") -> No
     ui.out.print("\nUpgrade plan (what this run changes on the cluster):", markup=False)
     for line in plan.lines():
         ui.out.print(f"  {line}", markup=False, soft_wrap=True)
+
+
+class _RunnerWhenNeeded:
+    """Made on first use: a pre-rendered release is planned without any program, so none is looked for."""
+
+    def __init__(self, make: "Callable[[], Runner]") -> None:
+        self._make = make
+        self._runner: "Runner | None" = None
+
+    def _get(self) -> "Runner":
+        if self._runner is None:
+            self._runner = self._make()
+        return self._runner
+
+    def run(self, argv, **kwargs):
+        return self._get().run(argv, **kwargs)
+
+    def which(self, program: str) -> str | None:
+        return self._get().which(program)
