@@ -25,7 +25,7 @@ def print_upgrade_plan(config: Config, new_runner: "Callable[[], Runner]") -> No
             "\nUpgrade plan: not made, the release is not cloned yet (a dry run fetches nothing)", markup=False
         )
         return
-    ctx = RunContext(config=config, runner=_RunnerWhenNeeded(new_runner))  # type: ignore[arg-type]
+    ctx = RunContext(config=config, runner=_RunnerWhenNeeded(new_runner))
     try:
         ctx.kube.raw("/version")
         plan = KubeflowStep().plan(ctx)
