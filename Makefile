@@ -96,7 +96,7 @@ integration: $(DEV_STAMP) testbed
 # Benchmarks print ratios against the upstream way (docs/benchmarks.md). `bench` runs each in
 # full (apply: minutes on three testbeds; image_cache: two Kind clusters); `bench-quick` runs the
 # small --quick mode CI runs through tests/*/test_bench_quick.py. Every bench runs; any failure fails.
-BENCHES := startup apply image_cache
+BENCHES := startup apply image_cache stop_start
 
 bench: $(DEV_STAMP) testbed kindground
 	@failed=; for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || failed="$$failed $$b"; \

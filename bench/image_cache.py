@@ -36,23 +36,13 @@ from tests.e2e.cache_ground import (  # noqa: E402
     unique_image,
 )
 from kfbootstrap import components as registry  # noqa: E402
+from tests.bench_helpers import kind_ground  # noqa: E402
 from tests.testbed.cluster import wait_until  # noqa: E402
 
 RUN = uuid.uuid4().hex[:6]  # names of this run only: tests may use the same Docker at the same time
 NAME, NETWORK, UPSTREAM = f"kfb-bench-cache-{RUN}", f"kfb-bench-net-{RUN}", f"kfb-bench-up-{RUN}"
 CACHE = f"kfbootstrap-cache-kfb-bench-up-{RUN}-5000"
 IMAGES, QUICK_IMAGES = 3, 1
-
-
-def ground() -> dict[str, str]:
-    checked = subprocess.run(["bash", str(REPO / "tests/kind/build.sh"), "--check"], capture_output=True, text=True)
-    if checked.returncode != 0:
-        sys.exit(f"error: the Kind test ground is not built ({checked.stderr.strip()})\nhint: run `make kindground`")
-    values = dict(line.split("=", 1) for line in checked.stdout.split() if "=" in line)
-    values["BIN"] = subprocess.run(
-        ["bash", str(REPO / "tests/testbed/build.sh"), "--check"], capture_output=True, text=True, check=True
-    ).stdout.split()[-1]
-    return values
 
 
 def run(argv: list[str], what: str, **kwargs) -> None:
@@ -68,7 +58,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_IMAGES} image: CI's check")
     args = parser.parse_args()
     images = args.images or (QUICK_IMAGES if args.quick else IMAGES)
-    g = ground()
+    g = kind_ground()
     import yaml
 
     work = Path(tempfile.mkdtemp(prefix="kfb-bench-cache-"))

@@ -34,21 +34,12 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from kfbootstrap import components as registry  # noqa: E402
+from tests.bench_helpers import kind_ground  # noqa: E402
 from tests.e2e.stop_start_ground import NAMESPACE, SERVICE, platform_config  # noqa: E402
 
 NAME = f"kfb-bench-pause-{uuid.uuid4().hex[:6]}"  # this run's only: tests may use the same Docker meanwhile
-OFF = ("kubeflow", "kserve", "metallb", "prometheus", "grafana", "model_registry", "object_store")
-
-
-def ground() -> dict[str, str]:
-    checked = subprocess.run(["bash", str(REPO / "tests/kind/build.sh"), "--check"], capture_output=True, text=True)
-    if checked.returncode != 0:
-        sys.exit(f"error: the Kind test ground is not built ({checked.stderr.strip()})\nhint: run `make kindground`")
-    values = dict(line.split("=", 1) for line in checked.stdout.split() if "=" in line)
-    values["BIN"] = subprocess.run(
-        ["bash", str(REPO / "tests/testbed/build.sh"), "--check"], capture_output=True, text=True, check=True
-    ).stdout.split()[-1]
-    return values
+OFF = tuple(registry.names())  # the platform here is the echo server alone: every component off
 
 
 class Run:
@@ -130,7 +121,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one worker instead of two: CI's check")
     args = parser.parse_args()
-    g = ground()
+    g = kind_ground()
     work = Path(tempfile.mkdtemp(prefix="kfb-bench-pause-"))
     r = Run(g, work, workers=1 if args.quick else 2)
     port = free_port()

@@ -1,4 +1,5 @@
-"""Running a benchmark's --quick mode from a test (tests/*/test_bench_quick.py): CI runs every bench so none can rot.
+"""Running a benchmark's --quick mode from a test (tests/*/test_bench_quick.py): CI runs every bench so none can rot;
+and what the Kind benches share (kind_ground).
 
 The benches print one line per ratio, `ratio <what>: <x>x`; the tests check each is a
 number that makes sense, never how fast anything was.
@@ -54,3 +55,17 @@ def assert_positive(found: dict[str, float], *names: str) -> None:
         assert name in found, f"no `ratio {name}: ...x` line; ratios printed: {found}"
         value = found[name]
         assert math.isfinite(value) and value > 0, f"ratio {name} is {value}, not a positive number"
+
+
+def kind_ground() -> dict[str, str]:
+    """The built Kind test ground's values (KFB_KIND, KFB_KIND_NODE_IMAGE, …) and BIN, the testbed's binaries;
+    a ground not built ends the bench with one line and a hint."""
+    repo = BENCH.parent
+    checked = subprocess.run(["bash", str(repo / "tests/kind/build.sh"), "--check"], capture_output=True, text=True)
+    if checked.returncode != 0:
+        sys.exit(f"error: the Kind test ground is not built ({checked.stderr.strip()})\nhint: run `make kindground`")
+    values = dict(line.split("=", 1) for line in checked.stdout.split() if "=" in line)
+    values["BIN"] = subprocess.run(
+        ["bash", str(repo / "tests/testbed/build.sh"), "--check"], capture_output=True, text=True, check=True
+    ).stdout.split()[-1]
+    return values
