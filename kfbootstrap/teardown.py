@@ -7,19 +7,15 @@ our state dir before it creates a cluster.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Callable
 
-from kfbootstrap import paths
 from kfbootstrap.config import Config
 from kfbootstrap.errors import KfbError
+from kfbootstrap.lifecycle.ownership import cluster_of_context
 
 if TYPE_CHECKING:
     from kfbootstrap.kube.cleanup import DeleteReport
     from kfbootstrap.tools.runner import Runner
-
-# How kind names the context of a cluster: kind-<cluster>.
-_KIND_CONTEXT = re.compile(r"kind-([a-z0-9]([-a-z0-9]*[a-z0-9])?)")
 
 
 def kind_cluster_of(context: str, new_runner: Callable[[], "Runner"]) -> str | None:
@@ -30,11 +26,11 @@ def kind_cluster_of(context: str, new_runner: Callable[[], "Runner"]) -> str | N
     deleted (seen on the Kind test ground). `up` writes clusters/<name>/kind-config.yaml in
     our state dir before it creates a cluster; without it the cluster is not ours.
     """
-    match = _KIND_CONTEXT.fullmatch(context)
-    if match is None or not (paths.state_dir() / "clusters" / match.group(1) / "kind-config.yaml").is_file():
+    name = cluster_of_context(context)
+    if name is None:
         return None
     try:
-        return match.group(1) if kind_cluster_exists(new_runner(), match.group(1)) else None
+        return name if kind_cluster_exists(new_runner(), name) else None
     except KfbError:
         return None  # no kind here: then it is not a Kind cluster of ours either
 

@@ -26,10 +26,12 @@ def cluster_of_context(context: str | None) -> str | None:
 def require_ours(config: Config, command: str) -> str:
     """The name of the Kind cluster `command` acts on; UsageError for a cluster kfbootstrap did not create."""
     if config.cluster.existing or not created_by_us(config.cluster.name):
-        where = f"context {config.kube_context or '(current)'}" if config.cluster.existing else config.cluster.name
+        where = (
+            f"behind context {config.kube_context or '(current)'}" if config.cluster.existing else config.cluster.name
+        )
         raise UsageError(
-            f"kfbootstrap did not create the cluster {where} and never {'stops' if command == 'stop' else 'starts'} it",
-            hint=f"`kfbootstrap {command}` acts only on Kind clusters `kfbootstrap up` created (pass --name, or "
-            "--context kind-<name>); stop or start another cluster with the tool that made it",
+            f"no Kind cluster {where} that `kfbootstrap up` created here: nothing to {command}",
+            hint=f"`kfbootstrap {command}` acts only on clusters `up` created (choose one with --name, or --context "
+            "kind-<name>); `kfbootstrap up` creates one; a cluster made by another tool is stopped or started with that tool",
         )
     return config.cluster.name

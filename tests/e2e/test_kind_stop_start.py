@@ -161,5 +161,5 @@ def test_stop_refuses_a_cluster_kfbootstrap_did_not_create(paused):
     refused = paused.kfb("stop", "--context", "kind-made-by-hand")
     assert refused.returncode == 2, refused.stdout + refused.stderr
     lines = refused.stderr.strip().splitlines()
-    assert lines[0].startswith("error: kfbootstrap did not create the cluster") and lines[1].startswith("hint: ")
+    assert lines[0].startswith("error: no Kind cluster ") and lines[1].startswith("hint: ")
     assert all(nodes_running(NAME).values()), "nothing was stopped"

@@ -116,7 +116,7 @@ def test_a_cluster_kfbootstrap_did_not_create_is_refused(world, capsys, command)
     for result in (made_by_hand, other_context):
         assert result.code == 2, result.text
         lines = result.err.strip().splitlines()
-        assert lines[0].startswith("error: kfbootstrap did not create the cluster"), lines
+        assert lines[0].startswith("error: no Kind cluster "), lines
         assert lines[1].startswith("hint: ") and len(lines) == 2
     assert not node_calls(world, "stop") and not node_calls(world, "start")
 
