@@ -324,7 +324,7 @@ def _step_and_context(bed: Testbed, manifests: Path, monkeypatch, step_class=Non
         env={},
         cwd=manifests.parent,
     ).config
-    return (step_class or KubeflowStep)(config), RunContext(config=config, runner=ShRunner())
+    return (step_class or KubeflowStep)(), RunContext(config=config, runner=ShRunner())
 
 
 def _our_objects(rest: KubeRest, objects: list[dict[str, Any]], selector: str) -> dict[str, dict[str, Any]]:
