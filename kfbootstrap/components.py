@@ -229,6 +229,16 @@ COMPONENTS: tuple[Component, ...] = (
         ),
         version_from=("kserve-controller-manager",),
         renders=("kserve",),
+        smoke=(
+            SmokeCheck(
+                "kserve-serves-a-model",
+                "KServe serves a model and answers a prediction",
+                "kfbootstrap.smoke.kserve_model:serves_a_model",
+                "kserve-smoke-model",
+            ),
+        ),
+        # The predictor of the model the check serves, in serve.namespace (this is its default).
+        endpoints=(Endpoint("kserve-smoke-model", "kubeflow-user-example-com", ("kfb-smoke-model-predictor",), 80),),
         images_gib=2.0,
     ),
     Component(

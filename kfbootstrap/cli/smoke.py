@@ -64,6 +64,8 @@ def smoke(
             object_store_credentials=lambda: _object_store_credentials(endpoints, cfg),
             pipeline_timeout=pipeline_timeout,
             api_problem=endpoints.api_problem(),
+            config=cfg,
+            kube=endpoints.kube,
         )
         from kfbootstrap.apps.plan import has_part
 

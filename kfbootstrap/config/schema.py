@@ -14,6 +14,8 @@ from kfbootstrap.config.sections import (
     KubeflowConfig,
     MetallbConfig,
     ModelRegistryConfig,
+    ServeConfig,
+    SmokeConfig,
     TimeoutsConfig,
     Section,
 )
@@ -50,6 +52,8 @@ class Config(Section):
     model_registry: ModelRegistryConfig = Field(default_factory=ModelRegistryConfig)
     timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
+    smoke: SmokeConfig = Field(default_factory=SmokeConfig)
 
     @model_validator(mode="after")
     def _steps_follow_apps(self) -> "Config":

@@ -234,6 +234,31 @@ class CacheConfig(Section):
         return value
 
 
+class ServeConfig(Section):
+    """`kfbootstrap serve`: where models go and how they are reached."""
+
+    namespace: str = Field(
+        "kubeflow-user-example-com",
+        description="namespace models are served in (the default Kubeflow profile's)",
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        max_length=63,
+    )
+    port: int = Field(8500, ge=1, le=65535 - 99, description="first local port tried for a model's forward")
+
+
+# KServe's public sklearn iris example, what KServe's own quick start serves.
+DEFAULT_SMOKE_MODEL = "gs://kfserving-examples/models/sklearn/1.0/model"
+
+
+class SmokeConfig(Section):
+    """What `kfbootstrap smoke` uses beyond the platform itself."""
+
+    kserve_model: str = Field(
+        DEFAULT_SMOKE_MODEL,
+        description="sklearn iris model the KServe check serves: a storage URI KServe downloads, or a local path",
+    )
+
+
 MAX_WAIT_SECONDS = 7 * 24 * 3600  # a week: longer is a typo, and past what sockets and clocks accept
 MAX_API_SECONDS = 3600  # one request: an hour is already far past any server that works
 
@@ -250,3 +275,4 @@ class TimeoutsConfig(Section):
         le=MAX_API_SECONDS,
         description="one Kubernetes API request: the answer (connecting gets 10s at most)",
     )
+    serve: int = Field(600, gt=0, le=MAX_WAIT_SECONDS, description="`serve`: wait for the model to answer")

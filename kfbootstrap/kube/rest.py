@@ -309,6 +309,32 @@ class KubeRest:
         stream.websocket.settimeout(None)  # an idle stream is fine; the proxy thread select()s
         return stream
 
+    def open_exec(self, namespace: str, pod: str, command: list[str], container: str | None, with_stdin: bool) -> Any:
+        """Open an exec WebSocket to one pod (kubernetes.stream's WSClient, binary); only kube/pod_exec.py reads it.
+        A fresh ApiClient per stream, for the reason open_port_forward gives."""
+        import websocket
+        from kubernetes import client
+        from kubernetes.stream import stream
+
+        websocket.setdefaulttimeout(HANDSHAKE_TIMEOUT)
+        api = client.CoreV1Api(client.ApiClient(self.api_client.configuration))
+        options: dict[str, Any] = {"container": container} if container else {}
+        ws = stream(
+            api.connect_get_namespaced_pod_exec,
+            pod,
+            namespace,
+            command=command,
+            stdin=with_stdin,
+            stdout=True,
+            stderr=True,
+            tty=False,
+            binary=True,
+            _preload_content=False,
+            **options,
+        )
+        ws.sock.settimeout(None)
+        return ws
+
 
 class StreamRefused(Exception):
     """A watch that could not start; carries the Response for the adapter to name."""

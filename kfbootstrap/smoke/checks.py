@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from requests.auth import AuthBase
 
 from kfbootstrap.smoke import dex
 from kfbootstrap.smoke.http import HttpError, Response, Session
+
+if TYPE_CHECKING:
+    from kfbootstrap.config import Config
+    from kfbootstrap.kube.api import Kube
 
 DEFAULT_USER = "user@example.com"
 DEFAULT_PASSWORD = "12341234"  # upstream's public default, see DESIGN.md §2
@@ -62,6 +66,8 @@ class CheckContext:
     pipeline_image: str = "busybox:1.36"
     poll_interval: float = 5.0
     api_problem: str | None = None  # the API server did not answer the first request: no check can pass
+    config: "Config | None" = None  # for checks that act on the cluster (serving a model)
+    kube: "Callable[[], Kube] | None" = None
 
     def url(self, key: str, path: str) -> str:
         return self.endpoints.base_url(self.services[key]) + path

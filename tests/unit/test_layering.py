@@ -71,6 +71,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
             "teardown",
             "cache_admin",
             "lifecycle",
+            "serving",
             "upgrade.dryrun",  # the plan `up --dry-run` prints, made by the Kubeflow step
         ),
     ),
