@@ -14,6 +14,8 @@ object_store_list_buckets
 grafana_health
 prometheus_ready
 run_tiny_pipeline
+serves_a_model
+mtime  # tarfile.TarInfo's field, set for a reproducible tar (kfbootstrap/serving/model_files.py)
 ready_pods  # unused variable (kfbootstrap/access/forwards.py:143)
 _global  # unused function (kfbootstrap/cli/app.py:29)
 frame  # unused variable (kfbootstrap/cli/app.py:52)
