@@ -45,6 +45,9 @@ class Ground:
     echo_image: str
     metallb_images: list[str]
     bin_dir: Path
+    kserve_controller_image: str  # the real KServe manager, tag = its version (tests/kind/kserve.sh)
+    kserve_sklearn_image: str  # the ClusterServingRuntime kserve-sklearnserver's image
+    kserve_dir: Path  # crd/ and rbac/ generated from KServe's module (tests/kserve_ground.py applies them)
 
     def path_env(self) -> str:
         return os.pathsep.join([str(self.kind.parent), str(self.bin_dir), os.environ.get("PATH", "")])
@@ -66,6 +69,9 @@ def ground() -> Ground:
         values["KFB_ECHO_IMAGE"],
         values["KFB_METALLB_IMAGES"].split(","),
         Path(bin_dir),
+        values["KFB_KSERVE_CONTROLLER_IMAGE"],
+        values["KFB_KSERVE_SKLEARN_IMAGE"],
+        Path(values["KFB_KSERVE_DIR"]),
     )
 
 

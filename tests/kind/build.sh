@@ -9,6 +9,8 @@
 # shell-sourceable, read by tests/e2e):
 #   KFB_KIND=<path of kind>  KFB_KIND_NODE_IMAGE=<tag>  KFB_KIND030_NODE_IMAGE=<tag>
 #   KFB_ECHO_IMAGE=<tag>  KFB_METALLB_IMAGES=<tag,tag>
+#   KFB_KSERVE_CONTROLLER_IMAGE=<tag>  KFB_KSERVE_SKLEARN_IMAGE=<tag>
+#   KFB_KSERVE_DIR=<dir with crd/ and rbac/ of the real KServe controller (kserve.sh)>
 #
 #   build.sh --check         build and start nothing: print the lines above if
 #                            every artifact is there and the engine answers,
@@ -53,6 +55,8 @@ go_install() {
 
 # shellcheck source=runtime.sh
 source "$here/runtime.sh"
+# shellcheck source=kserve.sh
+source "$here/kserve.sh"
 
 # Every artifact's cache key. Our own small programs: the hash of their sources.
 own_key="$(cd "$here/go" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)"
@@ -86,6 +90,7 @@ report() {
   echo "KFB_KIND030_NODE_IMAGE=$node030_image"
   echo "KFB_ECHO_IMAGE=$echo_image"
   echo "KFB_METALLB_IMAGES=${metallb_images// /,}"
+  kserve_report
 }
 if [ "$check_only" = 1 ]; then
   docker info >/dev/null 2>&1 || { echo "no Docker engine answers (run \`make kindground\`)" >&2; exit 1; }
@@ -93,6 +98,7 @@ if [ "$check_only" = 1 ]; then
   for img in "$node_image" "$node030_image" "$echo_image" $metallb_images; do
     docker image inspect "$img" >/dev/null 2>&1 || { echo "image $img is missing (run \`make kindground\`)" >&2; exit 1; }
   done
+  kserve_check || exit 1
   report; exit 0
 fi
 if [ ! -x "$own/echoserver" ]; then
@@ -116,6 +122,7 @@ go_install "$kind_dir" "sigs.k8s.io/kind@$KIND_VERSION" & pids+=($!)
   build_runc "$runc030_dir" "$KIND030_RUNC_VERSION"
   build_containerd "$containerd030_dir" "$KIND030_CONTAINERD_VERSION" ) & pids+=($!)
 if [ ! -f "$rootfs" ]; then log "debootstrap $DEBIAN_SUITE"; bash "$here/rootfs.sh" "$rootfs" & pids+=($!); fi
+build_kserve_controller & pids+=($!)
 for p in "${pids[@]}"; do wait "$p"; done
 
 # Leftovers of killed e2e runs (see sweep.sh); needs the kind binary built above.
@@ -153,5 +160,7 @@ test_image() {
 test_image "$echo_image" "$own/echoserver" /echoserver
 test_image "quay.io/metallb/controller:$METALLB_VERSION" "$metallb_dir/controller" /controller
 test_image "quay.io/metallb/speaker:$METALLB_VERSION" "$metallb_dir/speaker" /speaker
+kserve_controller_image_build "$kserve_controller_image"
+bash "$here/kserve_runtime.sh" "$cache" "$kserve_sklearn_image"
 
 report
