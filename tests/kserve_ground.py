@@ -208,8 +208,13 @@ def install_kserve(session, ground) -> None:
     wait_until(lambda: all_established(session, crds), 120, 1, "KServe's CRDs to be established")
     render = kubeflow_render()
     server_side_apply(session, control_plane_objects(ground, render))
-    session.kubectl(
-        "-n", NAMESPACE, "wait", "--for=condition=Available", "--timeout=300s", f"deployment/{CONTROLLER}", timeout=320
-    )
+    available = session.kubectl(
+        "-n", NAMESPACE, "wait", "--for=condition=Available", "--timeout=300s", f"deployment/{CONTROLLER}",
+        timeout=320, check=False,
+    )  # fmt: skip
+    if available.returncode != 0:
+        pods = session.kubectl("-n", NAMESPACE, "get", "pods", "-o", "wide", check=False).stdout
+        logs = session.kubectl("-n", NAMESPACE, "logs", f"deployment/{CONTROLLER}", "--tail=30", check=False)
+        raise RuntimeError(f"{CONTROLLER} is not Available: {available.stderr}\n{pods}\n{logs.stdout}{logs.stderr}")
     # The runtime's validating webhook is the manager itself, so it goes in last.
     server_side_apply(session, [sklearn_runtime(render, ground.kserve_sklearn_image)])

@@ -41,12 +41,14 @@ EXPECTED = [0, 1]
 @pytest.fixture(scope="module")
 def cluster(ground, tmp_path_factory):
     session = make_session(ground, tmp_path_factory, NAME, workers=0)
-    session.kfb("up", timeout=1200, check=True)
-    started = time.monotonic()
-    install_kserve(session, ground)
-    print(f"KServe installed in {time.monotonic() - started:.0f}s")
-    yield session
-    session.delete_cluster()
+    try:  # a failed install must not leave the cluster behind either
+        session.kfb("up", timeout=1200, check=True)
+        started = time.monotonic()
+        install_kserve(session, ground)
+        print(f"KServe installed in {time.monotonic() - started:.0f}s")
+        yield session
+    finally:
+        session.delete_cluster()
 
 
 def apply(session, *objects) -> None:
