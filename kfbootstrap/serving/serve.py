@@ -114,7 +114,8 @@ def serve(
         storage_uri, digest = request.source, hashlib.sha256(request.source.encode()).hexdigest()[:12]
     else:
         keep = ((current or {}).get("metadata", {}).get("annotations") or {}).get(DIGEST_ANNOTATION)
-        copied = ensure_copy(kube, request.name, request.namespace, model, runtime.image, keep, progress)
+        if keep != model.digest:  # the same files are served already: their copy is there, no pod needed
+            copied = ensure_copy(kube, request.name, request.namespace, model, runtime.image, keep, progress)
         storage_uri, digest = copy_uri(request.name, model.digest), model.digest
     policy_version = istio_policy_version(kube)
     if policy_version is not None:
