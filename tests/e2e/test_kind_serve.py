@@ -90,6 +90,14 @@ def isvc(session) -> dict:
     return session.kubectl_json("-n", PROFILE_NS, "get", "inferenceservice", MODEL)
 
 
+def test_the_ground_runs_the_real_kserve_020_controller_as_kubeflow_lays_it_out(cluster):
+    deployment = cluster.kubectl_json("-n", "kubeflow", "get", "deployment", "kserve-controller-manager")
+    assert deployment["metadata"]["labels"]["control-plane"] == "kserve-controller-manager"
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":v0.20.0")
+    available = [c for c in deployment["status"]["conditions"] if c["type"] == "Available"]
+    assert available and available[0]["status"] == "True"
+
+
 def test_serve_answers_what_the_model_predicts_and_uses_kserve_020s_raw_mode(cluster, models):
     started = time.monotonic()
     answer = served(cluster, models["v1"])

@@ -123,6 +123,8 @@ go_install "$kind_dir" "sigs.k8s.io/kind@$KIND_VERSION" & pids+=($!)
   build_containerd "$containerd030_dir" "$KIND030_CONTAINERD_VERSION" ) & pids+=($!)
 if [ ! -f "$rootfs" ]; then log "debootstrap $DEBIAN_SUITE"; bash "$here/rootfs.sh" "$rootfs" & pids+=($!); fi
 build_kserve_controller & pids+=($!)
+# The runtime image is mostly downloads (debootstrap, pip): beside the CPU-bound Go builds.
+bash "$here/kserve_runtime.sh" "$cache" "$kserve_sklearn_image" & pids+=($!)
 for p in "${pids[@]}"; do wait "$p"; done
 
 # Leftovers of killed e2e runs (see sweep.sh); needs the kind binary built above.
@@ -161,6 +163,5 @@ test_image "$echo_image" "$own/echoserver" /echoserver
 test_image "quay.io/metallb/controller:$METALLB_VERSION" "$metallb_dir/controller" /controller
 test_image "quay.io/metallb/speaker:$METALLB_VERSION" "$metallb_dir/speaker" /speaker
 kserve_controller_image_build "$kserve_controller_image"
-bash "$here/kserve_runtime.sh" "$cache" "$kserve_sklearn_image"
 
 report

@@ -22,7 +22,8 @@ kserve_manifests_key="$(sha256sum "$here/kserve_crds.py" | cut -c1-12)"
 kserve_manifests_dir="$cache/kserve-manifests-$KSERVE_VERSION-$CONTROLLER_TOOLS_VERSION-$kserve_manifests_key"
 # The product reads KServe's version from this tag: it must be the bare version.
 kserve_controller_image="kfbootstrap.test/kserve-controller:$KSERVE_VERSION"
-kserve_sklearn_image="kfbootstrap.test/kserve-sklearnserver:$KSERVE_VERSION"
+# Tagged by the hash of what it is built from, so a changed predictor or requirement rebuilds it.
+kserve_sklearn_image="kfbootstrap.test/kserve-sklearnserver:$KSERVE_VERSION-$(bash "$here/kserve_runtime.sh" --key)"
 # kserve_crds.py needs PyYAML: the project's venv has it (make builds it first).
 kserve_python="$repo/.venv/bin/python"
 [ -x "$kserve_python" ] || kserve_python=python3
