@@ -167,6 +167,25 @@ def test_smoke_serves_smoke_kserve_model_and_gets_predictions(cluster, models):
     assert isvc(cluster)["metadata"]["name"] == MODEL
 
 
+def test_a_model_the_runtime_cannot_load_fails_in_time_and_says_why(cluster, tmp_path):
+    broken = tmp_path / "broken" / "model.joblib"
+    broken.parent.mkdir()
+    broken.write_bytes(b"not a pickle")
+    started = time.monotonic()
+    result = cluster.kfb("serve", str(broken), "--name", "broken", "--timeout", "60", timeout=300)
+    took = time.monotonic() - started
+    try:
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert f"error: InferenceService {PROFILE_NS}/broken is not ready after 60s" in result.stderr
+        assert "hint: re-run `kfbootstrap serve`" in result.stderr
+        # up's table: the predictor Deployment and why its pod does not run, with its last log lines
+        assert "broken-predictor" in result.stderr and "CrashLoopBackOff" in result.stderr, result.stderr
+        assert "PredictorReady" in result.stderr  # KServe's own condition, not only ours
+        assert took < 150, took
+    finally:
+        cluster.kfb("serve", "--delete", "broken")
+
+
 def test_delete_leaves_nothing_of_the_model(cluster):
     url = json.loads(cluster.kfb("serve", "--list", "--json").stdout)[0]["url"]
     result = cluster.kfb("serve", "--delete", MODEL)
