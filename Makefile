@@ -81,8 +81,9 @@ lint: $(DEV_STAMP)
 docs: $(DEV_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
+# --durations: the slowest tests at the end of the log, so a CI run shows where its time went.
 test: $(DEV_STAMP) lint testbed kindground
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=30 $(PYTEST_ARGS)
 
 e2e: $(DEV_STAMP) kindground
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
