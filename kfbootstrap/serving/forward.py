@@ -59,8 +59,12 @@ def find_forward(name: str) -> forwards.ForwardRecord | None:
 
 
 def stop_forward(name: str) -> bool:
+    """Stop the model's background forward; False when it had none."""
     record = find_forward(name)
-    return record is not None and (forwards.stop(record) or True)
+    if record is None:
+        return False
+    forwards.stop(record)
+    return True
 
 
 def _port(config: Config, name: str) -> int:

@@ -118,10 +118,10 @@ def runtime_for(found: list[Runtime], model_format: str) -> Runtime:
     """The runtime KServe picks for the format: the namespace's before the cluster's, then by priority."""
     serving = [r for r in found if model_format in r.formats]
     if not serving:
-        offered = sorted({f for r in found for f in r.formats})
+        offered = [f"{r.name} ({', '.join(r.formats) or 'no format of its own'})" for r in found]
         raise UsageError(
             f"no serving runtime on the cluster serves the model format {model_format!r}",
-            hint=f"formats the cluster's runtimes serve: {', '.join(offered) or 'none'}; pass one with --format",
+            hint=f"the cluster's runtimes: {'; '.join(offered) or 'none'}; pass a format they serve with --format",
         )
     return min(serving, key=lambda r: (r.cluster_wide, -r.priority.get(model_format, 0), r.name))
 

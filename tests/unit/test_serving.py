@@ -81,7 +81,8 @@ def test_the_namespace_runtime_wins_then_priority_and_an_unserved_format_lists_w
     assert runtime_for([cluster, mlserver, mine], "sklearn").name == "my-sklearn"
     with pytest.raises(UsageError) as caught:
         runtime_for([cluster, mlserver], "lightgbm")
-    assert "'lightgbm'" in caught.value.message and "sklearn, xgboost" in (caught.value.hint or "")
+    assert "'lightgbm'" in caught.value.message
+    assert "kserve-sklearnserver (sklearn); kserve-mlserver (sklearn, xgboost)" in (caught.value.hint or "")
 
 
 @pytest.mark.parametrize("name", ["Iris", "1iris", "iris_v2", "iris-", "", "a" * 41])
