@@ -23,6 +23,7 @@ def serve(
     source: Annotated[
         Optional[str],
         typer.Argument(
+            metavar="PATH",
             help="The model: a file or directory (copied to the cluster), or a storage URI KServe reads (gs://, s3://).",
             show_default=False,
         ),
