@@ -30,6 +30,10 @@ class CheckFailed(Exception):
     """A check found the platform not working; the message is the JUnit failure message."""
 
 
+class CheckSkipped(Exception):
+    """The user's configuration asks for this check not to run; the message says which setting."""
+
+
 class EndpointUnavailable(CheckFailed):
     """No way to reach a check's Service (e.g. its forward could not start); the check fails with this."""
 

@@ -3,16 +3,17 @@
 `smoke` proves serving works, not only that KServe's controller runs: the model named by
 `smoke.kserve_model` (KServe's public iris example by default, or a local file) is served
 the way `kfbootstrap serve` serves it, asked for two iris predictions through smoke's own
-forward, and removed again, whatever happened.
+forward, and removed again, whatever happened. An empty `smoke.kserve_model` skips it: a machine
+that can reach no model store, or a cluster with nothing to run a predictor on, says so.
 """
 
 from __future__ import annotations
 
-from kfbootstrap.errors import KfbError
 import json
 from dataclasses import replace
 
-from kfbootstrap.smoke.checks import CheckContext, CheckFailed, expect_json
+from kfbootstrap.errors import KfbError
+from kfbootstrap.smoke.checks import CheckContext, CheckFailed, CheckSkipped, expect_json
 from kfbootstrap.smoke.http import HttpError
 
 MODEL_NAME = "kfb-smoke-model"
@@ -26,6 +27,8 @@ def serves_a_model(ctx: CheckContext) -> str:
 
     if ctx.config is None or ctx.kube is None:
         raise CheckFailed("no cluster to serve a model on")
+    if not ctx.config.smoke.kserve_model.strip():
+        raise CheckSkipped("smoke.kserve_model is empty: serving a model is not checked")
     config, kube = ctx.config, ctx.kube()
     namespace = config.serve.namespace
     request = ServeRequest(config.smoke.kserve_model, MODEL_NAME, "sklearn", namespace, None, config.timeouts.serve)

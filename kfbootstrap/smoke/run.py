@@ -6,7 +6,7 @@ import logging
 import time
 from typing import Callable, Iterable
 
-from kfbootstrap.smoke.checks import CheckContext, CheckFailed
+from kfbootstrap.smoke.checks import CheckContext, CheckFailed, CheckSkipped
 from kfbootstrap.smoke.plan import Check
 from kfbootstrap.smoke.report import ERROR, FAILED, PASSED, SKIPPED, CheckResult, SmokeReport
 
@@ -47,6 +47,8 @@ def run_one(check: Check, ctx: CheckContext) -> CheckResult:
         status, message = PASSED, note
     except CheckFailed as exc:  # includes EndpointUnavailable
         status, message = FAILED, str(exc)
+    except CheckSkipped as exc:
+        status, message = SKIPPED, str(exc)
     except Exception as exc:  # a bug in a check must not hide the other results
         log.exception("smoke check %s crashed", check.name)
         status, message = ERROR, f"{type(exc).__name__}: {exc}"

@@ -71,6 +71,14 @@ def test_every_check_passes_on_a_healthy_platform(platform):
     assert platform.apps["kubeflow"].sessions
 
 
+def test_an_empty_kserve_model_skips_serving_with_that_reason(platform):
+    config = Config.model_validate({"smoke": {"kserve_model": " "}})
+    ctx = context(platform, config=config, kube=lambda: pytest.fail("a skipped check must not reach the cluster"))
+    serving = [c for c in all_checks() if c.name == "kserve-serves-a-model"]
+    (result,) = run_checks(serving, {"kserve"}, ctx).results
+    assert (result.status, result.message) == ("skipped", "smoke.kserve_model is empty: serving a model is not checked")
+
+
 def test_junit_report_is_valid_and_counts_failures(platform):
     platform.apps["prometheus"].mode = "starting"
     report = run_checks(all_checks(), ALL - {"grafana"}, context(platform))
