@@ -215,7 +215,7 @@ def _explain_one(kube: "Kube", workload: Workload) -> Problem:
     for pod in sorted(pods, key=_pod_badness):
         problem = problem_of(workload, pod)
         if problem is not None:
-            if problem.reason == "CrashLoopBackOff":
+            if problem.reason in CRASHED:
                 problem = replace(problem, detail=_with_logs(kube, pod, problem.detail))
             if problem.cause is None and problem.reason == "Pending":  # not started: a volume may wait for a Secret
                 mounting = mount_cause(_events(kube, workload.namespace), pod)
@@ -259,7 +259,7 @@ def label_selector(selector: Mapping[str, Any]) -> str:
 def _pod_badness(pod: Mapping[str, Any]) -> int:
     """Look at the most telling pod first: waiting containers, then unscheduled, then the rest."""
     problem = pod_problem(pod)
-    order = {"CrashLoopBackOff": 0, "ImagePullBackOff": 1, "ErrImagePull": 1, "Pending": 2}
+    order = {"CrashLoopBackOff": 0, "Restarting": 0, "ImagePullBackOff": 1, "ErrImagePull": 1, "Pending": 2}
     return order.get(problem[0], 3) if problem else 4
 
 
@@ -297,11 +297,27 @@ def pod_problem(pod: Mapping[str, Any]) -> tuple[str, str] | None:
         return None
     if status.get("phase") == "Pending":
         return "Pending", f"pod {name}: {(ready or {}).get('message') or 'containers are being created'}"
-    not_ready = [cs.get("name") for cs in status.get("containerStatuses") or [] if not cs.get("ready")]
+    not_ready = [cs for cs in status.get("containerStatuses") or [] if not cs.get("ready")]
+    restarted = _restarted_after_a_crash(not_ready)
+    if restarted is not None:
+        return "Restarting", f"pod {name}: {restarted}"
     return (
         "NotReady",
-        f"pod {name}: container {', '.join(not_ready) or '?'} running but not ready (readiness probe failing?)",
+        f"pod {name}: container {', '.join(str(cs.get('name')) for cs in not_ready) or '?'} running but not ready "
+        "(readiness probe failing?)",
     )
+
+
+def _restarted_after_a_crash(statuses: Sequence[Mapping[str, Any]]) -> str | None:
+    """Between two crashes of a crash loop the container runs again: say that it crashed, and how."""
+    for cs in statuses:
+        last = (cs.get("lastState") or {}).get("terminated") or {}
+        if cs.get("restartCount") and last.get("exitCode"):
+            return (
+                f"container {cs.get('name')} restarted {cs['restartCount']} times "
+                f"(last exit code {last['exitCode']}, {last.get('reason') or 'Error'}); running again, not ready"
+            )
+    return None
 
 
 def _pod_name(pod: Mapping[str, Any]) -> str:
@@ -331,6 +347,11 @@ def _with_creator(kube: "Kube", cause: Cause | None) -> Cause | None:
     return cause
 
 
+# The kubelet answers with this text (and 200) when a container's log file is gone already.
+NO_LOGS_ANSWER = "unable to retrieve container logs"
+CRASHED = ("CrashLoopBackOff", "Restarting")  # reasons whose detail gains the container's last log lines
+
+
 def _with_logs(kube: "Kube", pod: Mapping[str, Any], detail: str) -> str:
     """Add the last log lines of the crashing container (its previous run, else the current one)."""
     meta = pod.get("metadata") or {}
@@ -339,6 +360,7 @@ def _with_logs(kube: "Kube", pod: Mapping[str, Any], detail: str) -> str:
             cs.get("name")
             for cs in (pod.get("status") or {}).get("containerStatuses") or []
             if ((cs.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"
+            or _restarted_after_a_crash([cs])
         ),
         None,
     )
@@ -350,7 +372,7 @@ def _with_logs(kube: "Kube", pod: Mapping[str, Any], detail: str) -> str:
         except KfbError:  # no previous run yet, or logs unavailable
             continue
         lines = [line for line in (text or "").splitlines() if line.strip()][-LOG_LINES:]
-        if lines:
+        if lines and not lines[0].startswith(NO_LOGS_ANSWER):
             return detail + "; last log lines:\n" + "\n".join(f"  {line[:200]}" for line in lines)
     return detail + "; no logs available"
 

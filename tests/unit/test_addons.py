@@ -343,6 +343,22 @@ def _waiting(reason, message="", restarts=0):
             "NotReady",
             "container main running but not ready",
         ),
+        (
+            _pod(
+                statuses=[
+                    {
+                        "name": "main",
+                        "ready": False,
+                        "restartCount": 2,
+                        "state": {"running": {}},
+                        "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+                    }
+                ],
+                conditions=[{"type": "Ready", "status": "False"}],
+            ),
+            "Restarting",
+            "container main restarted 2 times (last exit code 1, Error); running again, not ready",
+        ),
     ],
 )
 def test_why_a_pod_is_not_ready(pod, reason, detail):
@@ -525,3 +541,36 @@ def test_a_helm_that_is_neither_3_nor_4_stops_with_our_error_before_any_release_
     assert message in caught.value.message
     assert "install helm v3.12+ or v4" in (caught.value.hint or "")
     assert [argv[1] for argv in runner.commands("helm")] == ["version"]
+
+
+class _LogsOnly:
+    """The one call _with_logs makes: a kubelet whose previous container's log file is gone."""
+
+    def __init__(self):
+        self.asked = []
+
+    def logs(self, namespace, pod, container, previous=False, tail_lines=None):
+        self.asked.append((container, previous))
+        if previous:
+            return "unable to retrieve container logs for containerd://5015c26c"
+        return "Traceback (most recent call last):\nKeyError: 110\n"
+
+
+def test_a_restarted_container_shows_the_logs_there_are_not_the_kubelets_apology():
+    from kfbootstrap.kube.readiness import _with_logs
+
+    pod = _pod(
+        statuses=[
+            {
+                "name": "main",
+                "ready": False,
+                "restartCount": 3,
+                "state": {"running": {}},
+                "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+            }
+        ]
+    )
+    kube = _LogsOnly()
+    detail = _with_logs(kube, pod, "pod p-1: container main restarted 3 times")
+    assert detail.endswith("last log lines:\n  Traceback (most recent call last):\n  KeyError: 110")
+    assert kube.asked == [("main", True), ("main", False)]
