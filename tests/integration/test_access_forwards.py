@@ -150,7 +150,9 @@ def test_background_forward_survives_two_pod_deletions(testbed, namespace, kube_
     assert served.hits >= len(successes)
     # The forward is still healthy and now streams to the second replacement.
     wait_until(lambda: forwards.health(record).ok, 15, what="healthy heartbeat")
-    assert _ok(port) and forwards.health(record).status.get("last_pod") in final_pods
+    assert _ok(port)
+    # The daemon writes which pod it streamed to with its next heartbeat, a moment after the request.
+    wait_until(lambda: forwards.health(record).status.get("last_pod") in final_pods, 15, what="last pod recorded")
 
 
 def _ok(port: int) -> bool:
