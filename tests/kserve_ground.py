@@ -216,5 +216,17 @@ def install_kserve(session, ground) -> None:
         pods = session.kubectl("-n", NAMESPACE, "get", "pods", "-o", "wide", check=False).stdout
         logs = session.kubectl("-n", NAMESPACE, "logs", f"deployment/{CONTROLLER}", "--tail=30", check=False)
         raise RuntimeError(f"{CONTROLLER} is not Available: {available.stderr}\n{pods}\n{logs.stdout}{logs.stderr}")
-    # The runtime's validating webhook is the manager itself, so it goes in last.
-    server_side_apply(session, [sklearn_runtime(render, ground.kserve_sklearn_image)])
+    # The runtime's validating webhook is the manager itself, so it goes in last, and again until the
+    # webhook's Service routes to it (Available comes a moment before kube-proxy's rules do).
+    runtime = sklearn_runtime(render, ground.kserve_sklearn_image)
+    wait_until(lambda: _applied_past_the_webhook(session, runtime), 120, 2, "KServe's webhook to accept the runtime")
+
+
+def _applied_past_the_webhook(session, runtime: dict[str, Any]) -> bool:
+    try:
+        server_side_apply(session, [runtime])
+    except RuntimeError as exc:
+        if "failed calling webhook" in str(exc):
+            return False
+        raise
+    return True
