@@ -285,6 +285,17 @@ def _waiting(reason, message="", restarts=0):
     }
 
 
+def _restarted(restarts):
+    """A container running again after exiting with 1: between two crashes of a crash loop."""
+    return {
+        "name": "main",
+        "ready": False,
+        "restartCount": restarts,
+        "state": {"running": {}},
+        "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+    }
+
+
 @pytest.mark.parametrize(
     "pod, reason, detail",
     [
@@ -345,15 +356,7 @@ def _waiting(reason, message="", restarts=0):
         ),
         (
             _pod(
-                statuses=[
-                    {
-                        "name": "main",
-                        "ready": False,
-                        "restartCount": 2,
-                        "state": {"running": {}},
-                        "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
-                    }
-                ],
+                statuses=[_restarted(2)],
                 conditions=[{"type": "Ready", "status": "False"}],
             ),
             "Restarting",
@@ -559,17 +562,7 @@ class _LogsOnly:
 def test_a_restarted_container_shows_the_logs_there_are_not_the_kubelets_apology():
     from kfbootstrap.kube.readiness import _with_logs
 
-    pod = _pod(
-        statuses=[
-            {
-                "name": "main",
-                "ready": False,
-                "restartCount": 3,
-                "state": {"running": {}},
-                "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
-            }
-        ]
-    )
+    pod = _pod(statuses=[_restarted(3)])
     kube = _LogsOnly()
     detail = _with_logs(kube, pod, "pod p-1: container main restarted 3 times")
     assert detail.endswith("last log lines:\n  Traceback (most recent call last):\n  KeyError: 110")
